@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "eostrace",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "eostrace", targets: ["eostrace"]),
+        .library(name: "HDF5Kit", targets: ["HDF5Kit"]),
+        .library(name: "TrajectoryFormat", targets: ["TrajectoryFormat"]),
+        .library(name: "EOSNumerics", targets: ["EOSNumerics"]),
+        .library(name: "EOSModels", targets: ["EOSModels"]),
+        .library(name: "EOSRecorder", targets: ["EOSRecorder"]),
+        .library(name: "EOSAnalysis", targets: ["EOSAnalysis"]),
+        .library(name: "EOSReport", targets: ["EOSReport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, one thin systemLibrary target each.
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CLapack", pkgConfig: "lapacke", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Swift modules, one job each (see each folder's README.md).
+        .target(name: "HDF5Kit", dependencies: ["CHDF5"]),
+        .target(name: "EOSNumerics", dependencies: ["CLapack"]),
+        .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"]),
+        .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"]),
+        .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat"]),
+        .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat"]),
+        .target(name: "EOSReport", dependencies: ["EOSAnalysis", "TrajectoryFormat"]),
+        .executableTarget(name: "eostrace", dependencies: [
+            "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRecorder", "EOSAnalysis", "EOSReport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
+        .testTarget(name: "TrajectoryFormatTests", dependencies: ["TrajectoryFormat", "HDF5Kit"]),
+        .testTarget(name: "EOSNumericsTests", dependencies: ["EOSNumerics"]),
+        .testTarget(name: "EOSModelsTests", dependencies: ["EOSModels", "EOSNumerics"]),
+        .testTarget(name: "EOSRecorderTests", dependencies: ["EOSRecorder", "EOSModels", "TrajectoryFormat"]),
+        .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSModels", "TrajectoryFormat"]),
+        .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis"]),
+        .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat"]),
+    ]
+)
