@@ -4,5 +4,9 @@ import ArgumentParser
 struct EOSTrace: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eostrace",
-        abstract: "Record and analyze gradient-descent trajectories at the Edge of Stability.")
+        abstract: "Record and analyze gradient-descent trajectories at the Edge of Stability.",
+        version: "0.1.0",
+        // One subcommand per file: Sources/eostrace/<Name>Command.swift. Keep this list sorted.
+        subcommands: [
+        ])
 }
