@@ -19,7 +19,7 @@ final class RunReportTests: XCTestCase {
         }
         // The required legend entries of the paper's figures.
         let legend1 = SVGInspector.parse(figs[0].svg())!.legendTexts
-        for name in Phases.names { XCTAssertTrue(legend1.contains(name), name) }
+        for name in PhaseShading.names { XCTAssertTrue(legend1.contains(name), name) }
         XCTAssertTrue(legend1.contains("2/η = 100"))
         let legend2 = SVGInspector.parse(figs[1].svg())!.legendTexts
         let nAnom = input.anomaly!.filter { $0 }.count
@@ -136,13 +136,13 @@ final class RunReportTests: XCTestCase {
     func testPhaseIntervalsAndCycles() {
         let steps = [0, 10, 20, 30, 40, 50, 60, 70]
         let phase = [1, 1, 2, 3, 3, 4, 1, 2]
-        let iv = Phases.intervals(steps: steps, phase: phase)
+        let iv = PhaseShading.intervals(steps: steps, phase: phase)
         XCTAssertEqual(iv.map(\.start), [0, 20, 30, 50, 60, 70])
         XCTAssertEqual(iv.map(\.end), [20, 30, 50, 60, 70, 70])
-        XCTAssertEqual(iv.map(\.label), [Phases.names[0], Phases.names[1], Phases.names[2], Phases.names[3], Phases.names[0], Phases.names[1]])
+        XCTAssertEqual(iv.map(\.label), [PhaseShading.names[0], PhaseShading.names[1], PhaseShading.names[2], PhaseShading.names[3], PhaseShading.names[0], PhaseShading.names[1]])
         XCTAssertEqual(Set(iv.map(\.color)).count, 4)
-        XCTAssertEqual(Phases.cycleCount(phase), 2)
-        XCTAssertEqual(Phases.cycleCount([1, 1, 1]), 0)
+        XCTAssertEqual(PhaseShading.cycleCount(phase), 2)
+        XCTAssertEqual(PhaseShading.cycleCount([1, 1, 1]), 0)
     }
 
     func testTableText() {

@@ -82,7 +82,7 @@ public enum RunComparison {
         }
         let cycles: Int
         if let phase = run.phase {
-            cycles = Phases.cycleCount(phase)
+            cycles = PhaseShading.cycleCount(phase)
         } else {
             var c = 0
             for i in run.sharpness.indices where run.sharpness[i] > thr && (i == 0 || !(run.sharpness[i - 1] > thr)) { c += 1 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The four phases of SPEC §3.1 as shaded x-intervals and their names.
-public enum Phases {
+public enum PhaseShading {
     /// Legend names of phases I–IV (index 0 = phase I).
     public static let names = [
         "phase I: Λ < 2/η",

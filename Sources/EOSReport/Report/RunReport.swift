@@ -23,7 +23,7 @@ public enum RunReport {
     public static func figures(_ input: ReportInput, yScale: AxisScaleChoice = .automatic) -> [Figure] {
         let x = input.steps.map(Double.init)
         let twoOverEta = 2 / input.eta, oneOverEta = 1 / input.eta
-        let shading = input.phase.map { Phases.intervals(steps: input.steps, phase: $0) } ?? []
+        let shading = input.phase.map { PhaseShading.intervals(steps: input.steps, phase: $0) } ?? []
         let anomalyIdx = input.anomaly.map { a in a.indices.filter { a[$0] } } ?? []
         let line2 = ReferenceLine(y: twoOverEta, label: "2/η = \(Markup.number(twoOverEta))", color: "#c0392b")
         let line1 = ReferenceLine(y: oneOverEta, label: "1/η = \(Markup.number(oneOverEta))", color: "#7f8c8d")
@@ -75,7 +75,7 @@ public enum RunReport {
                 for p in 1...4 {
                     let idx = phase.indices.filter { phase[$0] == p }
                     if idx.isEmpty { continue }
-                    scatter.append(Series(name: Phases.names[p - 1], x: idx.map { r[$0] }, y: idx.map { input.loss[$0] },
+                    scatter.append(Series(name: PhaseShading.names[p - 1], x: idx.map { r[$0] }, y: idx.map { input.loss[$0] },
                                           color: Palette.categorical[[0, 1, 2, 4][p - 1]], style: .markers, markerRadius: 2))
                 }
             } else {
@@ -137,9 +137,9 @@ public enum RunReport {
         if let phase = input.phase {
             for p in 1...4 {
                 let c = phase.filter { $0 == p }.count
-                rows.append(["steps in \(Phases.names[p - 1])", "\(c) (\(Markup.number(100 * Double(c) / Double(max(1, phase.count)), significant: 3)) %)"])
+                rows.append(["steps in \(PhaseShading.names[p - 1])", "\(c) (\(Markup.number(100 * Double(c) / Double(max(1, phase.count)), significant: 3)) %)"])
             }
-            rows.append(["cycles (phase-II runs)", "\(Phases.cycleCount(phase))"])
+            rows.append(["cycles (phase-II runs)", "\(PhaseShading.cycleCount(phase))"])
         }
         if let a = input.anomaly {
             let c = a.filter { $0 }.count
