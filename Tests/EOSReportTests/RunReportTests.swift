@@ -150,3 +150,15 @@ final class RunReportTests: XCTestCase {
         XCTAssertEqual(t.text(), "a          value\n---------  -----\nx            1.5\nlong name     10\n")
     }
 }
+
+final class SVGFileTests: XCTestCase {
+    func testStandaloneSVGFilesParseAndCarryNamespace() throws {
+        let files = try RunReport.svgFiles(syntheticInput(count: 500), options: .init(from: 100, to: 600))
+        XCTAssertEqual(files.map(\.name), ["fig1.svg", "fig2.svg", "fig3a.svg", "fig3b.svg", "fig3c.svg", "fig4.svg"])
+        for f in files {
+            XCTAssertTrue(f.svg.hasPrefix("<?xml"))
+            XCTAssertTrue(f.svg.contains("xmlns=\"http://www.w3.org/2000/svg\""))
+            XCTAssertNotNil(SVGInspector.parse(f.svg), f.name)
+        }
+    }
+}

@@ -198,3 +198,13 @@ public enum RunReport {
         return doc.render()
     }
 }
+
+extension RunReport {
+    /// The report's figures as standalone SVG documents (with the XML namespace), named
+    /// `<id>.svg` (fig1.svg, fig2.svg, …), for including in a paper. Validates and windows
+    /// like `html(_:options:)`.
+    public static func svgFiles(_ input: ReportInput, options: Options = Options()) throws -> [(name: String, svg: String)] {
+        let w = try input.window(from: options.from, to: options.to)
+        return figures(w, yScale: options.yScale).map { ("\($0.id).svg", "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + $0.svg(standalone: true)) }
+    }
+}
