@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"]),
         .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat"]),
         .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat", "CLapack"]),
-        .target(name: "EOSReport", dependencies: ["EOSAnalysis", "TrajectoryFormat"]),
+        .target(name: "EOSReport", dependencies: ["EOSAnalysis", "TrajectoryFormat"], exclude: ["README.md"]),
         .executableTarget(name: "eostrace", dependencies: [
             "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRecorder", "EOSAnalysis", "EOSReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
