@@ -98,9 +98,10 @@ final class RoundTripTests: TemporaryDirectoryTestCase {
                 XCTAssertLessThanOrEqual(bytes, 1 << 20, "\(n) \(k) \(trailing) \(c)")
             }
         }
-        // Rows bigger than 1 MiB are split along axis 1.
-        XCTAssertEqual(LayoutPlan.chunk(trailing: [200_000], mainCadence: false, batch: 1), [1, 131_072])
-        XCTAssertEqual(LayoutPlan.chunk(trailing: [1000, 1000], mainCadence: false, batch: 1), [1, 131, 1000])
+        // Rows bigger than 1 MiB are split along axis 1 into equal pieces ≤ 1 MiB.
+        XCTAssertEqual(LayoutPlan.chunk(trailing: [200_000], mainCadence: false, batch: 1), [1, 100_000])
+        XCTAssertEqual(LayoutPlan.chunk(trailing: [131_073], mainCadence: false, batch: 1), [1, 65_537])
+        XCTAssertEqual(LayoutPlan.chunk(trailing: [1000, 1000], mainCadence: false, batch: 1), [1, 125, 1000])
         XCTAssertEqual(LayoutPlan.chunk(trailing: [1000], mainCadence: false, batch: 1), [8, 1000])
         XCTAssertEqual(LayoutPlan.chunk(trailing: [], mainCadence: false, batch: 1), [8192])
     }
