@@ -55,6 +55,19 @@ final class RoundTripTests: TemporaryDirectoryTestCase {
         r.close()
     }
 
+    func testCompressedRecordingRoundTripsAndIsSmaller() throws {
+        let plain = path("plain.h5"), packed = path("packed.h5")
+        try writeSynthetic(plain, n: 64, k: 4, steps: 200, options: WriterOptions(outputs: true, batchSteps: 50))
+        let syn = try writeSynthetic(packed, n: 64, k: 4, steps: 200,
+                                     options: WriterOptions(outputs: true, batchSteps: 50, compression: 4))
+        let r = try TrajectoryReader(path: packed)
+        XCTAssertEqual(try r.read("residual"), (0..<200).flatMap { syn.row(step: Int64($0)).residual })
+        XCTAssertEqual(try r.read("eigenvectors"), (0..<200).flatMap { syn.row(step: Int64($0)).eigenvectors })
+        XCTAssertEqual(try Validator().validate(path: packed), [])
+        let size = { (p: String) in try FileManager.default.attributesOfItem(atPath: p)[.size] as! Int }
+        XCTAssertLessThan(try size(packed), try size(plain))
+    }
+
     func testOptionalSeriesAbsentWhenNotRequested() throws {
         let file = path("min.h5")
         try writeSynthetic(file, options: WriterOptions(swmr: false))
