@@ -43,6 +43,6 @@ let package = Package(
         .testTarget(name: "EOSRecorderTests", dependencies: ["EOSRecorder", "EOSModels", "TrajectoryFormat"]),
         .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSModels", "TrajectoryFormat"]),
         .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis"]),
-        .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat"]),
+        .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat", "HDF5Kit"]),
     ]
 )
