@@ -8,5 +8,11 @@ struct EOSTrace: ParsableCommand {
         version: "0.1.0",
         // One subcommand per file: Sources/eostrace/<Name>Command.swift. Keep this list sorted.
         subcommands: [
+            BenchWriteCommand.self,
+            DumpCommand.self,
+            InfoCommand.self,
+            ValidateCommand.self,
+            MakeSampleCommand.self,
+            WriteForeverCommand.self,
         ])
 }
