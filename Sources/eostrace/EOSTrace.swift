@@ -8,6 +8,12 @@ struct EOSTrace: ParsableCommand {
         version: "0.1.0",
         // One subcommand per file: Sources/eostrace/<Name>Command.swift. Keep this list sorted.
         subcommands: [
+            BenchWriteCommand.self,
+            DumpCommand.self,
+            InfoCommand.self,
             RecordCommand.self,
+            ValidateCommand.self,
+            MakeSampleCommand.self,
+            WriteForeverCommand.self,
         ])
 }
