@@ -69,12 +69,14 @@ public final class Trainer {
         }
         self.step = step
         self.previousVectors = eigenvectors
-        self.solver.setWarmStart(eigenvectors)
+        self.solver.setWarmStart(eigenvectors, seed: UInt64(step))
         self.skipRecordAtStart = true
     }
 
     /// Runs until `config.steps`, divergence, or `shouldStop()` returns true (checked once per
-    /// step; on stop a checkpoint of the current θ is written so `--resume` can continue exactly).
+    /// step). A resume continues from the last regular checkpoint (every `checkpointEvery` steps),
+    /// where the eigensolver's warm start is reset, so resumed runs are bit-identical to
+    /// uninterrupted ones.
     public func run(sink: TrajectorySink, shouldStop: () -> Bool = { false },
                     progress: (TrainerProgress) -> Void = { _ in }) throws -> TrainerOutcome {
         let c = config
@@ -82,7 +84,6 @@ public final class Trainer {
         var outcome = TrainerOutcome(status: .running, lastStep: step, maxCrossCheckDiscrepancy: 0, crossChecks: 0,
                                      lapackFallbacks: 0, meanEigenIterations: 0, seconds: 0, divergenceReason: nil)
         var eigenIterations = 0, solves = 0
-        var lastCheckpoint = -1
         let firstStep = step
         let threshold = 2 / c.learningRate
         while true {
@@ -123,7 +124,9 @@ public final class Trainer {
                     try sink.appendHessianSharpness(step: t, value: lz.value)
                 }
                 if t == firstStep || t == c.steps || (c.checkpointEvery > 0 && t % c.checkpointEvery == 0) {
-                    try sink.appendCheckpoint(step: t, parameters: theta); lastCheckpoint = t
+                    try sink.appendCheckpoint(step: t, parameters: theta)
+                    // Restart the eigensolver from exactly what a resume from this checkpoint sees.
+                    solver.setWarmStart(vectors, seed: UInt64(t))
                 }
                 outcome.lastStep = t
                 let elapsed = Date().timeIntervalSince(start)
@@ -132,7 +135,8 @@ public final class Trainer {
             }
             if t >= c.steps { outcome.status = .completed; break }
             if shouldStop() {
-                if lastCheckpoint != t && record { try sink.appendCheckpoint(step: t, parameters: theta) }
+                // No extra checkpoint: a resume restarts from the last regular checkpoint, so the
+                // resumed trajectory (eigensolver warm starts included) is bit-identical.
                 outcome.status = .interrupted
                 break
             }

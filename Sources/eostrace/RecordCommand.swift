@@ -112,32 +112,54 @@ struct RecordCommand: ParsableCommand {
     func run() throws {
         try reportingErrors(code: CLIExit.invalid) {
             let cfg = try resolvedConfig()
-            let data = try cfg.data.load()
-            let network = try Network(cfg.model)
-            if data.d != network.sizes[0], case let .mlp(_, w, a, b, s) = cfg.model {
-                throw ValidationError("data have d=\(data.d) features but the model expects \(network.sizes[0]) (\(w), \(a), bias \(b), scale \(s))")
-            }
-            let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
-            let theta0 = network.initialParameters(seed: cfg.initSeed, scale: cfg.initScale)
             if let steps = benchmark {
+                let data = try cfg.data.load()
+                let network = try Network(cfg.model)
+                let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
+                let theta0 = network.initialParameters(seed: cfg.initSeed, scale: cfg.initScale)
                 let r = try Trainer.benchmark(config: cfg, evaluator: evaluator, theta: theta0, steps: max(steps, 2))
                 print(String(format: "plain_step_seconds %.6f\nrecorded_step_seconds %.6f\nratio %.3f\nmean_eigensolver_iterations %.2f\nevaluate_with_gram_seconds %.6f\neigensolver_seconds %.6f\nn %d\np %d",
                              r.plain, r.recorded, r.recorded / r.plain, r.eigenIterations, r.evaluate, r.eigensolver, data.n, network.parameterCount))
                 return
             }
             let stop = StopFlag.install()
-            let sink = CountingSink(base: MemorySink(keep: false), learningRate: cfg.learningRate)
-            let trainer = try Trainer(config: cfg, evaluator: evaluator, theta: theta0)
-            var line = ProgressLine()
-            let outcome = try trainer.run(sink: sink, shouldStop: { stop.isSet }) { p in
-                if quiet { return }
-                let remaining = Double(p.totalSteps - p.step) / max(p.stepsPerSecond, 1e-9)
-                line.update(String(format: "step %d/%d  loss %.4e  Λ %.4g (2/η %.4g)  %.1f steps/s  ETA %.0fs",
-                                   p.step, p.totalSteps, p.loss, p.sharpness, p.threshold, p.stepsPerSecond, remaining),
-                            force: p.step == p.totalSteps)
+            let trainer: Trainer
+            let base: TrajectorySink
+            var writerSink: WriterSink?
+            if resume, let output {
+                let r = try RecordingSession.resume(path: output)
+                trainer = r.trainer; base = r.sink; writerSink = r.sink
+                if !quiet { FileHandle.standardError.write(Data("resuming \(output) from step \(trainer.step)\n".utf8)) }
+            } else if let output, !noOutput {
+                let r = try RecordingSession.start(config: cfg, path: output)
+                trainer = r.trainer; base = r.sink; writerSink = r.sink
+            } else {
+                let data = try cfg.data.load()
+                let network = try Network(cfg.model)
+                let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
+                trainer = try Trainer(config: cfg, evaluator: evaluator,
+                                      theta: network.initialParameters(seed: cfg.initSeed, scale: cfg.initScale))
+                base = MemorySink(keep: false)
             }
+            let sink = CountingSink(base: base, learningRate: trainer.config.learningRate)
+            var line = ProgressLine()
+            let outcome: TrainerOutcome
+            do {
+                outcome = try trainer.run(sink: sink, shouldStop: { stop.isSet }) { p in
+                    if quiet { return }
+                    let remaining = Double(p.totalSteps - p.step) / max(p.stepsPerSecond, 1e-9)
+                    line.update(String(format: "step %d/%d  loss %.4e  Λ %.4g (2/η %.4g)  %.1f steps/s  ETA %.0fs",
+                                       p.step, p.totalSteps, p.loss, p.sharpness, p.threshold, p.stepsPerSecond, remaining),
+                                force: p.step == p.totalSteps)
+                }
+            } catch {
+                try? writerSink?.close(status: .interrupted)
+                throw error
+            }
+            try writerSink?.close(status: outcome.status)
             if !quiet { line.finish() }
             let cc = sink.counter
+            if let output, !noOutput { print("output \(output)") }
             print("status \(outcome.status.rawValue)")
             print("last_step \(outcome.lastStep)")
             print(String(format: "seconds %.2f", outcome.seconds))
@@ -147,6 +169,7 @@ struct RecordCommand: ParsableCommand {
             print(String(format: "eigensolver_max_lapack_discrepancy %.3e over %d checks, %d fallbacks, %.2f mean iterations",
                          outcome.maxCrossCheckDiscrepancy, outcome.crossChecks, outcome.lapackFallbacks, outcome.meanEigenIterations))
             if let why = outcome.divergenceReason { print("diverged: \(why)") }
+            if outcome.status == .interrupted { throw ExitCode(130) }
         }
     }
 }
