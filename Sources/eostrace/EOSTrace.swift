@@ -11,6 +11,7 @@ struct EOSTrace: ParsableCommand {
             BenchWriteCommand.self,
             DumpCommand.self,
             InfoCommand.self,
+            RecordCommand.self,
             ValidateCommand.self,
             MakeSampleCommand.self,
             WriteForeverCommand.self,
