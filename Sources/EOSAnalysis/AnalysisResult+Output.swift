@@ -32,10 +32,20 @@ extension AnalysisResult {
     }
 
     /// Compact JSON of everything except the per-step table (the `/analysis@summary` attribute).
-    public func summaryJSON() throws -> String {
+    /// HDF5 1.10-compatible files limit an attribute to 64 KiB: above `maxBytes` the per-cycle and
+    /// per-anomaly lists are emptied (`--json` always has everything).
+    public func summaryJSON(maxBytes: Int = 60_000) throws -> String {
         var copy = self
         copy.perStep = .empty
-        return String(decoding: try Self.encoder(pretty: false).encode(copy), as: UTF8.self)
+        var text = String(decoding: try Self.encoder(pretty: false).encode(copy), as: UTF8.self)
+        if text.utf8.count > maxBytes {
+            copy.anomalies.steps = []
+            copy.anomalies.signChangeSteps = []
+            copy.phases.cycles = []
+            copy.checks.assumption36 = []
+            text = String(decoding: try Self.encoder(pretty: false).encode(copy), as: UTF8.self)
+        }
+        return text
     }
 
     /// Column names of the per-step CSV, in order.
@@ -69,6 +79,7 @@ extension AnalysisResult {
         func line(_ x: String = "") { s += x + "\n" }
         line("Run: \(run.rows) recorded steps (\(run.firstStep)…\(run.lastStep)), \(run.consecutivePairs) consecutive pairs, \(run.gaps) gaps; n=\(run.n), k=\(run.k), η=\(g(run.learningRate)), 2/η=\(g(run.threshold))" + (run.modelKind.map { ", model \($0)" } ?? ""))
         line("Gram M(t): \(gram.label)" + (gram.approximate ? "  [APPROXIMATE: results marked * depend on it]" : ""))
+        if let note = gram.note { line("  (\(note))") }
         if let r = gram.replay {
             line("Replay: \(r.checkpoints) checkpoints; max relative drift of D \(g(r.maxRelativeDriftResidual))"
                  + (r.maxDriftStep.map { " at step \($0)" } ?? "")

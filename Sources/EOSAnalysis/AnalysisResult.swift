@@ -50,6 +50,8 @@ public struct GramUsage: Codable, Equatable, Sendable {
     public var approximate: Bool
     /// Replay report when the provider replayed GD (else nil).
     public var replay: ReplayReport?
+    /// Why a better source of M was not used (e.g. "not replayable: no parameter checkpoints").
+    public var note: String?
 }
 
 /// How well replayed GD reproduced the recording (SPEC §3.3, §4).

@@ -12,10 +12,11 @@ public enum Analyzer {
     /// - Parameters:
     ///   - gram: source of M(t); nil means the top-k approximation everywhere. Rows where the
     ///     provider returns nil use the top-k approximation and are counted.
-    ///   - replay: report to attach when `gram` replayed GD.
+    ///   - replay: report to attach when `gram` replayed GD (see also `analyze(reader:…)`).
+    ///   - gramNote: why a better source of M was not used (recorded in `gram.note`).
     ///   - progress: called with (rows done, total rows) now and then.
     public static func analyze(_ input: AnalysisInput, gram: GramProvider? = nil, options: AnalysisOptions = .init(),
-                               replay: ReplayReport? = nil,
+                               replay: ReplayReport? = nil, gramNote: String? = nil,
                                progress: ((Int, Int) -> Void)? = nil) throws -> AnalysisResult {
         try input.validate()
         try options.validate()
@@ -173,7 +174,7 @@ public enum Analyzer {
         }
         let gramUsage = GramUsage(source: provider.source.rawValue, label: provider.label,
                                   rowsFromSource: fromSource, rowsTopKFallback: fallback,
-                                  approximate: provider.source == .topK || fallback > 0, replay: replay)
+                                  approximate: provider.source == .topK || fallback > 0, replay: replay, note: gramNote)
         let gramLabel = gramUsage.approximate && provider.source != .topK
             ? "\(provider.label) (top-k approximation at \(fallback) of \(fromSource + fallback) steps)"
             : provider.label
