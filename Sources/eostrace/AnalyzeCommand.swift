@@ -42,6 +42,9 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(help: "Anomaly points within W steps of a sign change of Δ‖A‖² count as near it.")
     var anomalyWindow: Int = 2
 
+    @Option(help: "Lemma 3.2 ratios only where |c1(t)| > F·‖D(t)‖ (v1 component above round-off).")
+    var c1Floor: Double = 1e-10
+
     @Option(help: "Source of M(t): auto, replay, stored, topk.")
     var gram: String = GramChoice.auto.rawValue
 
@@ -57,12 +60,13 @@ struct AnalyzeCommand: ParsableCommand {
         }
         if let w = rPrimeWindow, w < 1 { throw ValidationError("--r-prime-window must be ≥ 1") }
         guard anomalyWindow >= 0 else { throw ValidationError("--anomaly-window must be ≥ 0") }
+        guard c1Floor >= 0 && c1Floor.isFinite else { throw ValidationError("--c1-floor must be finite and ≥ 0") }
         if inPlace && out != nil { throw ValidationError("--in-place and --out are exclusive") }
     }
 
     func run() throws {
         let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: phaseRule)!, rPrimeRestarts: rPrimeRestarts,
-                                      rPrimeWindow: rPrimeWindow, anomalyWindow: anomalyWindow)
+                                      rPrimeWindow: rPrimeWindow, anomalyWindow: anomalyWindow, c1Floor: c1Floor)
         let version = EOSTrace.configuration.version
         let result: AnalysisResult = try reportingErrors {
             let reader = try TrajectoryReader(path: recording)
