@@ -15,5 +15,6 @@ struct EOSTrace: ParsableCommand {
             ValidateCommand.self,
             MakeSampleCommand.self,
             WriteForeverCommand.self,
+            AnalyzeCommand.self,
         ])
 }
