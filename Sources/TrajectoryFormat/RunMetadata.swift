@@ -1,0 +1,165 @@
+/// The state of a recording, stored in `/run/status`.
+public enum RunStatus: String, Sendable, CaseIterable, Codable {
+    case running, completed, diverged, interrupted
+}
+
+/// Run-level metadata, stored as attributes of `/run` (names in schemas/trajectory-v1.json).
+public struct RunMetadata: Sendable, Equatable {
+    /// Constant GD step size η (`learning_rate`).
+    public var learningRate: Double
+    /// Number of training samples n (`n_samples`).
+    public var n: Int
+    /// Number of parameters p (`n_parameters`), 0 when unknown.
+    public var p: Int
+    /// Number of top eigenpairs recorded per step (`k`).
+    public var k: Int
+    /// Loss definition; this format knows only "mse".
+    public var loss: String
+    /// JSON model description (`model`), see docs/ARCHITECTURE.md.
+    public var model: String
+    /// Seed of the parameter initialization (`seed`).
+    public var seed: Int64?
+    /// Seed of the data selection or generation (`data_seed`).
+    public var dataSeed: Int64?
+    /// The run configuration as given, JSON (`config`).
+    public var config: String?
+    /// Human description of the data (`data_description`).
+    public var dataDescription: String?
+    /// JSON object of recording cadences (`cadences`), e.g. {"spectrum":100,"checkpoint":100}.
+    public var cadences: String?
+    /// Program that wrote the file (root `software`).
+    public var software: String
+    /// Its version (root `software_version`).
+    public var softwareVersion: String
+    /// ISO 8601 UTC creation time (root `created`); the writer fills it when nil.
+    public var created: String?
+
+    public init(learningRate: Double, n: Int, p: Int, k: Int, loss: String = "mse", model: String,
+                seed: Int64? = nil, dataSeed: Int64? = nil, config: String? = nil,
+                dataDescription: String? = nil, cadences: String? = nil,
+                software: String = "eostrace", softwareVersion: String, created: String? = nil) {
+        self.learningRate = learningRate
+        self.n = n
+        self.p = p
+        self.k = k
+        self.loss = loss
+        self.model = model
+        self.seed = seed
+        self.dataSeed = dataSeed
+        self.config = config
+        self.dataDescription = dataDescription
+        self.cadences = cadences
+        self.software = software
+        self.softwareVersion = softwareVersion
+        self.created = created
+    }
+}
+
+/// The training inputs X (n × d, row-major), stored in `/data/X` or referenced.
+public enum TrainingInputs: Sendable, Equatable {
+    /// X stored in the file: `values.count == n * d`, row i = sample i.
+    case stored(values: [Double], d: Int)
+    /// X kept elsewhere: its path and the SHA-256 (hex) of its float64 little-endian bytes,
+    /// row-major [n, d].
+    case reference(path: String, sha256: String, d: Int)
+
+    /// Number of input features.
+    public var d: Int {
+        switch self {
+        case .stored(_, let d), .reference(_, _, let d): return d
+        }
+    }
+}
+
+/// Which optional series a writer records and how it writes.
+public struct WriterOptions: Sendable, Equatable {
+    /// `/trajectory/outputs` F(t) at every step.
+    public var outputs = false
+    /// `/trajectory/output_layer_sharpness` λ_max(M_A) at every step.
+    public var outputLayerSharpness = false
+    /// `/trajectory/grad_norm` at every step.
+    public var gradNorm = false
+    /// `/trajectory/spectrum` (all n eigenvalues) at its own cadence.
+    public var spectrum = false
+    /// `/trajectory/hessian_sharpness` at its own cadence.
+    public var hessian = false
+    /// `/trajectory/parameters` checkpoints at their own cadence (needs p > 0).
+    public var checkpoints = false
+    /// `/trajectory/gram` full M at chosen steps.
+    public var gram = false
+    /// Steps buffered in memory before one write per dataset and one flush. nil: chosen so that
+    /// the largest per-step dataset gets chunks of about 1 MiB (bounded to 1...1024).
+    public var batchSteps: Int?
+    /// Also flush a partial batch when this many seconds passed since the last flush (checked
+    /// at each append). nil: only full batches flush.
+    public var flushIntervalSeconds: Double? = 30
+    /// Deflate level (1–9, with shuffle) for the per-sample datasets; nil (default): none.
+    public var compression: Int?
+    /// Write as SWMR writer (live readers, ordered metadata). Needs the 1.10 file format.
+    public var swmr = true
+
+    public init(outputs: Bool = false, outputLayerSharpness: Bool = false, gradNorm: Bool = false,
+                spectrum: Bool = false, hessian: Bool = false, checkpoints: Bool = false, gram: Bool = false,
+                batchSteps: Int? = nil, flushIntervalSeconds: Double? = 30, compression: Int? = nil,
+                swmr: Bool = true) {
+        self.outputs = outputs
+        self.outputLayerSharpness = outputLayerSharpness
+        self.gradNorm = gradNorm
+        self.spectrum = spectrum
+        self.hessian = hessian
+        self.checkpoints = checkpoints
+        self.gram = gram
+        self.batchSteps = batchSteps
+        self.flushIntervalSeconds = flushIntervalSeconds
+        self.compression = compression
+        self.swmr = swmr
+    }
+
+    /// Every optional series on.
+    public static var all: WriterOptions {
+        WriterOptions(outputs: true, outputLayerSharpness: true, gradNorm: true, spectrum: true, hessian: true,
+                      checkpoints: true, gram: true)
+    }
+}
+
+/// One recorded GD step (main cadence). Shapes: residual [n], eigenvalues [k] descending,
+/// eigenvectors [k·n] with row i = v_i, outputs [n].
+public struct StepRow: Sendable, Equatable {
+    public var step: Int64
+    /// L(t) = ‖D‖²/n.
+    public var loss: Double
+    /// D(t) = F(t) − Y, [n].
+    public var residual: [Double]
+    /// ‖A(t)‖².
+    public var outputNormSq: Double
+    /// Λ(t) = λ_1(M(t)).
+    public var sharpness: Double
+    /// Top-k eigenvalues of M(t), descending, [k].
+    public var eigenvalues: [Double]
+    /// Unit eigenvectors, row-major [k, n] (row i = v_i).
+    public var eigenvectors: [Double]
+    /// D(t)ᵀF(t).
+    public var dtf: Double
+    /// F(t), [n]; required when the writer records outputs.
+    public var outputs: [Double]?
+    /// λ_max(M_A(t)); required when the writer records it.
+    public var outputLayerSharpness: Double?
+    /// ‖∇L(θ(t))‖; required when the writer records it.
+    public var gradNorm: Double?
+
+    public init(step: Int64, loss: Double, residual: [Double], outputNormSq: Double, sharpness: Double,
+                eigenvalues: [Double], eigenvectors: [Double], dtf: Double, outputs: [Double]? = nil,
+                outputLayerSharpness: Double? = nil, gradNorm: Double? = nil) {
+        self.step = step
+        self.loss = loss
+        self.residual = residual
+        self.outputNormSq = outputNormSq
+        self.sharpness = sharpness
+        self.eigenvalues = eigenvalues
+        self.eigenvectors = eigenvectors
+        self.dtf = dtf
+        self.outputs = outputs
+        self.outputLayerSharpness = outputLayerSharpness
+        self.gradNorm = gradNorm
+    }
+}

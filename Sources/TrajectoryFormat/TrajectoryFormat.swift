@@ -1,0 +1,1 @@
+// TrajectoryFormat: see README.md

@@ -1,0 +1,113 @@
+import Foundation
+
+/// The parsed layout of schemas/trajectory-v1.json (embedded in the module, see
+/// `EmbeddedSchema.swift`). The validator, writer and reader take names, dtypes and dimensions
+/// from here.
+public struct TrajectorySchema: Decodable, Sendable {
+    public struct Attribute: Decodable, Sendable {
+        public var name: String
+        /// "string", "int64", "float64".
+        public var type: String
+        public var shape: [Int]?
+        public var required: Bool
+        /// Required value (strings only).
+        public var value: String?
+        public var doc: String?
+    }
+
+    public struct Dimension: Decodable, Sendable {
+        public var name: String
+        /// Path of the coordinate variable, when the dimension has one.
+        public var coordinate: String?
+        public var unlimited: Bool?
+        /// Symbolic size: "n", "k", "d" or "p".
+        public var size: String?
+        public var doc: String?
+    }
+
+    public struct Group: Decodable, Sendable {
+        public var path: String
+        public var required: Bool
+        public var doc: String?
+        public var attributes: [Attribute]?
+    }
+
+    public struct Dataset: Decodable, Sendable {
+        public var path: String
+        /// "float64", "int64", "int8", "uint8" or "string".
+        public var dtype: String
+        /// Dimension names, one per axis (absent for scalars).
+        public var dims: [String]?
+        /// Fixed shape (scalars: []).
+        public var shape: [Int]?
+        public var required: Bool
+        /// Not required when every one of these "group@attribute" exists.
+        public var requiredUnless: [String]?
+        public var coordinate: Bool?
+        /// "increasing": strictly increasing along axis 0.
+        public var monotonic: String?
+        /// "descending": non-increasing along the last axis.
+        public var monotonicAxis: String?
+        public var finite: Bool?
+        /// Objects that must exist when this one does.
+        public var requires: [String]?
+        /// Allowed values (string datasets).
+        public var values: [String]?
+        /// Named extra checks (see conventions.checks), e.g. "mean_square_of:/trajectory/residual".
+        public var checks: [String]?
+        public var doc: String?
+
+        enum CodingKeys: String, CodingKey {
+            case path, dtype, dims, shape, required, coordinate, monotonic, finite, requires, values, checks, doc
+            case requiredUnless = "required_unless"
+            case monotonicAxis = "monotonic_axis"
+        }
+
+        /// Last path component.
+        public var name: String { String(path.split(separator: "/").last ?? "") }
+        /// Parent group path.
+        public var group: String {
+            let parts = path.split(separator: "/").dropLast()
+            return "/" + parts.joined(separator: "/")
+        }
+    }
+
+    public var format: String
+    /// [major, minor].
+    public var version: [Int]
+    public var conventions: [String: String]
+    public var rootAttributes: [Attribute]
+    public var dimensions: [Dimension]
+    public var groups: [Group]
+    public var datasets: [Dataset]
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, conventions, dimensions, groups, datasets
+        case rootAttributes = "root_attributes"
+    }
+
+    /// Major version this library reads and writes.
+    public var major: Int { version.first ?? 0 }
+    /// Minor version this library writes.
+    public var minor: Int { version.count > 1 ? version[1] : 0 }
+
+    /// The schema embedded in this build (parsed once).
+    public static let current: TrajectorySchema = {
+        do {
+            return try JSONDecoder().decode(TrajectorySchema.self, from: Data(embeddedJSON.utf8))
+        } catch {
+            // The embedded schema is generated from the repository file and tested; failing here
+            // is a build defect, not bad input.
+            fatalError("embedded trajectory schema does not parse: \(error)")
+        }
+    }()
+
+    public func dataset(_ path: String) -> Dataset? { datasets.first { $0.path == path } }
+    public func dimension(_ name: String) -> Dimension? { dimensions.first { $0.name == name } }
+    public func group(_ path: String) -> Group? { groups.first { $0.path == path } }
+
+    /// Datasets under `/trajectory` whose first axis is the dimension `cadence` (e.g. "step").
+    public func series(onCadence cadence: String, under group: String = "/trajectory") -> [Dataset] {
+        datasets.filter { $0.group == group && $0.dims?.first == cadence }
+    }
+}

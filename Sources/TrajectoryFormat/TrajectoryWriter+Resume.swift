@@ -1,0 +1,86 @@
+import HDF5Kit
+
+extension TrajectoryWriter {
+    /// Reopens an existing recording for appending after `step`: every series keeps only its
+    /// rows with step ≤ `step` (and, on each cadence, no more than its common length), the status
+    /// becomes "running", and SWMR writing starts when `swmr` is set and the file allows it (files
+    /// created with `WriterOptions.swmr`). Which optional series exist is read from the file.
+    ///
+    /// A file left marked open by a killed SWMR writer is accepted (its status flags are cleared,
+    /// like `h5clear -s`): make sure no other process writes it.
+    ///
+    /// - Parameters:
+    ///   - step: last step to keep; nil keeps everything (continue after the last common row).
+    ///   - batchSteps, flushIntervalSeconds: as in `WriterOptions` (nil batch: automatic).
+    public static func resume(path: String, truncatingAfter step: Int64?, swmr: Bool = true,
+                              batchSteps: Int? = nil, flushIntervalSeconds: Double? = 30) throws -> TrajectoryWriter {
+        // Read what is there with the reader (format/version checks, metadata).
+        let reader = try TrajectoryReader(path: path)
+        let metadata = reader.metadata
+        let d = reader.d
+        var options = WriterOptions(batchSteps: batchSteps, flushIntervalSeconds: flushIntervalSeconds, swmr: swmr)
+        options.outputs = reader.has(Layout.Series.outputs)
+        options.outputLayerSharpness = reader.has(Layout.Series.outputLayerSharpness)
+        options.gradNorm = reader.has(Layout.Series.gradNorm)
+        options.spectrum = reader.has(Layout.Series.spectrum)
+        options.hessian = reader.has(Layout.Series.hessianSharpness)
+        options.checkpoints = reader.has(Layout.Series.parameters)
+        options.gram = reader.has(Layout.Series.gram)
+        reader.close()
+
+        let file = try HDF5File.open(path, mode: .readWrite, clearStatusFlags: true)
+        do {
+            let plan = LayoutPlan(n: metadata.n, k: metadata.k, d: d, p: metadata.p, options: options)
+            let schema = TrajectorySchema.current
+            var cadences: [String: Cadence] = [:]
+            for dim in schema.dimensions {
+                guard let coord = dim.coordinate, coord.hasPrefix(Layout.trajectory + "/"),
+                      file.kind(of: coord) == .dataset else { continue }
+                let members = [coord] + schema.series(onCadence: dim.name).map(\.path).filter {
+                    $0 != coord && file.kind(of: $0) == .dataset
+                }
+                var handles: [String: HDF5Dataset] = [:]
+                var common = Int.max
+                for m in members {
+                    let chunk = try file.dataset(m).chunkShape() ?? [1]
+                    let h = try file.dataset(m, chunkCacheBytes: LayoutPlan.cacheBytes(chunk: chunk))
+                    handles[m] = h
+                    common = min(common, try h.rowCount())
+                }
+                let steps = try handles[coord]!.readRows(0..<common, as: Int64.self)
+                var keep = common
+                if let step { keep = steps.firstIndex(where: { $0 > step }) ?? common }
+                let isMain = dim.name == "step"
+                let maxRows = isMain ? plan.batchSteps
+                    : try members.dropFirst().map { try handles[$0]!.chunkShape()?.first ?? 1 }.min() ?? 1
+                let cadence = Cadence(stepName: dim.name, existingRows: keep,
+                                      lastStep: keep > 0 ? steps[keep - 1] : nil, maxBufferedRows: maxRows)
+                for m in members {
+                    let h = handles[m]!
+                    try h.setRowCount(keep)
+                    let spec = schema.dataset(m)!
+                    let rowSize = try h.shape().dropFirst().reduce(1, *)
+                    cadence.columns[spec.name] = Column(dataset: h, rowSize: max(1, rowSize),
+                                                        isInteger: spec.dtype == "int64")
+                }
+                cadences[dim.name] = cadence
+            }
+            guard let main = cadences.removeValue(forKey: "step") else {
+                throw TrajectoryError(.missingObject, file: path, object: "/trajectory/step", "missing required dataset")
+            }
+            let status = try file.dataset(Layout.status)
+            try status.writeString(RunStatus.running.rawValue)
+            try file.flush()
+            if swmr {
+                do { try file.startSWMRWrite() } catch let e as HDF5Error where e.kind == .library {
+                    // Files written without SWMR (earliest format bounds) continue without it.
+                }
+            }
+            return TrajectoryWriter(path: path, file: file, metadata: metadata, options: options, d: d,
+                                    batchSteps: plan.batchSteps, status: status, main: main, side: cadences)
+        } catch {
+            try? file.close()
+            throw error
+        }
+    }
+}

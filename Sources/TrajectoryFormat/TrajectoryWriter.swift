@@ -1,0 +1,281 @@
+import Foundation
+import HDF5Kit
+
+/// Writes one recording. Creates every object (all requested series, dimension scales,
+/// `/run/status`) up front, then (by default) switches to SWMR writing. Rows are buffered in
+/// Swift and written as one hyperslab per dataset per batch (one extent change each), followed by
+/// one file flush, so a killed writer leaves every step up to the last flush readable. Memory is
+/// bounded by one batch per series, whatever the run length.
+///
+/// Not thread-safe: use from one thread (HDF5 here is a serial build).
+public final class TrajectoryWriter {
+    public let path: String
+    public let metadata: RunMetadata
+    public let options: WriterOptions
+    /// Steps per batch (rows buffered before one write + flush).
+    public let batchSteps: Int
+    /// Input feature count d.
+    public let d: Int
+    /// Whether the file is being written in SWMR mode.
+    public var isSWMR: Bool { file.isSWMRWriting }
+
+    let file: HDF5File
+    let statusDataset: HDF5Dataset
+    let main: Cadence
+    /// Own-cadence series by dimension name ("spectrum_step", ...), when recorded.
+    var side: [String: Cadence] = [:]
+    private var lastFlush = Date()
+    private var closed = false
+
+    /// Creates (or replaces) the file at `path` and every object it will hold.
+    ///
+    /// - Parameters:
+    ///   - X: the inputs, n × d row-major, or a reference to them.
+    ///   - Y: targets, n entries.
+    /// - Throws: `TrajectoryError.invalidArgument` for inconsistent sizes, `HDF5Error` for I/O.
+    public init(path: String, metadata: RunMetadata, X: TrainingInputs, Y: [Double],
+                options: WriterOptions = WriterOptions()) throws {
+        let n = metadata.n, k = metadata.k, d = X.d
+        func bad(_ object: String, _ message: String) -> TrajectoryError {
+            TrajectoryError(.invalidArgument, file: path, object: object, message)
+        }
+        guard n > 0 else { throw bad("/run", "n_samples must be positive, got \(n)") }
+        guard k > 0, k <= n else { throw bad("/run", "k must be in 1...n, got \(k)") }
+        guard d > 0 else { throw bad(Layout.x, "d must be positive, got \(d)") }
+        guard Y.count == n else { throw bad(Layout.y, "Y has \(Y.count) entries, expected n = \(n)") }
+        if case .stored(let values, _) = X, values.count != n * d {
+            throw bad(Layout.x, "X has \(values.count) values, expected n·d = \(n * d)")
+        }
+        if options.checkpoints && metadata.p <= 0 {
+            throw bad("/run", "checkpoints need n_parameters > 0")
+        }
+        if let c = options.compression, !(1...9).contains(c) {
+            throw bad("/", "compression level must be 1...9, got \(c)")
+        }
+        self.path = path
+        self.metadata = metadata
+        self.options = options
+        self.d = d
+        let plan = LayoutPlan(n: n, k: k, d: d, p: metadata.p, options: options)
+        self.batchSteps = plan.batchSteps
+
+        let file = try HDF5File.create(path, bounds: options.swmr ? .v110 : .earliestToV110)
+        self.file = file
+        do {
+            let root = try file.root()
+            try Self.writeRootAttributes(root, metadata: metadata)
+            let run = try file.createGroup(Layout.run)
+            try Self.writeRunAttributes(run, metadata: metadata)
+            statusDataset = try run.createStringDataset("status", value: RunStatus.running.rawValue,
+                                                        size: Layout.statusSize)
+            let data = try file.createGroup(Layout.data)
+            let scales = try plan.createScales(in: file)
+            switch X {
+            case .stored(let values, _):
+                let xs = try data.createDataset("X", type: .float64, shape: [n, d])
+                try xs.write(values)
+                try xs.attachScale(scales["sample"]!, axis: 0)
+                try xs.attachScale(scales["feature"]!, axis: 1)
+            case .reference(let xPath, let sha, _):
+                try data.setAttribute("x_path", xPath)
+                try data.setAttribute("x_sha256", sha)
+            }
+            let ys = try data.createDataset("Y", type: .float64, shape: [n])
+            try ys.write(Y)
+            try ys.attachScale(scales["sample"]!, axis: 0)
+            try file.createGroup(Layout.trajectory)
+            let series = try plan.createSeries(in: file, scales: scales)
+            main = series["step"]!
+            for (name, cadence) in series where name != "step" { side[name] = cadence }
+            if options.swmr {
+                try file.startSWMRWrite()
+            } else {
+                try file.flush()
+            }
+        } catch {
+            try? file.close()
+            throw error
+        }
+    }
+
+    /// Reopened writer (see `resume`).
+    init(path: String, file: HDF5File, metadata: RunMetadata, options: WriterOptions, d: Int, batchSteps: Int,
+         status: HDF5Dataset, main: Cadence, side: [String: Cadence]) {
+        self.path = path
+        self.file = file
+        self.metadata = metadata
+        self.options = options
+        self.d = d
+        self.batchSteps = batchSteps
+        self.statusDataset = status
+        self.main = main
+        self.side = side
+    }
+
+    deinit {
+        if !closed {
+            // Best effort: keep what was buffered; the status stays as it was (e.g. "running").
+            try? writeBuffered()
+            try? file.close()
+        }
+    }
+
+    private static func writeRootAttributes(_ root: HDF5Group, metadata: RunMetadata) throws {
+        let schema = TrajectorySchema.current
+        try root.setAttribute("format", Layout.formatName)
+        try root.setAttribute("format_version", [Int64(schema.major), Int64(schema.minor)])
+        try root.setAttribute("software", metadata.software)
+        try root.setAttribute("software_version", metadata.softwareVersion)
+        let created = metadata.created ?? ISO8601DateFormatter().string(from: Date())
+        try root.setAttribute("created", created)
+    }
+
+    private static func writeRunAttributes(_ run: HDF5Group, metadata m: RunMetadata) throws {
+        try run.setAttribute("learning_rate", m.learningRate)
+        try run.setAttribute("n_samples", Int64(m.n))
+        try run.setAttribute("n_parameters", Int64(m.p))
+        try run.setAttribute("k", Int64(m.k))
+        try run.setAttribute("loss", m.loss)
+        try run.setAttribute("gram_definition", "M = (2/n) J J^T")
+        try run.setAttribute("model", m.model)
+        if let s = m.seed { try run.setAttribute("seed", s) }
+        if let s = m.dataSeed { try run.setAttribute("data_seed", s) }
+        if let s = m.config { try run.setAttribute("config", s) }
+        if let s = m.dataDescription { try run.setAttribute("data_description", s) }
+        if let s = m.cadences { try run.setAttribute("cadences", s) }
+    }
+
+    // MARK: - Appending
+
+    private func ensureOpen() throws {
+        if closed { throw TrajectoryError(.invalidArgument, file: path, object: "/", "writer is closed") }
+    }
+
+    private func invalid(_ series: String, _ message: String) -> TrajectoryError {
+        TrajectoryError(.invalidArgument, file: path, object: Layout.path(series), message)
+    }
+
+    /// Appends one step at the main cadence. Steps must increase strictly.
+    public func append(_ row: StepRow) throws {
+        try ensureOpen()
+        let n = metadata.n, k = metadata.k
+        guard row.residual.count == n else { throw invalid("residual", "got \(row.residual.count) values, expected n = \(n)") }
+        guard row.eigenvalues.count == k else { throw invalid("eigenvalues", "got \(row.eigenvalues.count) values, expected k = \(k)") }
+        guard row.eigenvectors.count == k * n else {
+            throw invalid("eigenvectors", "got \(row.eigenvectors.count) values, expected k·n = \(k * n)")
+        }
+        if options.outputs {
+            guard let o = row.outputs, o.count == n else { throw invalid("outputs", "missing or not n = \(n) values") }
+        }
+        if options.outputLayerSharpness && row.outputLayerSharpness == nil {
+            throw invalid("output_layer_sharpness", "missing in step \(row.step)")
+        }
+        if options.gradNorm && row.gradNorm == nil { throw invalid("grad_norm", "missing in step \(row.step)") }
+        try main.checkStep(row.step, file: path)
+        main.push(int: "step", [row.step])
+        main.push("loss", [row.loss])
+        main.push("residual", row.residual)
+        main.push("output_norm_sq", [row.outputNormSq])
+        main.push("sharpness", [row.sharpness])
+        main.push("eigenvalues", row.eigenvalues)
+        main.push("eigenvectors", row.eigenvectors)
+        main.push("dtf", [row.dtf])
+        if options.outputs { main.push("outputs", row.outputs!) }
+        if options.outputLayerSharpness { main.push("output_layer_sharpness", [row.outputLayerSharpness!]) }
+        if options.gradNorm { main.push("grad_norm", [row.gradNorm!]) }
+        main.endRow(step: row.step)
+        if main.bufferedRows >= batchSteps {
+            try flush()
+        } else if let interval = options.flushIntervalSeconds, Date().timeIntervalSince(lastFlush) >= interval {
+            try flush()
+        }
+    }
+
+    private func sideCadence(_ name: String, option: String) throws -> Cadence {
+        guard let c = side[name] else {
+            throw TrajectoryError(.invalidArgument, file: path, object: Layout.path(name),
+                                  "not recorded (WriterOptions.\(option) is off)")
+        }
+        return c
+    }
+
+    private func appendSide(_ cadence: Cadence, step: Int64, values: [(String, [Double])]) throws {
+        try ensureOpen()
+        try cadence.checkStep(step, file: path)
+        cadence.push(int: cadence.stepName, [step])
+        for (name, v) in values { cadence.push(name, v) }
+        cadence.endRow(step: step)
+        if cadence.bufferedRows >= cadence.maxBufferedRows {
+            try cadence.write()
+        }
+    }
+
+    /// Appends the full spectrum of M (n eigenvalues, descending) at `step`.
+    public func appendSpectrum(step: Int64, eigenvalues: [Double]) throws {
+        let c = try sideCadence("spectrum_step", option: "spectrum")
+        guard eigenvalues.count == metadata.n else {
+            throw invalid("spectrum", "got \(eigenvalues.count) values, expected n = \(metadata.n)")
+        }
+        try appendSide(c, step: step, values: [("spectrum", eigenvalues)])
+    }
+
+    /// Appends a Hessian sharpness value at `step`.
+    public func appendHessianSharpness(step: Int64, value: Double) throws {
+        let c = try sideCadence("hessian_step", option: "hessian")
+        try appendSide(c, step: step, values: [("hessian_sharpness", [value])])
+    }
+
+    /// Appends a parameter checkpoint θ(step) (p values, before that step's update).
+    public func appendCheckpoint(step: Int64, parameters: [Double]) throws {
+        let c = try sideCadence("checkpoint_step", option: "checkpoints")
+        guard parameters.count == metadata.p else {
+            throw invalid("parameters", "got \(parameters.count) values, expected p = \(metadata.p)")
+        }
+        try appendSide(c, step: step, values: [("parameters", parameters)])
+    }
+
+    /// Appends the full Gram matrix M (n × n row-major) at `step`.
+    public func appendGram(step: Int64, matrix: [Double]) throws {
+        let c = try sideCadence("gram_step", option: "gram")
+        let n = metadata.n
+        guard matrix.count == n * n else { throw invalid("gram", "got \(matrix.count) values, expected n² = \(n * n)") }
+        try appendSide(c, step: step, values: [("gram", matrix)])
+    }
+
+    // MARK: - Flushing, status, closing
+
+    private func writeBuffered() throws {
+        try main.write()
+        for name in side.keys.sorted() { try side[name]!.write() }
+    }
+
+    /// Writes every buffered row (one hyperslab per dataset) and flushes the file.
+    public func flush() throws {
+        try ensureOpen()
+        try writeBuffered()
+        try file.flush()
+        lastFlush = Date()
+    }
+
+    /// Rewrites `/run/status` and flushes (buffered rows included).
+    public func setStatus(_ status: RunStatus) throws {
+        try ensureOpen()
+        try writeBuffered()
+        try statusDataset.writeString(status.rawValue)
+        try file.flush()
+        lastFlush = Date()
+    }
+
+    /// Writes what is buffered, sets the final status, flushes and closes. Idempotent.
+    public func close(status: RunStatus = .completed) throws {
+        if closed { return }
+        try setStatus(status)
+        closed = true
+        try file.close()
+    }
+
+    /// Number of rows written or buffered at the main cadence.
+    public var stepCount: Int { main.totalRows }
+    /// Last appended main-cadence step.
+    public var lastStep: Int64? { main.lastStep }
+}

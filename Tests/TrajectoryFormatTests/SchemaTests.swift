@@ -1,0 +1,30 @@
+import Foundation
+import XCTest
+@testable import TrajectoryFormat
+
+final class SchemaTests: XCTestCase {
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    func testEmbeddedSchemaEqualsRepositoryFileByteForByte() throws {
+        let url = Self.repositoryRoot.appendingPathComponent("schemas/trajectory-v1.json")
+        let onDisk = try Data(contentsOf: url)
+        XCTAssertEqual(Data(TrajectorySchema.embeddedJSON.utf8), onDisk,
+                       "run `python3 scripts/embed-schema.py` after editing schemas/trajectory-v1.json")
+    }
+
+    func testSchemaParsesWithTheContractNames() throws {
+        let s = TrajectorySchema.current
+        XCTAssertEqual(s.format, "eostrace-trajectory")
+        XCTAssertEqual(s.version, [1, 0])
+        for name in ["step", "loss", "residual", "output_norm_sq", "sharpness", "eigenvalues", "eigenvectors", "dtf"] {
+            XCTAssertEqual(s.dataset("/trajectory/\(name)")?.required, true, name)
+        }
+        XCTAssertEqual(s.dataset("/trajectory/eigenvectors")?.dims ?? [], ["step", "eig", "sample"])
+        XCTAssertEqual(s.series(onCadence: "step").map(\.name).sorted(),
+                       ["dtf", "eigenvalues", "eigenvectors", "grad_norm", "loss", "output_layer_sharpness",
+                        "output_norm_sq", "outputs", "residual", "sharpness", "step"])
+        XCTAssertEqual(s.dataset("/run/status")?.values ?? [], RunStatus.allCases.map(\.rawValue))
+    }
+}
