@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"]),
         .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"]),
         .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat"]),
-        .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat", "CLapack"]),
+        .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat", "CLapack"], exclude: ["README.md"]),
         .target(name: "EOSReport", dependencies: ["EOSAnalysis", "TrajectoryFormat"], exclude: ["README.md"]),
         .executableTarget(name: "eostrace", dependencies: [
             "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRecorder", "EOSAnalysis", "EOSReport",
