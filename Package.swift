@@ -24,10 +24,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Swift modules, one job each (see each folder's README.md).
-        .target(name: "HDF5Kit", dependencies: ["CHDF5"]),
-        .target(name: "EOSNumerics", dependencies: ["CLapack"]),
-        .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"]),
-        .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"]),
+        .target(name: "HDF5Kit", dependencies: ["CHDF5"], exclude: ["README.md"]),
+        .target(name: "EOSNumerics", dependencies: ["CLapack"], exclude: ["README.md"]),
+        .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"], exclude: ["README.md"]),
+        .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat"]),
         .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat", "CLapack"], exclude: ["README.md"]),
         .target(name: "EOSReport", dependencies: ["EOSAnalysis", "TrajectoryFormat"], exclude: ["README.md"]),

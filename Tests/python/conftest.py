@@ -1,0 +1,111 @@
+"""pytest setup for the Python interop tests: repo root, the eostrace binary, test files.
+
+The binary comes from $EOSTRACE_BIN (default <repo>/.build/debug/eostrace). Tests that
+need it FAIL (never skip) when it is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "samples" / "python"))
+
+import eostrace_format as ef  # noqa: E402
+
+
+def eostrace_path() -> Path:
+    return Path(os.environ.get("EOSTRACE_BIN", REPO_ROOT / ".build" / "debug" / "eostrace"))
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def eostrace_bin() -> Path:
+    path = eostrace_path()
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"eostrace binary not found at {path}: run `swift build` or set EOSTRACE_BIN")
+    return path
+
+
+def run_eostrace(binary: Path, *args, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(binary), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"eostrace {' '.join(map(str, args))} exited {proc.returncode}:\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def eostrace(eostrace_bin):
+    """Call as eostrace("validate", path) -> CompletedProcess."""
+    def call(*args, check=False, timeout=120):
+        return run_eostrace(eostrace_bin, *args, check=check, timeout=timeout)
+    return call
+
+
+def synthetic_run(n=7, d=3, k=3, T=25, p=11, seed=1234, step_stride=1, checkpoint_every=5):
+    """Arrays for a small recording with awkward float64 values (full mantissas, tiny and
+    huge magnitudes, negative zero) so that any precision loss shows."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    Y = rng.standard_normal(n)
+    steps = np.arange(T, dtype=np.int64) * step_stride
+    F = rng.standard_normal((T, n))
+    D = F - Y
+    loss = (D ** 2).sum(axis=1) / n
+    ev = np.sort(rng.random((T, k)) * 10.0 ** rng.integers(-3, 4, size=(T, 1)), axis=1)[:, ::-1].copy()
+    V = rng.standard_normal((T, k, n))
+    V /= np.linalg.norm(V, axis=2, keepdims=True)
+    A2 = rng.random(T) * 3 + 1e-300
+    dtf = (D * F).sum(axis=1)
+    dtf[0] = -0.0
+    ck = steps[::checkpoint_every].copy()
+    theta = rng.standard_normal((ck.shape[0], p)) * np.exp(rng.uniform(-30, 30, size=(ck.shape[0], p)))
+    return dict(
+        learning_rate=0.1 + 1e-17 * 3,  # not a short decimal
+        model={"kind": "two_layer_linear", "input_dim": d, "width": 2},
+        X=X, Y=Y, step=steps, loss=loss, residual=D, output_norm_sq=A2, sharpness=ev[:, 0].copy(),
+        eigenvalues=ev, eigenvectors=V, dtf=dtf, outputs=F,
+        checkpoint_step=ck, parameters=theta, seed=seed, data_seed=seed + 1,
+        cadences={"checkpoint": checkpoint_every},
+    )
+
+
+@pytest.fixture(scope="session")
+def py_run():
+    return synthetic_run()
+
+
+@pytest.fixture(scope="session")
+def py_file(tmp_path_factory, py_run) -> Path:
+    """A small recording written by the Python helper (session-wide, do not modify)."""
+    path = tmp_path_factory.mktemp("py") / "python-written.h5"
+    ef.write_recording(path, software="h5py", software_version=ef.h5py.version.version, **py_run)
+    return path
+
+
+@pytest.fixture(scope="session")
+def swift_file(tmp_path_factory, eostrace) -> Path:
+    """A small recording written by the Swift writer (eostrace bench-write)."""
+    out = tmp_path_factory.mktemp("swift")
+    proc = eostrace("bench-write", "--out", out, "--n", 6, "--k", 3, "--steps", 40,
+                    "--params", 13, "--checkpoint-every", 10, check=True)
+    files = sorted(out.glob("*.h5"))
+    assert len(files) == 1, f"bench-write left {files} in {out}; stdout: {proc.stdout}"
+    return files[0]
+
+
+def dump_json(eostrace, path, obj, *extra) -> object:
+    proc = eostrace("dump", path, obj, *extra, check=True)
+    return json.loads(proc.stdout)
