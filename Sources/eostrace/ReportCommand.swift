@@ -194,7 +194,7 @@ enum RecordingAnalysis {
         }
         var progress = ProgressLine()
         var result = try Analyzer.analyze(input, gram: replay, options: options, replay: nil) { done, total in
-            if !quiet { progress.update("analysing \((path as NSString).lastPathComponent): \(done)/\(total) steps") }
+            if !quiet { progress.update("analysing \((path as NSString).lastPathComponent): \(done)/\(total) steps", force: done == total) }
         }
         if !quiet { progress.finish() }
         if let replay { result.gram.replay = replay.report }

@@ -50,8 +50,19 @@ final class RunReportTests: XCTestCase {
         XCTAssertTrue(SVGInspector.parse(fig1.svg())!.allTexts.contains("loss (log)"))
         let forced = RunReport.figures(input, yScale: .linear)[0]
         XCTAssertEqual(forced.panels[0].resolvedYScale, .linear)
-        // |c1| is always on a log axis.
-        XCTAssertEqual(RunReport.figures(input).first { $0.id == "fig4" }!.panels[0].resolvedYScale, .log)
+        // |c1| is always on a log axis, and so is the R′ error when it has positive values.
+        let fig4 = RunReport.figures(input).first { $0.id == "fig4" }!
+        XCTAssertEqual(fig4.panels[0].resolvedYScale, .log)
+        XCTAssertEqual(fig4.panels[1].resolvedYScale, .log)
+        // Λ spanning > 2 decades (small initialisation): still linear in Figures 1–2 unless forced;
+        // the eigenvalue figure picks log.
+        input.sharpness = (0..<400).map { 0.01 * pow(1.03, Double($0)) }
+        input.lambda1 = input.sharpness
+        let figs = RunReport.figures(input)
+        XCTAssertEqual(figs[0].panels[1].resolvedYScale, .linear)
+        XCTAssertEqual(figs[1].panels[1].resolvedYScale, .linear)
+        XCTAssertEqual(figs[2].panels[0].resolvedYScale, .log)
+        XCTAssertEqual(RunReport.figures(input, yScale: .log)[0].panels[1].resolvedYScale, .log)
     }
 
     func testHTMLIsSelfContained() throws {
