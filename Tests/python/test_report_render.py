@@ -188,3 +188,42 @@ def test_report_window_restricts_steps(recording, tmp_path):
     assert bad.returncode != 0
     assert bad.stderr.count("\n") == 1 and "holds no recorded step" in bad.stderr
     assert not (tmp_path / "x.html").exists()
+
+
+def test_compare_matches_numpy(tmp_path):
+    """`eostrace compare`: steps to 2/eta, plateau median/IQR of Lambda*eta/2, cycles, against numpy."""
+    import eostrace_format as ef
+    paths, runs = [], []
+    for eta in (0.3, 0.33):
+        run = two_layer_linear_gd(T=200, eta=eta)
+        lr = run.pop("learning_rate")
+        model = run.pop("model")
+        path = tmp_path / f"eta{eta}.h5"
+        ef.write_recording(path, learning_rate=lr, model=model, seed=0, data_seed=0, **run)
+        paths.append(path)
+        runs.append((eta, run["sharpness"]))
+    out = tmp_path / "compare.html"
+    proc = subprocess.run([str(eostrace_bin()), "compare", *map(str, paths), "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[0] == "run"
+    rows = [re.split(r"\s{2,}", ln.strip()) for ln in lines[2:4]]
+    for (eta, lam), row in zip(runs, rows):
+        assert row[0] == f"η = {eta}"
+        above = lam > 2 / eta
+        first = int(np.argmax(above))
+        assert above.any() and int(row[3]) == first
+        plateau = lam[first:] * eta / 2
+        assert float(row[4]) == pytest.approx(np.median(plateau), rel=5e-4)
+        q1, q3 = (float(v) for v in row[5].split("–"))
+        assert q1 == pytest.approx(np.quantile(plateau, 0.25), rel=5e-4)
+        assert q3 == pytest.approx(np.quantile(plateau, 0.75), rel=5e-4)
+        cycles = int(above[0]) + int(np.sum(above[1:] & ~above[:-1]))
+        assert int(row[6]) == cycles
+    html = out.read_text(encoding="utf-8")
+    assert EXTERNAL.findall(html) == []
+    assert html.count("<svg") == 1 and "η = 0.33" in html
+    missing = subprocess.run([str(eostrace_bin()), "compare", str(paths[0]), str(tmp_path / "nope.h5")],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0 and "nope.h5" in missing.stderr and missing.stderr.count("\n") == 1
