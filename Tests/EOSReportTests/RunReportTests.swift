@@ -173,3 +173,32 @@ final class SVGFileTests: XCTestCase {
         }
     }
 }
+
+final class RobustnessTests: XCTestCase {
+    func testDivergedAndDegenerateRunsStillRender() throws {
+        var input = syntheticInput(count: 50)
+        input.loss[40] = .nan; input.loss[41] = .infinity; input.c1![10] = 0
+        input.sharpness = [Double](repeating: 3, count: 50)       // flat: degenerate y-range
+        input.lambda1 = input.sharpness
+        let html = try RunReport.html(input)
+        for b in svgBlocks(in: html) { XCTAssertNotNil(SVGInspector.parse(b)) }
+        XCTAssertFalse(html.contains("nan,") || html.contains("inf,"))
+        // A single recorded step.
+        let one = try input.window(from: 0, to: 0)
+        XCTAssertEqual(one.steps, [0])
+        for b in svgBlocks(in: try RunReport.html(one)) { XCTAssertNotNil(SVGInspector.parse(b)) }
+    }
+
+    func testManyLegendEntriesStayInsideTheViewBox() throws {
+        let runs = (0..<40).map { i in
+            CompareInput(label: "run \(i)", steps: [0, 1, 2], sharpness: [1, 2, Double(i)], eta: 0.5)
+        }
+        let fig = RunComparison.figure(runs)
+        let svg = fig.svg()
+        let i = try XCTUnwrap(SVGInspector.parse(svg))
+        XCTAssertEqual(i.legendTexts.count, 41)
+        let h = fig.height
+        let ys = i.attributes.compactMap { $0["y"].flatMap(Double.init) }
+        XCTAssertLessThanOrEqual(ys.max()!, h)
+    }
+}
