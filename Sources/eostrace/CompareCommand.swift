@@ -35,16 +35,16 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            var choice = try AnalysisChoice.parse([])
+            var choice = try ReportAnalysisOptions.parse([])
             choice.gram = .topK
             choice.phaseRule = phaseRule
-            let analysed = try runs.map { try RecordingAnalysis.load(path: $0, choice: choice, quiet: true) }
+            let analysed = try runs.map { try ReportRunLoader.load(path: $0, choice: choice, quiet: true) }
             let labels = CompareCommand.labels(paths: runs, etas: analysed.map(\.input.learningRate),
                                                seeds: analysed.map(\.seed), by: label)
             let inputs = zip(labels, analysed).map { CompareInput(label: $0, analysisInput: $1.input, result: $1.result) }
             print(try RunComparison.text(inputs), terminator: "")
             if let output {
-                try RecordingAnalysis.write(try RunComparison.html(inputs), to: output)
+                try ReportRunLoader.write(try RunComparison.html(inputs), to: output)
                 FileHandle.standardError.write(Data("eostrace: wrote \(output)\n".utf8))
             }
         }

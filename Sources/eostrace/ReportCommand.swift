@@ -37,7 +37,7 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .customLong("svg-dir"), help: "Also write each figure as a standalone .svg file into this directory.")
     var svgDir: String?
 
-    @OptionGroup var analysis: AnalysisChoice
+    @OptionGroup var analysis: ReportAnalysisOptions
 
     func validate() throws {
         if let from, let to, from > to {
@@ -47,9 +47,9 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let run = recording
-        let out = output ?? RecordingAnalysis.defaultOutput(for: run, suffix: ".report.html")
+        let out = output ?? ReportRunLoader.defaultOutput(for: run, suffix: ".report.html")
         try reportingErrors {
-            let analysed = try RecordingAnalysis.load(path: run, choice: analysis, window: (from, to))
+            let analysed = try ReportRunLoader.load(path: run, choice: analysis, window: (from, to))
             let input = ReportInput(runName: (run as NSString).lastPathComponent, analysisInput: analysed.input,
                                     result: analysed.result, metadata: analysed.metadata)
             let options = RunReport.Options(from: from, to: to, yScale: yScale.choice)
@@ -62,10 +62,10 @@ struct ReportCommand: ParsableCommand {
             if let svgDir {
                 try FileManager.default.createDirectory(atPath: svgDir, withIntermediateDirectories: true)
                 for f in try RunReport.svgFiles(input, options: options) {
-                    try RecordingAnalysis.write(f.svg, to: (svgDir as NSString).appendingPathComponent(f.name))
+                    try ReportRunLoader.write(f.svg, to: (svgDir as NSString).appendingPathComponent(f.name))
                 }
             }
-            try RecordingAnalysis.write(html, to: out)
+            try ReportRunLoader.write(html, to: out)
             FileHandle.standardError.write(Data("eostrace: wrote \(out)\n".utf8))
         }
     }
@@ -80,7 +80,7 @@ enum YScaleOption: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// How `report` and `compare` obtain M(t) for the analysis.
-struct AnalysisChoice: ParsableArguments {
+struct ReportAnalysisOptions: ParsableArguments {
     enum Gram: String, ExpressibleByArgument, CaseIterable {
         /// Exact by replay when the recording allows it (replayable model, X stored, checkpoints), else top-k.
         case auto
@@ -98,7 +98,7 @@ struct AnalysisChoice: ParsableArguments {
 }
 
 /// Reads a recording into the analyzer's input and analyses it (shared by report and compare).
-enum RecordingAnalysis {
+enum ReportRunLoader {
     struct Analysed {
         var input: AnalysisInput
         var result: AnalysisResult
@@ -121,7 +121,7 @@ enum RecordingAnalysis {
     }
 
     /// - Parameter window: when given, fails early (before analysing) if no recorded step lies in it.
-    static func load(path: String, choice: AnalysisChoice, window: (Int?, Int?)? = nil, quiet: Bool = false) throws -> Analysed {
+    static func load(path: String, choice: ReportAnalysisOptions, window: (Int?, Int?)? = nil, quiet: Bool = false) throws -> Analysed {
         let reader = try TrajectoryReader(path: path)
         defer { reader.close() }
         let md = reader.metadata
