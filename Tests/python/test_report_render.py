@@ -175,6 +175,18 @@ def test_report_renders_in_headless_chromium(report_html, tmp_path):
         assert frac > 0.02, f"{fid}: only {frac:.3%} non-white pixels: blank figure?"
         assert colored[top:bottom, left:right].mean() > 0.002, f"{fid}: no coloured pixels (no data drawn?)"
 
+    def has_colour(fid, rgb, tol=6, min_pixels=50):
+        top, bottom, left, right = (int(round(v)) for v in boxes[fid])
+        region = img[top:bottom, left:right]
+        hits = (np.abs(region - np.array(rgb)).max(axis=2) <= tol).sum()
+        return hits >= min_pixels
+
+    # Phase shading drawn (phase I light blue, phase II light orange: the run has both) and the
+    # anomaly markers (orange) in Figure 2.
+    assert has_colour("fig1", (0xdb, 0xe9, 0xf6)), "phase I shading missing in Figure 1"
+    assert has_colour("fig1", (0xfd, 0xe3, 0xc4)), "phase II shading missing in Figure 1"
+    assert has_colour("fig2", (0xf2, 0x8e, 0x2b), tol=30, min_pixels=10), "anomaly markers missing in Figure 2"
+
 
 def test_report_window_restricts_steps(recording, tmp_path):
     out = tmp_path / "window.html"
