@@ -9,9 +9,9 @@ struct CompareCommand: ParsableCommand {
         commandName: "compare",
         abstract: "Compare runs: Λ·η/2 over steps, first step above 2/η, EOS plateau, cycles, anomaly rate.",
         discussion: """
-        Prints the comparison table; with -o also writes one self-contained HTML page with Λ·η/2 of every
-        run on one figure. Runs are labelled by η when their learning rates differ, else by seed, else by
-        file name (--label chooses). Phases and anomalies come from the analysis (the Gram matrix is not
+        Prints the comparison table; with -o also writes one self-contained HTML page with Λ·η/2 of every \
+        run on one figure. Runs are labelled by η when their learning rates differ, else by seed, else by \
+        file name (--label chooses). Phases and anomalies come from the analysis (the Gram matrix is not \
         needed for them, so compare uses the fast top-k approximation).
         """)
 

@@ -13,9 +13,9 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write the paper's figures (1-4), the checks and the metadata of a recording as one self-contained HTML page.",
         discussion: """
-        Analyses the recording (phases, c1/R decomposition, R′ tracking, anomaly points, checks), then draws.
-        The page has no scripts and no external references: it opens offline. --from/--to restrict the
-        figures to a step window (the analysis itself always covers the whole run). --svg-dir also writes
+        Analyses the recording (phases, c1/R decomposition, R′ tracking, anomaly points, checks), then draws. \
+        The page has no scripts and no external references: it opens offline. --from/--to restrict the \
+        figures to a step window (the analysis itself always covers the whole run). --svg-dir also writes \
         each figure as a standalone SVG file (fig1.svg, fig2.svg, fig3a.svg, …) for papers.
         """)
 
