@@ -1,13 +1,18 @@
 import XCTest
 @testable import EOSReport
 
-/// Writes the synthetic report to $EOSREPORT_PREVIEW and a synthetic comparison to
+/// Writes the synthetic report ($EOSREPORT_PREVIEW_STEPS steps, default 3000) to $EOSREPORT_PREVIEW and a synthetic comparison to
 /// $EOSREPORT_COMPARE_PREVIEW when set (for looking at them); no-op otherwise.
 final class PreviewTests: XCTestCase {
     func testWritePreviewWhenAsked() throws {
         let env = ProcessInfo.processInfo.environment
         if let path = env["EOSREPORT_PREVIEW"] {
-            try RunReport.html(syntheticInput()).write(toFile: path, atomically: true, encoding: .utf8)
+            let count = env["EOSREPORT_PREVIEW_STEPS"].flatMap { Int($0) } ?? 3000
+            let input = syntheticInput(count: count)
+            let t0 = Date()
+            let html = try RunReport.html(input)
+            print("preview: \(count) steps -> \(html.utf8.count) bytes in \(Date().timeIntervalSince(t0)) s")
+            try html.write(toFile: path, atomically: true, encoding: .utf8)
         }
         if let path = env["EOSREPORT_COMPARE_PREVIEW"] {
             let runs = [(0.02, 1), (0.01, 2), (0.005, 3)].map { eta, seed -> CompareInput in

@@ -182,9 +182,11 @@ extension Figure {
                     out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(Markup.escape(s.color))\" stroke-width=\"1.4\" stroke-linejoin=\"round\"\(dash)/>\n"
                 }
             case .markers:
-                // One marker per ~1.5 px cell: overlapping markers draw the same pixels.
+                // One marker per cell of max(1.5 px, radius): markers closer than their radius
+                // overlap into the same blob, so the picture does not change.
+                let cell = max(1.5, s.markerRadius)
                 let keep = Decimation.scatterIndices(fx: fx, fy: fy, mustKeep: [],
-                                                     cellsX: Int(w / 1.5), cellsY: Int(ph / 1.5))
+                                                     cellsX: Int(w / cell), cellsY: Int(ph / cell))
                 if !keep.isEmpty {
                     out += "<g fill=\"\(Markup.escape(s.color))\" fill-opacity=\"0.85\">\n"
                     for i in keep {
