@@ -16,5 +16,7 @@ struct EOSTrace: ParsableCommand {
             MakeSampleCommand.self,
             WriteForeverCommand.self,
             AnalyzeCommand.self,
+            CompareCommand.self,
+            ReportCommand.self,
         ])
 }

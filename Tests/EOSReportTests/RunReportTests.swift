@@ -50,8 +50,19 @@ final class RunReportTests: XCTestCase {
         XCTAssertTrue(SVGInspector.parse(fig1.svg())!.allTexts.contains("loss (log)"))
         let forced = RunReport.figures(input, yScale: .linear)[0]
         XCTAssertEqual(forced.panels[0].resolvedYScale, .linear)
-        // |c1| is always on a log axis.
-        XCTAssertEqual(RunReport.figures(input).first { $0.id == "fig4" }!.panels[0].resolvedYScale, .log)
+        // |c1| is always on a log axis, and so is the R′ error when it has positive values.
+        let fig4 = RunReport.figures(input).first { $0.id == "fig4" }!
+        XCTAssertEqual(fig4.panels[0].resolvedYScale, .log)
+        XCTAssertEqual(fig4.panels[1].resolvedYScale, .log)
+        // Λ spanning > 2 decades (small initialisation): still linear in Figures 1–2 unless forced;
+        // the eigenvalue figure picks log.
+        input.sharpness = (0..<400).map { 0.01 * pow(1.03, Double($0)) }
+        input.lambda1 = input.sharpness
+        let figs = RunReport.figures(input)
+        XCTAssertEqual(figs[0].panels[1].resolvedYScale, .linear)
+        XCTAssertEqual(figs[1].panels[1].resolvedYScale, .linear)
+        XCTAssertEqual(figs[2].panels[0].resolvedYScale, .log)
+        XCTAssertEqual(RunReport.figures(input, yScale: .log)[0].panels[1].resolvedYScale, .log)
     }
 
     func testHTMLIsSelfContained() throws {
@@ -160,5 +171,34 @@ final class SVGFileTests: XCTestCase {
             XCTAssertTrue(f.svg.contains("xmlns=\"http://www.w3.org/2000/svg\""))
             XCTAssertNotNil(SVGInspector.parse(f.svg), f.name)
         }
+    }
+}
+
+final class RobustnessTests: XCTestCase {
+    func testDivergedAndDegenerateRunsStillRender() throws {
+        var input = syntheticInput(count: 50)
+        input.loss[40] = .nan; input.loss[41] = .infinity; input.c1![10] = 0
+        input.sharpness = [Double](repeating: 3, count: 50)       // flat: degenerate y-range
+        input.lambda1 = input.sharpness
+        let html = try RunReport.html(input)
+        for b in svgBlocks(in: html) { XCTAssertNotNil(SVGInspector.parse(b)) }
+        XCTAssertFalse(html.contains("nan,") || html.contains("inf,"))
+        // A single recorded step.
+        let one = try input.window(from: 0, to: 0)
+        XCTAssertEqual(one.steps, [0])
+        for b in svgBlocks(in: try RunReport.html(one)) { XCTAssertNotNil(SVGInspector.parse(b)) }
+    }
+
+    func testManyLegendEntriesStayInsideTheViewBox() throws {
+        let runs = (0..<40).map { i in
+            CompareInput(label: "run \(i)", steps: [0, 1, 2], sharpness: [1, 2, Double(i)], eta: 0.5)
+        }
+        let fig = RunComparison.figure(runs)
+        let svg = fig.svg()
+        let i = try XCTUnwrap(SVGInspector.parse(svg))
+        XCTAssertEqual(i.legendTexts.count, 41)
+        let h = fig.height
+        let ys = i.attributes.compactMap { $0["y"].flatMap(Double.init) }
+        XCTAssertLessThanOrEqual(ys.max()!, h)
     }
 }

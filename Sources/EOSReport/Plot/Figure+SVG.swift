@@ -182,9 +182,11 @@ extension Figure {
                     out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(Markup.escape(s.color))\" stroke-width=\"1.4\" stroke-linejoin=\"round\"\(dash)/>\n"
                 }
             case .markers:
-                // One marker per ~1.5 px cell: overlapping markers draw the same pixels.
+                // One marker per cell of max(1.5 px, radius): markers closer than their radius
+                // overlap into the same blob, so the picture does not change.
+                let cell = max(1.5, s.markerRadius)
                 let keep = Decimation.scatterIndices(fx: fx, fy: fy, mustKeep: [],
-                                                     cellsX: Int(w / 1.5), cellsY: Int(ph / 1.5))
+                                                     cellsX: Int(w / cell), cellsY: Int(ph / cell))
                 if !keep.isEmpty {
                     out += "<g fill=\"\(Markup.escape(s.color))\" fill-opacity=\"0.85\">\n"
                     for i in keep {
@@ -201,14 +203,20 @@ extension Figure {
         }
         out += "<rect x=\"\(C(left))\" y=\"\(C(top))\" width=\"\(C(w))\" height=\"\(C(ph))\" fill=\"none\" stroke=\"#444444\" stroke-width=\"1\"/>\n"
         out += "</g>\n"
-        renderLegend(p, top: top, into: &out)
+        let below = index == panels.count - 1 ? Figure.xAxisHeight : Figure.panelGap
+        renderLegend(p, top: top, available: p.height + below - 4, into: &out)
     }
 
-    private func renderLegend(_ p: Panel, top: Double, into out: inout String) {
+    /// The panel's legend, right of the plot. Rows shrink (down to 8 px) so that every entry
+    /// stays inside the panel's band of the viewBox, however many series there are.
+    private func renderLegend(_ p: Panel, top: Double, available: Double, into out: inout String) {
         let C = Markup.coord
         let x0 = plotRight + 16
+        let entries = p.series.count + p.referenceLines.count + Set(p.shaded.map(\.label)).count
+        let row = max(8, min(Figure.legendRow, (available - 8) / Double(max(1, entries))))
+        let fontSize = min(11.5, row * 0.78)
         var y = top + 8
-        out += "<g class=\"legend\" font-size=\"11.5\" fill=\"#222222\">\n"
+        out += "<g class=\"legend\" font-size=\"\(C(fontSize))\" fill=\"#222222\">\n"
         func label(_ s: String) -> String {
             let maxChars = 27
             return s.count > maxChars ? String(s.prefix(maxChars - 1)) + "…" : s
@@ -223,19 +231,19 @@ extension Figure {
                 out += "<circle cx=\"\(C(x0 + 11))\" cy=\"\(C(y))\" r=\"3.5\" fill=\"\(col)\"/>\n"
             }
             out += "<text x=\"\(C(x0 + 28))\" y=\"\(C(y + 4))\">\(Markup.escape(label(s.name)))</text>\n"
-            y += Figure.legendRow
+            y += row
         }
         for r in p.referenceLines {
             out += "<line x1=\"\(C(x0))\" x2=\"\(C(x0 + 22))\" y1=\"\(C(y))\" y2=\"\(C(y))\" stroke=\"\(Markup.escape(r.color))\" stroke-width=\"1.4\" stroke-dasharray=\"6 4\"/>\n"
             out += "<text x=\"\(C(x0 + 28))\" y=\"\(C(y + 4))\">\(Markup.escape(label(r.label)))</text>\n"
-            y += Figure.legendRow
+            y += row
         }
         var seen = Set<String>()
         for s in p.shaded where !seen.contains(s.label) {
             seen.insert(s.label)
             out += "<rect x=\"\(C(x0))\" y=\"\(C(y - 6))\" width=\"22\" height=\"12\" fill=\"\(Markup.escape(s.color))\" stroke=\"#999999\" stroke-width=\"0.5\"/>\n"
             out += "<text x=\"\(C(x0 + 28))\" y=\"\(C(y + 4))\">\(Markup.escape(label(s.label)))</text>\n"
-            y += Figure.legendRow
+            y += row
         }
         out += "</g>\n"
     }

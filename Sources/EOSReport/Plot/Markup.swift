@@ -33,7 +33,9 @@ public enum Markup {
     @inline(__always)
     static func coord(_ v: Double) -> String {
         guard v.isFinite else { return "0" }
-        let tenths = Int((v * 10).rounded())
+        // Clamped so that no value can trap the Int conversion (drawn values are within the
+        // viewBox anyway).
+        let tenths = Int((min(max(v, -1e12), 1e12) * 10).rounded())
         let sign = tenths < 0 ? "-" : ""
         let a = abs(tenths)
         let frac = a % 10

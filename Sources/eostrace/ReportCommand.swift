@@ -1,0 +1,223 @@
+import ArgumentParser
+import EOSAnalysis
+import EOSModels
+import EOSNumerics
+import EOSReport
+import Foundation
+import TrajectoryFormat
+
+/// `eostrace report RUN -o report.html [--from N --to N]`: the paper's Figures 1–4, the checks
+/// table and the run metadata of one recording, as one self-contained HTML page.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write the paper's figures (1-4), the checks and the metadata of a recording as one self-contained HTML page.",
+        discussion: """
+        Analyses the recording (phases, c1/R decomposition, R′ tracking, anomaly points, checks), then draws. \
+        The page has no scripts and no external references: it opens offline. --from/--to restrict the \
+        figures to a step window (the analysis itself always covers the whole run). --svg-dir also writes \
+        each figure as a standalone SVG file (fig1.svg, fig2.svg, fig3a.svg, …) for papers.
+        """)
+
+    @Argument(help: "The recording (HDF5, eostrace-trajectory format).")
+    var recording: String
+
+    @Option(name: [.short, .customLong("output")], help: "HTML file to write (default: RUN with .report.html).")
+    var output: String?
+
+    @Option(help: "First step to draw (inclusive).")
+    var from: Int?
+
+    @Option(help: "Last step to draw (inclusive).")
+    var to: Int?
+
+    @Option(name: .customLong("y-scale"), help: "y-axes: auto (log when positive values span > 2 decades), linear or log.")
+    var yScale: YScaleOption = .auto
+
+    @Option(name: .customLong("svg-dir"), help: "Also write each figure as a standalone .svg file into this directory.")
+    var svgDir: String?
+
+    @OptionGroup var analysis: ReportAnalysisOptions
+
+    func validate() throws {
+        if let from, let to, from > to {
+            throw ValidationError("--from \(from) is greater than --to \(to)")
+        }
+    }
+
+    func run() throws {
+        let run = recording
+        let out = output ?? ReportRunLoader.defaultOutput(for: run, suffix: ".report.html")
+        try reportingErrors {
+            let analysed = try ReportRunLoader.load(path: run, choice: analysis, window: (from, to))
+            let input = ReportInput(runName: (run as NSString).lastPathComponent, analysisInput: analysed.input,
+                                    result: analysed.result, metadata: analysed.metadata)
+            let options = RunReport.Options(from: from, to: to, yScale: yScale.choice)
+            let html: String
+            do {
+                html = try RunReport.html(input, options: options)
+            } catch let e as ReportError {
+                throw failure(e.description, code: CLIExit.invalid)
+            }
+            if let svgDir {
+                try FileManager.default.createDirectory(atPath: svgDir, withIntermediateDirectories: true)
+                for f in try RunReport.svgFiles(input, options: options) {
+                    try ReportRunLoader.write(f.svg, to: (svgDir as NSString).appendingPathComponent(f.name))
+                }
+            }
+            try ReportRunLoader.write(html, to: out)
+            FileHandle.standardError.write(Data("eostrace: wrote \(out)\n".utf8))
+        }
+    }
+}
+
+/// `--y-scale` values.
+enum YScaleOption: String, ExpressibleByArgument, CaseIterable {
+    case auto, linear, log
+    var choice: AxisScaleChoice {
+        switch self { case .auto: return .automatic; case .linear: return .linear; case .log: return .log }
+    }
+}
+
+/// How `report` and `compare` obtain M(t) for the analysis.
+struct ReportAnalysisOptions: ParsableArguments {
+    enum Gram: String, ExpressibleByArgument, CaseIterable {
+        /// Exact by replay when the recording allows it (replayable model, X stored, checkpoints), else top-k.
+        case auto
+        /// Exact by replay; an error when the recording cannot be replayed.
+        case replay
+        /// The top-k approximation Σ λ_i v_i v_iᵀ (fast, labelled approximate).
+        case topK = "top-k"
+    }
+
+    @Option(help: "Gram matrix M(t) for R′ tracking: auto (replay when possible, else top-k), replay, or top-k.")
+    var gram: Gram = .auto
+
+    @Option(name: .customLong("phase-rule"), help: "Phase IV end rule: loss (SPEC default) or dtf.")
+    var phaseRule: String = "loss"
+}
+
+/// Reads a recording into the analyzer's input and analyses it (shared by report and compare).
+enum ReportRunLoader {
+    struct Analysed {
+        var input: AnalysisInput
+        var result: AnalysisResult
+        var metadata: [(key: String, value: String)]
+        var seed: Int64?
+    }
+
+    static func defaultOutput(for run: String, suffix: String) -> String {
+        let base = (run as NSString).deletingPathExtension
+        return base + suffix
+    }
+
+    /// Writes `text` atomically (a temporary file renamed into place).
+    static func write(_ text: String, to path: String) throws {
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw failure("\(path): cannot write: \(error.localizedDescription)", code: CLIExit.unreadable)
+        }
+    }
+
+    /// - Parameter window: when given, fails early (before analysing) if no recorded step lies in it.
+    static func load(path: String, choice: ReportAnalysisOptions, window: (Int?, Int?)? = nil, quiet: Bool = false) throws -> Analysed {
+        let reader = try TrajectoryReader(path: path)
+        defer { reader.close() }
+        let md = reader.metadata
+        let steps = try reader.steps()
+        if let (from, to) = window, from != nil || to != nil {
+            let lo = Int64(from ?? Int.min), hi = Int64(to ?? Int.max)
+            if !steps.contains(where: { $0 >= lo && $0 <= hi }) {
+                throw failure(ReportError.emptyWindow(run: (path as NSString).lastPathComponent, from: from, to: to,
+                                                      first: steps.first.map { Int($0) }, last: steps.last.map { Int($0) }).description,
+                              code: CLIExit.invalid)
+            }
+        }
+        let model = try? ModelDescription.parse(json: md.model, source: "\(path): /run@model")
+        let kind = model.map { m -> String in if case .twoLayerLinear = m { return "two_layer_linear" } else { return "mlp" } }
+            ?? ((try? JSONSerialization.jsonObject(with: Data(md.model.utf8))) as? [String: Any])?["kind"] as? String
+        let S = Layout.Series.self
+        let input = AnalysisInput(
+            steps: steps, learningRate: md.learningRate, n: reader.n, k: reader.k,
+            loss: try reader.read(S.loss), residual: try reader.read(S.residual),
+            outputs: reader.has(S.outputs) ? try reader.read(S.outputs) : nil,
+            targets: try reader.Y(), outputNormSq: try reader.read(S.outputNormSq),
+            sharpness: try reader.read(S.sharpness), eigenvalues: try reader.read(S.eigenvalues),
+            eigenvectors: try reader.read(S.eigenvectors), dtf: try reader.read(S.dtf),
+            outputLayerSharpness: reader.has(S.outputLayerSharpness) ? try reader.read(S.outputLayerSharpness) : nil,
+            modelKind: kind)
+        do {
+            try input.validate()
+        } catch {
+            throw failure("\(path): \(error)", code: CLIExit.invalid)
+        }
+        guard let rule = AnalysisOptions.PhaseRule(rawValue: choice.phaseRule) else {
+            throw failure("--phase-rule \(choice.phaseRule): expected one of \(AnalysisOptions.PhaseRule.allCases.map(\.rawValue).joined(separator: ", "))",
+                          code: CLIExit.invalid)
+        }
+        let options = AnalysisOptions(phaseRule: rule)
+
+        // The Gram provider: exact replay when possible.
+        var replay: ReplayGramProvider?
+        var whyNot: String?
+        if choice.gram != .topK {
+            let ckSteps = reader.has(S.parameters) ? (try? reader.checkpointSteps()) ?? [] : []
+            if model == nil {
+                whyNot = "the model is not replayable (\(kind ?? "unknown kind"))"
+            } else if ckSteps.isEmpty {
+                whyNot = "the recording has no parameter checkpoints"
+            } else if let x = try reader.X() {
+                let d = x.count / max(1, reader.n)
+                let n = reader.n
+                let residual = input.residual
+                let ckReader = try TrajectoryReader(path: path)
+                do {
+                    replay = try ReplayGramProvider(
+                        model: model!, X: Matrix(rows: n, cols: d, data: x), Y: try reader.Y(),
+                        learningRate: md.learningRate, steps: steps, checkpointSteps: ckSteps,
+                        checkpoint: { j in try ckReader.parameters(atCheckpointIndex: j) },
+                        recordedResidual: { Array(residual[($0 * n)..<(($0 + 1) * n)]) },
+                        fileName: path)
+                } catch {
+                    whyNot = "\(error)"
+                }
+            } else {
+                whyNot = "X is not stored in the recording (only referenced)"
+            }
+            if let whyNot {
+                if choice.gram == .replay { throw failure("\(path): cannot replay: \(whyNot)", code: CLIExit.invalid) }
+                if !quiet {
+                    FileHandle.standardError.write(Data("eostrace: \(path): using the top-k approximation of M(t): \(whyNot)\n".utf8))
+                }
+            }
+        }
+        var progress = ProgressLine()
+        var result = try Analyzer.analyze(input, gram: replay, options: options, replay: nil) { done, total in
+            if !quiet { progress.update("analysing \((path as NSString).lastPathComponent): \(done)/\(total) steps", force: done == total) }
+        }
+        if !quiet { progress.finish() }
+        if let replay { result.gram.replay = replay.report }
+
+        var meta: [(key: String, value: String)] = [
+            ("file", path),
+            ("format", "\(Layout.formatName) \(reader.formatVersion.map(String.init).joined(separator: "."))"),
+            ("status", (try? reader.status().rawValue) ?? "unknown"),
+            ("software", "\(md.software) \(md.softwareVersion)"),
+        ]
+        if let c = md.created { meta.append(("created", c)) }
+        meta += [
+            ("learning rate η", "\(md.learningRate)"),
+            ("n (samples)", "\(md.n)"), ("p (parameters)", "\(md.p)"), ("k (eigenpairs)", "\(md.k)"), ("d (input dim)", "\(reader.d)"),
+            ("loss", md.loss), ("model", md.model),
+            ("recorded steps", "\(steps.count) (\(steps.first.map(String.init) ?? "-") … \(steps.last.map(String.init) ?? "-"))"),
+        ]
+        if let s = md.seed { meta.append(("seed", "\(s)")) }
+        if let s = md.dataSeed { meta.append(("data seed", "\(s)")) }
+        if let s = md.dataDescription { meta.append(("data", s)) }
+        if let s = md.cadences { meta.append(("cadences", s)) }
+        if let s = md.config { meta.append(("config", s)) }
+        meta.append(("analysis", "version \(result.analysisVersion), phase rule \(rule.rawValue), M(t): \(result.gram.label)"))
+        return Analysed(input: input, result: result, metadata: meta, seed: md.seed)
+    }
+}
