@@ -181,6 +181,19 @@ final class RoundTripTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try r.status(), .completed)
     }
 
+    func testResumeOfANonSWMRFileContinuesWithoutSWMR() throws {
+        let file = path("plain-resume.h5")
+        let syn = try writeSynthetic(file, steps: 10, options: WriterOptions(swmr: false), status: .interrupted)
+        let w = try TrajectoryWriter.resume(path: file, truncatingAfter: 4)
+        XCTAssertFalse(w.isSWMR)
+        for s in 5..<12 { try w.append(syn.row(step: Int64(s))) }
+        try w.close()
+        let r = try TrajectoryReader(path: file)
+        XCTAssertEqual(try r.steps(), (0..<12).map { Int64($0) })
+        XCTAssertEqual(try r.read("sharpness"), (0..<12).map { syn.row(step: Int64($0)).sharpness })
+        XCTAssertEqual(try Validator().validate(path: file), [])
+    }
+
     func testLiveSWMRReaderSeesFlushedRows() throws {
         let file = path("live.h5")
         let syn = SyntheticRecording(n: 32, k: 2, d: 3, p: 0)
