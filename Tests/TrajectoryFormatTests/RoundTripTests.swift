@@ -162,6 +162,10 @@ final class RoundTripTests: TemporaryDirectoryTestCase {
         let w = try TrajectoryWriter.resume(path: file, truncatingAfter: 20)
         XCTAssertEqual(w.stepCount, 21)
         XCTAssertEqual(w.lastStep, 20)
+        XCTAssertEqual(w.lastStep(of: "parameters"), 20)
+        XCTAssertEqual(w.count(of: "checkpoint_step"), 3)
+        XCTAssertEqual(w.lastStep(of: "spectrum"), 20)
+        XCTAssertEqual(w.lastStep(of: "hessian_sharpness"), 20)
         XCTAssertTrue(w.isSWMR)
         XCTAssertEqual(try TrajectoryReader(path: file, swmr: true).status(), .running)
         for s in 21..<30 {
