@@ -150,8 +150,8 @@ private struct Run {
     /// Row count of a cadence's coordinate, when it exists.
     func coordinateLength(_ dim: String, for spec: TrajectorySchema.Dataset) -> (path: String, rows: Int)? {
         var coord = schema.dimension(dim)?.coordinate
-        // Analysis results in their own file use /analysis/step.
-        if dim == "step", spec.group == "/analysis", file.kind(of: "/trajectory/step") != .dataset {
+        // Analysis results use their own /analysis/step coordinate (older in-place files: /trajectory/step).
+        if dim == "step", spec.group == "/analysis", file.kind(of: "/analysis/step") == .dataset {
             coord = "/analysis/step"
         }
         guard let c = coord, c != spec.path, file.kind(of: c) == .dataset,

@@ -11,8 +11,10 @@ let silenceHDF5Errors: Void = {
     _ = eos_silence_errors()
 }()
 
-/// The Debian libhdf5 is a serial (not thread-safe) build: every call into it, and the reading
-/// of its error stack after a failure, happens under this process-wide recursive lock.
+/// Every call into libhdf5, and the reading of its error stack after a failure, happens under
+/// this process-wide recursive lock. Debian's libhdf5 1.10.8 is built thread-safe
+/// (H5_HAVE_THREADSAFE), but other builds (Homebrew, source) often are not; the lock makes
+/// HDF5Kit safe to use from several threads with either (calls are serialized anyway).
 let hdf5Lock = NSRecursiveLock()
 
 @inline(__always)
