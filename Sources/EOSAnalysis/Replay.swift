@@ -40,6 +40,8 @@ public final class ReplayGramProvider: GramProvider {
     /// Largest relative drift of replayed D against recorded D, and where.
     public private(set) var maxResidualDrift = 0.0
     public private(set) var maxResidualDriftStep: Int64?
+    /// ‖D_replay(t) − D_recorded(t)‖/‖D_recorded(t)‖ at the last row evaluated.
+    public private(set) var lastResidualDrift: Double?
     /// Largest relative drift of replayed θ against a checkpoint it reached.
     public private(set) var maxCheckpointDrift = 0.0
     public private(set) var checkpointsCompared = 0
@@ -108,7 +110,8 @@ public final class ReplayGramProvider: GramProvider {
         while currentStep! < target {
             let g: [Double]
             if cachedGradientStep == currentStep { g = cachedGradient } else {
-                g = try wrap { try evaluator.lossAndGradient(theta).gradient }
+                // `evaluate` (not `lossAndGradient`): the recorder's gradient, bit for bit.
+                g = try wrap { try evaluator.evaluate(theta, options: EvaluationOptions(gram: false, outputLayerSharpness: false)).gradient }
             }
             BLAS.axpy(-eta, g, &theta)
             currentStep! += 1
@@ -151,6 +154,7 @@ public final class ReplayGramProvider: GramProvider {
         var diff = 0.0, norm = 0.0
         for i in 0..<rec.count { let e = ev.residual[i] - rec[i]; diff += e * e; norm += rec[i] * rec[i] }
         let drift = norm > 0 ? (diff / norm).squareRoot() : diff.squareRoot()
+        lastResidualDrift = drift
         if maxResidualDriftStep == nil || drift > maxResidualDrift {
             maxResidualDrift = drift
             maxResidualDriftStep = steps[row]
