@@ -56,8 +56,13 @@ public final class TopKEigensolver {
     /// Forgets the warm start.
     public func reset() { block = nil }
 
-    /// Sets the warm start explicitly (rows are start vectors, e.g. restored from a checkpoint).
-    public func setWarmStart(_ vectors: Matrix) { block = vectors }
+    /// Sets the warm start explicitly (rows are start vectors, e.g. restored from a checkpoint) and
+    /// reseeds the generator that fills missing guard vectors, so that a solver restored this way
+    /// behaves bit for bit like one that was set the same way without interruption.
+    public func setWarmStart(_ vectors: Matrix, seed: UInt64? = nil) {
+        block = vectors
+        if let seed { rng = SeededRNG(seed: seed) }
+    }
 
     /// The k largest eigenpairs of the symmetric `m` (n × n; the full matrix is read).
     public func solve(_ m: Matrix) throws -> TopKResult {

@@ -71,7 +71,10 @@ final class Cadence {
 
     func write() throws {
         guard bufferedRows > 0 else { return }
-        for name in columns.keys.sorted() { try columns[name]!.write() }
+        // The coordinate last: a live reader that sees a step sees its values too (it also uses
+        // the common length of the cadence).
+        for name in columns.keys.sorted() where name != stepName { try columns[name]!.write() }
+        try columns[stepName]?.write()
         bufferedRows = 0
     }
 }
@@ -129,8 +132,8 @@ struct LayoutPlan {
     }
 
     /// Chunk shape for a dataset with trailing shape `trailing`: whole-batch rows for the main
-    /// cadence (a multiple of the batch, at least 64 KiB), about 1 MiB otherwise; when one row
-    /// exceeds 1 MiB, axis 1 is split.
+    /// cadence (a multiple of the batch, at least 64 KiB), about 64 KiB (at least one row) for
+    /// own cadences; when one row exceeds 1 MiB, axis 1 is split.
     static func chunk(trailing: [Int], mainCadence: Bool, batch: Int) -> [Int] {
         let rowBytes = 8 * max(1, trailing.reduce(1, *))
         var rows: Int
@@ -138,12 +141,17 @@ struct LayoutPlan {
             let batchBytes = rowBytes * batch
             rows = batchBytes >= minChunkBytes ? batch : batch * ((minChunkBytes + batchBytes - 1) / batchBytes)
         } else {
-            rows = min(8192, max(1, targetChunkBytes / rowBytes))
+            // Own cadences are sparse: the smallest allowed chunk (64 KiB), at least one row.
+            rows = min(8192, max(1, minChunkBytes / rowBytes))
         }
         var tail = trailing.map { max(1, $0) }
         if rows == 1 && rowBytes > targetChunkBytes && !tail.isEmpty {
+            // Split axis 1 into equal pieces of at most 1 MiB, so that the last chunk of a row is
+            // not mostly empty (a [1, 131072] chunk for p = 200000 wasted a third of the file).
             let inner = 8 * tail.dropFirst().reduce(1, *)
-            tail[0] = max(1, min(tail[0], targetChunkBytes / max(1, inner)))
+            let maxPerChunk = max(1, targetChunkBytes / max(1, inner))
+            let pieces = (tail[0] + maxPerChunk - 1) / maxPerChunk
+            tail[0] = (tail[0] + pieces - 1) / pieces
         }
         rows = max(1, rows)
         return [rows] + tail

@@ -6,6 +6,10 @@ extension TrajectoryWriter {
     /// becomes "running", and SWMR writing starts when `swmr` is set and the file allows it (files
     /// created with `WriterOptions.swmr`). Which optional series exist is read from the file.
     ///
+    /// To restart GD from the checkpoint taken at step c (θ(c), before step c's update): read
+    /// θ(c) with a `TrajectoryReader` first, then `resume(path:truncatingAfter: c - 1)` (which also
+    /// drops the checkpoint at c) and append step c, its checkpoint and what follows again.
+    ///
     /// A file left marked open by a killed SWMR writer is accepted (its status flags are cleared,
     /// like `h5clear -s`): make sure no other process writes it.
     ///
@@ -28,6 +32,9 @@ extension TrajectoryWriter {
         options.gram = reader.has(Layout.Series.gram)
         reader.close()
 
+        // Clearing the SWMR marks is only safe when no live writer has the file: take the
+        // writer lock first (refused while another eostrace writer is alive).
+        let lock = try WriterLock(path: path)
         let file = try HDF5File.open(path, mode: .readWrite, clearStatusFlags: true)
         do {
             let plan = LayoutPlan(n: metadata.n, k: metadata.k, d: d, p: metadata.p, options: options)
@@ -77,7 +84,7 @@ extension TrajectoryWriter {
                 }
             }
             return TrajectoryWriter(path: path, file: file, metadata: metadata, options: options, d: d,
-                                    batchSteps: plan.batchSteps, status: status, main: main, side: cadences)
+                                    batchSteps: plan.batchSteps, status: status, main: main, side: cadences, lock: lock)
         } catch {
             try? file.close()
             throw error

@@ -8,6 +8,15 @@ struct EOSTrace: ParsableCommand {
         version: "0.1.0",
         // One subcommand per file: Sources/eostrace/<Name>Command.swift. Keep this list sorted.
         subcommands: [
+            BenchWriteCommand.self,
+            DumpCommand.self,
+            FollowCommand.self,
+            InfoCommand.self,
+            RecordCommand.self,
+            ValidateCommand.self,
+            MakeSampleCommand.self,
+            SyntheticWriterCommand.self,
+            WriteForeverCommand.self,
             AnalyzeCommand.self,
             CompareCommand.self,
             ReportCommand.self,

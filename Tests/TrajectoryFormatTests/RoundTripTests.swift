@@ -55,6 +55,19 @@ final class RoundTripTests: TemporaryDirectoryTestCase {
         r.close()
     }
 
+    func testCompressedRecordingRoundTripsAndIsSmaller() throws {
+        let plain = path("plain.h5"), packed = path("packed.h5")
+        try writeSynthetic(plain, n: 64, k: 4, steps: 200, options: WriterOptions(outputs: true, batchSteps: 50))
+        let syn = try writeSynthetic(packed, n: 64, k: 4, steps: 200,
+                                     options: WriterOptions(outputs: true, batchSteps: 50, compression: 4))
+        let r = try TrajectoryReader(path: packed)
+        XCTAssertEqual(try r.read("residual"), (0..<200).flatMap { syn.row(step: Int64($0)).residual })
+        XCTAssertEqual(try r.read("eigenvectors"), (0..<200).flatMap { syn.row(step: Int64($0)).eigenvectors })
+        XCTAssertEqual(try Validator().validate(path: packed), [])
+        let size = { (p: String) in try FileManager.default.attributesOfItem(atPath: p)[.size] as! Int }
+        XCTAssertLessThan(try size(packed), try size(plain))
+    }
+
     func testOptionalSeriesAbsentWhenNotRequested() throws {
         let file = path("min.h5")
         try writeSynthetic(file, options: WriterOptions(swmr: false))
@@ -98,9 +111,12 @@ final class RoundTripTests: TemporaryDirectoryTestCase {
                 XCTAssertLessThanOrEqual(bytes, 1 << 20, "\(n) \(k) \(trailing) \(c)")
             }
         }
-        // Rows bigger than 1 MiB are split along axis 1.
-        XCTAssertEqual(LayoutPlan.chunk(trailing: [200_000], mainCadence: false, batch: 1), [1, 131_072])
-        XCTAssertEqual(LayoutPlan.chunk(trailing: [1000, 1000], mainCadence: false, batch: 1), [1, 131, 1000])
+        // Rows bigger than 1 MiB are split along axis 1 into equal pieces ≤ 1 MiB.
+        XCTAssertEqual(LayoutPlan.chunk(trailing: [200_000], mainCadence: false, batch: 1), [1, 100_000])
+        XCTAssertEqual(LayoutPlan.chunk(trailing: [131_073], mainCadence: false, batch: 1), [1, 65_537])
+        XCTAssertEqual(LayoutPlan.chunk(trailing: [1000, 1000], mainCadence: false, batch: 1), [1, 125, 1000])
+        XCTAssertEqual(LayoutPlan.chunk(trailing: [1000], mainCadence: false, batch: 1), [8, 1000])
+        XCTAssertEqual(LayoutPlan.chunk(trailing: [], mainCadence: false, batch: 1), [8192])
     }
 
     func testWriterRejectsBadRows() throws {
