@@ -107,6 +107,14 @@ final class RunReportTests: XCTestCase {
         let html = try RunReport.html(input, options: .init(from: 101, to: 300))
         XCTAssertTrue(html.contains("window --from 101 --to 300"))
         XCTAssertTrue(html.contains("102 … 300 (100 recorded)"))
+        // Legends list the phases in order I–IV whatever phase the window starts in.
+        let long = syntheticInput(count: 3000)
+        let i3 = try XCTUnwrap(long.phase!.firstIndex(of: 3))
+        let late = try long.window(from: long.steps[i3], to: nil)
+        XCTAssertEqual(late.phase!.first, 3)
+        let both = SVGInspector.parse(RunReport.figures(late)[0].svg())!.legendTexts.filter { $0.hasPrefix("phase") }
+        let legend = Array(both.prefix(both.count / 2))   // two panels, same shading
+        XCTAssertEqual(legend, PhaseShading.names.filter { name in late.phase!.contains(PhaseShading.names.firstIndex(of: name)! + 1) })
         // Bad windows throw one-line errors naming the run.
         XCTAssertThrowsError(try input.window(from: 10, to: 5)) { e in
             XCTAssertEqual(e as? ReportError, .invalidWindow(run: input.runName, from: 10, to: 5))

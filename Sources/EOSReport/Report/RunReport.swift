@@ -25,7 +25,10 @@ public enum RunReport {
     public static func figures(_ input: ReportInput, yScale: AxisScaleChoice = .automatic) -> [Figure] {
         let x = input.steps.map(Double.init)
         let twoOverEta = 2 / input.eta, oneOverEta = 1 / input.eta
-        let shading = input.phase.map { PhaseShading.intervals(steps: input.steps, phase: $0) } ?? []
+        // Grouped by phase so that legends list I, II, III, IV in that order (drawing does not
+        // depend on the order: the intervals do not overlap).
+        let shading = (input.phase.map { PhaseShading.intervals(steps: input.steps, phase: $0) } ?? [])
+            .sorted { (PhaseShading.names.firstIndex(of: $0.label) ?? 0) < (PhaseShading.names.firstIndex(of: $1.label) ?? 0) }
         let anomalyIdx = input.anomaly.map { a in a.indices.filter { a[$0] } } ?? []
         let line2 = ReferenceLine(y: twoOverEta, label: "2/η = \(Markup.number(twoOverEta))", color: "#c0392b")
         let line1 = ReferenceLine(y: oneOverEta, label: "1/η = \(Markup.number(oneOverEta))", color: "#7f8c8d")
