@@ -48,8 +48,9 @@ struct ReportCommand: ParsableCommand {
         let out = output ?? ReportRunLoader.defaultOutput(for: run, suffix: ".report.html")
         try reportingErrors {
             let analysed = try ReportRunLoader.load(path: run, choice: analysis, window: (from, to))
-            let input = ReportInput(runName: (run as NSString).lastPathComponent, analysisInput: analysed.input,
+            var input = ReportInput(runName: (run as NSString).lastPathComponent, analysisInput: analysed.input,
                                     result: analysed.result, metadata: analysed.metadata)
+            input.hessianSharpness = analysed.hessian
             let options = RunReport.Options(from: from, to: to, yScale: yScale.choice)
             let html: String
             do {
@@ -102,6 +103,8 @@ enum ReportRunLoader {
         var result: AnalysisResult
         var metadata: [(key: String, value: String)]
         var seed: Int64?
+        /// Hessian sharpness on its own cadence, when recorded.
+        var hessian: (steps: [Int], values: [Double])?
     }
 
     static func defaultOutput(for run: String, suffix: String) -> String {
@@ -166,6 +169,10 @@ enum ReportRunLoader {
         if let s = md.cadences { meta.append(("cadences", s)) }
         if let s = md.config { meta.append(("config", s)) }
         meta.append(("analysis", "version \(result.analysisVersion), phase rule \(rule.rawValue), M(t): \(result.gram.label)"))
-        return Analysed(input: input, result: result, metadata: meta, seed: md.seed)
+        var hessian: (steps: [Int], values: [Double])?
+        if reader.has(Layout.Series.hessianSharpness) {
+            hessian = (try reader.hessianSteps().map { Int($0) }, try reader.hessianSharpness())
+        }
+        return Analysed(input: input, result: result, metadata: meta, seed: md.seed, hessian: hessian)
     }
 }

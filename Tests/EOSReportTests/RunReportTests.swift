@@ -210,3 +210,20 @@ final class RobustnessTests: XCTestCase {
         XCTAssertLessThanOrEqual(ys.max()!, h)
     }
 }
+
+final class HessianTests: XCTestCase {
+    func testHessianSharpnessOnOwnCadenceIsDrawnAndWindowed() throws {
+        var input = syntheticInput(count: 500)              // steps 0, 2, …, 998
+        let hs = Array(stride(from: 0, through: 990, by: 30))
+        input.hessianSharpness = (hs, hs.map { Double($0) / 10 + 1 })
+        let w = try input.window(from: 100, to: 400)
+        XCTAssertEqual(w.hessianSharpness!.steps, [120, 150, 180, 210, 240, 270, 300, 330, 360, 390])
+        XCTAssertEqual(w.hessianSharpness!.values.first, 13)
+        let legend = SVGInspector.parse(RunReport.figures(w)[0].svg())!.legendTexts
+        XCTAssertTrue(legend.contains("λ_max(∇²L) (Hessian)"))
+        input.hessianSharpness = ([0, 10, 5], [1, 2, 3])
+        XCTAssertThrowsError(try input.validate())
+        input.hessianSharpness = ([0, 10], [1])
+        XCTAssertThrowsError(try input.validate())
+    }
+}

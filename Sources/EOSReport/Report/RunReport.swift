@@ -44,14 +44,19 @@ public enum RunReport {
         let linearByDefault: AxisScaleChoice = yScale == .automatic ? .linear : yScale
         var figs: [Figure] = []
 
-        // Figure 1: loss and sharpness with 2/η, phases shaded.
+        // Figure 1: loss and sharpness with 2/η, phases shaded (+ Hessian sharpness when recorded).
+        var sharpSeries = [Series(name: "sharpness Λ", x: x, y: input.sharpness, color: Palette.green)]
+        if let h = input.hessianSharpness, !h.steps.isEmpty {
+            sharpSeries.append(Series(name: "λ_max(∇²L) (Hessian)", x: h.steps.map(Double.init), y: h.values,
+                                      color: Palette.purple, style: h.steps.count > 60 ? .line : .markers,
+                                      dashed: true, markerRadius: 3))
+        }
         figs.append(Figure(id: "fig1", title: "Figure 1 — loss and sharpness", xLabel: "step", panels: [
             Panel(title: "loss L(t) = ‖D(t)‖²/n", yLabel: "loss", yScale: yScale,
                   series: [Series(name: "loss L", x: x, y: input.loss, color: Palette.blue)],
                   shaded: shading),
             Panel(title: "sharpness Λ(t) = λ_max(M(t))", yLabel: "sharpness", yScale: linearByDefault,
-                  series: [Series(name: "sharpness Λ", x: x, y: input.sharpness, color: Palette.green)],
-                  referenceLines: [line2], shaded: shading),
+                  series: sharpSeries, referenceLines: [line2], shaded: shading),
         ]))
 
         // Figure 2: ‖A‖² and Λ with anomaly points.
