@@ -36,7 +36,7 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             var choice = try ReportAnalysisOptions.parse([])
-            choice.gram = .topK
+            choice.gram = GramChoice.topk.rawValue
             choice.phaseRule = phaseRule
             let analysed = try runs.map { try ReportRunLoader.load(path: $0, choice: choice, quiet: true) }
             let labels = CompareCommand.labels(paths: runs, etas: analysed.map(\.input.learningRate),

@@ -1,7 +1,5 @@
 import ArgumentParser
 import EOSAnalysis
-import EOSModels
-import EOSNumerics
 import EOSReport
 import Foundation
 import TrajectoryFormat
@@ -50,8 +48,9 @@ struct ReportCommand: ParsableCommand {
         let out = output ?? ReportRunLoader.defaultOutput(for: run, suffix: ".report.html")
         try reportingErrors {
             let analysed = try ReportRunLoader.load(path: run, choice: analysis, window: (from, to))
-            let input = ReportInput(runName: (run as NSString).lastPathComponent, analysisInput: analysed.input,
+            var input = ReportInput(runName: (run as NSString).lastPathComponent, analysisInput: analysed.input,
                                     result: analysed.result, metadata: analysed.metadata)
+            input.hessianSharpness = analysed.hessian
             let options = RunReport.Options(from: from, to: to, yScale: yScale.choice)
             let html: String
             do {
@@ -79,22 +78,22 @@ enum YScaleOption: String, ExpressibleByArgument, CaseIterable {
     }
 }
 
-/// How `report` and `compare` obtain M(t) for the analysis.
+/// How `report` and `compare` run the analysis (same meanings as in `eostrace analyze`).
 struct ReportAnalysisOptions: ParsableArguments {
-    enum Gram: String, ExpressibleByArgument, CaseIterable {
-        /// Exact by replay when the recording allows it (replayable model, X stored, checkpoints), else top-k.
-        case auto
-        /// Exact by replay; an error when the recording cannot be replayed.
-        case replay
-        /// The top-k approximation Σ λ_i v_i v_iᵀ (fast, labelled approximate).
-        case topK = "top-k"
+    @Option(help: "Source of M(t) for R′ tracking: auto (replay when possible, else stored gram, else top-k), replay, stored, topk.")
+    var gram: String = GramChoice.auto.rawValue
+
+    @Option(name: .customLong("phase-rule"), help: "Phase IV end rule: loss (L ≤ L(peak), SPEC default) or dtf (DᵀF < 0).")
+    var phaseRule: String = AnalysisOptions.PhaseRule.loss.rawValue
+
+    func validate() throws {
+        guard AnalysisOptions.PhaseRule(rawValue: phaseRule) != nil else {
+            throw ValidationError("--phase-rule must be one of: \(AnalysisOptions.PhaseRule.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard GramChoice(rawValue: gram) != nil else {
+            throw ValidationError("--gram must be one of: \(GramChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
     }
-
-    @Option(help: "Gram matrix M(t) for R′ tracking: auto (replay when possible, else top-k), replay, or top-k.")
-    var gram: Gram = .auto
-
-    @Option(name: .customLong("phase-rule"), help: "Phase IV end rule: loss (SPEC default) or dtf.")
-    var phaseRule: String = "loss"
 }
 
 /// Reads a recording into the analyzer's input and analyses it (shared by report and compare).
@@ -104,6 +103,8 @@ enum ReportRunLoader {
         var result: AnalysisResult
         var metadata: [(key: String, value: String)]
         var seed: Int64?
+        /// Hessian sharpness on its own cadence, when recorded.
+        var hessian: (steps: [Int], values: [Double])?
     }
 
     static func defaultOutput(for run: String, suffix: String) -> String {
@@ -134,70 +135,20 @@ enum ReportRunLoader {
                               code: CLIExit.invalid)
             }
         }
-        let model = try? ModelDescription.parse(json: md.model, source: "\(path): /run@model")
-        let kind = model.map { m -> String in if case .twoLayerLinear = m { return "two_layer_linear" } else { return "mlp" } }
-            ?? ((try? JSONSerialization.jsonObject(with: Data(md.model.utf8))) as? [String: Any])?["kind"] as? String
-        let S = Layout.Series.self
-        let input = AnalysisInput(
-            steps: steps, learningRate: md.learningRate, n: reader.n, k: reader.k,
-            loss: try reader.read(S.loss), residual: try reader.read(S.residual),
-            outputs: reader.has(S.outputs) ? try reader.read(S.outputs) : nil,
-            targets: try reader.Y(), outputNormSq: try reader.read(S.outputNormSq),
-            sharpness: try reader.read(S.sharpness), eigenvalues: try reader.read(S.eigenvalues),
-            eigenvectors: try reader.read(S.eigenvectors), dtf: try reader.read(S.dtf),
-            outputLayerSharpness: reader.has(S.outputLayerSharpness) ? try reader.read(S.outputLayerSharpness) : nil,
-            modelKind: kind)
-        do {
-            try input.validate()
-        } catch {
-            throw failure("\(path): \(error)", code: CLIExit.invalid)
-        }
-        guard let rule = AnalysisOptions.PhaseRule(rawValue: choice.phaseRule) else {
-            throw failure("--phase-rule \(choice.phaseRule): expected one of \(AnalysisOptions.PhaseRule.allCases.map(\.rawValue).joined(separator: ", "))",
-                          code: CLIExit.invalid)
-        }
-        let options = AnalysisOptions(phaseRule: rule)
-
-        // The Gram provider: exact replay when possible.
-        var replay: ReplayGramProvider?
-        var whyNot: String?
-        if choice.gram != .topK {
-            let ckSteps = reader.has(S.parameters) ? (try? reader.checkpointSteps()) ?? [] : []
-            if model == nil {
-                whyNot = "the model is not replayable (\(kind ?? "unknown kind"))"
-            } else if ckSteps.isEmpty {
-                whyNot = "the recording has no parameter checkpoints"
-            } else if let x = try reader.X() {
-                let d = x.count / max(1, reader.n)
-                let n = reader.n
-                let residual = input.residual
-                let ckReader = try TrajectoryReader(path: path)
-                do {
-                    replay = try ReplayGramProvider(
-                        model: model!, X: Matrix(rows: n, cols: d, data: x), Y: try reader.Y(),
-                        learningRate: md.learningRate, steps: steps, checkpointSteps: ckSteps,
-                        checkpoint: { j in try ckReader.parameters(atCheckpointIndex: j) },
-                        recordedResidual: { Array(residual[($0 * n)..<(($0 + 1) * n)]) },
-                        fileName: path)
-                } catch {
-                    whyNot = "\(error)"
-                }
-            } else {
-                whyNot = "X is not stored in the recording (only referenced)"
-            }
-            if let whyNot {
-                if choice.gram == .replay { throw failure("\(path): cannot replay: \(whyNot)", code: CLIExit.invalid) }
-                if !quiet {
-                    FileHandle.standardError.write(Data("eostrace: \(path): using the top-k approximation of M(t): \(whyNot)\n".utf8))
-                }
-            }
+        // Same steps as `Analyzer.analyze(reader:options:gram:)`, keeping the input for the figures.
+        let input = try AnalysisInput(reader: reader)
+        let rule = AnalysisOptions.PhaseRule(rawValue: choice.phaseRule) ?? .loss
+        let selection = try GramSelection.make(reader: reader, input: input, choice: GramChoice(rawValue: choice.gram) ?? .auto)
+        if let note = selection.note, !quiet {
+            FileHandle.standardError.write(Data("eostrace: \(path): \(note)\n".utf8))
         }
         var progress = ProgressLine()
-        var result = try Analyzer.analyze(input, gram: replay, options: options, replay: nil) { done, total in
+        var result = try Analyzer.analyze(input, gram: selection.provider, options: AnalysisOptions(phaseRule: rule),
+                                          gramNote: selection.note) { done, total in
             if !quiet { progress.update("analysing \((path as NSString).lastPathComponent): \(done)/\(total) steps", force: done == total) }
         }
         if !quiet { progress.finish() }
-        if let replay { result.gram.replay = replay.report }
+        if let r = selection.replay { result.gram.replay = r.report }
 
         var meta: [(key: String, value: String)] = [
             ("file", path),
@@ -218,6 +169,10 @@ enum ReportRunLoader {
         if let s = md.cadences { meta.append(("cadences", s)) }
         if let s = md.config { meta.append(("config", s)) }
         meta.append(("analysis", "version \(result.analysisVersion), phase rule \(rule.rawValue), M(t): \(result.gram.label)"))
-        return Analysed(input: input, result: result, metadata: meta, seed: md.seed)
+        var hessian: (steps: [Int], values: [Double])?
+        if reader.has(Layout.Series.hessianSharpness) {
+            hessian = (try reader.hessianSteps().map { Int($0) }, try reader.hessianSharpness())
+        }
+        return Analysed(input: input, result: result, metadata: meta, seed: md.seed, hessian: hessian)
     }
 }

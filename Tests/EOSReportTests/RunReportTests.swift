@@ -107,6 +107,14 @@ final class RunReportTests: XCTestCase {
         let html = try RunReport.html(input, options: .init(from: 101, to: 300))
         XCTAssertTrue(html.contains("window --from 101 --to 300"))
         XCTAssertTrue(html.contains("102 … 300 (100 recorded)"))
+        // Legends list the phases in order I–IV whatever phase the window starts in.
+        let long = syntheticInput(count: 3000)
+        let i3 = try XCTUnwrap(long.phase!.firstIndex(of: 3))
+        let late = try long.window(from: long.steps[i3], to: nil)
+        XCTAssertEqual(late.phase!.first, 3)
+        let both = SVGInspector.parse(RunReport.figures(late)[0].svg())!.legendTexts.filter { $0.hasPrefix("phase") }
+        let legend = Array(both.prefix(both.count / 2))   // two panels, same shading
+        XCTAssertEqual(legend, PhaseShading.names.filter { name in late.phase!.contains(PhaseShading.names.firstIndex(of: name)! + 1) })
         // Bad windows throw one-line errors naming the run.
         XCTAssertThrowsError(try input.window(from: 10, to: 5)) { e in
             XCTAssertEqual(e as? ReportError, .invalidWindow(run: input.runName, from: 10, to: 5))
@@ -200,5 +208,22 @@ final class RobustnessTests: XCTestCase {
         let h = fig.height
         let ys = i.attributes.compactMap { $0["y"].flatMap(Double.init) }
         XCTAssertLessThanOrEqual(ys.max()!, h)
+    }
+}
+
+final class HessianTests: XCTestCase {
+    func testHessianSharpnessOnOwnCadenceIsDrawnAndWindowed() throws {
+        var input = syntheticInput(count: 500)              // steps 0, 2, …, 998
+        let hs = Array(stride(from: 0, through: 990, by: 30))
+        input.hessianSharpness = (hs, hs.map { Double($0) / 10 + 1 })
+        let w = try input.window(from: 100, to: 400)
+        XCTAssertEqual(w.hessianSharpness!.steps, [120, 150, 180, 210, 240, 270, 300, 330, 360, 390])
+        XCTAssertEqual(w.hessianSharpness!.values.first, 13)
+        let legend = SVGInspector.parse(RunReport.figures(w)[0].svg())!.legendTexts
+        XCTAssertTrue(legend.contains("λ_max(∇²L) (Hessian)"))
+        input.hessianSharpness = ([0, 10, 5], [1, 2, 3])
+        XCTAssertThrowsError(try input.validate())
+        input.hessianSharpness = ([0, 10], [1])
+        XCTAssertThrowsError(try input.validate())
     }
 }

@@ -47,8 +47,12 @@ def chromium_bin() -> str:
 
 
 def two_layer_linear_gd(n=20, d=40, m=10, T=300, eta=0.3, init=0.02, target_scale=3.0, k=3,
-                        checkpoint_every=50, seed=0) -> dict:
-    """Exact GD on f(x) = A^T W x / sqrt(m), loss ||D||^2/n; per-step M = (2/n) J J^T."""
+                        checkpoint_every=50, hessian_every=25, seed=0) -> dict:
+    """Exact GD on f(x) = A^T W x / sqrt(m), loss ||D||^2/n; per-step M = (2/n) J J^T.
+
+    Every `hessian_every` steps also lambda_max of the exact loss Hessian
+    (2/n)(J^T J + sum_i D_i d2f_i), where d2f_i/(dW_jk dA_j) = x_ik / sqrt(m) is the only
+    non-zero second derivative of this model."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     Y = rng.standard_normal(n) * target_scale
@@ -57,6 +61,7 @@ def two_layer_linear_gd(n=20, d=40, m=10, T=300, eta=0.3, init=0.02, target_scal
     rec = {k_: [] for k_ in ["loss", "residual", "output_norm_sq", "sharpness", "eigenvalues", "eigenvectors",
                              "dtf", "outputs", "output_layer_sharpness"]}
     ck_steps, thetas = [], []
+    h_steps, h_vals = [], []
     prev_v = None
     for t in range(T):
         H = X @ W.T                                   # n x m
@@ -85,6 +90,14 @@ def two_layer_linear_gd(n=20, d=40, m=10, T=300, eta=0.3, init=0.02, target_scal
         rec["dtf"].append(D @ F)
         rec["outputs"].append(F)
         rec["output_layer_sharpness"].append(np.linalg.eigvalsh(MA)[-1])
+        if hessian_every and t % hessian_every == 0:
+            g = X.T @ D / np.sqrt(m)                  # d-vector: sum_i D_i x_i / sqrt(m)
+            C = np.zeros((m * d + m, m * d + m))
+            for j in range(m):
+                C[j * d:(j + 1) * d, m * d + j] = g
+                C[m * d + j, j * d:(j + 1) * d] = g
+            h_steps.append(t)
+            h_vals.append(np.linalg.eigvalsh(2.0 / n * (J.T @ J + C))[-1])
         if t % checkpoint_every == 0:
             ck_steps.append(t)
             thetas.append(np.concatenate([W.ravel(), A]))
@@ -95,6 +108,8 @@ def two_layer_linear_gd(n=20, d=40, m=10, T=300, eta=0.3, init=0.02, target_scal
     out.update(X=X, Y=Y, step=np.arange(T, dtype=np.int64), learning_rate=eta,
                model={"kind": "two_layer_linear", "input_dim": d, "width": m},
                checkpoint_step=np.array(ck_steps, dtype=np.int64), parameters=np.array(thetas))
+    if h_steps:
+        out.update(hessian_step=np.array(h_steps, dtype=np.int64), hessian_sharpness=np.array(h_vals))
     return out
 
 
@@ -147,6 +162,7 @@ def test_report_has_no_external_references(report_html):
     assert all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', html))
     for fid in FIGURE_IDS:
         assert f'id="{fid}"' in html, f"figure {fid} missing"
+    assert "λ_max(∇²L) (Hessian)" in html, "recorded Hessian sharpness not drawn"
 
 
 def test_report_renders_in_headless_chromium(report_html, tmp_path):

@@ -119,7 +119,7 @@ public struct Axis: Sendable, Equatable {
                 v = (v * scale).rounded() / scale
             }
             if v == 0 { v = 0 } // no -0
-            let label = useExp ? Markup.number(v, significant: 3)
+            let label = useExp ? Markup.scientific(v, significant: 3)
                 : String(format: "%.\(decimals)f", v)
             ticks.append(Tick(value: v, label: label))
             i += 1

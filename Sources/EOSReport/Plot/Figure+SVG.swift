@@ -101,26 +101,55 @@ extension Figure {
         out += "<g class=\"panel\">\n"
         out += "<rect x=\"\(C(left))\" y=\"\(C(top))\" width=\"\(C(w))\" height=\"\(C(ph))\" fill=\"#ffffff\" stroke=\"none\"/>\n"
 
-        // Shaded intervals, merged per colour in pixel space so their count stays ≤ ~plot width.
-        var shadeOrder: [String] = []
-        var shadeByColor: [String: [(Double, Double)]] = [:]
-        for s in p.shaded {
-            guard var a = px(s.start), var b = px(s.end) else { continue }
+        // Shaded intervals, in pixel space so their count stays ≤ ~ the plot width.
+        var spans: [(a: Double, b: Double, color: String)] = []
+        var colorOrder: [String] = []
+        for sh in p.shaded {
+            guard var a = px(sh.start), var b = px(sh.end) else { continue }
             if a > b { swap(&a, &b) }
             a = max(left, a); b = min(right, b)
             guard b >= a else { continue }
-            if shadeByColor[s.color] == nil { shadeOrder.append(s.color) }
-            shadeByColor[s.color, default: []].append((a, b))
+            if !colorOrder.contains(sh.color) { colorOrder.append(sh.color) }
+            spans.append((a, b, sh.color))
         }
-        for color in shadeOrder {
-            let spans = shadeByColor[color]!.sorted { $0.0 < $1.0 }
-            var merged: [(Double, Double)] = []
+        var rects: [(a: Double, b: Double, color: String)] = []
+        if spans.count <= Int(w / 3) {
+            // Sparse: the exact intervals, touching ones of the same colour merged.
+            for color in colorOrder {
+                for s in spans.filter({ $0.color == color }).sorted(by: { $0.a < $1.a }) {
+                    if let l = rects.last, l.color == color, s.a <= l.b + 0.01 { rects[rects.count - 1].b = max(l.b, s.b) } else { rects.append(s) }
+                }
+            }
+        } else {
+            // Dense (several intervals per pixel): each 1-px column gets the colour covering most
+            // of it, and runs of equal columns become one rectangle. Exact up to 1 px when
+            // intervals are wide; a majority view when they are not.
+            let cols = max(1, Int(w.rounded(.up)))
+            let ci = Dictionary(uniqueKeysWithValues: colorOrder.enumerated().map { ($1, $0) })
+            var cover = [Double](repeating: 0, count: cols * colorOrder.count)
             for s in spans {
-                if let l = merged.last, s.0 <= l.1 + 0.25 { merged[merged.count - 1].1 = max(l.1, s.1) } else { merged.append(s) }
+                let k = ci[s.color]!
+                let c0 = Decimation.bucketIndex(s.a - left, count: cols), c1 = Decimation.bucketIndex(s.b - left, count: cols)
+                for c in c0...c1 {
+                    let lo = max(s.a, left + Double(c)), hi = min(s.b, left + Double(c + 1))
+                    if hi > lo { cover[c * colorOrder.count + k] += hi - lo }
+                }
             }
-            for (a, b) in merged {
-                out += "<rect x=\"\(C(a))\" y=\"\(C(top))\" width=\"\(C(max(0.4, b - a)))\" height=\"\(C(ph))\" fill=\"\(Markup.escape(color))\"/>\n"
+            var runStart = 0, runColor = -1
+            func close(_ end: Int) {
+                if runColor >= 0 { rects.append((left + Double(runStart), min(right, left + Double(end)), colorOrder[runColor])) }
             }
+            for c in 0..<cols {
+                var best = -1, bestCover = 0.0
+                for k in colorOrder.indices where cover[c * colorOrder.count + k] > bestCover {
+                    best = k; bestCover = cover[c * colorOrder.count + k]
+                }
+                if best != runColor { close(c); runStart = c; runColor = best }
+            }
+            close(cols)
+        }
+        for r in rects {
+            out += "<rect x=\"\(C(r.a))\" y=\"\(C(top))\" width=\"\(C(max(0.4, r.b - r.a)))\" height=\"\(C(ph))\" fill=\"\(Markup.escape(r.color))\"/>\n"
         }
 
         // Grid and ticks.

@@ -25,7 +25,10 @@ public enum RunReport {
     public static func figures(_ input: ReportInput, yScale: AxisScaleChoice = .automatic) -> [Figure] {
         let x = input.steps.map(Double.init)
         let twoOverEta = 2 / input.eta, oneOverEta = 1 / input.eta
-        let shading = input.phase.map { PhaseShading.intervals(steps: input.steps, phase: $0) } ?? []
+        // Grouped by phase so that legends list I, II, III, IV in that order (drawing does not
+        // depend on the order: the intervals do not overlap).
+        let shading = (input.phase.map { PhaseShading.intervals(steps: input.steps, phase: $0) } ?? [])
+            .sorted { (PhaseShading.names.firstIndex(of: $0.label) ?? 0) < (PhaseShading.names.firstIndex(of: $1.label) ?? 0) }
         let anomalyIdx = input.anomaly.map { a in a.indices.filter { a[$0] } } ?? []
         let line2 = ReferenceLine(y: twoOverEta, label: "2/η = \(Markup.number(twoOverEta))", color: "#c0392b")
         let line1 = ReferenceLine(y: oneOverEta, label: "1/η = \(Markup.number(oneOverEta))", color: "#7f8c8d")
@@ -41,14 +44,19 @@ public enum RunReport {
         let linearByDefault: AxisScaleChoice = yScale == .automatic ? .linear : yScale
         var figs: [Figure] = []
 
-        // Figure 1: loss and sharpness with 2/η, phases shaded.
+        // Figure 1: loss and sharpness with 2/η, phases shaded (+ Hessian sharpness when recorded).
+        var sharpSeries = [Series(name: "sharpness Λ", x: x, y: input.sharpness, color: Palette.green)]
+        if let h = input.hessianSharpness, !h.steps.isEmpty {
+            sharpSeries.append(Series(name: "λ_max(∇²L) (Hessian)", x: h.steps.map(Double.init), y: h.values,
+                                      color: Palette.purple, style: h.steps.count > 60 ? .line : .markers,
+                                      dashed: true, markerRadius: 3))
+        }
         figs.append(Figure(id: "fig1", title: "Figure 1 — loss and sharpness", xLabel: "step", panels: [
             Panel(title: "loss L(t) = ‖D(t)‖²/n", yLabel: "loss", yScale: yScale,
                   series: [Series(name: "loss L", x: x, y: input.loss, color: Palette.blue)],
                   shaded: shading),
             Panel(title: "sharpness Λ(t) = λ_max(M(t))", yLabel: "sharpness", yScale: linearByDefault,
-                  series: [Series(name: "sharpness Λ", x: x, y: input.sharpness, color: Palette.green)],
-                  referenceLines: [line2], shaded: shading),
+                  series: sharpSeries, referenceLines: [line2], shaded: shading),
         ]))
 
         // Figure 2: ‖A‖² and Λ with anomaly points.
