@@ -41,6 +41,8 @@ struct RecordCommand: ParsableCommand {
     var crossCheckEvery: Int?
     @Option(help: "Store the full Gram matrix every G steps (0: never).")
     var gramEvery: Int?
+    @Option(help: "Residual tolerance of the iterative eigensolver (‖Mv − λv‖ ≤ tol·‖M‖).")
+    var eigenTolerance: Double?
     @Option(help: "Seed of the parameter initialization.")
     var seed: UInt64?
     @Option(help: "Seed of the data selection/generation.")
@@ -83,6 +85,7 @@ struct RecordCommand: ParsableCommand {
         if let v = crossCheckEvery { c.crossCheckEvery = v }
         if let v = gramEvery { c.gramEvery = v }
         if let v = seed { c.initSeed = v }
+        if let v = eigenTolerance { c.eigenTolerance = v }
         if let v = dataSeed { c.data.seed = v }
         if let v = n { c.data.n = v }
         if let v = initScale { c.initScale = v }
