@@ -10,7 +10,7 @@ STEPS="${1:-30}"
 THREADS="${THREADS:-1}"
 export OPENBLAS_NUM_THREADS="$THREADS"
 export XLA_FLAGS="${XLA_FLAGS:---xla_cpu_multi_thread_eigen=$([ "$THREADS" = 1 ] && echo false || echo true) intra_op_parallelism_threads=$THREADS}"
-swift build -c release --product eostrace >/dev/null
+swift build -c release --product eostrace >/dev/null 2>&1 || swift build -c release --product eostrace
 BIN=.build/release/eostrace
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT

@@ -160,6 +160,9 @@ struct RecordCommand: ParsableCommand {
                 throw error
             }
             try writerSink?.close(status: outcome.status)
+            if let ws = writerSink {
+                try RecordingSession.annotate(path: ws.writer.path, outcome: outcome, tolerance: trainer.config.eigenTolerance)
+            }
             if !quiet { line.finish() }
             let cc = sink.counter
             if let output, !noOutput { print("output \(output)") }
@@ -167,7 +170,7 @@ struct RecordCommand: ParsableCommand {
             print("last_step \(outcome.lastStep)")
             print(String(format: "seconds %.2f", outcome.seconds))
             print("eos_first_crossing \(cc.firstCrossing.map(String.init) ?? "none")")
-            print("eos_cycles \(cc.completedCycles)")
+            print("eos_cycles \(cc.completedCycles)\(resume ? " (resumed part only)" : "")")
             print(String(format: "max_sharpness %.6g (2/eta %.6g)", cc.maxSharpness, cc.threshold))
             print(String(format: "eigensolver_max_lapack_discrepancy %.3e over %d checks, %d fallbacks, %.2f mean iterations",
                          outcome.maxCrossCheckDiscrepancy, outcome.crossChecks, outcome.lapackFallbacks, outcome.meanEigenIterations))
