@@ -89,7 +89,18 @@ public final class Trainer {
         while true {
             let t = step
             let record = !(skipRecordAtStart && t == firstStep)
-            let ev = try evaluator.evaluate(theta, options: EvaluationOptions(gram: record, outputLayerSharpness: record))
+            guard theta.allSatisfy({ $0.isFinite }) else {
+                outcome.status = .diverged; outcome.divergenceReason = "step \(t): parameters not finite"
+                break
+            }
+            let ev: StepEvaluation
+            do {
+                ev = try evaluator.evaluate(theta, options: EvaluationOptions(gram: record, outputLayerSharpness: record))
+            } catch let e as NumericsError {
+                // Overflow inside the network (e.g. Inf activations) is divergence, not a failure.
+                outcome.status = .diverged; outcome.divergenceReason = "step \(t): \(e)"
+                break
+            }
             if let why = divergence(ev) {
                 outcome.status = .diverged; outcome.divergenceReason = "step \(t): \(why)"
                 break

@@ -154,6 +154,23 @@ final class TrainerTests: XCTestCase {
         XCTAssertLessThan(try XCTUnwrap(obj["max_relative_discrepancy"] as? Double), 1e-8)
     }
 
+    /// With no effective loss threshold, overflow to Inf/NaN must still end as "diverged" with a valid file.
+    func testOverflowDivergenceWithoutThreshold() throws {
+        for model in [ModelDescription.twoLayerLinear(inputDim: 6, width: 20),
+                      .mlp(inputDim: 6, widths: [8], activation: .relu, bias: true, outputScale: 1)] {
+            var c = smallConfig(model, lr: 1e3, steps: 500)
+            c.divergenceLoss = 1e300
+            let p = dir + "/nan.h5"
+            let out = try runToFile(c, p)
+            XCTAssertEqual(out.status, .diverged, "\(model)")
+            let r = try TrajectoryReader(path: p)
+            XCTAssertEqual(try r.status(), .diverged)
+            XCTAssertTrue(try r.read("loss").allSatisfy { $0.isFinite })
+            r.close()
+            XCTAssertEqual(try Validator().validate(path: p).count, 0)
+        }
+    }
+
     func testConfigJSONRoundTripAndErrors() throws {
         for p in Preset.allCases {
             let c = p.config
