@@ -135,6 +135,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
             throw bad("\(name) must be ≥ 0, got \(v)")
         }
         guard initScale > 0 && initScale.isFinite else { throw bad("init_scale must be positive") }
+        guard divergenceLoss > 0 && divergenceLoss.isFinite else { throw bad("divergence_loss must be positive and finite (use e.g. 1e300 for no threshold)") }
         guard eigenTolerance > 0 && eigenTolerance < 1e-3 else { throw bad("eigen_tolerance must be in (0, 1e-3)") }
     }
 

@@ -89,7 +89,18 @@ public final class Trainer {
         while true {
             let t = step
             let record = !(skipRecordAtStart && t == firstStep)
-            let ev = try evaluator.evaluate(theta, options: EvaluationOptions(gram: record, outputLayerSharpness: record))
+            guard theta.allSatisfy({ $0.isFinite }) else {
+                outcome.status = .diverged; outcome.divergenceReason = "step \(t): parameters not finite"
+                break
+            }
+            let ev: StepEvaluation
+            do {
+                ev = try evaluator.evaluate(theta, options: EvaluationOptions(gram: record, outputLayerSharpness: record))
+            } catch let e as NumericsError {
+                // Overflow inside the network (e.g. Inf activations) is divergence, not a failure.
+                outcome.status = .diverged; outcome.divergenceReason = "step \(t): \(e)"
+                break
+            }
             if let why = divergence(ev) {
                 outcome.status = .diverged; outcome.divergenceReason = "step \(t): \(why)"
                 break
@@ -157,34 +168,39 @@ public final class Trainer {
         return nil
     }
 
-    /// Per-step costs measured on `steps` steps from θ: a plain GD step (loss and gradient only) and
-    /// a fully recorded step (evaluate with M, warm top-k, signs) — for the benchmark.
+    /// Per-step costs for the benchmark, measured on `steps` steps from θ with the two kinds of
+    /// step interleaved (medians, robust to a shared machine): a plain GD step (loss and gradient
+    /// only), and a fully recorded step (evaluate with the exact M and λ_max(M_A), warm top-k,
+    /// signs, hand-off to a sink) — exactly the per-step work of `run` without the cadenced extras.
     public static func benchmark(config: RunConfig, evaluator: ModelEvaluator, theta: [Double], steps: Int) throws
         -> (plain: Double, recorded: Double, eigenIterations: Double, evaluate: Double, eigensolver: Double) {
-        var th = theta
-        let t0 = Date()
-        for _ in 0..<steps { try evaluator.gradientStep(&th, learningRate: config.learningRate) }
-        let plain = Date().timeIntervalSince(t0) / Double(steps)
-        var cfg = config
-        cfg.steps = steps - 1; cfg.spectrumEvery = 0; cfg.hessianEvery = 0; cfg.crossCheckEvery = 0; cfg.gramEvery = 0
-        cfg.checkpointEvery = 0
-        let trainer = try Trainer(config: cfg, evaluator: evaluator, theta: theta)
-        let sink = MemorySink(keep: false)
-        let t1 = Date()
-        let out = try trainer.run(sink: sink)
-        let recorded = Date().timeIntervalSince(t1) / Double(steps)
-        // Components: evaluate with Gram, and the warm eigensolver alone.
-        var th2 = theta
+        var thA = theta, thB = theta
         let solver = TopKEigensolver(k: config.k, options: TopKOptions(tolerance: config.eigenTolerance))
-        var tEval = 0.0, tEig = 0.0
-        for _ in 0..<steps {
-            let a = Date()
-            let ev = try evaluator.evaluate(th2)
-            let b = Date()
-            _ = try solver.solve(ev.gram!)
-            tEig += Date().timeIntervalSince(b); tEval += b.timeIntervalSince(a)
-            BLAS.axpy(-config.learningRate, ev.gradient, &th2)
+        let sink = MemorySink(keep: false)
+        var previous: Matrix?
+        var plain: [Double] = [], recorded: [Double] = [], evals: [Double] = [], eigs: [Double] = []
+        var iterations = 0
+        for t in 0..<steps {
+            let t0 = Date()
+            try evaluator.gradientStep(&thA, learningRate: config.learningRate)
+            let t1 = Date()
+            let ev = try evaluator.evaluate(thB)
+            let t2 = Date()
+            let r = try solver.solve(ev.gram!)
+            var v = r.pairs.vectors
+            EigenvectorSigns.apply(&v, previous: previous)
+            previous = v
+            let t3 = Date()
+            try sink.append(StepRecord(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
+                                       outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values, eigenvectors: v,
+                                       dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness, gradNorm: ev.gradientNorm))
+            BLAS.axpy(-config.learningRate, ev.gradient, &thB)
+            let t4 = Date()
+            iterations += r.iterations
+            plain.append(t1.timeIntervalSince(t0)); recorded.append(t4.timeIntervalSince(t1))
+            evals.append(t2.timeIntervalSince(t1)); eigs.append(t3.timeIntervalSince(t2))
         }
-        return (plain, recorded, out.meanEigenIterations, tEval / Double(steps), tEig / Double(steps))
+        func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
+        return (median(plain), median(recorded), Double(iterations) / Double(steps), median(evals), median(eigs))
     }
 }

@@ -92,3 +92,27 @@ public enum RecordingSession {
         return (trainer, WriterSink(writer: writer), c)
     }
 }
+
+import HDF5Kit
+
+extension RecordingSession {
+    /// Stores the eigensolver's LAPACK cross-check summary of a finished (or stopped) run as the
+    /// JSON attribute `/run@eigensolver_check`: {"max_relative_discrepancy", "checks",
+    /// "lapack_fallbacks", "mean_iterations", "tolerance"}. A resumed run merges with the stored
+    /// value (max of discrepancies, sum of counts). Call after the writer is closed.
+    public static func annotate(path: String, outcome: TrainerOutcome, tolerance: Double) throws {
+        let file = try HDF5File.open(path, mode: .readWrite)
+        defer { try? file.close() }
+        let run = try file.group("/run")
+        var disc = outcome.maxCrossCheckDiscrepancy, checks = outcome.crossChecks, fallbacks = outcome.lapackFallbacks
+        if run.hasAttribute("eigensolver_check"),
+           let old = try? JSONSerialization.jsonObject(with: Data(try run.stringAttribute("eigensolver_check").utf8)) as? [String: Any] {
+            disc = max(disc, old["max_relative_discrepancy"] as? Double ?? 0)
+            checks += old["checks"] as? Int ?? 0
+            fallbacks += old["lapack_fallbacks"] as? Int ?? 0
+        }
+        let json = String(format: #"{"checks":%d,"lapack_fallbacks":%d,"max_relative_discrepancy":%.6e,"mean_iterations":%.3f,"tolerance":%.3e}"#,
+                          checks, fallbacks, disc, outcome.meanEigenIterations, tolerance)
+        try run.setAttribute("eigensolver_check", json)
+    }
+}

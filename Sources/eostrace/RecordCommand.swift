@@ -41,6 +41,8 @@ struct RecordCommand: ParsableCommand {
     var crossCheckEvery: Int?
     @Option(help: "Store the full Gram matrix every G steps (0: never).")
     var gramEvery: Int?
+    @Option(help: "Residual tolerance of the iterative eigensolver (‖Mv − λv‖ ≤ tol·‖M‖).")
+    var eigenTolerance: Double?
     @Option(help: "Seed of the parameter initialization.")
     var seed: UInt64?
     @Option(help: "Seed of the data selection/generation.")
@@ -83,6 +85,7 @@ struct RecordCommand: ParsableCommand {
         if let v = crossCheckEvery { c.crossCheckEvery = v }
         if let v = gramEvery { c.gramEvery = v }
         if let v = seed { c.initSeed = v }
+        if let v = eigenTolerance { c.eigenTolerance = v }
         if let v = dataSeed { c.data.seed = v }
         if let v = n { c.data.n = v }
         if let v = initScale { c.initScale = v }
@@ -157,6 +160,9 @@ struct RecordCommand: ParsableCommand {
                 throw error
             }
             try writerSink?.close(status: outcome.status)
+            if let ws = writerSink {
+                try RecordingSession.annotate(path: ws.writer.path, outcome: outcome, tolerance: trainer.config.eigenTolerance)
+            }
             if !quiet { line.finish() }
             let cc = sink.counter
             if let output, !noOutput { print("output \(output)") }
@@ -164,7 +170,7 @@ struct RecordCommand: ParsableCommand {
             print("last_step \(outcome.lastStep)")
             print(String(format: "seconds %.2f", outcome.seconds))
             print("eos_first_crossing \(cc.firstCrossing.map(String.init) ?? "none")")
-            print("eos_cycles \(cc.completedCycles)")
+            print("eos_cycles \(cc.completedCycles)\(resume ? " (resumed part only)" : "")")
             print(String(format: "max_sharpness %.6g (2/eta %.6g)", cc.maxSharpness, cc.threshold))
             print(String(format: "eigensolver_max_lapack_discrepancy %.3e over %d checks, %d fallbacks, %.2f mean iterations",
                          outcome.maxCrossCheckDiscrepancy, outcome.crossChecks, outcome.lapackFallbacks, outcome.meanEigenIterations))

@@ -3,6 +3,7 @@ import XCTest
 import EOSModels
 import EOSNumerics
 import TrajectoryFormat
+import HDF5Kit
 
 final class TrainerTests: XCTestCase {
     var dir: String!
@@ -142,7 +143,32 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try r.status(), .diverged)
         XCTAssertEqual(try r.stepCount(), out.lastStep + 1)
         XCTAssertTrue(try r.read("loss").allSatisfy { $0.isFinite && $0 <= 1e4 })
+        r.close()
+        try RecordingSession.annotate(path: p, outcome: out, tolerance: c.eigenTolerance)
         XCTAssertEqual(try Validator().validate(path: p).count, 0)
+        let f = try HDF5File.open(p)
+        let json = try f.group("/run").stringAttribute("eigensolver_check")
+        try f.close()
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        XCTAssertEqual(obj["checks"] as? Int, out.crossChecks)
+        XCTAssertLessThan(try XCTUnwrap(obj["max_relative_discrepancy"] as? Double), 1e-8)
+    }
+
+    /// With no effective loss threshold, overflow to Inf/NaN must still end as "diverged" with a valid file.
+    func testOverflowDivergenceWithoutThreshold() throws {
+        for model in [ModelDescription.twoLayerLinear(inputDim: 6, width: 20),
+                      .mlp(inputDim: 6, widths: [8], activation: .relu, bias: true, outputScale: 1)] {
+            var c = smallConfig(model, lr: 1e3, steps: 500)
+            c.divergenceLoss = 1e300
+            let p = dir + "/nan.h5"
+            let out = try runToFile(c, p)
+            XCTAssertEqual(out.status, .diverged, "\(model)")
+            let r = try TrajectoryReader(path: p)
+            XCTAssertEqual(try r.status(), .diverged)
+            XCTAssertTrue(try r.read("loss").allSatisfy { $0.isFinite })
+            r.close()
+            XCTAssertEqual(try Validator().validate(path: p).count, 0)
+        }
     }
 
     func testConfigJSONRoundTripAndErrors() throws {
