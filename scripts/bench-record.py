@@ -132,28 +132,38 @@ def main():
         return hvp(theta, np.asarray(v).ravel())
 
     op = LinearOperator((p, p), matvec=mv, dtype=np.float64)
-    runs = []
-    for rep in range(3):
-        count[0] = 0
-        v0 = np.random.default_rng(rep).standard_normal(p)
-        t0 = time.perf_counter()
-        lam = eigsh(op, k=1, which="LA", v0=v0, return_eigenvectors=False)[0]
-        runs.append((time.perf_counter() - t0, count[0], lam))
-    c = float(np.median([r[0] for r in runs]))
-    lam = runs[0][2]
-    print(f"model {json.dumps(model)}  n={X.shape[0]}  p={p}")
-    print(f"(c) HVPs by {how}; eigsh(k=1, which='LA') used {runs[0][1]} HVPs; "
+    K = int(vals.get("k", 8))
+
+    def timed(kk):
+        runs = []
+        for rep in range(3):
+            count[0] = 0
+            v0 = np.random.default_rng(rep).standard_normal(p)
+            t0 = time.perf_counter()
+            lam = eigsh(op, k=kk, which="LA", v0=v0, return_eigenvectors=False)
+            runs.append((time.perf_counter() - t0, count[0], float(np.max(lam))))
+        return float(np.median([r[0] for r in runs])), runs[0][1], runs[0][2]
+
+    # The issue's (c): the same top-k as the recorder (k eigenpairs), by Lanczos on HVPs.
+    c, c_hvps, lam = timed(K)
+    # For context: the sharpness alone (k = 1).
+    c1, c1_hvps, _ = timed(1)
+    print(f"model {json.dumps(model)}  n={X.shape[0]}  p={p}  k={K}")
+    print(f"(c) HVPs by {how}; eigsh(k={K}, which='LA') used {c_hvps} HVPs, eigsh(k=1) used {c1_hvps}; "
           f"λ_max(Hessian) = {lam:.10g} vs eostrace Lanczos {hs_ours:.10g} (rel. diff {abs(lam - hs_ours) / abs(hs_ours):.1e})")
     print()
-    print(f"{'':44s} {'seconds/step':>14s}")
-    print(f"{'(a) plain GD step':44s} {a:14.6f}")
-    print(f"{'(b) fully recorded step (M, top-k every step)':44s} {b:14.6f}")
-    print(f"{'(c) eigsh Lanczos on HVPs (sharpness only)':44s} {c:14.6f}")
+    print(f"{'':48s} {'seconds/step':>14s}")
+    print(f"{'(a) plain GD step':48s} {a:14.6f}")
+    print(f"{'(b) fully recorded step (M, top-k every step)':48s} {b:14.6f}")
+    print(f"{f'(c) eigsh Lanczos on HVPs, top-{K}':48s} {c:14.6f}")
+    print(f"{'    (same, sharpness only: k = 1)':48s} {c1:14.6f}")
     print()
     r1 = b / a
     r2 = c / max(b - a, 1e-12)
+    r2k1 = c1 / max(b - a, 1e-12)
     print(f"(b)/(a)       = {r1:8.2f}   target ≤ 2      {'OK' if r1 <= 2 else 'MISSED'}")
-    print(f"(c)/((b)-(a)) = {r2:8.1f}   target ≥ 100    {'OK' if r2 >= 100 else 'MISSED'}")
+    print(f"(c)/((b)-(a)) = {r2:8.1f}   target ≥ 100    {'OK' if r2 >= 100 else 'MISSED'}   (top-{K}, as the issue asks)")
+    print(f"  with k = 1:   {r2k1:8.1f}")
 
 
 if __name__ == "__main__":

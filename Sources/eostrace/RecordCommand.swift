@@ -64,6 +64,8 @@ struct RecordCommand: ParsableCommand {
     var benchmark: Int?
     @Flag(help: "No progress line.")
     var quiet = false
+    @Flag(help: "Replace --output if it exists (without it, an existing file is never touched).")
+    var force = false
 
     func validate() throws {
         if Preset(rawValue: preset) == nil {
@@ -71,6 +73,9 @@ struct RecordCommand: ParsableCommand {
         }
         if output == nil && !noOutput && benchmark == nil { throw ValidationError("give --output FILE (or --no-output)") }
         if resume && output == nil { throw ValidationError("--resume needs --output FILE") }
+        if let output, !resume, !noOutput, benchmark == nil, !force, FileManager.default.fileExists(atPath: output) {
+            throw failure("\(output): exists; pass --force to replace it, or --resume to continue it", code: CLIExit.invalid)
+        }
     }
 
     /// Preset, then config file, then flags.
@@ -121,8 +126,8 @@ struct RecordCommand: ParsableCommand {
                 let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
                 let theta0 = network.initialParameters(seed: cfg.initSeed, scale: cfg.initScale)
                 let r = try Trainer.benchmark(config: cfg, evaluator: evaluator, theta: theta0, steps: max(steps, 2))
-                print(String(format: "plain_step_seconds %.6f\nrecorded_step_seconds %.6f\nratio %.3f\nmean_eigensolver_iterations %.2f\nevaluate_with_gram_seconds %.6f\neigensolver_seconds %.6f\nn %d\np %d",
-                             r.plain, r.recorded, r.recorded / r.plain, r.eigenIterations, r.evaluate, r.eigensolver, data.n, network.parameterCount))
+                print(String(format: "plain_step_seconds %.6f\nrecorded_step_seconds %.6f\nratio %.3f\nmean_eigensolver_iterations %.2f\nevaluate_with_gram_seconds %.6f\neigensolver_seconds %.6f\nn %d\np %d\nk %d",
+                             r.plain, r.recorded, r.recorded / r.plain, r.eigenIterations, r.evaluate, r.eigensolver, data.n, network.parameterCount, cfg.k))
                 return
             }
             let stop = StopFlag.install()
