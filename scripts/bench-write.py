@@ -76,7 +76,7 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def run_h5py(path: Path, a, chunks: dict[str, tuple] | None) -> float:
+def run_h5py(path: Path, a, chunks: dict[str, tuple] | None, swmr: bool) -> float:
     rng = np.random.default_rng(0)
     n, k, p = a.n, a.k, a.params
     pool = 8  # distinct rows cycled through: generation stays out of the timing
@@ -92,7 +92,7 @@ def run_h5py(path: Path, a, chunks: dict[str, tuple] | None) -> float:
     t0 = time.perf_counter()
     w = ef.RecordingWriter(path, learning_rate=0.01, model={"kind": "external"}, X=X, Y=Y, k=k,
                            n_parameters=p, series=["parameters"] if p and a.checkpoint_every else [],
-                           batch=a.batch, chunks=chunks, software="bench-write.py")
+                           batch=a.batch, chunks=chunks, software="bench-write.py", swmr=swmr)
     for t in range(a.steps):
         j = t % pool
         w.append(t, **{name: rows[name][j] for name in MAIN_SERIES})
@@ -136,6 +136,9 @@ def main() -> int:
     ap.add_argument("--checkpoint-every", type=int, default=10)
     ap.add_argument("--batch", type=int, default=None,
                     help="main-cadence rows per write (h5py and raw); default: the Swift writer's rule")
+    ap.add_argument("--swmr", dest="swmr", action="store_true", default=None,
+                    help="h5py writes in SWMR mode (default: as the Swift run reports, else off)")
+    ap.add_argument("--no-swmr", dest="swmr", action="store_false", help="h5py writes without SWMR")
     ap.add_argument("--fsync", action="store_true", help="include fsync in the h5py and raw timings")
     ap.add_argument("--only", choices=["h5py", "raw"], help="skip the Swift writer (no binary needed)")
     ap.add_argument("--keep-dir", help="write here instead of a temporary directory (not deleted)")
@@ -149,6 +152,7 @@ def main() -> int:
     tmp.mkdir(parents=True, exist_ok=True)
     results = {}
     chunks = None
+    swift_swmr = False
     try:
         if a.only is None:
             binary = Path(a.bin)
@@ -164,11 +168,15 @@ def main() -> int:
                 problems = ef.validate(files[0])
                 if problems:
                     print("warning: the Swift bench file does not validate in Python:\n  " + "\n  ".join(problems[:5]))
-            results["swift"] = dict(seconds=float(res["seconds"]), bytes=int(res.get("bytes", expected)), file_bytes=size)
+            results["swift"] = dict(seconds=float(res["seconds"]), bytes=int(res.get("payload_bytes", expected)),
+                                    file_bytes=int(res.get("bytes", size)))
+            swift_swmr = bool(res.get("swmr", False))
+            if "batch_steps" in res:
+                a.batch = int(res["batch_steps"])
             shutil.rmtree(sdir)
         if a.only in (None, "h5py"):
             path = tmp / "h5py.h5"
-            secs = run_h5py(path, a, chunks)
+            secs = run_h5py(path, a, chunks, swift_swmr if a.swmr is None else a.swmr)
             results["h5py"] = dict(seconds=secs, bytes=expected, file_bytes=path.stat().st_size)
             path.unlink()
         if a.only in (None, "raw"):
@@ -182,7 +190,8 @@ def main() -> int:
 
     print(f"payload: n={a.n} k={a.k} steps={a.steps} params={a.params} checkpoint every {a.checkpoint_every}"
           f" -> {expected / 1e6:.1f} MB{' (fsync included for h5py/raw)' if a.fsync else ''}")
-    print(f"main-cadence batch: {a.batch} steps; checkpoints written one chunk at a time")
+    print(f"main-cadence batch: {a.batch} steps (write + file flush per batch); own cadences one chunk at a time;"
+          f" h5py SWMR: {swift_swmr if a.swmr is None else a.swmr}")
     if chunks:
         print("chunks (from the Swift file, used for h5py): " + ", ".join(f"{k}={v}" for k, v in sorted(chunks.items())))
     print(f"{'writer':<8}{'seconds':>10}{'MB/s':>10}{'payload MB':>12}{'file MB':>10}")

@@ -74,7 +74,7 @@ def test_recording_writer_batches_and_appends(tmp_path):
             # main cadence: a multiple of the batch of at least 64 KiB: 4 * ceil(65536 / (4 * 5 * 8))
             assert f["trajectory/residual"].chunks == (1640, 5)
             # side cadence: about 1 MiB per chunk
-            assert f["trajectory/parameters"].chunks == (8192, 4)  # 1 MiB / 32 B, capped at 8192
+            assert f["trajectory/parameters"].chunks == (2048, 4)  # 64 KiB / 32 B
             assert f["trajectory/step"].shape == (20,)  # 23 rows: five whole batches of 4 written, 3 buffered
     assert ef.validate(path) == []
     with h5py.File(path, "r") as f:

@@ -114,18 +114,21 @@ def default_batch(n: int, k: int) -> int:
 
 def default_chunk(trailing: Sequence[int], main_cadence: bool, batch: int) -> tuple:
     """Chunk shape of an appendable series (the Swift writer's rule): on the main cadence a
-    multiple of the batch of at least 64 KiB; on side cadences about 1 MiB; a single row
-    larger than 1 MiB is split along axis 1."""
+    multiple of the batch of at least 64 KiB; on the sparse own cadences (checkpoints,
+    spectra, ...) about 64 KiB, at least one row; a single row larger than 1 MiB is split
+    along axis 1 into equal pieces of at most 1 MiB."""
     row_bytes = 8 * max(1, int(np.prod(trailing, dtype=np.int64)) if len(trailing) else 1)
     if main_cadence:
         batch_bytes = row_bytes * batch
         rows = batch if batch_bytes >= MIN_CHUNK_BYTES else batch * (-(-MIN_CHUNK_BYTES // batch_bytes))
     else:
-        rows = min(8192, max(1, TARGET_CHUNK_BYTES // row_bytes))
+        rows = min(8192, max(1, MIN_CHUNK_BYTES // row_bytes))
     tail = [max(1, int(t)) for t in trailing]
     if rows == 1 and row_bytes > TARGET_CHUNK_BYTES and tail:
         inner = 8 * int(np.prod(tail[1:], dtype=np.int64)) if len(tail) > 1 else 8
-        tail[0] = max(1, min(tail[0], TARGET_CHUNK_BYTES // max(1, inner)))
+        max_per_chunk = max(1, TARGET_CHUNK_BYTES // max(1, inner))
+        pieces = -(-tail[0] // max_per_chunk)
+        tail[0] = -(-tail[0] // pieces)
     return (max(1, int(rows)),) + tuple(tail)
 
 
@@ -153,7 +156,8 @@ class RecordingWriter:
                  software: str = "eostrace_format.py", software_version: str = __version__,
                  created: str | None = None, batch: int | None = None,
                  chunks: Mapping[str, Sequence[int]] | None = None,
-                 compression: str | None = None):
+                 compression: str | None = None, flush_each_batch: bool = True,
+                 swmr: bool = False):
         self.schema = schema()
         Y = np.ascontiguousarray(Y, dtype="<f8")
         if Y.ndim != 1:
@@ -191,12 +195,19 @@ class RecordingWriter:
             wanted.add(self.schema.coordinates[dim0])
         self.series = sorted(wanted)
 
-        self.f = h5py.File(self.path, "w", libver=("earliest", "v110"), rdcc_nbytes=4 << 20)
+        self._flush_each_batch = flush_each_batch
+        # SWMR needs the 1.10 file format as the lower bound too; both open in HDF5 1.10
+        libver = ("v110", "v110") if swmr else ("earliest", "v110")
+        self.f = h5py.File(self.path, "w", libver=libver, rdcc_nbytes=4 << 20)
         try:
             self._write_header(learning_rate, model, Y, X, x_path, x_sha256, seed, data_seed,
                                config, data_description, cadences, software, software_version,
                                created)
             self._create_series()
+            if swmr:
+                self.f.swmr_mode = True  # nothing can be created after this
+            else:
+                self.f.flush()
         except BaseException:
             self.f.close()
             raise
@@ -354,9 +365,16 @@ class RecordingWriter:
 
     def append(self, step: int, **values) -> None:
         """One main-cadence row: loss, residual, output_norm_sq, sharpness, eigenvalues,
-        eigenvectors, dtf and any optional step series this writer was created with."""
+        eigenvectors, dtf and any optional step series this writer was created with.
+        Every `batch` rows, everything buffered is written and (flush_each_batch) the file
+        is flushed, so a killed writer keeps all steps up to the last batch."""
         self._append_cadence("/trajectory/step", int(step),
                              {"/trajectory/" + k: v for k, v in values.items()})
+        if self._fill["/trajectory/step"] == 0:  # a main batch was just written
+            for p in self.series:
+                self._flush_one(p)
+            if self._flush_each_batch:
+                self.f.flush()
 
     def append_checkpoint(self, step: int, theta) -> None:
         self._append_cadence("/trajectory/checkpoint_step", int(step), {"/trajectory/parameters": theta})
@@ -954,8 +972,16 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
     return out
 
 
+def _is_unreadable(problem: str) -> bool:
+    """Problems that make a file unreadable as a trajectory (as `eostrace validate` exits 2):
+    not HDF5, not this format, or a newer major version."""
+    return (": /: cannot open" in problem or ": /@format: " in problem
+            or (": /@format_version: major version" in problem))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """python eostrace_format.py FILE...: print problems; exit 0 valid, 1 invalid, 2 unreadable."""
+    """python eostrace_format.py FILE...: print problems; exit 0 valid, 1 invalid, 2 unreadable
+    (not HDF5, not an eostrace trajectory, or a newer major version)."""
     import sys
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
@@ -969,7 +995,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         for p in probs:
             print(p)
-        code = max(code, 2 if "cannot open" in probs[0] else 1)
+        code = max(code, 2 if any(_is_unreadable(p) for p in probs) else 1)
     return code
 
 
