@@ -142,6 +142,8 @@ def main() -> int:
     ap.add_argument("--fsync", action="store_true", help="include fsync in the h5py and raw timings")
     ap.add_argument("--only", choices=["h5py", "raw"], help="skip the Swift writer (no binary needed)")
     ap.add_argument("--keep-dir", help="write here instead of a temporary directory (not deleted)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each writer this many times (interleaved); the best time is reported")
     ap.add_argument("--json", action="store_true", help="print the results as JSON too")
     a = ap.parse_args()
 
@@ -150,43 +152,48 @@ def main() -> int:
     expected = payload_bytes(a.n, a.k, a.steps, a.params, a.checkpoint_every)
     tmp = Path(a.keep_dir) if a.keep_dir else Path(tempfile.mkdtemp(prefix="eostrace-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
-    results = {}
+    results: dict = {}
     chunks = None
     swift_swmr = False
+    runs: dict[str, list[float]] = {}
     try:
-        if a.only is None:
-            binary = Path(a.bin)
-            if not binary.is_file():
-                raise SystemExit(f"{binary}: not found (swift build -c release, or pass --bin)")
-            sdir = tmp / "swift"
-            sdir.mkdir()
-            res = run_swift(binary, sdir, a)
-            files = list(sdir.glob("*.h5"))
-            size = sum(f.stat().st_size for f in files)
-            if files:
-                chunks = chunks_of(files[0])
-                problems = ef.validate(files[0])
-                if problems:
-                    print("warning: the Swift bench file does not validate in Python:\n  " + "\n  ".join(problems[:5]))
-            results["swift"] = dict(seconds=float(res["seconds"]), bytes=int(res.get("payload_bytes", expected)),
-                                    file_bytes=int(res.get("bytes", size)))
-            swift_swmr = bool(res.get("swmr", False))
-            if "batch_steps" in res:
-                a.batch = int(res["batch_steps"])
-            shutil.rmtree(sdir)
-        if a.only in (None, "h5py"):
-            path = tmp / "h5py.h5"
-            secs = run_h5py(path, a, chunks, swift_swmr if a.swmr is None else a.swmr)
-            results["h5py"] = dict(seconds=secs, bytes=expected, file_bytes=path.stat().st_size)
-            path.unlink()
-        if a.only in (None, "raw"):
-            path = tmp / "raw.bin"
-            secs = run_raw(path, a)
-            results["raw"] = dict(seconds=secs, bytes=expected, file_bytes=path.stat().st_size)
-            path.unlink()
+        for rep in range(a.repeat):
+            if a.only is None:
+                binary = Path(a.bin)
+                if not binary.is_file():
+                    raise SystemExit(f"{binary}: not found (swift build -c release, or pass --bin)")
+                sdir = tmp / "swift"
+                sdir.mkdir()
+                res = run_swift(binary, sdir, a)
+                files = list(sdir.glob("*.h5"))
+                size = sum(f.stat().st_size for f in files)
+                if files and rep == 0:
+                    chunks = chunks_of(files[0])
+                    problems = ef.validate(files[0])
+                    if problems:
+                        print("warning: the Swift bench file does not validate in Python:\n  " + "\n  ".join(problems[:5]))
+                runs.setdefault("swift", []).append(float(res["seconds"]))
+                results["swift"] = dict(bytes=int(res.get("payload_bytes", expected)), file_bytes=int(res.get("bytes", size)))
+                swift_swmr = bool(res.get("swmr", False))
+                if "batch_steps" in res:
+                    a.batch = int(res["batch_steps"])
+                shutil.rmtree(sdir)
+            if a.only in (None, "h5py"):
+                path = tmp / "h5py.h5"
+                runs.setdefault("h5py", []).append(run_h5py(path, a, chunks, swift_swmr if a.swmr is None else a.swmr))
+                results["h5py"] = dict(bytes=expected, file_bytes=path.stat().st_size)
+                path.unlink()
+            if a.only in (None, "raw"):
+                path = tmp / "raw.bin"
+                runs.setdefault("raw", []).append(run_raw(path, a))
+                results["raw"] = dict(bytes=expected, file_bytes=path.stat().st_size)
+                path.unlink()
     finally:
         if not a.keep_dir:
             shutil.rmtree(tmp, ignore_errors=True)
+    for name, secs in runs.items():
+        results[name]["seconds"] = min(secs)
+        results[name]["all_seconds"] = secs
 
     print(f"payload: n={a.n} k={a.k} steps={a.steps} params={a.params} checkpoint every {a.checkpoint_every}"
           f" -> {expected / 1e6:.1f} MB{' (fsync included for h5py/raw)' if a.fsync else ''}")
@@ -194,10 +201,11 @@ def main() -> int:
           f" h5py SWMR: {swift_swmr if a.swmr is None else a.swmr}")
     if chunks:
         print("chunks (from the Swift file, used for h5py): " + ", ".join(f"{k}={v}" for k, v in sorted(chunks.items())))
-    print(f"{'writer':<8}{'seconds':>10}{'MB/s':>10}{'payload MB':>12}{'file MB':>10}")
+    print(f"{'writer':<8}{'seconds':>10}{'MB/s':>10}{'payload MB':>12}{'file MB':>10}   all runs (s)")
     for name, r in results.items():
         r["mb_per_s"] = r["bytes"] / 1e6 / r["seconds"]
-        print(f"{name:<8}{r['seconds']:>10.3f}{r['mb_per_s']:>10.1f}{r['bytes'] / 1e6:>12.1f}{r['file_bytes'] / 1e6:>10.1f}")
+        print(f"{name:<8}{r['seconds']:>10.3f}{r['mb_per_s']:>10.1f}{r['bytes'] / 1e6:>12.1f}{r['file_bytes'] / 1e6:>10.1f}"
+              f"   {' '.join(f'{x:.2f}' for x in r['all_seconds'])}")
     if "swift" in results:
         if results["swift"]["bytes"] != expected:
             print(f"note: Swift reports {results['swift']['bytes']} payload bytes, Python computes {expected}")
