@@ -181,7 +181,8 @@ assert ef.validate("mine.h5") == []
 
 For step-by-step recording use `ef.RecordingWriter(path, ..., series=["parameters"])` with
 `append(step, loss=..., residual=..., ...)`, `append_checkpoint(step, theta)` and
-`close("completed")`.
+`close("completed")`; it writes and flushes one batch at a time (the Swift writer's batch and
+chunk rules) and, with `swmr=True`, lets readers follow the run live.
 """
 
 

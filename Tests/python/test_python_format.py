@@ -84,6 +84,32 @@ def test_recording_writer_batches_and_appends(tmp_path):
     assert ef.read_status(path) == "completed"
 
 
+def test_swmr_writer_live_reader_and_hdf5_1_10(tmp_path):
+    """swmr=True: a concurrent SWMR reader sees each flushed batch; the file opens in 1.10."""
+    r = synthetic_run(n=5, k=2, T=12, p=4)
+    path = tmp_path / "swmr.h5"
+    w = ef.RecordingWriter(path, learning_rate=0.1, model=r["model"], X=r["X"], Y=r["Y"], k=2, batch=4, swmr=True)
+    reader = h5py.File(path, "r", libver="latest", swmr=True)
+    try:
+        seen = []
+        for i in range(12):
+            w.append(i, loss=r["loss"][i], residual=r["residual"][i], output_norm_sq=r["output_norm_sq"][i],
+                     sharpness=r["sharpness"][i], eigenvalues=r["eigenvalues"][i],
+                     eigenvectors=r["eigenvectors"][i], dtf=r["dtf"][i])
+            ds = reader["trajectory/loss"]
+            ds.id.refresh()
+            seen.append(ds.shape[0])
+        assert seen == [0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12]
+        ds.id.refresh()
+        assert ds[...].tobytes() == r["loss"].tobytes()
+    finally:
+        reader.close()
+        w.close()
+    assert ef.validate(path) == []
+    head = subprocess.run([_tool("h5dump"), "-H", str(path)], capture_output=True, text=True)
+    assert head.returncode == 0, head.stderr
+
+
 def test_writer_refuses_bad_input(tmp_path):
     r = synthetic_run()
     bad = dict(r)
@@ -340,6 +366,22 @@ def test_validator_unreadable(tmp_path):
     assert len(probs) == 1 and "cannot open as HDF5" in probs[0]
     assert ef.main([str(p)]) == 2
     assert len(ef.validate(tmp_path / "missing.h5")) == 1
+
+
+def test_validator_survives_truncated_and_damaged_files(py_file, tmp_path):
+    data = py_file.read_bytes()
+    for frac in (0.1, 0.5, 0.9):
+        p = tmp_path / f"trunc{frac}.h5"
+        p.write_bytes(data[: int(len(data) * frac)])
+        probs = ef.validate(p)  # must not raise
+        assert probs and all(x.startswith(str(p) + ": /") for x in probs), probs
+    # flip bytes in the middle (raw data and maybe metadata)
+    p = tmp_path / "flipped.h5"
+    b = bytearray(data)
+    for off in range(len(b) // 3, len(b) // 3 + 4096, 7):
+        b[off] ^= 0xFF
+    p.write_bytes(bytes(b))
+    assert isinstance(ef.validate(p), list)
 
 
 def test_validator_cli_exit_codes(py_file, tmp_path):

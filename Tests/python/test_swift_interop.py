@@ -165,3 +165,14 @@ def test_swift_validator_unreadable(tmp_path, eostrace):
     p.write_bytes(b"\x89HDF-not-really" * 100)
     assert eostrace("validate", p).returncode == 2
     assert eostrace("validate", tmp_path / "missing.h5").returncode == 2
+
+
+def test_both_validators_survive_truncated_files(py_file, tmp_path, eostrace):
+    data = py_file.read_bytes()
+    for frac in (0.1, 0.5, 0.9):
+        p = tmp_path / f"trunc{frac}.h5"
+        p.write_bytes(data[: int(len(data) * frac)])
+        proc = eostrace("validate", p)
+        assert proc.returncode in (1, 2), f"{frac}: exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
+        assert str(p) in proc.stdout + proc.stderr
+        assert ef.validate(p), frac
