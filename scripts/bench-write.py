@@ -7,7 +7,8 @@ One run writes the same payload three ways:
          Swift-written file when it is kept, else the writer's defaults), same batch size
   raw    one sequential file: the same byte count written in the same batch-sized pieces
 
-and prints a table of seconds and MB/s plus the ratios Swift/h5py and Swift/raw (as
+and prints a table of seconds (best of --repeat), MB/s, CPU seconds (Swift: the whole
+process, an upper bound) plus the ratios Swift/h5py and Swift/raw (as
 throughput ratios: > 1 means Swift is faster). Targets: Swift >= h5py, Swift >= 0.5 x raw.
 All files go to a temporary directory that is deleted at the end.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -46,9 +48,11 @@ def payload_bytes(n, k, steps, params, every) -> int:
 def run_swift(binary: Path, out: Path, a) -> dict:
     cmd = [str(binary), "bench-write", "--out", str(out), "--n", str(a.n), "--k", str(a.k),
            "--steps", str(a.steps), "--params", str(a.params), "--checkpoint-every", str(a.checkpoint_every)]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"bench-write failed ({proc.returncode}): {proc.stderr.strip()}")
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("{")]
@@ -56,6 +60,8 @@ def run_swift(binary: Path, out: Path, a) -> dict:
         raise SystemExit(f"bench-write printed no JSON: {proc.stdout!r}")
     res = json.loads(lines[-1])
     res["wall"] = wall
+    # CPU seconds of the whole process (startup and data generation included: an upper bound)
+    res["cpu"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     return res
 
 
@@ -76,7 +82,7 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def run_h5py(path: Path, a, chunks: dict[str, tuple] | None, swmr: bool) -> float:
+def run_h5py(path: Path, a, chunks: dict[str, tuple] | None, swmr: bool) -> tuple[float, float]:
     rng = np.random.default_rng(0)
     n, k, p = a.n, a.k, a.params
     pool = 8  # distinct rows cycled through: generation stays out of the timing
@@ -90,6 +96,7 @@ def run_h5py(path: Path, a, chunks: dict[str, tuple] | None, swmr: bool) -> floa
     X = rng.standard_normal((n, 4))
     Y = rng.standard_normal(n)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     w = ef.RecordingWriter(path, learning_rate=0.01, model={"kind": "external"}, X=X, Y=Y, k=k,
                            n_parameters=p, series=["parameters"] if p and a.checkpoint_every else [],
                            batch=a.batch, chunks=chunks, software="bench-write.py", swmr=swmr)
@@ -101,16 +108,17 @@ def run_h5py(path: Path, a, chunks: dict[str, tuple] | None, swmr: bool) -> floa
     w.close("completed")
     if a.fsync:
         fsync_path(path)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
-def run_raw(path: Path, a) -> float:
+def run_raw(path: Path, a) -> tuple[float, float]:
     """The same bytes, in the same batch-sized pieces, to one sequential file."""
     n, k, p, B = a.n, a.k, a.params, a.batch
     row_floats = 1 + 1 + n + 1 + 1 + k + k * n + 1
     block = np.random.default_rng(1).standard_normal(B * row_floats)
     ck = np.random.default_rng(2).standard_normal(p + 1) if p and a.checkpoint_every else None
     t0 = time.perf_counter()
+    c0 = time.process_time()
     with open(path, "wb", buffering=0) as fh:
         done = 0
         while done < a.steps:
@@ -123,7 +131,7 @@ def run_raw(path: Path, a) -> float:
             done += m
         if a.fsync:
             os.fsync(fh.fileno())
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main() -> int:
@@ -172,7 +180,7 @@ def main() -> int:
                     problems = ef.validate(files[0])
                     if problems:
                         print("warning: the Swift bench file does not validate in Python:\n  " + "\n  ".join(problems[:5]))
-                runs.setdefault("swift", []).append(float(res["seconds"]))
+                runs.setdefault("swift", []).append((float(res["seconds"]), float(res["cpu"])))
                 results["swift"] = dict(bytes=int(res.get("payload_bytes", expected)), file_bytes=int(res.get("bytes", size)))
                 swift_swmr = bool(res.get("swmr", False))
                 if "batch_steps" in res:
@@ -191,9 +199,10 @@ def main() -> int:
     finally:
         if not a.keep_dir:
             shutil.rmtree(tmp, ignore_errors=True)
-    for name, secs in runs.items():
-        results[name]["seconds"] = min(secs)
-        results[name]["all_seconds"] = secs
+    for name, pairs in runs.items():
+        results[name]["seconds"] = min(w for w, _ in pairs)
+        results[name]["cpu_seconds"] = min(c for _, c in pairs)
+        results[name]["all_seconds"] = [w for w, _ in pairs]
 
     print(f"payload: n={a.n} k={a.k} steps={a.steps} params={a.params} checkpoint every {a.checkpoint_every}"
           f" -> {expected / 1e6:.1f} MB{' (fsync included for h5py/raw)' if a.fsync else ''}")
@@ -201,10 +210,10 @@ def main() -> int:
           f" h5py SWMR: {swift_swmr if a.swmr is None else a.swmr}")
     if chunks:
         print("chunks (from the Swift file, used for h5py): " + ", ".join(f"{k}={v}" for k, v in sorted(chunks.items())))
-    print(f"{'writer':<8}{'seconds':>10}{'MB/s':>10}{'payload MB':>12}{'file MB':>10}   all runs (s)")
+    print(f"{'writer':<8}{'seconds':>10}{'MB/s':>10}{'CPU s':>8}{'payload MB':>12}{'file MB':>10}   all runs (s)")
     for name, r in results.items():
         r["mb_per_s"] = r["bytes"] / 1e6 / r["seconds"]
-        print(f"{name:<8}{r['seconds']:>10.3f}{r['mb_per_s']:>10.1f}{r['bytes'] / 1e6:>12.1f}{r['file_bytes'] / 1e6:>10.1f}"
+        print(f"{name:<8}{r['seconds']:>10.3f}{r['mb_per_s']:>10.1f}{r['cpu_seconds']:>8.2f}{r['bytes'] / 1e6:>12.1f}{r['file_bytes'] / 1e6:>10.1f}"
               f"   {' '.join(f'{x:.2f}' for x in r['all_seconds'])}")
     if "swift" in results:
         if results["swift"]["bytes"] != expected:
