@@ -24,9 +24,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Swift modules, one job each (see each folder's README.md).
-        .target(name: "HDF5Kit", dependencies: ["CHDF5"]),
+        .target(name: "HDF5Kit", dependencies: ["CHDF5"], exclude: ["README.md"]),
         .target(name: "EOSNumerics", dependencies: ["CLapack"]),
-        .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"]),
+        .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"]),
         .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat"]),
         .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat"]),
@@ -43,6 +43,6 @@ let package = Package(
         .testTarget(name: "EOSRecorderTests", dependencies: ["EOSRecorder", "EOSModels", "TrajectoryFormat"]),
         .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSModels", "TrajectoryFormat"]),
         .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis"]),
-        .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat"]),
+        .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat", "HDF5Kit"]),
     ]
 )
