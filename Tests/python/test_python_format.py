@@ -174,6 +174,38 @@ def test_xarray_named_dimensions(py_file, py_run):
         data.close()
 
 
+def _add_analysis(path, own_step: bool):
+    with h5py.File(path, "r+") as f:
+        g = f.create_group("analysis")
+        g.attrs["options"] = "{}"
+        g.attrs["summary"] = "{}"
+        steps = f["trajectory/step"][...]
+        if own_step:
+            scale = g.create_dataset("step", data=steps)
+            scale.make_scale("step")
+        else:
+            scale = f["trajectory/step"]
+        for name, dtype in (("phase", "i1"), ("c1", "f8"), ("anomaly", "u1")):
+            ds = g.create_dataset(name, data=np.ones(steps.shape[0], dtype=dtype))
+            ds.dims[0].attach_scale(scale)
+
+
+def test_in_place_analysis_needs_its_own_step(py_file, tmp_path):
+    xr = pytest.importorskip("xarray")
+    good = tmp_path / "good.h5"
+    shutil.copy(py_file, good)
+    _add_analysis(good, own_step=True)
+    assert ef.validate(good) == []
+    with xr.open_dataset(good, group="analysis", engine="h5netcdf") as ds:
+        assert ds.c1.dims == ("step",) and ds.sizes["step"] == 25
+    bad = tmp_path / "bad.h5"
+    shutil.copy(py_file, bad)
+    _add_analysis(bad, own_step=False)
+    probs = ef.validate(bad)
+    assert any("/analysis/c1: axis 0 (step): scale /trajectory/step is not in this group or a parent" in p
+               for p in probs), probs
+
+
 def test_not_a_variable_name_matches_h5netcdf(tmp_path):
     """Our non-coordinate scale NAME is byte-for-byte what h5netcdf itself writes."""
     h5netcdf = pytest.importorskip("h5netcdf")
