@@ -122,6 +122,14 @@ def test_writer_refuses_bad_input(tmp_path):
         ef.write_recording(tmp_path / "b.h5", **bad)
     with pytest.raises(ValueError, match="status"):
         ef.write_recording(tmp_path / "c.h5", status="finished", **r)
+    with pytest.raises(ValueError, match="n_parameters"):
+        ef.RecordingWriter(tmp_path / "d.h5", learning_rate=0.1, model=r["model"], X=r["X"], Y=r["Y"], k=2,
+                           series=["parameters"])
+    with pytest.raises(ValueError, match="k: must be"):
+        ef.RecordingWriter(tmp_path / "e.h5", learning_rate=0.1, model=r["model"], X=r["X"], Y=r["Y"], k=8)
+    with pytest.raises(ValueError, match="not a trajectory dataset"):
+        ef.RecordingWriter(tmp_path / "f.h5", learning_rate=0.1, model=r["model"], X=r["X"], Y=r["Y"], k=2,
+                           series=["bogus"])
 
 
 def test_interrupted_writer_marks_status(tmp_path):

@@ -194,6 +194,10 @@ class RecordingWriter:
             dim0 = self.schema.datasets[p]["dims"][0]
             wanted.add(self.schema.coordinates[dim0])
         self.series = sorted(wanted)
+        if not 1 <= self.k <= self.n:
+            raise ValueError(f"{path}: /run@k: must be in 1...n = {self.n}, got {self.k}")
+        if "/trajectory/parameters" in wanted and self.p < 1:
+            raise ValueError(f"{path}: /trajectory/parameters: checkpoints need n_parameters > 0")
 
         self._flush_each_batch = flush_each_batch
         # SWMR needs the 1.10 file format as the lower bound too; both open in HDF5 1.10
