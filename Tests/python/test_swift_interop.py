@@ -176,3 +176,23 @@ def test_both_validators_survive_truncated_files(py_file, tmp_path, eostrace):
         assert proc.returncode in (1, 2), f"{frac}: exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
         assert str(p) in proc.stdout + proc.stderr
         assert ef.validate(p), frac
+
+
+def test_bench_write_script_smoke(eostrace_bin, repo_root, tmp_path):
+    """scripts/bench-write.py runs end to end on tiny sizes and cleans up after itself."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, str(repo_root / "scripts" / "bench-write.py"), "--bin", str(eostrace_bin),
+                           "--n", "32", "--k", "2", "--steps", "40", "--params", "100", "--checkpoint-every", "10",
+                           "--keep-dir", str(tmp_path / "b"), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    payload = 40 * 8 * (32 + 2 + 2 * 32 + 5) + 4 * 8 * (100 + 1)
+    for name in ("swift", "h5py", "raw"):
+        assert res[name]["bytes"] == payload, (name, res[name])
+    assert res["raw"]["file_bytes"] == payload
+    # same layout (chunk shapes copied from the Swift file): file sizes within 5%
+    assert abs(res["swift"]["file_bytes"] - res["h5py"]["file_bytes"]) <= 0.05 * res["swift"]["file_bytes"], res
+    assert "swift/h5py" in res and "swift/raw" in res
+    assert list((tmp_path / "b").iterdir()) == []  # every file deleted
