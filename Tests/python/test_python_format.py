@@ -110,6 +110,35 @@ def test_swmr_writer_live_reader_and_hdf5_1_10(tmp_path):
     assert head.returncode == 0, head.stderr
 
 
+KILLED_WRITER = """
+import os, sys
+import numpy as np
+sys.path.insert(0, {samples!r})
+import eostrace_format as ef
+from conftest import synthetic_run
+r = synthetic_run(n=5, k=2, T=10, p=4)
+w = ef.RecordingWriter({path!r}, learning_rate=0.1, model=r["model"], X=r["X"], Y=r["Y"], k=2, batch=4, swmr=True)
+for i in range(10):
+    w.append(i, loss=r["loss"][i], residual=r["residual"][i], output_norm_sq=r["output_norm_sq"][i],
+             sharpness=r["sharpness"][i], eigenvalues=r["eigenvalues"][i], eigenvectors=r["eigenvectors"][i],
+             dtf=r["dtf"][i])
+os._exit(0)  # like SIGKILL: no close, the file stays marked open for SWMR writing
+"""
+
+
+def test_killed_swmr_writer_file_is_readable(tmp_path):
+    path = tmp_path / "killed.h5"
+    code = KILLED_WRITER.format(samples=str(REPO_ROOT / "samples" / "python"), path=str(path))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    with pytest.raises(OSError, match="already open for write"):
+        h5py.File(path, "r")
+    assert ef.validate(path) == []  # opened as an SWMR reader
+    assert ef.read_status(path) == "running"
+    r = synthetic_run(n=5, k=2, T=10, p=4)
+    assert ef.read_series(path, "loss").tobytes() == r["loss"][:8].tobytes()  # two whole batches
+
+
 def test_writer_refuses_bad_input(tmp_path):
     r = synthetic_run()
     bad = dict(r)

@@ -196,3 +196,21 @@ def test_bench_write_script_smoke(eostrace_bin, repo_root, tmp_path):
     assert abs(res["swift"]["file_bytes"] - res["h5py"]["file_bytes"]) <= 0.05 * res["swift"]["file_bytes"], res
     assert "swift/h5py" in res and "swift/raw" in res
     assert list((tmp_path / "b").iterdir()) == []  # every file deleted
+
+
+def test_swift_reads_killed_python_swmr_writer(tmp_path, eostrace, repo_root):
+    """A Python SWMR writer that died without closing: eostrace validates and dumps the
+    flushed rows, as the Python helper does."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    from test_python_format import KILLED_WRITER
+    from conftest import synthetic_run
+    path = tmp_path / "killed.h5"
+    code = KILLED_WRITER.format(samples=str(repo_root / "samples" / "python"), path=str(path))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    v = eostrace("validate", path)
+    assert v.returncode == 0, v.stdout + v.stderr
+    r = synthetic_run(n=5, k=2, T=10, p=4)
+    assert_bitwise(dump_array(eostrace, path, "/trajectory/loss"), r["loss"][:8], "loss")

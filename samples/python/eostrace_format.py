@@ -496,15 +496,27 @@ def _decode(v):
     return v
 
 
+def open_file(path: str | os.PathLike) -> h5py.File:
+    """Open a recording read-only. A file still open for writing under SWMR (a live run or a
+    killed writer) refuses a normal open; it is then opened as an SWMR reader (each dataset
+    shows the rows flushed so far; call `ds.id.refresh()` to see new ones)."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        if "already open for write" not in str(e):
+            raise
+        return h5py.File(path, "r", libver="latest", swmr=True)
+
+
 def read_attrs(path: str | os.PathLike, group: str = "/") -> dict:
     """Attributes of a group as plain Python values (strings decoded, arrays as lists)."""
-    with h5py.File(path, "r") as f:
+    with open_file(path) as f:
         return {k: _decode(v) for k, v in f[group].attrs.items()}
 
 
 def read_run(path: str | os.PathLike) -> dict:
     """/run attributes plus 'status'; JSON attributes (model, config, cadences) parsed."""
-    with h5py.File(path, "r") as f:
+    with open_file(path) as f:
         run = {k: _decode(v) for k, v in f["run"].attrs.items()}
         run["status"] = read_status(f)
     for key in ("model", "config", "cadences"):
@@ -518,7 +530,7 @@ def read_run(path: str | os.PathLike) -> dict:
 
 def read_status(f: h5py.File | str | os.PathLike) -> str:
     if not isinstance(f, h5py.File):
-        with h5py.File(f, "r") as fh:
+        with open_file(f) as fh:
             return read_status(fh)
     v = f["run/status"][()]
     return (v.decode("utf-8") if isinstance(v, bytes) else str(v)).rstrip("\x00 ")
@@ -528,7 +540,7 @@ def read_series(path: str | os.PathLike, name: str, start: int | None = None,
                 stop: int | None = None) -> np.ndarray:
     """Rows [start, stop) of a dataset ('loss' means /trajectory/loss)."""
     p = name if name.startswith("/") else "/trajectory/" + name
-    with h5py.File(path, "r") as f:
+    with open_file(path) as f:
         return f[p][slice(start, stop)]
 
 
@@ -693,7 +705,7 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
         problems.append(f"{fname}: {obj}: {msg}")
 
     try:
-        f = h5py.File(fname, "r")
+        f = open_file(fname)
     except Exception as e:  # not HDF5, missing, truncated
         return [f"{fname}: /: cannot open as HDF5 ({type(e).__name__}: {e})"]
     try:
