@@ -133,7 +133,7 @@ import xarray as xr
 ds = xr.open_dataset("run.h5", group="trajectory", engine="h5netcdf")
 ds.sharpness.sel(step=slice(1000, 2000))
 ds.eigenvectors.isel(eig=0)                    # v1(t), dims (step, sample)
-ds.parameters.sel(checkpoint_step=500)        # own cadence, own coordinate
+ds.parameters.isel(checkpoint_step=-1)        # last checkpoint: own cadence, own coordinate
 data = xr.open_dataset("run.h5", group="data", engine="h5netcdf")   # X, Y
 ```
 

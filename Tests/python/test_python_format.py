@@ -493,6 +493,10 @@ def test_format_doc_python_examples_run(tmp_path, monkeypatch):
     ef.write_recording("run.h5", **r)
     for block in blocks[:2]:
         exec(compile(block, "FORMAT.md", "exec"), {})
+    # and on the Swift-written sample
+    shutil.copy(REPO_ROOT / "samples" / "synthetic-small.h5", tmp_path / "run.h5")
+    for block in blocks[:2]:
+        exec(compile(block, "FORMAT.md", "exec"), {})
     ns = {"T": 220, "L": r["loss"], "D": r["residual"], "A2": r["output_norm_sq"], "lam": r["eigenvalues"],
           "V": r["eigenvectors"], "dtf": r["dtf"], "X": r["X"], "Y": r["Y"],
           "ck_steps": r["checkpoint_step"], "thetas": r["parameters"]}
