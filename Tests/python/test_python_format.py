@@ -186,7 +186,7 @@ def test_x_by_reference(tmp_path):
 # ---------------------------------------------------------------- xarray / netCDF-4
 
 def test_xarray_named_dimensions(py_file, py_run):
-    xr = pytest.importorskip("xarray")  # installed in CI; a missing module is a setup error
+    import xarray as xr  # required: a missing module must fail, not skip
     ds = ef.open_trajectory(py_file)
     try:
         assert not any(str(d).startswith("phony_dim") for d in ds.dims)
@@ -228,7 +228,7 @@ def _add_analysis(path, own_step: bool):
 
 
 def test_in_place_analysis_needs_its_own_step(py_file, tmp_path):
-    xr = pytest.importorskip("xarray")
+    import xarray as xr
     good = tmp_path / "good.h5"
     shutil.copy(py_file, good)
     _add_analysis(good, own_step=True)
@@ -245,7 +245,7 @@ def test_in_place_analysis_needs_its_own_step(py_file, tmp_path):
 
 def test_not_a_variable_name_matches_h5netcdf(tmp_path):
     """Our non-coordinate scale NAME is byte-for-byte what h5netcdf itself writes."""
-    h5netcdf = pytest.importorskip("h5netcdf")
+    import h5netcdf
     path = tmp_path / "ref.nc"
     with h5netcdf.File(path, "w") as f:
         f.dimensions = {"sample": 7}
