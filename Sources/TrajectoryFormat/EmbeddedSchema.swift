@@ -199,6 +199,12 @@ extension TrajectorySchema {
           "type": "string",
           "required": false,
           "doc": "JSON object of recording cadences, e.g. {\"spectrum\":100,\"hessian\":50,\"checkpoint\":100}."
+        },
+        {
+          "name": "eigensolver_check",
+          "type": "string",
+          "required": false,
+          "doc": "JSON summary of the iterative top-k eigensolver's cross-checks against LAPACK dsyevr during recording (max relative eigenvalue discrepancy, checks, fallbacks, mean iterations)."
         }
       ]
     },

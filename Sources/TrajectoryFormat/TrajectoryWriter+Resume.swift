@@ -32,6 +32,9 @@ extension TrajectoryWriter {
         options.gram = reader.has(Layout.Series.gram)
         reader.close()
 
+        // Clearing the SWMR marks is only safe when no live writer has the file: take the
+        // writer lock first (refused while another eostrace writer is alive).
+        let lock = try WriterLock(path: path)
         let file = try HDF5File.open(path, mode: .readWrite, clearStatusFlags: true)
         do {
             let plan = LayoutPlan(n: metadata.n, k: metadata.k, d: d, p: metadata.p, options: options)
@@ -81,7 +84,7 @@ extension TrajectoryWriter {
                 }
             }
             return TrajectoryWriter(path: path, file: file, metadata: metadata, options: options, d: d,
-                                    batchSteps: plan.batchSteps, status: status, main: main, side: cadences)
+                                    batchSteps: plan.batchSteps, status: status, main: main, side: cadences, lock: lock)
         } catch {
             try? file.close()
             throw error

@@ -26,6 +26,8 @@ public final class TrajectoryWriter {
     var side: [String: Cadence] = [:]
     private var lastFlush = Date()
     private var closed = false
+    /// Held while open: tells other processes that a live writer has the file (see `WriterLock`).
+    var lock: WriterLock?
 
     /// Creates (or replaces) the file at `path` and every object it will hold.
     ///
@@ -59,9 +61,12 @@ public final class TrajectoryWriter {
         let plan = LayoutPlan(n: n, k: k, d: d, p: metadata.p, options: options)
         self.batchSteps = plan.batchSteps
 
+        // Never truncate a file another live writer is recording into.
+        if WriterLock.isHeld(path: path) { throw WriterLock.busy(path) }
         let file = try HDF5File.create(path, bounds: options.swmr ? .v110 : .earliestToV110)
         self.file = file
         do {
+            lock = try WriterLock(path: path)
             let root = try file.root()
             try Self.writeRootAttributes(root, metadata: metadata)
             let run = try file.createGroup(Layout.run)
@@ -100,7 +105,8 @@ public final class TrajectoryWriter {
 
     /// Reopened writer (see `resume`).
     init(path: String, file: HDF5File, metadata: RunMetadata, options: WriterOptions, d: Int, batchSteps: Int,
-         status: HDF5Dataset, main: Cadence, side: [String: Cadence]) {
+         status: HDF5Dataset, main: Cadence, side: [String: Cadence], lock: WriterLock?) {
+        self.lock = lock
         self.path = path
         self.file = file
         self.metadata = metadata
@@ -118,6 +124,7 @@ public final class TrajectoryWriter {
             try? writeBuffered()
             try? file.close()
         }
+        lock?.release()
     }
 
     private static func writeRootAttributes(_ root: HDF5Group, metadata: RunMetadata) throws {
@@ -271,6 +278,7 @@ public final class TrajectoryWriter {
         if closed { return }
         try setStatus(status)
         closed = true
+        defer { lock?.release() }
         try file.close()
     }
 

@@ -10,9 +10,15 @@ struct EOSTrace: ParsableCommand {
         subcommands: [
             BenchWriteCommand.self,
             DumpCommand.self,
+            FollowCommand.self,
             InfoCommand.self,
+            RecordCommand.self,
             ValidateCommand.self,
             MakeSampleCommand.self,
+            SyntheticWriterCommand.self,
             WriteForeverCommand.self,
+            AnalyzeCommand.self,
+            CompareCommand.self,
+            ReportCommand.self,
         ])
 }

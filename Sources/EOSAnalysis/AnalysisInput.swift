@@ -1,0 +1,127 @@
+/// Everything the analyzer needs from one recording, held in memory.
+///
+/// Rows are recorded steps, in increasing step order. Steps may have gaps (a recording made at a
+/// cadence): every analysis that needs two consecutive GD steps (anomalies, R′ tracking,
+/// first-order errors, ε2, Lemma 3.2 ratios, monotonicity) uses only *consecutive pairs*, i.e. rows
+/// `i, i+1` with `steps[i+1] == steps[i] + 1`. Phase segmentation works on rows (a run of rows with
+/// Λ > 2/η is a run even across a gap). R′ tracking restarts (R′ := R) after every gap.
+///
+/// Shapes (T rows, n samples, k eigenpairs), all row-major, sample index last:
+/// `residual` T×n, `outputs` T×n, `eigenvalues` T×k (descending), `eigenvectors` T×k×n.
+public struct AnalysisInput: Sendable {
+    /// GD step index t of each row, strictly increasing.
+    public var steps: [Int64]
+    /// Constant step size η.
+    public var learningRate: Double
+    /// Number of samples n.
+    public var n: Int
+    /// Number of recorded eigenpairs per row (≥ 1).
+    public var k: Int
+    /// L(t) = ‖D(t)‖²/n.
+    public var loss: [Double]
+    /// D(t) = F(t) − Y, T×n.
+    public var residual: [Double]
+    /// F(t), T×n, when recorded.
+    public var outputs: [Double]?
+    /// Targets Y (n), when known. Needed for Propositions 3.1/3.2 (‖Y‖).
+    public var targets: [Double]?
+    /// ‖A(t)‖².
+    public var outputNormSq: [Double]
+    /// Λ(t) = λ_1(M(t)).
+    public var sharpness: [Double]
+    /// Top-k eigenvalues of M(t), T×k, descending.
+    public var eigenvalues: [Double]
+    /// Unit eigenvectors, T×k×n, signs continuous in t.
+    public var eigenvectors: [Double]
+    /// D(t)ᵀF(t).
+    public var dtf: [Double]
+    /// λ_max(M_A(t)), when recorded.
+    public var outputLayerSharpness: [Double]?
+    /// Model kind from the model description ("mlp", "two_layer_linear", "external", …).
+    public var modelKind: String?
+
+    public init(steps: [Int64], learningRate: Double, n: Int, k: Int, loss: [Double], residual: [Double],
+                outputs: [Double]? = nil, targets: [Double]? = nil, outputNormSq: [Double], sharpness: [Double],
+                eigenvalues: [Double], eigenvectors: [Double], dtf: [Double],
+                outputLayerSharpness: [Double]? = nil, modelKind: String? = nil) {
+        self.steps = steps
+        self.learningRate = learningRate
+        self.n = n
+        self.k = k
+        self.loss = loss
+        self.residual = residual
+        self.outputs = outputs
+        self.targets = targets
+        self.outputNormSq = outputNormSq
+        self.sharpness = sharpness
+        self.eigenvalues = eigenvalues
+        self.eigenvectors = eigenvectors
+        self.dtf = dtf
+        self.outputLayerSharpness = outputLayerSharpness
+        self.modelKind = modelKind
+    }
+
+    /// Number of rows T.
+    public var count: Int { steps.count }
+
+    /// True when rows `i` and `i+1` are consecutive GD steps.
+    @inlinable public func isConsecutive(_ i: Int) -> Bool {
+        i + 1 < steps.count && steps[i + 1] == steps[i] &+ 1
+    }
+
+    /// ‖Y‖, from `targets`, else from `outputs − residual` at row 0; nil when neither is known.
+    public var targetNorm: Double? {
+        if let y = targets { return norm2(y[...]) }
+        if let f = outputs, count > 0 {
+            var s = 0.0
+            for j in 0..<n { let y = f[j] - residual[j]; s += y * y }
+            return s.squareRoot()
+        }
+        return nil
+    }
+
+    /// Checks shapes, ordering and finiteness; throws `AnalysisError.invalidInput` naming the series.
+    public func validate() throws {
+        let t = count
+        func need(_ ok: Bool, _ object: String, _ problem: @autoclosure () -> String) throws {
+            if !ok { throw AnalysisError.invalidInput(object: object, problem: problem()) }
+        }
+        try need(t >= 1, "step", "no recorded steps")
+        try need(n >= 1, "residual", "n must be ≥ 1, got \(n)")
+        try need(k >= 1, "eigenvalues", "k must be ≥ 1, got \(k)")
+        try need(learningRate.isFinite && learningRate > 0, "learning_rate", "must be finite and > 0, got \(learningRate)")
+        for i in 1..<max(t, 1) where steps[i] <= steps[i - 1] {
+            throw AnalysisError.invalidInput(object: "step", problem: "not strictly increasing at row \(i) (\(steps[i - 1]) then \(steps[i]))")
+        }
+        let series: [(String, [Double]?, Int)] = [
+            ("loss", loss, t), ("residual", residual, t * n), ("outputs", outputs, t * n), ("Y", targets, n),
+            ("output_norm_sq", outputNormSq, t), ("sharpness", sharpness, t), ("eigenvalues", eigenvalues, t * k),
+            ("eigenvectors", eigenvectors, t * k * n), ("dtf", dtf, t), ("output_layer_sharpness", outputLayerSharpness, t),
+        ]
+        for (name, values, expected) in series {
+            guard let values else { continue }
+            try need(values.count == expected, name, "has \(values.count) values, expected \(expected)")
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw AnalysisError.invalidInput(object: name, problem: "non-finite value \(values[bad]) at flat index \(bad)")
+            }
+        }
+    }
+}
+
+/// Errors of the analysis layer. `description` is one line naming the object and the problem.
+public enum AnalysisError: Error, CustomStringConvertible, Equatable {
+    /// The input series are inconsistent or contain values that may not occur.
+    case invalidInput(object: String, problem: String)
+    /// A Gram provider failed or returned a matrix of the wrong shape.
+    case gram(row: Int, problem: String)
+    /// Replay of the recorded run failed.
+    case replay(file: String, problem: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidInput(object, problem): return "analysis input \(object): \(problem)"
+        case let .gram(row, problem): return "Gram matrix at row \(row): \(problem)"
+        case let .replay(file, problem): return "\(file): replay: \(problem)"
+        }
+    }
+}

@@ -1,0 +1,268 @@
+import EOSNumerics
+import Foundation
+
+/// What `ModelEvaluator.evaluate` should compute beyond loss and gradient.
+public struct EvaluationOptions: Sendable {
+    /// The exact Gram M = (2/n) J Jᵀ (n × n).
+    public var gram: Bool = true
+    /// λ_max(M_A) of the output-layer part M_A = (2/n) s² H Hᵀ.
+    public var outputLayerSharpness: Bool = true
+    public init(gram: Bool = true, outputLayerSharpness: Bool = true) {
+        self.gram = gram; self.outputLayerSharpness = outputLayerSharpness
+    }
+}
+
+/// Everything a recorded step needs at θ(t), from one forward and one backward pass.
+public struct StepEvaluation: Sendable {
+    /// F (n).
+    public var outputs: [Double]
+    /// D = F − Y (n).
+    public var residual: [Double]
+    /// L = ‖D‖²/n.
+    public var loss: Double
+    /// ∇L (p).
+    public var gradient: [Double]
+    /// ‖∇L‖.
+    public var gradientNorm: Double
+    /// ‖A‖² (output layer weights, bias excluded).
+    public var outputNormSquared: Double
+    /// DᵀF.
+    public var dtf: Double
+    /// M = (2/n) J Jᵀ when requested.
+    public var gram: Matrix?
+    /// λ_max(M_A) when requested.
+    public var outputLayerSharpness: Double?
+}
+
+/// Loss, gradient, plain GD step (the cheap path).
+public struct GradientEvaluation: Sendable {
+    public var outputs: [Double]
+    public var residual: [Double]
+    public var loss: Double
+    public var gradient: [Double]
+}
+
+/// Exact evaluations of a `Network` on a fixed data set (X n × d, Y n).
+///
+/// Holds constant caches (XXᵀ for the first layer's Gram term). Not thread-safe: one per thread.
+/// Costs per call with widths w_l: forward and backward O(n Σ w_l w_{l-1}) (BLAS gemm); the Gram
+/// adds O(n² Σ_{l≥1} w_l) (BLAS syrk) and never forms the p-sized Jacobian.
+public final class ModelEvaluator {
+    public let network: Network
+    public let X: Matrix
+    public let Y: [Double]
+    public var n: Int { X.rows }
+    private var xxt: Matrix?   // upper triangle of X Xᵀ (+1 with bias)
+
+    /// - Throws: `ModelError.shapeMismatch` when X has the wrong width or Y the wrong length,
+    ///   `ModelError.nonFinite` for NaN/Inf data.
+    public init(network: Network, X: Matrix, Y: [Double]) throws {
+        guard X.cols == network.sizes[0] else {
+            throw ModelError.shapeMismatch(object: "data X", expected: "\(network.sizes[0]) features (model input_dim)", got: "\(X.cols)")
+        }
+        guard Y.count == X.rows else { throw ModelError.shapeMismatch(object: "data Y", expected: "\(X.rows) targets", got: "\(Y.count)") }
+        guard X.rows >= 1 else { throw ModelError.shapeMismatch(object: "data X", expected: "at least one sample", got: "0") }
+        guard X.isFinite else { throw ModelError.nonFinite(object: "data X") }
+        guard Y.allSatisfy({ $0.isFinite }) else { throw ModelError.nonFinite(object: "data Y") }
+        self.network = network; self.X = X; self.Y = Y
+    }
+
+    // MARK: forward / backward
+
+    /// Forward caches: Z_l (pre-activations, n × w_{l+1}), H_l (layer inputs, H_0 = X), φ′(Z_l).
+    struct Forward {
+        var z: [Matrix]
+        var h: [Matrix]
+        var dphi: [Matrix]
+        var outputs: [Double]
+    }
+
+    func forward(_ theta: [Double]) -> Forward {
+        let net = network
+        let L = net.layerCount
+        var z: [Matrix] = [], h: [Matrix] = [X], dphi: [Matrix] = []
+        for l in 0..<L {
+            let w = net.weight(l, theta)
+            var zl = Matrix(rows: n, cols: net.sizes[l + 1])
+            if net.bias {
+                let b = net.biasVector(l, theta)
+                let o = net.sizes[l + 1]
+                for i in 0..<n { for j in 0..<o { zl.data[i * o + j] = b[j] } }
+                BLAS.gemm(h[l], w, transB: .transpose, beta: 1, into: &zl)
+            } else {
+                BLAS.gemm(h[l], w, transB: .transpose, beta: 0, into: &zl)
+            }
+            z.append(zl)
+            if l < L - 1 {
+                var hl = zl, dl = zl
+                let act = net.activation
+                if act == .linear {
+                    for i in 0..<dl.data.count { dl.data[i] = 1 }
+                } else {
+                    for i in 0..<zl.data.count { let e = act.evaluate(zl.data[i]); hl.data[i] = e.value; dl.data[i] = e.d1 }
+                }
+                h.append(hl); dphi.append(dl)
+            }
+        }
+        let s = net.outputScale
+        let outputs = z[L - 1].data.map { s * $0 }
+        return Forward(z: z, h: h, dphi: dphi, outputs: outputs)
+    }
+
+    /// Backpropagates an upstream signal u (n) at the output Z_{L-1} — i.e. g_{L-1} = u — and
+    /// returns g_l = ∂(Σ_i u_i Z_{L-1,i})/∂Z_l for every layer (n × w_{l+1}).
+    func backward(_ fw: Forward, _ theta: [Double], upstream u: [Double]) -> [Matrix] {
+        let net = network
+        let L = net.layerCount
+        var g = [Matrix](repeating: Matrix(rows: 0, cols: 0), count: L)
+        g[L - 1] = Matrix(rows: n, cols: 1, data: u)
+        if L >= 2 {
+            for l in stride(from: L - 1, through: 1, by: -1) {
+                var prev = BLAS.gemm(g[l], net.weight(l, theta))   // n × w_l
+                let dp = fw.dphi[l - 1]
+                for i in 0..<prev.data.count { prev.data[i] *= dp.data[i] }
+                g[l - 1] = prev
+            }
+        }
+        return g
+    }
+
+    /// Gradient blocks from per-layer signals g_l (already including the loss weights).
+    func gradient(_ fw: Forward, _ g: [Matrix]) -> [Double] {
+        let net = network
+        var grad = [Double](repeating: 0, count: net.parameterCount)
+        let ones = [Double](repeating: 1, count: n)
+        for l in 0..<net.layerCount {
+            let gw = BLAS.gemm(g[l], fw.h[l], transA: .transpose)   // out × in
+            grad.replaceSubrange(net.weightOffsets[l]..<(net.weightOffsets[l] + gw.data.count), with: gw.data)
+            if net.bias {
+                let gb = BLAS.gemv(g[l], ones, trans: .transpose)
+                grad.replaceSubrange(net.biasOffsets[l]..<(net.biasOffsets[l] + gb.count), with: gb)
+            }
+        }
+        return grad
+    }
+
+    // MARK: public API
+
+    /// F(θ) (n).
+    public func outputs(_ theta: [Double]) throws -> [Double] {
+        try network.checkParameters(theta)
+        return forward(theta).outputs
+    }
+
+    /// Loss and exact gradient (the cheap call for a plain GD step): one forward, one backward.
+    public func lossAndGradient(_ theta: [Double]) throws -> GradientEvaluation {
+        try network.checkParameters(theta)
+        let fw = forward(theta)
+        let d = zip(fw.outputs, Y).map { $0 - $1 }
+        let loss = BLAS.dot(d, d) / Double(n)
+        let c = 2 * network.outputScale / Double(n)
+        let g = backward(fw, theta, upstream: d.map { c * $0 })
+        return GradientEvaluation(outputs: fw.outputs, residual: d, loss: loss, gradient: gradient(fw, g))
+    }
+
+    /// One plain GD step θ ← θ − η ∇L(θ); returns the evaluation at the old θ.
+    @discardableResult
+    public func gradientStep(_ theta: inout [Double], learningRate eta: Double) throws -> GradientEvaluation {
+        let e = try lossAndGradient(theta)
+        BLAS.axpy(-eta, e.gradient, &theta)
+        return e
+    }
+
+    /// Everything a recorded step needs, sharing one forward and one backward pass: F, D, L, ∇L,
+    /// ‖∇L‖, ‖A‖², DᵀF, and optionally the exact Gram M and λ_max(M_A).
+    ///
+    /// M = (2/n) Σ_l (Δ_l Δ_lᵀ) ∘ (H_l H_lᵀ + β·11ᵀ), Δ_l the per-example backprop signal ∂f/∂Z_l,
+    /// β = 1 with bias; the first layer's X Xᵀ is cached.
+    public func evaluate(_ theta: [Double], options: EvaluationOptions = EvaluationOptions()) throws -> StepEvaluation {
+        try network.checkParameters(theta)
+        let net = network
+        let L = net.layerCount
+        let s = net.outputScale
+        let fw = forward(theta)
+        let d = zip(fw.outputs, Y).map { $0 - $1 }
+        let nD = Double(n)
+        let loss = BLAS.dot(d, d) / nD
+        // Per-example signals Δ_l (upstream s at the output).
+        let delta = backward(fw, theta, upstream: [Double](repeating: s, count: n))
+        // Loss signals g_l = diag(2D/n) Δ_l.
+        var g = delta
+        for l in 0..<L {
+            let w = g[l].cols
+            for i in 0..<n { let r = 2 * d[i] / nD; for j in 0..<w { g[l].data[i * w + j] *= r } }
+        }
+        let grad = gradient(fw, g)
+        var result = StepEvaluation(outputs: fw.outputs, residual: d, loss: loss, gradient: grad,
+                                    gradientNorm: BLAS.nrm2(grad), outputNormSquared: net.outputNormSquared(theta),
+                                    dtf: BLAS.dot(d, fw.outputs), gram: nil, outputLayerSharpness: nil)
+        if options.gram { result.gram = gram(fw, delta) }
+        if options.outputLayerSharpness {
+            let h = fw.h[L - 1]
+            let small = h.cols <= n ? BLAS.syrk(h, trans: .transpose) : BLAS.syrk(h)
+            let top = try SymmetricEigen.topK(small, k: 1).values[0]
+            result.outputLayerSharpness = 2 * s * s / nD * top
+        }
+        return result
+    }
+
+    /// The exact Gram M(θ) = (2/n) J Jᵀ alone.
+    public func gram(_ theta: [Double]) throws -> Matrix {
+        try network.checkParameters(theta)
+        let fw = forward(theta)
+        let delta = backward(fw, theta, upstream: [Double](repeating: network.outputScale, count: n))
+        return gram(fw, delta)
+    }
+
+    /// The output-layer part M_A = (2/n) s² H_{L-1} H_{L-1}ᵀ (n × n).
+    public func outputLayerGram(_ theta: [Double]) throws -> Matrix {
+        try network.checkParameters(theta)
+        let fw = forward(theta)
+        let s = network.outputScale
+        return BLAS.syrk(fw.h[network.layerCount - 1], alpha: 2 * s * s / Double(n))
+    }
+
+    func gram(_ fw: Forward, _ delta: [Matrix]) -> Matrix {
+        let net = network
+        let L = net.layerCount
+        let s = net.outputScale
+        var acc = Matrix(rows: n, cols: n)
+        var hh = Matrix(rows: n, cols: n)
+        var dd = Matrix(rows: n, cols: n)
+        let beta: Double = net.bias ? 1 : 0
+        for l in 0..<L {
+            // H_l H_lᵀ (upper triangle).
+            if l == 0 {
+                if xxt == nil {
+                    var c = Matrix(rows: n, cols: n)
+                    BLAS.syrk(X, into: &c, fullSymmetric: false)
+                    xxt = c
+                }
+                hh = xxt!
+            } else {
+                BLAS.syrk(fw.h[l], into: &hh, fullSymmetric: false)
+            }
+            if l == L - 1 {
+                // Δ_{L-1} = s·1: the Hadamard factor is the constant s².
+                let s2 = s * s
+                acc.data.withUnsafeMutableBufferPointer { pa in
+                    hh.data.withUnsafeBufferPointer { ph in
+                        for i in 0..<n { for j in i..<n { pa[i * n + j] += s2 * (ph[i * n + j] + beta) } }
+                    }
+                }
+            } else {
+                BLAS.syrk(delta[l], into: &dd, fullSymmetric: false)
+                acc.data.withUnsafeMutableBufferPointer { pa in
+                    hh.data.withUnsafeBufferPointer { ph in
+                        dd.data.withUnsafeBufferPointer { pd in
+                            for i in 0..<n { for j in i..<n { pa[i * n + j] += pd[i * n + j] * (ph[i * n + j] + beta) } }
+                        }
+                    }
+                }
+            }
+        }
+        BLAS.scale(&acc.data, 2 / Double(n))
+        acc.symmetrizeFromUpper()
+        return acc
+    }
+}
