@@ -133,7 +133,7 @@ import xarray as xr
 ds = xr.open_dataset("run.h5", group="trajectory", engine="h5netcdf")
 ds.sharpness.sel(step=slice(1000, 2000))
 ds.eigenvectors.isel(eig=0)                    # v1(t), dims (step, sample)
-ds.parameters.sel(checkpoint_step=500)        # own cadence, own coordinate
+ds.parameters.isel(checkpoint_step=-1)        # last checkpoint: own cadence, own coordinate
 data = xr.open_dataset("run.h5", group="data", engine="h5netcdf")   # X, Y
 ```
 
@@ -181,7 +181,8 @@ assert ef.validate("mine.h5") == []
 
 For step-by-step recording use `ef.RecordingWriter(path, ..., series=["parameters"])` with
 `append(step, loss=..., residual=..., ...)`, `append_checkpoint(step, theta)` and
-`close("completed")`.
+`close("completed")`; it writes and flushes one batch at a time (the Swift writer's batch and
+chunk rules) and, with `swmr=True`, lets readers follow the run live.
 """
 
 

@@ -100,14 +100,25 @@ def py_file(tmp_path_factory, py_run) -> Path:
 
 
 @pytest.fixture(scope="session")
-def swift_file(tmp_path_factory, eostrace) -> Path:
-    """A small recording written by the Swift writer (eostrace bench-write)."""
+def swift_bench_file(tmp_path_factory, eostrace) -> Path:
+    """A small recording written by the Swift writer (eostrace bench-write, SWMR on)."""
     out = tmp_path_factory.mktemp("swift")
-    proc = eostrace("bench-write", "--out", out, "--n", 6, "--k", 3, "--steps", 40,
+    proc = eostrace("bench-write", "--out", out, "--n", 32, "--k", 3, "--steps", 40,
                     "--params", 13, "--checkpoint-every", 10, check=True)
-    files = sorted(out.glob("*.h5"))
-    assert len(files) == 1, f"bench-write left {files} in {out}; stdout: {proc.stdout}"
-    return files[0]
+    res = json.loads(proc.stdout)
+    path = Path(res["file"])
+    assert path.is_file() and path.parent == out, proc.stdout
+    return path
+
+
+@pytest.fixture(scope="session", params=["bench-write", "sample"])
+def swift_file(request, repo_root) -> Path:
+    """Swift-written recordings: a fresh bench-write file and samples/synthetic-small.h5."""
+    if request.param == "sample":
+        path = repo_root / "samples" / "synthetic-small.h5"
+        assert path.is_file(), f"{path} missing (written by `eostrace _make-sample`)"
+        return path
+    return request.getfixturevalue("swift_bench_file")
 
 
 def dump_json(eostrace, path, obj, *extra) -> object:

@@ -114,18 +114,21 @@ def default_batch(n: int, k: int) -> int:
 
 def default_chunk(trailing: Sequence[int], main_cadence: bool, batch: int) -> tuple:
     """Chunk shape of an appendable series (the Swift writer's rule): on the main cadence a
-    multiple of the batch of at least 64 KiB; on side cadences about 1 MiB; a single row
-    larger than 1 MiB is split along axis 1."""
+    multiple of the batch of at least 64 KiB; on the sparse own cadences (checkpoints,
+    spectra, ...) about 64 KiB, at least one row; a single row larger than 1 MiB is split
+    along axis 1 into equal pieces of at most 1 MiB."""
     row_bytes = 8 * max(1, int(np.prod(trailing, dtype=np.int64)) if len(trailing) else 1)
     if main_cadence:
         batch_bytes = row_bytes * batch
         rows = batch if batch_bytes >= MIN_CHUNK_BYTES else batch * (-(-MIN_CHUNK_BYTES // batch_bytes))
     else:
-        rows = min(8192, max(1, TARGET_CHUNK_BYTES // row_bytes))
+        rows = min(8192, max(1, MIN_CHUNK_BYTES // row_bytes))
     tail = [max(1, int(t)) for t in trailing]
     if rows == 1 and row_bytes > TARGET_CHUNK_BYTES and tail:
         inner = 8 * int(np.prod(tail[1:], dtype=np.int64)) if len(tail) > 1 else 8
-        tail[0] = max(1, min(tail[0], TARGET_CHUNK_BYTES // max(1, inner)))
+        max_per_chunk = max(1, TARGET_CHUNK_BYTES // max(1, inner))
+        pieces = -(-tail[0] // max_per_chunk)
+        tail[0] = -(-tail[0] // pieces)
     return (max(1, int(rows)),) + tuple(tail)
 
 
@@ -153,7 +156,8 @@ class RecordingWriter:
                  software: str = "eostrace_format.py", software_version: str = __version__,
                  created: str | None = None, batch: int | None = None,
                  chunks: Mapping[str, Sequence[int]] | None = None,
-                 compression: str | None = None):
+                 compression: str | None = None, flush_each_batch: bool = True,
+                 swmr: bool = False):
         self.schema = schema()
         Y = np.ascontiguousarray(Y, dtype="<f8")
         if Y.ndim != 1:
@@ -190,13 +194,24 @@ class RecordingWriter:
             dim0 = self.schema.datasets[p]["dims"][0]
             wanted.add(self.schema.coordinates[dim0])
         self.series = sorted(wanted)
+        if not 1 <= self.k <= self.n:
+            raise ValueError(f"{path}: /run@k: must be in 1...n = {self.n}, got {self.k}")
+        if "/trajectory/parameters" in wanted and self.p < 1:
+            raise ValueError(f"{path}: /trajectory/parameters: checkpoints need n_parameters > 0")
 
-        self.f = h5py.File(self.path, "w", libver=("earliest", "v110"), rdcc_nbytes=4 << 20)
+        self._flush_each_batch = flush_each_batch
+        # SWMR needs the 1.10 file format as the lower bound too; both open in HDF5 1.10
+        libver = ("v110", "v110") if swmr else ("earliest", "v110")
+        self.f = h5py.File(self.path, "w", libver=libver, rdcc_nbytes=4 << 20)
         try:
             self._write_header(learning_rate, model, Y, X, x_path, x_sha256, seed, data_seed,
                                config, data_description, cadences, software, software_version,
                                created)
             self._create_series()
+            if swmr:
+                self.f.swmr_mode = True  # nothing can be created after this
+            else:
+                self.f.flush()
         except BaseException:
             self.f.close()
             raise
@@ -354,9 +369,16 @@ class RecordingWriter:
 
     def append(self, step: int, **values) -> None:
         """One main-cadence row: loss, residual, output_norm_sq, sharpness, eigenvalues,
-        eigenvectors, dtf and any optional step series this writer was created with."""
+        eigenvectors, dtf and any optional step series this writer was created with.
+        Every `batch` rows, everything buffered is written and (flush_each_batch) the file
+        is flushed, so a killed writer keeps all steps up to the last batch."""
         self._append_cadence("/trajectory/step", int(step),
                              {"/trajectory/" + k: v for k, v in values.items()})
+        if self._fill["/trajectory/step"] == 0:  # a main batch was just written
+            for p in self.series:
+                self._flush_one(p)
+            if self._flush_each_batch:
+                self.f.flush()
 
     def append_checkpoint(self, step: int, theta) -> None:
         self._append_cadence("/trajectory/checkpoint_step", int(step), {"/trajectory/parameters": theta})
@@ -474,15 +496,27 @@ def _decode(v):
     return v
 
 
+def open_file(path: str | os.PathLike) -> h5py.File:
+    """Open a recording read-only. A file still open for writing under SWMR (a live run or a
+    killed writer) refuses a normal open; it is then opened as an SWMR reader (each dataset
+    shows the rows flushed so far; call `ds.id.refresh()` to see new ones)."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        if "already open for write" not in str(e):
+            raise
+        return h5py.File(path, "r", libver="latest", swmr=True)
+
+
 def read_attrs(path: str | os.PathLike, group: str = "/") -> dict:
     """Attributes of a group as plain Python values (strings decoded, arrays as lists)."""
-    with h5py.File(path, "r") as f:
+    with open_file(path) as f:
         return {k: _decode(v) for k, v in f[group].attrs.items()}
 
 
 def read_run(path: str | os.PathLike) -> dict:
     """/run attributes plus 'status'; JSON attributes (model, config, cadences) parsed."""
-    with h5py.File(path, "r") as f:
+    with open_file(path) as f:
         run = {k: _decode(v) for k, v in f["run"].attrs.items()}
         run["status"] = read_status(f)
     for key in ("model", "config", "cadences"):
@@ -496,7 +530,7 @@ def read_run(path: str | os.PathLike) -> dict:
 
 def read_status(f: h5py.File | str | os.PathLike) -> str:
     if not isinstance(f, h5py.File):
-        with h5py.File(f, "r") as fh:
+        with open_file(f) as fh:
             return read_status(fh)
     v = f["run/status"][()]
     return (v.decode("utf-8") if isinstance(v, bytes) else str(v)).rstrip("\x00 ")
@@ -506,7 +540,7 @@ def read_series(path: str | os.PathLike, name: str, start: int | None = None,
                 stop: int | None = None) -> np.ndarray:
     """Rows [start, stop) of a dataset ('loss' means /trajectory/loss)."""
     p = name if name.startswith("/") else "/trajectory/" + name
-    with h5py.File(path, "r") as f:
+    with open_file(path) as f:
         return f[p][slice(start, stop)]
 
 
@@ -671,278 +705,281 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
         problems.append(f"{fname}: {obj}: {msg}")
 
     try:
-        f = h5py.File(fname, "r")
+        f = open_file(fname)
     except Exception as e:  # not HDF5, missing, truncated
         return [f"{fname}: /: cannot open as HDF5 ({type(e).__name__}: {e})"]
-    with f:
-        # -- root attributes -------------------------------------------------------------
-        def check_attrs(obj, objpath: str, specs: list) -> None:
-            for a in specs:
-                name = a["name"]
-                where = f"{objpath}@{name}" if objpath != "/" else f"/@{name}"
-                if name not in obj.attrs:
-                    if a.get("required"):
-                        bad(where, "required attribute is missing")
-                    continue
-                try:
-                    err = _attr_type_ok(obj, name, a["type"], a.get("shape"))
-                except Exception as e:
-                    err = f"unreadable ({e})"
-                if err:
-                    bad(where, err)
-                    continue
-                if "value" in a:
-                    v = _decode(obj.attrs[name])
-                    if isinstance(v, list) and len(v) == 1:
-                        v = v[0]
-                    if v != a["value"]:
-                        bad(where, f"expected {a['value']!r}, found {v!r}")
-
-        check_attrs(f, "/", sch.raw["root_attributes"])
-        if "format_version" in f.attrs:
-            try:
-                fv = [int(x) for x in np.atleast_1d(f.attrs["format_version"])]
-                if len(fv) == 2 and fv[0] > sch.version[0]:
-                    bad("/@format_version", f"major version {fv[0]} is newer than {sch.version[0]}")
-            except Exception:
-                pass
-
-        # -- groups ----------------------------------------------------------------------
-        for gpath, g in sch.groups.items():
-            if gpath not in f:
-                if g.get("required"):
-                    bad(gpath, "required group is missing")
-                continue
-            if not isinstance(f[gpath], h5py.Group):
-                bad(gpath, "expected a group")
-                continue
-            check_attrs(f[gpath], gpath, g.get("attributes", []))
-
-        # -- run sizes ---------------------------------------------------------------------
-        sizes: dict[str, int | None] = {"n": None, "k": None, "p": None, "d": None}
-
-        def int_attr(gpath, name):
-            try:
-                v = f[gpath].attrs[name]
-                return int(np.asarray(v).reshape(-1)[0])
-            except Exception:
-                return None
-
-        if "run" in f:
-            sizes["n"] = int_attr("/run", "n_samples")
-            sizes["k"] = int_attr("/run", "k")
-            p = int_attr("/run", "n_parameters")
-            sizes["p"] = p if p else None  # 0 = unknown
-            for key in ("n", "k"):
-                if sizes[key] is not None and sizes[key] < 1:
-                    bad("/run@" + {"n": "n_samples", "k": "k"}[key], f"must be positive, found {sizes[key]}")
-            if sizes["p"] is not None and sizes["p"] < 0:
-                bad("/run@n_parameters", f"must be >= 0, found {sizes['p']}")
-            if "model" in f["run"].attrs:
-                try:
-                    model = json.loads(_decode(f["run"].attrs["model"]))
-                    if not isinstance(model, dict) or "kind" not in model:
-                        bad("/run@model", "JSON object without 'kind'")
-                    elif "input_dim" in model:
-                        sizes["d"] = int(model["input_dim"])
-                except (ValueError, TypeError):
-                    bad("/run@model", "is not valid JSON")
-            for name in ("config", "cadences"):
-                if name in f["run"].attrs:
+    try:
+        with f:
+            # -- root attributes -------------------------------------------------------------
+            def check_attrs(obj, objpath: str, specs: list) -> None:
+                for a in specs:
+                    name = a["name"]
+                    where = f"{objpath}@{name}" if objpath != "/" else f"/@{name}"
+                    if name not in obj.attrs:
+                        if a.get("required"):
+                            bad(where, "required attribute is missing")
+                        continue
                     try:
-                        json.loads(_decode(f["run"].attrs[name]))
+                        err = _attr_type_ok(obj, name, a["type"], a.get("shape"))
+                    except Exception as e:
+                        err = f"unreadable ({e})"
+                    if err:
+                        bad(where, err)
+                        continue
+                    if "value" in a:
+                        v = _decode(obj.attrs[name])
+                        if isinstance(v, list) and len(v) == 1:
+                            v = v[0]
+                        if v != a["value"]:
+                            bad(where, f"expected {a['value']!r}, found {v!r}")
+
+            check_attrs(f, "/", sch.raw["root_attributes"])
+            if "format_version" in f.attrs:
+                try:
+                    fv = [int(x) for x in np.atleast_1d(f.attrs["format_version"])]
+                    if len(fv) == 2 and fv[0] > sch.version[0]:
+                        bad("/@format_version", f"major version {fv[0]} is newer than {sch.version[0]}")
+                except Exception:
+                    pass
+
+            # -- groups ----------------------------------------------------------------------
+            for gpath, g in sch.groups.items():
+                if gpath not in f:
+                    if g.get("required"):
+                        bad(gpath, "required group is missing")
+                    continue
+                if not isinstance(f[gpath], h5py.Group):
+                    bad(gpath, "expected a group")
+                    continue
+                check_attrs(f[gpath], gpath, g.get("attributes", []))
+
+            # -- run sizes ---------------------------------------------------------------------
+            sizes: dict[str, int | None] = {"n": None, "k": None, "p": None, "d": None}
+
+            def int_attr(gpath, name):
+                try:
+                    v = f[gpath].attrs[name]
+                    return int(np.asarray(v).reshape(-1)[0])
+                except Exception:
+                    return None
+
+            if "run" in f:
+                sizes["n"] = int_attr("/run", "n_samples")
+                sizes["k"] = int_attr("/run", "k")
+                p = int_attr("/run", "n_parameters")
+                sizes["p"] = p if p else None  # 0 = unknown
+                for key in ("n", "k"):
+                    if sizes[key] is not None and sizes[key] < 1:
+                        bad("/run@" + {"n": "n_samples", "k": "k"}[key], f"must be positive, found {sizes[key]}")
+                if sizes["p"] is not None and sizes["p"] < 0:
+                    bad("/run@n_parameters", f"must be >= 0, found {sizes['p']}")
+                if "model" in f["run"].attrs:
+                    try:
+                        model = json.loads(_decode(f["run"].attrs["model"]))
+                        if not isinstance(model, dict) or "kind" not in model:
+                            bad("/run@model", "JSON object without 'kind'")
+                        elif "input_dim" in model:
+                            sizes["d"] = int(model["input_dim"])
                     except (ValueError, TypeError):
-                        bad(f"/run@{name}", "is not valid JSON")
-        if "/data/X" in f and isinstance(f["/data/X"], h5py.Dataset) and f["/data/X"].ndim == 2:
-            dx = int(f["/data/X"].shape[1])
-            if sizes["d"] is not None and sizes["d"] != dx:
-                bad("/data/X", f"has {dx} features but /run@model says input_dim {sizes['d']}")
-            sizes["d"] = dx
+                        bad("/run@model", "is not valid JSON")
+                for name in ("config", "cadences"):
+                    if name in f["run"].attrs:
+                        try:
+                            json.loads(_decode(f["run"].attrs[name]))
+                        except (ValueError, TypeError):
+                            bad(f"/run@{name}", "is not valid JSON")
+            if "/data/X" in f and isinstance(f["/data/X"], h5py.Dataset) and f["/data/X"].ndim == 2:
+                dx = int(f["/data/X"].shape[1])
+                if sizes["d"] is not None and sizes["d"] != dx:
+                    bad("/data/X", f"has {dx} features but /run@model says input_dim {sizes['d']}")
+                sizes["d"] = dx
 
-        # -- datasets ----------------------------------------------------------------------
-        present: dict[str, h5py.Dataset] = {}
-        def waived(spec) -> bool:
-            """True when all of the dataset's 'required_unless' attributes are present."""
-            conds = spec.get("required_unless")
-            if not conds:
-                return False
-            for c in conds:
-                gpath, _, aname = c.partition("@")
-                if gpath not in f or aname not in f[gpath].attrs:
+            # -- datasets ----------------------------------------------------------------------
+            present: dict[str, h5py.Dataset] = {}
+            def waived(spec) -> bool:
+                """True when all of the dataset's 'required_unless' attributes are present."""
+                conds = spec.get("required_unless")
+                if not conds:
                     return False
-            return True
+                for c in conds:
+                    gpath, _, aname = c.partition("@")
+                    if gpath not in f or aname not in f[gpath].attrs:
+                        return False
+                return True
 
-        for dpath, spec in sch.datasets.items():
-            if dpath not in f:
-                if spec.get("required") and not waived(spec):
-                    extra = ""
-                    if spec.get("required_unless"):
-                        extra = " (and " + " and ".join(spec["required_unless"]) + " are not all present)"
-                    bad(dpath, "required dataset is missing" + extra)
-                continue
-            obj = f[dpath]
-            if not isinstance(obj, h5py.Dataset):
-                bad(dpath, "expected a dataset")
-                continue
-            for req in spec.get("requires", []):
-                if req not in f:
-                    bad(dpath, f"present without {req}")
-            err = _dtype_ok(obj.dtype, spec["dtype"])
-            if err:
-                bad(dpath, err)
-                continue
-            if "shape" in spec:
-                if tuple(obj.shape) != tuple(spec["shape"]):
-                    bad(dpath, f"expected shape {spec['shape']}, found {list(obj.shape)}")
+            for dpath, spec in sch.datasets.items():
+                if dpath not in f:
+                    if spec.get("required") and not waived(spec):
+                        extra = ""
+                        if spec.get("required_unless"):
+                            extra = " (and " + " and ".join(spec["required_unless"]) + " are not all present)"
+                        bad(dpath, "required dataset is missing" + extra)
                     continue
-            dims = spec.get("dims")
-            if dims is not None:
-                if obj.ndim != len(dims):
-                    bad(dpath, f"expected {len(dims)} dimensions {dims}, found shape {list(obj.shape)}")
+                obj = f[dpath]
+                if not isinstance(obj, h5py.Dataset):
+                    bad(dpath, "expected a dataset")
                     continue
-                ok = True
-                for axis, dim in enumerate(dims):
-                    dspec = sch.dimensions[dim]
-                    if "size" in dspec:
-                        want = sizes.get(dspec["size"])
-                        if want is not None and obj.shape[axis] != want:
-                            bad(dpath, f"axis {axis} ({dim}) has length {obj.shape[axis]}, expected {dspec['size']} = {want}")
-                            ok = False
-                if not ok:
+                for req in spec.get("requires", []):
+                    if req not in f:
+                        bad(dpath, f"present without {req}")
+                err = _dtype_ok(obj.dtype, spec["dtype"])
+                if err:
+                    bad(dpath, err)
                     continue
-            present[dpath] = obj
-            if "values" in spec:
+                if "shape" in spec:
+                    if tuple(obj.shape) != tuple(spec["shape"]):
+                        bad(dpath, f"expected shape {spec['shape']}, found {list(obj.shape)}")
+                        continue
+                dims = spec.get("dims")
+                if dims is not None:
+                    if obj.ndim != len(dims):
+                        bad(dpath, f"expected {len(dims)} dimensions {dims}, found shape {list(obj.shape)}")
+                        continue
+                    ok = True
+                    for axis, dim in enumerate(dims):
+                        dspec = sch.dimensions[dim]
+                        if "size" in dspec:
+                            want = sizes.get(dspec["size"])
+                            if want is not None and obj.shape[axis] != want:
+                                bad(dpath, f"axis {axis} ({dim}) has length {obj.shape[axis]}, expected {dspec['size']} = {want}")
+                                ok = False
+                    if not ok:
+                        continue
+                present[dpath] = obj
+                if "values" in spec:
+                    try:
+                        v = obj[()]
+                        s = (v.decode("utf-8") if isinstance(v, bytes) else str(v)).rstrip("\x00 ")
+                        if s not in spec["values"]:
+                            bad(dpath, f"{s!r} is not one of {spec['values']}")
+                    except Exception as e:
+                        bad(dpath, f"unreadable ({e})")
+
+            # -- values: finite, monotonic ----------------------------------------------------
+            for dpath, obj in present.items():
+                spec = sch.datasets[dpath]
+                want_finite = spec.get("finite", False)
+                mono = spec.get("monotonic")
+                desc = spec.get("monotonic_axis") == "descending"
+                if not (want_finite or mono or desc) or obj.size == 0:
+                    continue
                 try:
-                    v = obj[()]
-                    s = (v.decode("utf-8") if isinstance(v, bytes) else str(v)).rstrip("\x00 ")
-                    if s not in spec["values"]:
-                        bad(dpath, f"{s!r} is not one of {spec['values']}")
-                except Exception as e:
-                    bad(dpath, f"unreadable ({e})")
-
-        # -- values: finite, monotonic ----------------------------------------------------
-        for dpath, obj in present.items():
-            spec = sch.datasets[dpath]
-            want_finite = spec.get("finite", False)
-            mono = spec.get("monotonic")
-            desc = spec.get("monotonic_axis") == "descending"
-            if not (want_finite or mono or desc) or obj.size == 0:
-                continue
-            try:
-                prev_last = None
-                for a, block in _blocks(obj):
-                    if want_finite and block.dtype.kind == "f":
-                        fin = np.isfinite(block)
-                        if not fin.all():
-                            bad_idx = np.argwhere(~fin)[0]
-                            idx = [int(a + bad_idx[0])] + [int(i) for i in bad_idx[1:]]
-                            bad(dpath, f"non-finite value {block[tuple(bad_idx)]} at index {idx}")
-                            want_finite = False
-                    if mono == "increasing":
-                        seq = block.astype(np.int64) if block.dtype.kind in "iu" else block
-                        if prev_last is not None and seq.size and not seq[0] > prev_last:
-                            bad(dpath, f"not strictly increasing at index {a}")
-                            mono = None
-                        elif seq.size > 1:
-                            dif = np.diff(seq)
-                            if not (dif > 0).all():
-                                i = int(np.argmax(~(dif > 0)))
-                                bad(dpath, f"not strictly increasing at index {a + i + 1} ({seq[i]} then {seq[i + 1]})")
+                    prev_last = None
+                    for a, block in _blocks(obj):
+                        if want_finite and block.dtype.kind == "f":
+                            fin = np.isfinite(block)
+                            if not fin.all():
+                                bad_idx = np.argwhere(~fin)[0]
+                                idx = [int(a + bad_idx[0])] + [int(i) for i in bad_idx[1:]]
+                                bad(dpath, f"non-finite value {block[tuple(bad_idx)]} at index {idx}")
+                                want_finite = False
+                        if mono == "increasing":
+                            seq = block.astype(np.int64) if block.dtype.kind in "iu" else block
+                            if prev_last is not None and seq.size and not seq[0] > prev_last:
+                                bad(dpath, f"not strictly increasing at index {a}")
                                 mono = None
-                        if seq.size:
-                            prev_last = seq[-1]
-                    if desc and block.ndim >= 2 and block.shape[-1] > 1:
-                        dif = np.diff(block, axis=-1)
-                        if (dif > 0).any():
-                            r = np.argwhere(dif > 0)[0]
-                            bad(dpath, f"not descending in row {int(a + r[0])}")
-                            desc = False
-                    if not (want_finite or mono or desc):
-                        break
-            except Exception as e:
-                bad(dpath, f"unreadable ({type(e).__name__}: {e})")
-
-        # -- named checks (schema "checks") ------------------------------------------------
-        for dpath, obj in present.items():
-            for check in sch.datasets[dpath].get("checks", []):
-                try:
-                    _named_check(check, dpath, obj, present, bad)
+                            elif seq.size > 1:
+                                dif = np.diff(seq)
+                                if not (dif > 0).all():
+                                    i = int(np.argmax(~(dif > 0)))
+                                    bad(dpath, f"not strictly increasing at index {a + i + 1} ({seq[i]} then {seq[i + 1]})")
+                                    mono = None
+                            if seq.size:
+                                prev_last = seq[-1]
+                        if desc and block.ndim >= 2 and block.shape[-1] > 1:
+                            dif = np.diff(block, axis=-1)
+                            if (dif > 0).any():
+                                r = np.argwhere(dif > 0)[0]
+                                bad(dpath, f"not descending in row {int(a + r[0])}")
+                                desc = False
+                        if not (want_finite or mono or desc):
+                            break
                 except Exception as e:
-                    bad(dpath, f"check {check} failed to run ({type(e).__name__}: {e})")
+                    bad(dpath, f"unreadable ({type(e).__name__}: {e})")
 
-        # -- cadences: equal lengths ------------------------------------------------------
-        for dim, coord in sch.coordinates.items():
-            members = [p for p, obj in present.items()
-                       if sch.datasets[p].get("dims") and sch.datasets[p]["dims"][0] == dim]
-            if not members:
-                continue
-            prefix_groups = {posixpath.dirname(p) for p in members}
-            for grp in prefix_groups:
-                group_members = [p for p in members if posixpath.dirname(p) == grp]
-                local_coord = posixpath.join(grp, dim)
-                ref = local_coord if local_coord in present else coord
-                if ref not in present:
-                    if coord not in f and local_coord not in f:
-                        bad(coord, f"missing, needed by {', '.join(sorted(group_members))}")
+            # -- named checks (schema "checks") ------------------------------------------------
+            for dpath, obj in present.items():
+                for check in sch.datasets[dpath].get("checks", []):
+                    try:
+                        _named_check(check, dpath, obj, present, bad)
+                    except Exception as e:
+                        bad(dpath, f"check {check} failed to run ({type(e).__name__}: {e})")
+
+            # -- cadences: equal lengths ------------------------------------------------------
+            for dim, coord in sch.coordinates.items():
+                members = [p for p, obj in present.items()
+                           if sch.datasets[p].get("dims") and sch.datasets[p]["dims"][0] == dim]
+                if not members:
                     continue
-                n_ref = present[ref].shape[0]
-                for p in group_members:
-                    if present[p].shape[0] != n_ref:
-                        bad(p, f"has {present[p].shape[0]} rows but {ref} has {n_ref}")
+                prefix_groups = {posixpath.dirname(p) for p in members}
+                for grp in prefix_groups:
+                    group_members = [p for p in members if posixpath.dirname(p) == grp]
+                    local_coord = posixpath.join(grp, dim)
+                    ref = local_coord if local_coord in present else coord
+                    if ref not in present:
+                        if coord not in f and local_coord not in f:
+                            bad(coord, f"missing, needed by {', '.join(sorted(group_members))}")
+                        continue
+                    n_ref = present[ref].shape[0]
+                    for p in group_members:
+                        if present[p].shape[0] != n_ref:
+                            bad(p, f"has {present[p].shape[0]} rows but {ref} has {n_ref}")
 
-        # -- dimension scales -------------------------------------------------------------
-        def check_scales(dpath: str, obj: h5py.Dataset, dims: list | None) -> None:
-            if obj.ndim == 0:
-                return
-            is_scale = h5py.h5ds.is_scale(obj.id)
-            spec = sch.datasets.get(dpath, {})
-            if spec.get("coordinate"):
-                if not is_scale:
-                    bad(dpath, "coordinate is not a dimension scale (H5DSset_scale)")
-                elif _scale_name(obj) != dims[0]:
-                    bad(dpath, f"dimension scale NAME is {_scale_name(obj)!r}, expected {dims[0]!r}")
-                return
-            if is_scale:
-                return  # a dimension scale dataset itself (e.g. /sample)
-            for axis in range(obj.ndim):
-                try:
-                    scales = list(obj.dims[axis].values())
-                except Exception as e:
-                    bad(dpath, f"axis {axis}: unreadable dimension list ({e})")
+            # -- dimension scales -------------------------------------------------------------
+            def check_scales(dpath: str, obj: h5py.Dataset, dims: list | None) -> None:
+                if obj.ndim == 0:
                     return
-                dimname = dims[axis] if dims else None
-                label = f"axis {axis}" + (f" ({dimname})" if dimname else "")
-                if len(scales) == 0:
-                    bad(dpath, f"{label} has no dimension scale attached")
-                    continue
-                if len(scales) > 1:
-                    bad(dpath, f"{label} has {len(scales)} dimension scales attached, expected 1")
-                    continue
-                sc = scales[0]
-                base = posixpath.basename(sc.name)
-                if dimname is not None and base != dimname:
-                    bad(dpath, f"{label} is attached to dimension scale {sc.name}, expected one named {dimname!r}")
-                    continue
-                if sc.ndim != 1 or sc.shape[0] != obj.shape[axis]:
-                    bad(dpath, f"{label} has length {obj.shape[axis]} but its scale {sc.name} has shape {list(sc.shape)}")
-                scale_grp = posixpath.dirname(sc.name)
-                ds_grp = posixpath.dirname(dpath)
-                if not (scale_grp == "/" or ds_grp == scale_grp or ds_grp.startswith(scale_grp + "/")):
-                    bad(dpath, f"{label}: scale {sc.name} is not in this group or a parent (netCDF readers will not find it)")
-                coord_path = sch.coordinates.get(base)
-                name_attr = _scale_name(sc)
-                if coord_path is None and dimname is not None:
-                    if not name_attr.startswith(NOT_A_VARIABLE):
-                        bad(sc.name, f"NAME of a dimension without coordinate must start with {NOT_A_VARIABLE!r}, found {name_attr!r}")
+                is_scale = h5py.h5ds.is_scale(obj.id)
+                spec = sch.datasets.get(dpath, {})
+                if spec.get("coordinate"):
+                    if not is_scale:
+                        bad(dpath, "coordinate is not a dimension scale (H5DSset_scale)")
+                    elif _scale_name(obj) != dims[0]:
+                        bad(dpath, f"dimension scale NAME is {_scale_name(obj)!r}, expected {dims[0]!r}")
+                    return
+                if is_scale:
+                    return  # a dimension scale dataset itself (e.g. /sample)
+                for axis in range(obj.ndim):
+                    try:
+                        scales = list(obj.dims[axis].values())
+                    except Exception as e:
+                        bad(dpath, f"axis {axis}: unreadable dimension list ({e})")
+                        return
+                    dimname = dims[axis] if dims else None
+                    label = f"axis {axis}" + (f" ({dimname})" if dimname else "")
+                    if len(scales) == 0:
+                        bad(dpath, f"{label} has no dimension scale attached")
+                        continue
+                    if len(scales) > 1:
+                        bad(dpath, f"{label} has {len(scales)} dimension scales attached, expected 1")
+                        continue
+                    sc = scales[0]
+                    base = posixpath.basename(sc.name)
+                    if dimname is not None and base != dimname:
+                        bad(dpath, f"{label} is attached to dimension scale {sc.name}, expected one named {dimname!r}")
+                        continue
+                    if sc.ndim != 1 or sc.shape[0] != obj.shape[axis]:
+                        bad(dpath, f"{label} has length {obj.shape[axis]} but its scale {sc.name} has shape {list(sc.shape)}")
+                    scale_grp = posixpath.dirname(sc.name)
+                    ds_grp = posixpath.dirname(dpath)
+                    if not (scale_grp == "/" or ds_grp == scale_grp or ds_grp.startswith(scale_grp + "/")):
+                        bad(dpath, f"{label}: scale {sc.name} is not in this group or a parent (netCDF readers will not find it)")
+                    coord_path = sch.coordinates.get(base)
+                    name_attr = _scale_name(sc)
+                    if coord_path is None and dimname is not None:
+                        if not name_attr.startswith(NOT_A_VARIABLE):
+                            bad(sc.name, f"NAME of a dimension without coordinate must start with {NOT_A_VARIABLE!r}, found {name_attr!r}")
 
-        for dpath, obj in present.items():
-            check_scales(dpath, obj, sch.datasets[dpath].get("dims"))
-        # any other dataset under /trajectory must also be readable by xarray
-        if "trajectory" in f and isinstance(f["trajectory"], h5py.Group):
-            for name, obj in f["trajectory"].items():
-                p = "/trajectory/" + name
-                if isinstance(obj, h5py.Dataset) and p not in sch.datasets:
-                    check_scales(p, obj, None)
+            for dpath, obj in present.items():
+                check_scales(dpath, obj, sch.datasets[dpath].get("dims"))
+            # any other dataset under /trajectory must also be readable by xarray
+            if "trajectory" in f and isinstance(f["trajectory"], h5py.Group):
+                for name, obj in f["trajectory"].items():
+                    p = "/trajectory/" + name
+                    if isinstance(obj, h5py.Dataset) and p not in sch.datasets:
+                        check_scales(p, obj, None)
+    except Exception as e:  # a damaged file must give a problem line, never an exception
+        bad("/", f"validation stopped: {type(e).__name__}: {e}")
 
     # de-duplicate (scale NAME problems can repeat per attached dataset)
     seen = set()
@@ -954,8 +991,16 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
     return out
 
 
+def _is_unreadable(problem: str) -> bool:
+    """Problems that make a file unreadable as a trajectory (as `eostrace validate` exits 2):
+    not HDF5, not this format, or a newer major version."""
+    return (": /: cannot open" in problem or ": /@format: " in problem
+            or (": /@format_version: major version" in problem))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """python eostrace_format.py FILE...: print problems; exit 0 valid, 1 invalid, 2 unreadable."""
+    """python eostrace_format.py FILE...: print problems; exit 0 valid, 1 invalid, 2 unreadable
+    (not HDF5, not an eostrace trajectory, or a newer major version)."""
     import sys
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
@@ -969,9 +1014,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         for p in probs:
             print(p)
-        code = max(code, 2 if "cannot open" in probs[0] else 1)
+        code = max(code, 2 if any(_is_unreadable(p) for p in probs) else 1)
     return code
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except BrokenPipeError:  # e.g. piped into head
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        raise SystemExit(1)
