@@ -11,10 +11,16 @@ struct EOSTrace: ParsableCommand {
             BenchWriteCommand.self,
             DumpCommand.self,
             FollowCommand.self,
+            FuzzCommand.self,
             InfoCommand.self,
             ValidateCommand.self,
             MakeSampleCommand.self,
             SyntheticWriterCommand.self,
             WriteForeverCommand.self,
         ])
+
+    static func main() {
+        CrashGuard.install(arguments: CommandLine.arguments)
+        main(nil)
+    }
 }
