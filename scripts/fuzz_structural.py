@@ -198,7 +198,7 @@ def check(binary: str, files: list[Path], timeout: float = 30) -> tuple[int, int
     runs = findings = 0
     for path in files:
         for args in (["validate", path], ["info", path], ["info", "--json", path], ["dump", path, "loss"],
-                     ["follow", path, "--quiet", "--timeout", "2", "--interval", "0.2"]):
+                     ["follow", path, "--quiet", "--timeout", "1", "--interval", "0.1"]):
             runs += 1
             cmd = [binary, *map(str, args)]
             try:
