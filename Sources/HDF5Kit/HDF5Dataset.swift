@@ -311,9 +311,36 @@ public final class HDF5Dataset: HDF5Object {
         try site.check("detach scale \(scale.path) from axis \(axis)") { H5DSdetach_scale(did, sid, UInt32(axis)) }
     }
 
+    /// The H5DS functions read `DIMENSION_LIST` assuming it is a 1-D variable-length array of
+    /// object references with one entry per axis; anything else (a corrupted or foreign file)
+    /// makes libhdf5_hl read out of bounds and crash. Throws `.typeMismatch` for such a file.
+    func checkDimensionList() throws {
+        guard hasAttribute("DIMENSION_LIST") else { return }
+        let rank = try shape().count
+        try withAttribute("DIMENSION_LIST") { aid, s in
+            let t = try s.id("H5Aget_type") { H5Aget_type(aid) }
+            defer { closeIfValid(t) }
+            var ok = H5Tget_class(t) == H5T_VLEN
+            if ok {
+                let base = s.quiet { H5Tget_super(t) }
+                defer { closeIfValid(base) }
+                ok = base >= 0 && H5Tget_class(base) == H5T_REFERENCE && H5Tget_size(base) == 8
+            }
+            let sp = try s.id("H5Aget_space") { H5Aget_space(aid) }
+            defer { closeIfValid(sp) }
+            let dims = try Dataspace.dims(sp, site: s)
+            ok = ok && dims == [rank]
+            if !ok {
+                throw s.fail(.typeMismatch, "read dimension scales",
+                             "DIMENSION_LIST is not a list of object references with one entry per axis")
+            }
+        }
+    }
+
     /// Paths of the scales attached to axis `axis` (empty when none).
     public func attachedScales(axis: Int) throws -> [String] {
         let did = try openID()
+        try checkDimensionList()
         let n = try site.count("H5DSget_num_scales") { H5DSget_num_scales(did, UInt32(axis)) }
         if n <= 0 { return [] }
         var paths: [String] = []

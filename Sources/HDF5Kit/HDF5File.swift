@@ -83,9 +83,18 @@ public final class HDF5File {
         if !fileExists(path) {
             throw site.fail(.fileNotFound, "open", "no such file")
         }
+        // libhdf5 1.10 loops forever or reads out of bounds on some corrupted global heaps.
+        if let problem = GlobalHeapCheck.problem(path: path) {
+            throw site.fail(.notHDF5, "open", "corrupt HDF5 file: \(problem)")
+        }
         let fapl = try makeFileAccessList(site: site, bounds: nil,
                                           clearStatusFlags: clearStatusFlags && mode == .readWrite)
         defer { closeIfValid(fapl) }
+        if mode == .swmrRead {
+            try site.check("H5Pset_metadata_read_attempts") {
+                H5Pset_metadata_read_attempts(fapl, swmrMetadataReadAttempts)
+            }
+        }
         let flags: UInt32
         switch mode {
         case .readOnly: flags = eos_H5F_ACC_RDONLY()
@@ -98,6 +107,12 @@ public final class HDF5File {
         }
         return HDF5File(path: path, id: id, mode: mode)
     }
+
+    /// Metadata read attempts of an SWMR reader. HDF5's default (100) retries a metadata block
+    /// whose checksum fails with exponential backoff from 1 ns, capped at one hour per wait: on a
+    /// corrupted file, opening or reading as SWMR reader then sleeps for hours. 24 attempts wait
+    /// at most about 2^24 ns ≈ 17 ms in total per metadata block, ample for a live writer's torn metadata writes.
+    public static let swmrMetadataReadAttempts: UInt32 = 24
 
     /// Whether the file at `path` starts with the HDF5 signature (at offset 0, 512, 1024, ...).
     public static func isHDF5(_ path: String) -> Bool {

@@ -88,10 +88,39 @@ private struct Run {
             checkAttributes(group, specs: g.attributes ?? [], objectPath: g.path)
         }
         resolveSizes()
+<<<<<<< HEAD
         if file.kind(of: "/run/status") == .dataset, let st = try? file.dataset("/run/status").readString() {
             isRunning = st == "running"
         }
+=======
+        checkRunValues()
+>>>>>>> h-robust
         for spec in schema.datasets { checkDataset(spec) }
+    }
+
+    /// Values of /run attributes that the types alone do not constrain: η finite and positive,
+    /// n ≥ 1, 1 ≤ k ≤ n, p ≥ 0, and the JSON attributes (model, config, cadences) parse as objects
+    /// (the model with a string "kind").
+    mutating func checkRunValues() {
+        guard let run = try? file.group("/run") else { return }
+        if run.hasAttribute("learning_rate"), let eta = try? run.scalarAttribute("learning_rate", as: Double.self),
+           !(eta.isFinite && eta > 0) {
+            problem("/run@learning_rate", "is \(eta), expected a finite positive step size")
+        }
+        if let n = sizes["n"], n < 1 { problem("/run@n_samples", "is \(n), expected ≥ 1") }
+        if let k = sizes["k"], k < 1 || (sizes["n"].map { k > $0 } ?? false) {
+            problem("/run@k", "is \(k), expected 1 ≤ k ≤ n")
+        }
+        if let p = sizes["p"], p < 0 { problem("/run@n_parameters", "is \(p), expected ≥ 0") }
+        for name in ["model", "config", "cadences"] where run.hasAttribute(name) {
+            guard let text = try? run.stringAttribute(name) else { continue }  // type checked elsewhere
+            let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+            if object == nil {
+                problem("/run@\(name)", "is not a JSON object")
+            } else if name == "model", !(object?["kind"] is String) {
+                problem("/run@model", "has no string \"kind\"")
+            }
+        }
     }
 
     // MARK: Attributes

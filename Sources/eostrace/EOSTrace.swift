@@ -11,6 +11,7 @@ struct EOSTrace: ParsableCommand {
             BenchWriteCommand.self,
             DumpCommand.self,
             FollowCommand.self,
+            FuzzCommand.self,
             InfoCommand.self,
             RecordCommand.self,
             ValidateCommand.self,
@@ -21,4 +22,9 @@ struct EOSTrace: ParsableCommand {
             CompareCommand.self,
             ReportCommand.self,
         ])
+
+    static func main() {
+        CrashGuard.install(arguments: CommandLine.arguments)
+        main(nil)
+    }
 }

@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A pre-check of HDF5 global heap collections ("GCOL" blocks: the storage of variable-length
+/// strings and of dimension-scale lists), run before libhdf5 opens a file.
+///
+/// libhdf5 1.10.8 decodes a collection (H5HG__cache_heap_deserialize) by walking its objects
+/// without bounds or progress checks: a free-space object of size 0 makes it loop forever, and
+/// an object size beyond the collection makes later reads run off the buffer. The fuzzer found
+/// both in corrupted recordings. This walk is the same as libhdf5's, with the checks: every
+/// object must advance and end inside the collection. It scans the first `scanLimit` bytes of
+/// the file (collections are written when objects are created, before the bulk data) for
+/// blocks that start with "GCOL" and version 1 — the only ones libhdf5 would decode.
+enum GlobalHeapCheck {
+    static let scanLimit = 64 << 20
+
+    /// nil when every collection found is well formed; otherwise a one-line problem.
+    static func problem(path: String, sizeOfLengths: Int = 8) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }  // libhdf5 will report it
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        let size = Int(min(Int64(st.st_size), Int64(scanLimit)))
+        guard size >= 16 else { return nil }
+        var buf = [UInt8](repeating: 0, count: size)
+        var got = 0
+        let ok = buf.withUnsafeMutableBytes { p -> Bool in
+            while got < size {
+                let r = pread(fd, p.baseAddress! + got, size - got, off_t(got))
+                if r <= 0 { return r == 0 }
+                got += r
+            }
+            return true
+        }
+        guard ok else { return nil }
+        return buf.withUnsafeBufferPointer { b -> String? in
+            let n = got
+            var i = 0
+            while i + 16 <= n {
+                // "GCOL", version 1
+                if b[i] == 0x47 && b[i + 1] == 0x43 && b[i + 2] == 0x4F && b[i + 3] == 0x4C && b[i + 4] == 1 {
+                    if let why = walk(b, at: i, available: n) {
+                        return "global heap collection at byte \(i): \(why)"
+                    }
+                }
+                i += 1
+            }
+            return nil
+        }
+    }
+
+    private static func u16(_ b: UnsafeBufferPointer<UInt8>, _ at: Int) -> Int { Int(b[at]) | Int(b[at + 1]) << 8 }
+    private static func u64(_ b: UnsafeBufferPointer<UInt8>, _ at: Int) -> UInt64 {
+        var v: UInt64 = 0
+        for j in 0..<8 { v |= UInt64(b[at + j]) << (8 * UInt64(j)) }
+        return v
+    }
+
+    /// Walks one collection the way libhdf5 does; returns what is wrong, or nil.
+    private static func walk(_ b: UnsafeBufferPointer<UInt8>, at start: Int, available: Int) -> String? {
+        let headerSize = 16, objectHeader = 16
+        let declared = u64(b, start + 8)
+        guard declared >= UInt64(headerSize) else { return "collection size \(declared) is smaller than its header" }
+        // Collections extending past the scanned bytes: check what we have (libhdf5 rejects
+        // those past end of file itself).
+        let end = start + Int(min(declared, UInt64(available - start)))
+        var p = start + headerSize
+        while p < end {
+            if p + objectHeader > end { break }  // tail too small for an object: free space
+            let idx = u16(b, p)
+            let objSize = u64(b, p + 8)
+            let need: UInt64
+            if idx > 0 {
+                guard objSize <= UInt64(Int.max / 2) else { return "object \(idx) has size \(objSize)" }
+                need = UInt64(objectHeader) + (objSize + 7) / 8 * 8
+            } else {
+                need = objSize
+            }
+            guard need > 0 else { return "free-space object of size 0 (libhdf5 would loop forever)" }
+            guard need <= UInt64(end - p) else {
+                return "object \(idx) of \(objSize) bytes runs past the end of the collection"
+            }
+            p += Int(need)
+        }
+        return nil
+    }
+}
