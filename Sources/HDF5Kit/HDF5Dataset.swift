@@ -315,6 +315,13 @@ public final class HDF5Dataset: HDF5Object {
         try site.check("attach scale \(scale.path) to axis \(axis)") { H5DSattach_scale(did, sid, UInt32(axis)) }
     }
 
+    /// Detaches `scale` from axis `axis` (H5DSdetach_scale).
+    public func detachScale(_ scale: HDF5Dataset, axis: Int) throws {
+        let did = try openID()
+        let sid = try scale.openID()
+        try site.check("detach scale \(scale.path) from axis \(axis)") { H5DSdetach_scale(did, sid, UInt32(axis)) }
+    }
+
     /// Paths of the scales attached to axis `axis` (empty when none).
     public func attachedScales(axis: Int) throws -> [String] {
         let did = try openID()

@@ -21,6 +21,14 @@ public final class HDF5Group: HDF5Object {
     /// Whether a child object exists.
     public func exists(_ name: String) -> Bool { file.exists(childPath(name)) }
 
+    /// Removes the link `name` (the object's space is not reclaimed in the file).
+    public func removeLink(_ name: String) throws {
+        let gid = try openID()
+        try CallSite(file: file.path, object: childPath(name)).check("delete link") {
+            name.withCString { H5Ldelete(gid, $0, hid_t(eos_H5P_DEFAULT())) }
+        }
+    }
+
     /// Names of the direct children (links), sorted by name.
     public func childNames() throws -> [String] {
         let gid = try openID()

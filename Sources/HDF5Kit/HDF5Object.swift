@@ -94,6 +94,9 @@ extension HDF5Object {
         }
     }
 
+    /// Deletes an attribute if it exists.
+    public func removeAttribute(_ name: String) throws { try deleteAttributeIfPresent(name) }
+
     func deleteAttributeIfPresent(_ name: String) throws {
         guard hasAttribute(name) else { return }
         let oid = try openID()

@@ -273,7 +273,7 @@ extension TrajectorySchema {
         "sample",
         "feature"
       ],
-      "required": false,
+      "required": true,
       "doc": "Inputs, one row per sample. Required unless /data has both attributes x_path and x_sha256 (required_unless).",
       "required_unless": [
         "/data@x_path",

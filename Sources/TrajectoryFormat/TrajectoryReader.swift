@@ -81,7 +81,8 @@ public final class TrajectoryReader {
     }
 
     /// Checks the root `format` and `format_version` attributes; returns the version.
-    static func checkFormat(_ root: HDF5Group, path: String) throws -> [Int] {
+    /// Throws `.notATrajectory` or `.unsupportedVersion` (newer major version).
+    public static func checkFormat(_ root: HDF5Group, path: String) throws -> [Int] {
         guard root.hasAttribute("format") else {
             throw TrajectoryError(.notATrajectory, file: path, object: "/@format",
                                   "not an eostrace trajectory (no 'format' attribute)")

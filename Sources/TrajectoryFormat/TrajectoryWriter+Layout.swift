@@ -129,8 +129,8 @@ struct LayoutPlan {
     }
 
     /// Chunk shape for a dataset with trailing shape `trailing`: whole-batch rows for the main
-    /// cadence (a multiple of the batch, at least 64 KiB), about 1 MiB otherwise; when one row
-    /// exceeds 1 MiB, axis 1 is split.
+    /// cadence (a multiple of the batch, at least 64 KiB), about 64 KiB (at least one row) for
+    /// own cadences; when one row exceeds 1 MiB, axis 1 is split.
     static func chunk(trailing: [Int], mainCadence: Bool, batch: Int) -> [Int] {
         let rowBytes = 8 * max(1, trailing.reduce(1, *))
         var rows: Int
@@ -138,7 +138,8 @@ struct LayoutPlan {
             let batchBytes = rowBytes * batch
             rows = batchBytes >= minChunkBytes ? batch : batch * ((minChunkBytes + batchBytes - 1) / batchBytes)
         } else {
-            rows = min(8192, max(1, targetChunkBytes / rowBytes))
+            // Own cadences are sparse: the smallest allowed chunk (64 KiB), at least one row.
+            rows = min(8192, max(1, minChunkBytes / rowBytes))
         }
         var tail = trailing.map { max(1, $0) }
         if rows == 1 && rowBytes > targetChunkBytes && !tail.isEmpty {

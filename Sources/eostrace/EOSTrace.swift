@@ -9,5 +9,12 @@ struct EOSTrace: ParsableCommand {
         // One subcommand per file: Sources/eostrace/<Name>Command.swift. Keep this list sorted.
         subcommands: [
             AnalyzeCommand.self,
+            BenchWriteCommand.self,
+            DumpCommand.self,
+            InfoCommand.self,
+            RecordCommand.self,
+            ValidateCommand.self,
+            MakeSampleCommand.self,
+            WriteForeverCommand.self,
         ])
 }

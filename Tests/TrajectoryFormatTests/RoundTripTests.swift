@@ -101,6 +101,8 @@ final class RoundTripTests: TemporaryDirectoryTestCase {
         // Rows bigger than 1 MiB are split along axis 1.
         XCTAssertEqual(LayoutPlan.chunk(trailing: [200_000], mainCadence: false, batch: 1), [1, 131_072])
         XCTAssertEqual(LayoutPlan.chunk(trailing: [1000, 1000], mainCadence: false, batch: 1), [1, 131, 1000])
+        XCTAssertEqual(LayoutPlan.chunk(trailing: [1000], mainCadence: false, batch: 1), [8, 1000])
+        XCTAssertEqual(LayoutPlan.chunk(trailing: [], mainCadence: false, batch: 1), [8192])
     }
 
     func testWriterRejectsBadRows() throws {

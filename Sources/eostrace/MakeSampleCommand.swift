@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import TrajectoryFormat
+
+/// Hidden: writes the synthetic sample recording shipped in samples/ (see samples/README.md).
+struct MakeSampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "_make-sample", abstract: "Write the synthetic sample recording.", shouldDisplay: false)
+
+    @Option(help: "Output file.") var out = "samples/synthetic-small.h5"
+    @Option var steps = 300
+
+    func run() throws {
+        try reportingErrors {
+            let syn = SyntheticRecording(n: 40, k: 4, d: 6, p: 120, learningRate: 0.02, seed: 20221128)
+            let cadences = "{\"step\":1,\"spectrum\":10,\"hessian\":10,\"checkpoint\":50,\"gram\":100}"
+            var meta = syn.metadata(softwareVersion: EOSTrace.configuration.version, cadences: cadences)
+            meta.created = "2026-01-01T00:00:00Z"
+            let w = try TrajectoryWriter(path: out, metadata: meta, X: .stored(values: syn.X, d: syn.d), Y: syn.Y,
+                                         options: WriterOptions.all.with(batch: 64))
+            for t in 0..<Int64(steps) {
+                try w.append(syn.row(step: t))
+                if t % 10 == 0 {
+                    try w.appendSpectrum(step: t, eigenvalues: syn.eigenvalues(step: t))
+                    try w.appendHessianSharpness(step: t, value: syn.hessianSharpness(step: t))
+                }
+                if t % 50 == 0 { try w.appendCheckpoint(step: t, parameters: syn.parameters(step: t)) }
+                if t % 100 == 0 { try w.appendGram(step: t, matrix: syn.gram(step: t)) }
+            }
+            try w.close(status: .completed)
+            print(out)
+        }
+    }
+}
+
+extension WriterOptions {
+    func with(batch: Int) -> WriterOptions {
+        var c = self
+        c.batchSteps = batch
+        return c
+    }
+}

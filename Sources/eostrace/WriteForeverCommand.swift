@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import TrajectoryFormat
+
+/// Hidden test helper: writes synthetic steps until killed (or --max-seconds), printing
+/// `flushed <rows>` after each batch flush. Used by the kill test (CLITests).
+struct WriteForeverCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "_write-forever", abstract: "Test helper: write synthetic steps until killed.",
+        shouldDisplay: false)
+
+    @Argument var file: String
+    @Option var flushEvery = 10
+    @Option var n = 32
+    @Option var k = 2
+    @Option(help: "Pause per step, milliseconds.") var sleepMs = 1
+    @Option(help: "Stop by itself after this many seconds.") var maxSeconds = 60.0
+    @Flag var noSwmr = false
+
+    func run() throws {
+        try reportingErrors {
+            let syn = SyntheticRecording(n: max(32, n), k: max(1, k), d: 3, p: 0)
+            let w = try TrajectoryWriter(path: file, metadata: syn.metadata(), X: .stored(values: syn.X, d: 3), Y: syn.Y,
+                                         options: WriterOptions(batchSteps: max(1, flushEvery), flushIntervalSeconds: nil,
+                                                                swmr: !noSwmr))
+            let start = Date()
+            var s: Int64 = 0
+            while Date().timeIntervalSince(start) < maxSeconds {
+                try w.append(syn.row(step: s, optional: false))
+                s += 1
+                if w.stepCount % max(1, flushEvery) == 0 {
+                    FileHandle.standardOutput.write(Data("flushed \(w.stepCount)\n".utf8))
+                }
+                if sleepMs > 0 { usleep(UInt32(sleepMs) * 1000) }
+            }
+            try w.close(status: .interrupted)
+        }
+    }
+}
