@@ -5,7 +5,7 @@ for cross-checking the Swift numbers.
     python3 scripts/bench_analyze_reference.py RUN.h5 [--json OUT.json] [--no-replay]
 
 It reads the recording with h5py, replays GD from the parameter checkpoints with the exact
-per-layer Gram M = (2/n) Σ_l (Δ_l Δ_lᵀ) ∘ (H_l H_lᵀ + β) (numpy matmuls, no caching), and computes
+per-layer Gram M = (2/n) Σ_l (Δ_l Δ_lᵀ) ∘ (H_l H_lᵀ + β) (numpy matmuls; X Xᵀ computed once), and computes
 phases (loss rule), c1, ‖R‖²/n, R′ tracking (from the first step and restarted at phase-II
 starts), anomaly points, and the SPEC 3.5 checks. It prints timings and writes the key numbers as
 JSON (same names as the Swift result) so that the two can be compared.
@@ -50,6 +50,7 @@ class Model:
             raise ValueError(f"model kind {desc['kind']!r} cannot be replayed")
         self.kind = desc["kind"]
         self.L = len(self.sizes) - 1
+        self._xxt = None  # X Xᵀ (+β) is constant: computed once
 
     def unpack(self, theta):
         Ws, bs, off = [], [], 0
@@ -97,7 +98,13 @@ class Model:
         beta = 1.0 if self.bias else 0.0
         M = np.zeros((n, n))
         for l in range(self.L):
-            M += (deltas[l] @ deltas[l].T) * (hs[l] @ hs[l].T + beta)
+            if l == 0:
+                if self._xxt is None:
+                    self._xxt = X @ X.T + beta
+                K = self._xxt
+            else:
+                K = hs[l] @ hs[l].T + beta
+            M += (deltas[l] @ deltas[l].T) * K
         M *= 2.0 / n
         return F, D, grad, M, float(D @ F)
 

@@ -43,9 +43,12 @@ public enum AnalysisFile {
         try file.close()
     }
 
-    /// Writes `/analysis` into the recording itself, on its `/trajectory/step` dimension. An
-    /// existing `/analysis` of the same length is overwritten in place (so analyzing twice gives
-    /// the same file contents); one of another length is an error.
+    /// Writes `/analysis` into the recording itself. The steps must equal `/trajectory/step`.
+    /// `/analysis/step` is written as the group's own coordinate (a copy of `/trajectory/step`):
+    /// netCDF-4 readers (h5netcdf, xarray) only see dimensions of the group and its ancestors, so
+    /// `xarray.open_dataset(path, group="analysis", engine="h5netcdf")` needs it there. An existing
+    /// `/analysis` of the same length is overwritten in place (analyzing twice gives the same
+    /// contents); one of another length is an error.
     ///
     /// - Throws: `TrajectoryError(.invalidData)` when the steps differ from the recording's.
     public static func writeInPlace(_ result: AnalysisResult, recording path: String, softwareVersion: String) throws {
@@ -58,19 +61,30 @@ public enum AnalysisFile {
                                   "the analysis covers \(result.perStep.step.count) steps that do not match the recording's \(steps.count)")
         }
         let group: HDF5Group
+        let scale: HDF5Dataset
         if file.kind(of: "/analysis") == .group {
             group = try file.group("/analysis")
-            for name in datasetNames where group.exists(name) {
+            for name in datasetNames + ["step"] where group.exists(name) {
                 let ds = try group.dataset(name)
                 guard try ds.shape() == [steps.count] else {
                     throw TrajectoryError(.invalidData, file: path, object: "/analysis/\(name)",
                                           "existing dataset has shape \(try ds.shape()), expected [\(steps.count)]; write to a separate file with --out")
                 }
             }
+            guard group.exists("step") else {
+                throw TrajectoryError(.invalidData, file: path, object: "/analysis/step",
+                                      "existing /analysis has no step coordinate; write to a separate file with --out")
+            }
+            scale = try group.dataset("step")
+            try scale.write(steps)
         } else {
             group = try file.createGroup("/analysis")
+            scale = try group.createDataset("step", type: .int64, shape: [steps.count])
+            try scale.write(steps)
+            try scale.makeDimensionScale(name: "step")
+            try scale.setAttribute("_Netcdf4Dimid", Int32(0))
         }
-        try writeSeries(result, into: group, scale: stepDS)
+        try writeSeries(result, into: group, scale: scale)
         try writeAttributes(result, on: group, sourceFile: path, softwareVersion: softwareVersion)
         try file.flush()
         try file.close()

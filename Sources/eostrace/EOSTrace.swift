@@ -8,6 +8,7 @@ struct EOSTrace: ParsableCommand {
         version: "0.1.0",
         // One subcommand per file: Sources/eostrace/<Name>Command.swift. Keep this list sorted.
         subcommands: [
+            AnalyzeCommand.self,
             BenchWriteCommand.self,
             DumpCommand.self,
             FollowCommand.self,

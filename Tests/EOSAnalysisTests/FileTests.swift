@@ -131,8 +131,13 @@ final class FileTests: XCTestCase {
         rd.close()
         let f2 = try HDF5File.open(path)
         XCTAssertEqual(try f2.dataset("/analysis/phase").read(Int8.self), r.perStep.phase)
-        XCTAssertEqual(try f2.dataset("/analysis/c1").attachedScales(axis: 0), ["/trajectory/step"])
+        XCTAssertEqual(try f2.dataset("/analysis/c1").attachedScales(axis: 0), ["/analysis/step"])
+        XCTAssertEqual(try f2.dataset("/analysis/step").read(Int64.self), run.input.steps)
         try f2.close()
+        if let keep = ProcessInfo.processInfo.environment["EOSTRACE_KEEP_DIR"] {
+            try? FileManager.default.copyItem(atPath: path, toPath: keep + "/analysis-in-place.h5")
+            try? FileManager.default.copyItem(atPath: out, toPath: keep + "/analysis-separate.h5")
+        }
     }
 
     func testInPlaceRefusesMismatchedSteps() throws {
