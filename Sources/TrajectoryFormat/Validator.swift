@@ -88,13 +88,10 @@ private struct Run {
             checkAttributes(group, specs: g.attributes ?? [], objectPath: g.path)
         }
         resolveSizes()
-<<<<<<< HEAD
         if file.kind(of: "/run/status") == .dataset, let st = try? file.dataset("/run/status").readString() {
             isRunning = st == "running"
         }
-=======
         checkRunValues()
->>>>>>> h-robust
         for spec in schema.datasets { checkDataset(spec) }
     }
 
