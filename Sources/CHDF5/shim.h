@@ -68,4 +68,11 @@ static inline int eos_H5I_DATASET(void) { return (int)H5I_DATASET; }
 /// Silence HDF5's automatic error printing for the default stack.
 static inline herr_t eos_silence_errors(void) { return H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+/// Thread-safe HDF5 builds (Debian's) keep the error stack and its printing per thread:
+/// silence the printing once on every thread that calls into the library.
+static inline void eos_silence_errors_this_thread(void) {
+    static __thread int silenced = 0;
+    if (!silenced) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); silenced = 1; }
+}
+
 #endif

@@ -93,6 +93,8 @@ private struct Run {
         }
         checkRunValues()
         for spec in schema.datasets { checkDataset(spec) }
+        checkDimensionScaleNames()
+        checkUndeclaredDatasets()
     }
 
     /// Values of /run attributes that the types alone do not constrain: η finite and positive,
@@ -116,6 +118,50 @@ private struct Run {
                 problem("/run@\(name)", "is not a JSON object")
             } else if name == "model", !(object?["kind"] is String) {
                 problem("/run@model", "has no string \"kind\"")
+            }
+        }
+    }
+
+    /// netCDF-4's mark of a dimension without a coordinate variable (what h5netcdf writes).
+    static let netCDFDimensionPrefix = "This is a netCDF dimension but not a netCDF variable."
+
+    /// Scales of dimensions without a coordinate (in the root group) must carry netCDF's NAME,
+    /// or h5netcdf/xarray read them as variables.
+    mutating func checkDimensionScaleNames() {
+        for dim in schema.dimensions where dim.coordinate == nil {
+            let path = "/" + dim.name
+            guard file.kind(of: path) == .dataset, let ds = try? file.dataset(path) else { continue }
+            guard (try? ds.isDimensionScale()) == true else {
+                problem(path, "is not a dimension scale (H5DSset_scale)")
+                continue
+            }
+            let name = (try? ds.stringAttribute("NAME")) ?? ""
+            if !name.hasPrefix(Self.netCDFDimensionPrefix) {
+                problem(path, "NAME of a dimension without coordinate must start with '\(Self.netCDFDimensionPrefix)'")
+            }
+        }
+    }
+
+    /// Datasets the schema does not name are allowed (users add their own series), but every axis
+    /// needs one dimension scale, or xarray invents phony_dim_* names.
+    mutating func checkUndeclaredDatasets() {
+        let declared = Set(schema.datasets.map(\.path))
+        let scales = Set(schema.dimensions.map { $0.coordinate ?? "/" + $0.name })
+        for g in schema.groups where g.path != "/run" && g.path != "/data" {
+            guard file.kind(of: g.path) == .group, let group = try? file.group(g.path),
+                  let children = try? group.childNames() else { continue }
+            for child in children.sorted() {
+                let path = g.path + "/" + child
+                guard !declared.contains(path), !scales.contains(path), file.kind(of: path) == .dataset,
+                      let ds = try? file.dataset(path), (try? ds.isDimensionScale()) != true,
+                      let shape = try? ds.shape() else { continue }
+                for axis in 0..<shape.count {
+                    let attached = (try? ds.attachedScales(axis: axis)) ?? []
+                    if attached.count != 1 {
+                        problem(path, attached.isEmpty ? "axis \(axis) has no dimension scale attached (undeclared dataset; xarray would invent phony_dim names)"
+                                                       : "axis \(axis) has \(attached.count) dimension scales, expected one")
+                    }
+                }
             }
         }
     }

@@ -134,10 +134,8 @@ SWIFT_EXIT = {"format_name": 2, "newer_major": 2}
 #: Problems the Python validator finds and `eostrace validate` (h-format) does not check yet.
 #: strict xfail: when the Swift validator learns the check, the test fails as XPASS and the
 #: entry must be removed here.
-SWIFT_GAPS = {
-    "bad_model_json": "Swift validator does not parse /run@model as JSON",
-    "extra_unscaled": "Swift validator ignores datasets outside the schema (xarray then invents phony_dim_* names)",
-    "scale_name": "Swift validator does not check the NAME of non-coordinate dimension scales",
+SWIFT_GAPS: dict[str, str] = {
+    # case name -> why the Swift validator cannot find it yet (strict xfail; none at present)
 }
 
 

@@ -21,6 +21,8 @@ let hdf5Lock = NSRecursiveLock()
 func withHDF5Lock<T>(_ body: () throws -> T) rethrows -> T {
     hdf5Lock.lock()
     defer { hdf5Lock.unlock() }
+    _ = silenceHDF5Errors
+    eos_silence_errors_this_thread()
     return try body()
 }
 
