@@ -5,7 +5,7 @@ set -euo pipefail
 
 APT_PACKAGES=(pkg-config libhdf5-dev hdf5-tools libopenblas-dev liblapacke-dev zlib1g-dev
               dataset-fashion-mnist chromium)
-PIP_PACKAGES=(numpy scipy h5py xarray h5netcdf pytest pillow)
+PIP_PACKAGES=(numpy scipy h5py xarray h5netcdf pytest pillow matplotlib)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
