@@ -66,11 +66,30 @@ struct RecordCommand: ParsableCommand {
     var quiet = false
     @Flag(help: "Replace --output if it exists (without it, an existing file is never touched).")
     var force = false
+    @Option(help: "Store X in the recording when smaller than this many bytes (float64), else only its location and SHA-256 (default 67108864 = 64 MiB).")
+    var storeDataBelow: Int?
+
+    @Option(help: "Sweep: record one run per step size (comma-separated, e.g. 0.02,0.05,0.1), each in its own process, into --output-dir as lr-<η>.h5.")
+    var sweepLr: String?
+    @Option(help: "Sweep: directory of the runs' files.")
+    var outputDir: String?
+    @Option(help: "Sweep: runs at once (default: number of active processors).")
+    var jobs: Int?
 
     func validate() throws {
         if Preset(rawValue: preset) == nil {
             throw ValidationError("unknown preset \"\(preset)\" (expected \(Preset.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
+        if let sweepLr {
+            _ = try Sweep.parseRates(sweepLr)
+            guard outputDir != nil else { throw ValidationError("--sweep-lr needs --output-dir DIR") }
+            guard output == nil, !resume, !noOutput, benchmark == nil else {
+                throw ValidationError("--sweep-lr cannot be combined with --output, --resume, --no-output or --benchmark")
+            }
+            if let jobs, jobs < 1 { throw ValidationError("--jobs must be ≥ 1") }
+            return
+        }
+        if outputDir != nil || jobs != nil { throw ValidationError("--output-dir and --jobs apply to --sweep-lr only") }
         if output == nil && !noOutput && benchmark == nil { throw ValidationError("give --output FILE (or --no-output)") }
         if resume && output == nil { throw ValidationError("--resume needs --output FILE") }
         if let output, !resume, !noOutput, benchmark == nil, !force, FileManager.default.fileExists(atPath: output) {
@@ -94,6 +113,7 @@ struct RecordCommand: ParsableCommand {
         if let v = dataSeed { c.data.seed = v }
         if let v = n { c.data.n = v }
         if let v = initScale { c.initScale = v }
+        if let v = storeDataBelow { c.storeDataBelow = v }
         if widths != nil || activation != nil {
             guard case let .mlp(d, w, act, bias, s) = c.model else {
                 throw ValidationError("--widths/--activation apply to MLP models only")
@@ -120,6 +140,21 @@ struct RecordCommand: ParsableCommand {
     func run() throws {
         try reportingErrors(code: CLIExit.invalid) {
             let cfg = try resolvedConfig()
+            if let sweepLr, let outputDir {
+                let rates = try Sweep.parseRates(sweepLr)
+                let args = Array(CommandLine.arguments.dropFirst())
+                let base = Sweep.childArguments(Array(args.drop { $0 != "record" }.dropFirst()))
+                _ = cfg  // the configuration is checked once here, before any child starts
+                let runs = try Sweep.run(rates: rates, outputDir: outputDir, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
+                                         baseArguments: base, force: force, quiet: quiet)
+                print(Sweep.table(runs))
+                let failed = runs.filter { $0.exitCode != 0 && $0.status != "interrupted" }
+                if !failed.isEmpty {
+                    throw failure("sweep: \(failed.count) of \(runs.count) runs failed (lr \(failed.map(\.label).joined(separator: ", ")))", code: CLIExit.invalid)
+                }
+                if runs.contains(where: { $0.exitCode != 0 }) { throw ExitCode(130) }
+                return
+            }
             if let steps = benchmark {
                 let data = try cfg.data.load()
                 let network = try Network(cfg.model)
