@@ -145,6 +145,9 @@ struct RecordCommand: ParsableCommand {
                 let args = Array(CommandLine.arguments.dropFirst())
                 let base = Sweep.childArguments(Array(args.drop { $0 != "record" }.dropFirst()))
                 _ = cfg  // the configuration is checked once here, before any child starts
+                // Ctrl-C reaches the children (same process group): they stop after their current
+                // step and mark their files interrupted; the parent waits for them and reports.
+                _ = StopFlag.install()
                 let runs = try Sweep.run(rates: rates, outputDir: outputDir, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
                                          baseArguments: base, force: force, quiet: quiet)
                 print(Sweep.table(runs))
