@@ -49,12 +49,16 @@ public enum RecordingSession {
         let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
         let theta0 = network.initialParameters(seed: c.initSeed, scale: c.initScale)
         let trainer = try Trainer(config: c, evaluator: evaluator, theta: theta0)
-        let opts = writerOptions ?? WriterOptions(outputs: true, outputLayerSharpness: true, gradNorm: true,
-                                                  spectrum: c.spectrumEvery > 0, hessian: c.hessianEvery > 0,
-                                                  checkpoints: true, gram: c.gramEvery > 0)
+        let opts = writerOptions ?? defaultWriterOptions(config: c)
         let writer = try TrajectoryWriter(path: path, metadata: metadata(config: c, data: data, network: network),
                                           X: inputs(config: c, data: data), Y: data.Y, options: opts)
         return (trainer, WriterSink(writer: writer), data)
+    }
+
+    /// Every per-step series, and the cadenced ones the config asks for.
+    public static func defaultWriterOptions(config c: RunConfig) -> WriterOptions {
+        WriterOptions(outputs: true, outputLayerSharpness: true, gradNorm: true, spectrum: c.spectrumEvery > 0,
+                      hessian: c.hessianEvery > 0, checkpoints: true, gram: c.gramEvery > 0)
     }
 
     /// X stored in the file when it is smaller than `store_data_below` bytes (float64), else a

@@ -69,6 +69,11 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "Store X in the recording when smaller than this many bytes (float64), else only its location and SHA-256 (default 67108864 = 64 MiB).")
     var storeDataBelow: Int?
 
+    @Option(help: "Deflate level 1-9 (with shuffle) for the per-sample series (default: none).")
+    var compression: Int?
+    @Option(help: "Steps per write batch and chunk of the per-step series (default: chunks of about 1 MiB).")
+    var batchSteps: Int?
+
     @Option(help: "Sweep: record one run per step size (comma-separated, e.g. 0.02,0.05,0.1), each in its own process, into --output-dir as lr-<η>.h5.")
     var sweepLr: String?
     @Option(help: "Sweep: directory of the runs' files.")
@@ -87,6 +92,10 @@ struct RecordCommand: ParsableCommand {
                 throw ValidationError("--sweep-lr cannot be combined with --output, --resume, --no-output or --benchmark")
             }
             if let jobs, jobs < 1 { throw ValidationError("--jobs must be ≥ 1") }
+        }
+        if let c = compression, !(1...9).contains(c) { throw ValidationError("--compression must be 1...9") }
+        if let b = batchSteps, b < 1 { throw ValidationError("--batch-steps must be ≥ 1") }
+        if sweepLr != nil {
             return
         }
         if outputDir != nil || jobs != nil { throw ValidationError("--output-dir and --jobs apply to --sweep-lr only") }
@@ -177,7 +186,10 @@ struct RecordCommand: ParsableCommand {
                 trainer = r.trainer; base = r.sink; writerSink = r.sink
                 if !quiet { FileHandle.standardError.write(Data("resuming \(output) from step \(trainer.step)\n".utf8)) }
             } else if let output, !noOutput {
-                let r = try RecordingSession.start(config: cfg, path: output)
+                var opts = RecordingSession.defaultWriterOptions(config: cfg)
+                opts.compression = compression
+                opts.batchSteps = batchSteps
+                let r = try RecordingSession.start(config: cfg, path: output, writerOptions: opts)
                 trainer = r.trainer; base = r.sink; writerSink = r.sink
             } else {
                 let data = try cfg.data.load()

@@ -80,6 +80,59 @@ final class RecordCLITests: XCTestCase {
         XCTAssertNotEqual(bad.code, 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/s2"))
     }
+
+    /// samples/fmnist-tanh-small.h5 and samples/linear-synthetic-small.h5: real recordings that
+    /// validate, are small, show EOS cycles, and are reproduced number for number by
+    /// scripts/make-samples.sh.
+    func testRealSamplesValidateAndAreReproducible() throws {
+        let root = CLITests.repositoryRoot.path
+        let names = ["fmnist-tanh-small", "linear-synthetic-small"]
+        let samples = names.map { root + "/samples/\($0).h5" }
+        let v = try run(["validate"] + samples)
+        XCTAssertEqual(v.code, 0, v.stdout + v.stderr)
+        for s in samples {
+            let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: s)[.size] as? Int)
+            XCTAssertLessThan(size, 2_000_000, s)
+            let r = try TrajectoryReader(path: s); defer { r.close() }
+            let lam = try r.read("sharpness"), thr = 2 / r.metadata.learningRate
+            // At least one full EOS cycle: above 2/η, then back below it.
+            let up = try XCTUnwrap(lam.firstIndex { $0 > thr }, s)
+            XCTAssertNotNil(lam[up...].firstIndex { $0 < thr }, s)
+            XCTAssertGreaterThanOrEqual(try r.checkpointSteps().count, 2)
+            XCTAssertNotNil(try r.X(), "X is stored (replay)")
+        }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/h5repack") else { throw XCTSkip("h5repack not installed") }
+        guard let bin = CLITests.binary else { return XCTFail("no binary") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: root + "/scripts/make-samples.sh")
+        p.arguments = [dir]
+        var env = ProcessInfo.processInfo.environment
+        env["EOSTRACE_BIN"] = bin
+        env.removeValue(forKey: "EOSTRACE_BLAS_THREADS")
+        p.environment = env
+        let err = Pipe(); p.standardError = err; p.standardOutput = Pipe()
+        let e = PipeReader(err)
+        try p.run(); p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, e.text())
+        for (name, shipped) in zip(names, samples) {
+            let a = try TrajectoryReader(path: shipped), b = try TrajectoryReader(path: dir + "/\(name).h5")
+            defer { a.close(); b.close() }
+            XCTAssertEqual(try a.steps(), try b.steps(), name)
+            for series in ["loss", "residual", "outputs", "output_norm_sq", "dtf", "grad_norm", "sharpness", "eigenvalues",
+                           "output_layer_sharpness"] {
+                XCTAssertEqual(try a.read(series), try b.read(series), "\(name): \(series)")
+            }
+            XCTAssertEqual(try a.eigenvectors().values, try b.eigenvectors().values, name)
+            XCTAssertEqual(try a.spectrum().values, try b.spectrum().values, name)
+            XCTAssertEqual(try a.hessianSharpness(), try b.hessianSharpness(), name)
+            XCTAssertEqual(try a.checkpointSteps(), try b.checkpointSteps(), name)
+            for i in 0..<(try a.checkpointSteps().count) {
+                XCTAssertEqual(try a.parameters(atCheckpointIndex: i), try b.parameters(atCheckpointIndex: i), name)
+            }
+            XCTAssertEqual(try a.X(), try b.X(), name)
+            XCTAssertEqual(try a.Y(), try b.Y(), name)
+        }
+    }
 }
 
 /// Reads a pipe to its end on a background thread.
