@@ -53,6 +53,7 @@ public final class ModelEvaluator {
     public let Y: [Double]
     public var n: Int { X.rows }
     private var xxt: Matrix?   // upper triangle of X Xᵀ (+1 with bias)
+    private let xxtLock = NSLock()
 
     /// - Throws: `ModelError.shapeMismatch` when X has the wrong width or Y the wrong length,
     ///   `ModelError.nonFinite` for NaN/Inf data.
@@ -177,6 +178,18 @@ public final class ModelEvaluator {
     /// M = (2/n) Σ_l (Δ_l Δ_lᵀ) ∘ (H_l H_lᵀ + β·11ᵀ), Δ_l the per-example backprop signal ∂f/∂Z_l,
     /// β = 1 with bias; the first layer's X Xᵀ is cached.
     public func evaluate(_ theta: [Double], options: EvaluationOptions = EvaluationOptions()) throws -> StepEvaluation {
+        let (ev, later) = try evaluateDeferringGram(theta)
+        var result = ev
+        if options.gram { result.gram = later.gram() }
+        if options.outputLayerSharpness { result.outputLayerSharpness = try later.outputLayerSharpness() }
+        return result
+    }
+
+    /// `evaluate` without M and λ_max(M_A): everything from the forward and backward pass, plus
+    /// the caches to compute M and λ_max(M_A) later — e.g. on another thread while the next step's
+    /// forward pass runs (`DeferredGram` only reads these caches; the results are bit-identical
+    /// to `evaluate`).
+    public func evaluateDeferringGram(_ theta: [Double]) throws -> (StepEvaluation, DeferredGram) {
         try network.checkParameters(theta)
         let net = network
         let L = net.layerCount
@@ -194,17 +207,30 @@ public final class ModelEvaluator {
             for i in 0..<n { let r = 2 * d[i] / nD; for j in 0..<w { g[l].data[i * w + j] *= r } }
         }
         let grad = gradient(fw, g)
-        var result = StepEvaluation(outputs: fw.outputs, residual: d, loss: loss, gradient: grad,
+        let result = StepEvaluation(outputs: fw.outputs, residual: d, loss: loss, gradient: grad,
                                     gradientNorm: BLAS.nrm2(grad), outputNormSquared: net.outputNormSquared(theta),
                                     dtf: BLAS.dot(d, fw.outputs), gram: nil, outputLayerSharpness: nil)
-        if options.gram { result.gram = gram(fw, delta) }
-        if options.outputLayerSharpness {
-            let h = fw.h[L - 1]
+        return (result, DeferredGram(evaluator: self, fw: fw, delta: delta))
+    }
+
+    /// M and λ_max(M_A) of one evaluation, computed on demand from its forward/backward caches.
+    /// Safe to use on another thread than the evaluator's (it only reads the caches and the
+    /// evaluator's constant data; the X Xᵀ cache is built under a lock).
+    public struct DeferredGram: @unchecked Sendable {
+        let evaluator: ModelEvaluator
+        let fw: Forward
+        let delta: [Matrix]
+        /// The exact M = (2/n) J Jᵀ (n × n).
+        public func gram() -> Matrix { evaluator.gram(fw, delta) }
+        /// λ_max(M_A), M_A = (2/n) s² H_{L-1} H_{L-1}ᵀ.
+        public func outputLayerSharpness() throws -> Double {
+            let net = evaluator.network, n = evaluator.n
+            let s = net.outputScale
+            let h = fw.h[net.layerCount - 1]
             let small = h.cols <= n ? BLAS.syrk(h, trans: .transpose) : BLAS.syrk(h)
             let top = try SymmetricEigen.topK(small, k: 1).values[0]
-            result.outputLayerSharpness = 2 * s * s / nD * top
+            return 2 * s * s / Double(n) * top
         }
-        return result
     }
 
     /// The exact Gram M(θ) = (2/n) J Jᵀ alone.
@@ -234,12 +260,14 @@ public final class ModelEvaluator {
         for l in 0..<L {
             // H_l H_lᵀ (upper triangle).
             if l == 0 {
+                xxtLock.lock()
                 if xxt == nil {
                     var c = Matrix(rows: n, cols: n)
                     BLAS.syrk(X, into: &c, fullSymmetric: false)
                     xxt = c
                 }
                 hh = xxt!
+                xxtLock.unlock()
             } else {
                 BLAS.syrk(fw.h[l], into: &hh, fullSymmetric: false)
             }
