@@ -93,8 +93,20 @@ public final class Trainer {
     /// Overlap the recording work of step t (M, eigensolve, sink writes) with the forward and
     /// backward pass of step t+1 on a second thread. The results are bit-identical either way
     /// (the recording work runs in step order, the eigensolver sees the same warm starts, and θ
-    /// never depends on it).
-    public var pipelined = true
+    /// never depends on it). It only pays when a second core is idle: measured on the shared
+    /// 2-core machine at load 9–12 it was ~20% slower than serial, so the default is serial and
+    /// `eostrace record --pipeline auto` turns it on when the load average leaves a core free.
+    public var pipelined = false
+
+    /// Whether pipelining is likely to pay: ≥ 2 active processors and a 1-minute load average
+    /// (from /proc/loadavg) at most processors − 1.
+    public static func pipeliningLikelyHelps() -> Bool {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard cores >= 2 else { return false }
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+              let load = text.split(separator: " ").first.flatMap({ Double($0) }) else { return false }
+        return load <= Double(cores - 1)
+    }
 
     /// The recording work of one step, done after θ(t)'s gradient is known.
     private struct Job: @unchecked Sendable {

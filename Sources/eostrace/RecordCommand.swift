@@ -69,6 +69,8 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "Store X in the recording when smaller than this many bytes (float64), else only its location and SHA-256 (default 67108864 = 64 MiB).")
     var storeDataBelow: Int?
 
+    @Option(help: "Overlap the recording work of step t with step t+1 on a second thread: auto (when the load average leaves a core idle), on, off. Results are bit-identical.")
+    var pipeline: String = "auto"
     @Option(help: "Deflate level 1-9 (with shuffle) for the per-sample series (default: none).")
     var compression: Int?
     @Option(help: "Steps per write batch and chunk of the per-step series (default: chunks of about 1 MiB).")
@@ -93,6 +95,7 @@ struct RecordCommand: ParsableCommand {
             }
             if let jobs, jobs < 1 { throw ValidationError("--jobs must be ≥ 1") }
         }
+        guard ["auto", "on", "off"].contains(pipeline) else { throw ValidationError("--pipeline: expected auto, on or off") }
         if let c = compression, !(1...9).contains(c) { throw ValidationError("--compression must be 1...9") }
         if let b = batchSteps, b < 1 { throw ValidationError("--batch-steps must be ≥ 1") }
         if sweepLr != nil {
@@ -202,6 +205,7 @@ struct RecordCommand: ParsableCommand {
                                       theta: network.initialParameters(seed: cfg.initSeed, scale: cfg.initScale))
                 base = MemorySink(keep: false)
             }
+            trainer.pipelined = pipeline == "on" || (pipeline == "auto" && Trainer.pipeliningLikelyHelps())
             let sink = CountingSink(base: base, learningRate: trainer.config.learningRate)
             var line = ProgressLine()
             let outcome: TrainerOutcome
