@@ -54,6 +54,17 @@ public final class ModelEvaluator {
     public var n: Int { X.rows }
     private var xxt: Matrix?   // upper triangle of X Xᵀ (+1 with bias)
     private let xxtLock = NSLock()
+    private var scratch: (Matrix, Matrix)?
+
+    private func takeScratch() -> (Matrix, Matrix) {
+        xxtLock.lock(); defer { xxtLock.unlock() }
+        if let s = scratch { scratch = nil; return s }
+        return (Matrix(rows: n, cols: n), Matrix(rows: n, cols: n))
+    }
+
+    private func returnScratch(_ s: (Matrix, Matrix)) {
+        xxtLock.lock(); scratch = s; xxtLock.unlock()
+    }
 
     /// - Throws: `ModelError.shapeMismatch` when X has the wrong width or Y the wrong length,
     ///   `ModelError.nonFinite` for NaN/Inf data.
@@ -254,35 +265,35 @@ public final class ModelEvaluator {
         let L = net.layerCount
         let s = net.outputScale
         var acc = Matrix(rows: n, cols: n)
-        var hh = Matrix(rows: n, cols: n)
-        var dd = Matrix(rows: n, cols: n)
+        // Reused n × n scratch (H_l H_lᵀ and Δ_l Δ_lᵀ, upper triangles): no fresh 8n²-byte
+        // allocations and page faults per call. Taken under a lock; a concurrent caller allocates.
+        var (hh, dd) = takeScratch()
+        defer { returnScratch((hh, dd)) }
         let beta: Double = net.bias ? 1 : 0
+        xxtLock.lock()
+        if xxt == nil {
+            var c = Matrix(rows: n, cols: n)
+            BLAS.syrk(X, into: &c, fullSymmetric: false)
+            xxt = c
+        }
+        let xxtUpper = xxt!
+        xxtLock.unlock()
         for l in 0..<L {
-            // H_l H_lᵀ (upper triangle).
-            if l == 0 {
-                xxtLock.lock()
-                if xxt == nil {
-                    var c = Matrix(rows: n, cols: n)
-                    BLAS.syrk(X, into: &c, fullSymmetric: false)
-                    xxt = c
-                }
-                hh = xxt!
-                xxtLock.unlock()
-            } else {
-                BLAS.syrk(fw.h[l], into: &hh, fullSymmetric: false)
-            }
+            // H_l H_lᵀ (upper triangle): the cached X Xᵀ for l = 0 (read in place, never copied).
+            if l > 0 { BLAS.syrk(fw.h[l], into: &hh, fullSymmetric: false) }
+            let h = l == 0 ? xxtUpper : hh
             if l == L - 1 {
                 // Δ_{L-1} = s·1: the Hadamard factor is the constant s².
                 let s2 = s * s
                 acc.data.withUnsafeMutableBufferPointer { pa in
-                    hh.data.withUnsafeBufferPointer { ph in
+                    h.data.withUnsafeBufferPointer { ph in
                         for i in 0..<n { for j in i..<n { pa[i * n + j] += s2 * (ph[i * n + j] + beta) } }
                     }
                 }
             } else {
                 BLAS.syrk(delta[l], into: &dd, fullSymmetric: false)
                 acc.data.withUnsafeMutableBufferPointer { pa in
-                    hh.data.withUnsafeBufferPointer { ph in
+                    h.data.withUnsafeBufferPointer { ph in
                         dd.data.withUnsafeBufferPointer { pd in
                             for i in 0..<n { for j in i..<n { pa[i * n + j] += pd[i * n + j] * (ph[i * n + j] + beta) } }
                         }
