@@ -66,7 +66,7 @@ struct Sweep {
     static func run(rates: [Double], outputDir: String, jobs: Int, baseArguments: [String], force: Bool,
                     quiet: Bool) throws -> [Run] {
         try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
-        var runs = rates.map { Run(lr: $0, label: label($0), output: (outputDir as NSString).appendingPathComponent("lr-\(label($0)).h5")) }
+        let runs = rates.map { Run(lr: $0, label: label($0), output: (outputDir as NSString).appendingPathComponent("lr-\(label($0)).h5")) }
         if !force, let existing = runs.first(where: { FileManager.default.fileExists(atPath: $0.output) }) {
             throw failure("\(existing.output): exists; pass --force to replace the sweep's files", code: CLIExit.invalid)
         }
