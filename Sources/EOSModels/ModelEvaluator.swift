@@ -53,10 +53,23 @@ public final class ModelEvaluator {
     public let Y: [Double]
     public var n: Int { X.rows }
     private var xxt: Matrix?   // upper triangle of X Xᵀ (+1 with bias)
+    private let xxtLock = NSLock()
+    private var scratch: (Matrix, Matrix)?
+
+    private func takeScratch() -> (Matrix, Matrix) {
+        xxtLock.lock(); defer { xxtLock.unlock() }
+        if let s = scratch { scratch = nil; return s }
+        return (Matrix(rows: n, cols: n), Matrix(rows: n, cols: n))
+    }
+
+    private func returnScratch(_ s: (Matrix, Matrix)) {
+        xxtLock.lock(); scratch = s; xxtLock.unlock()
+    }
 
     /// - Throws: `ModelError.shapeMismatch` when X has the wrong width or Y the wrong length,
     ///   `ModelError.nonFinite` for NaN/Inf data.
     public init(network: Network, X: Matrix, Y: [Double]) throws {
+        BLAS.pinThreads()
         guard X.cols == network.sizes[0] else {
             throw ModelError.shapeMismatch(object: "data X", expected: "\(network.sizes[0]) features (model input_dim)", got: "\(X.cols)")
         }
@@ -176,6 +189,18 @@ public final class ModelEvaluator {
     /// M = (2/n) Σ_l (Δ_l Δ_lᵀ) ∘ (H_l H_lᵀ + β·11ᵀ), Δ_l the per-example backprop signal ∂f/∂Z_l,
     /// β = 1 with bias; the first layer's X Xᵀ is cached.
     public func evaluate(_ theta: [Double], options: EvaluationOptions = EvaluationOptions()) throws -> StepEvaluation {
+        let (ev, later) = try evaluateDeferringGram(theta)
+        var result = ev
+        if options.gram { result.gram = later.gram() }
+        if options.outputLayerSharpness { result.outputLayerSharpness = try later.outputLayerSharpness() }
+        return result
+    }
+
+    /// `evaluate` without M and λ_max(M_A): everything from the forward and backward pass, plus
+    /// the caches to compute M and λ_max(M_A) later — e.g. on another thread while the next step's
+    /// forward pass runs (`DeferredGram` only reads these caches; the results are bit-identical
+    /// to `evaluate`).
+    public func evaluateDeferringGram(_ theta: [Double]) throws -> (StepEvaluation, DeferredGram) {
         try network.checkParameters(theta)
         let net = network
         let L = net.layerCount
@@ -193,17 +218,30 @@ public final class ModelEvaluator {
             for i in 0..<n { let r = 2 * d[i] / nD; for j in 0..<w { g[l].data[i * w + j] *= r } }
         }
         let grad = gradient(fw, g)
-        var result = StepEvaluation(outputs: fw.outputs, residual: d, loss: loss, gradient: grad,
+        let result = StepEvaluation(outputs: fw.outputs, residual: d, loss: loss, gradient: grad,
                                     gradientNorm: BLAS.nrm2(grad), outputNormSquared: net.outputNormSquared(theta),
                                     dtf: BLAS.dot(d, fw.outputs), gram: nil, outputLayerSharpness: nil)
-        if options.gram { result.gram = gram(fw, delta) }
-        if options.outputLayerSharpness {
-            let h = fw.h[L - 1]
+        return (result, DeferredGram(evaluator: self, fw: fw, delta: delta))
+    }
+
+    /// M and λ_max(M_A) of one evaluation, computed on demand from its forward/backward caches.
+    /// Safe to use on another thread than the evaluator's (it only reads the caches and the
+    /// evaluator's constant data; the X Xᵀ cache is built under a lock).
+    public struct DeferredGram: @unchecked Sendable {
+        let evaluator: ModelEvaluator
+        let fw: Forward
+        let delta: [Matrix]
+        /// The exact M = (2/n) J Jᵀ (n × n).
+        public func gram() -> Matrix { evaluator.gram(fw, delta) }
+        /// λ_max(M_A), M_A = (2/n) s² H_{L-1} H_{L-1}ᵀ.
+        public func outputLayerSharpness() throws -> Double {
+            let net = evaluator.network, n = evaluator.n
+            let s = net.outputScale
+            let h = fw.h[net.layerCount - 1]
             let small = h.cols <= n ? BLAS.syrk(h, trans: .transpose) : BLAS.syrk(h)
             let top = try SymmetricEigen.topK(small, k: 1).values[0]
-            result.outputLayerSharpness = 2 * s * s / nD * top
+            return 2 * s * s / Double(n) * top
         }
-        return result
     }
 
     /// The exact Gram M(θ) = (2/n) J Jᵀ alone.
@@ -227,33 +265,35 @@ public final class ModelEvaluator {
         let L = net.layerCount
         let s = net.outputScale
         var acc = Matrix(rows: n, cols: n)
-        var hh = Matrix(rows: n, cols: n)
-        var dd = Matrix(rows: n, cols: n)
+        // Reused n × n scratch (H_l H_lᵀ and Δ_l Δ_lᵀ, upper triangles): no fresh 8n²-byte
+        // allocations and page faults per call. Taken under a lock; a concurrent caller allocates.
+        var (hh, dd) = takeScratch()
+        defer { returnScratch((hh, dd)) }
         let beta: Double = net.bias ? 1 : 0
+        xxtLock.lock()
+        if xxt == nil {
+            var c = Matrix(rows: n, cols: n)
+            BLAS.syrk(X, into: &c, fullSymmetric: false)
+            xxt = c
+        }
+        let xxtUpper = xxt!
+        xxtLock.unlock()
         for l in 0..<L {
-            // H_l H_lᵀ (upper triangle).
-            if l == 0 {
-                if xxt == nil {
-                    var c = Matrix(rows: n, cols: n)
-                    BLAS.syrk(X, into: &c, fullSymmetric: false)
-                    xxt = c
-                }
-                hh = xxt!
-            } else {
-                BLAS.syrk(fw.h[l], into: &hh, fullSymmetric: false)
-            }
+            // H_l H_lᵀ (upper triangle): the cached X Xᵀ for l = 0 (read in place, never copied).
+            if l > 0 { BLAS.syrk(fw.h[l], into: &hh, fullSymmetric: false) }
+            let h = l == 0 ? xxtUpper : hh
             if l == L - 1 {
                 // Δ_{L-1} = s·1: the Hadamard factor is the constant s².
                 let s2 = s * s
                 acc.data.withUnsafeMutableBufferPointer { pa in
-                    hh.data.withUnsafeBufferPointer { ph in
+                    h.data.withUnsafeBufferPointer { ph in
                         for i in 0..<n { for j in i..<n { pa[i * n + j] += s2 * (ph[i * n + j] + beta) } }
                     }
                 }
             } else {
                 BLAS.syrk(delta[l], into: &dd, fullSymmetric: false)
                 acc.data.withUnsafeMutableBufferPointer { pa in
-                    hh.data.withUnsafeBufferPointer { ph in
+                    h.data.withUnsafeBufferPointer { ph in
                         dd.data.withUnsafeBufferPointer { pd in
                             for i in 0..<n { for j in i..<n { pa[i * n + j] += pd[i * n + j] * (ph[i * n + j] + beta) } }
                         }

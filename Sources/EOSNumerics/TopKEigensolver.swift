@@ -48,6 +48,7 @@ public final class TopKEigensolver {
     private var rng: SeededRNG
 
     public init(k: Int, options: TopKOptions = TopKOptions()) {
+        BLAS.pinThreads()
         precondition(k >= 1, "TopKEigensolver: k must be ≥ 1")
         self.k = k
         self.options = options

@@ -4,7 +4,8 @@ import Foundation
 
 /// Where the training data come from (part of a `RunConfig`).
 public struct DataSpec: Codable, Sendable, Equatable {
-    /// "fashion-mnist", "synthetic" or "npy".
+    /// "fashion-mnist", "synthetic", "npy" (files `x`, `y`) or "hdf5" (`file` with datasets
+    /// `x_dataset`, `y_dataset`, default "/X" and "/Y").
     public var kind: String
     public var n: Int?
     /// Fashion-MNIST: the two classes (first → +1, second → −1).
@@ -24,19 +25,55 @@ public struct DataSpec: Codable, Sendable, Equatable {
     /// npy: paths of X (n × d) and Y (n).
     public var x: String?
     public var y: String?
+    /// hdf5: the file and the names of its X (n × d) and Y (n or n × 1) datasets.
+    public var file: String?
+    public var xDataset: String?
+    public var yDataset: String?
 
     enum CodingKeys: String, CodingKey {
-        case kind, n, classes, seed, train, directory, center, d, rank, lambda1, chi, gap, decay, x, y
+        case kind, n, classes, seed, train, directory, center, d, rank, lambda1, chi, gap, decay, x, y, file
+        case xDataset = "x_dataset", yDataset = "y_dataset"
     }
 
     public init(kind: String, n: Int? = nil, classes: [Int]? = nil, seed: UInt64? = nil, train: Bool? = nil,
                 directory: String? = nil, center: Bool? = nil, d: Int? = nil, rank: Int? = nil, lambda1: Double? = nil,
-                chi: Double? = nil, gap: Double? = nil, decay: Double? = nil, x: String? = nil, y: String? = nil) {
+                chi: Double? = nil, gap: Double? = nil, decay: Double? = nil, x: String? = nil, y: String? = nil,
+                file: String? = nil, xDataset: String? = nil, yDataset: String? = nil) {
         self.kind = kind; self.n = n; self.classes = classes; self.seed = seed; self.train = train
         self.directory = directory; self.center = center; self.d = d; self.rank = rank; self.lambda1 = lambda1
         self.chi = chi; self.gap = gap; self.decay = decay; self.x = x; self.y = y
+        self.file = file; self.xDataset = xDataset; self.yDataset = yDataset
     }
 
+    /// The same spec with relative data paths made absolute (against the current directory), so
+    /// that a recording can be replayed or resumed from anywhere.
+    public func resolvingPaths() -> DataSpec {
+        func abs(_ p: String?) -> String? {
+            guard let p, !p.hasPrefix("/") else { return p }
+            return URL(fileURLWithPath: p, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+                .standardizedFileURL.path
+        }
+        var s = self
+        switch kind {
+        case "npy": s.x = abs(x); s.y = abs(y)
+        case "hdf5": s.file = abs(file)
+        case "fashion-mnist", "fmnist": s.directory = abs(directory)
+        default: break
+        }
+        return s
+    }
+
+    /// Where X comes from, for `/data@x_path` when X is only referenced: the user's file (with
+    /// the dataset name for HDF5), or the generator for synthetic and Fashion-MNIST data. The
+    /// exact recipe (row subset, centering) is the `data` section of `/run@config`.
+    public var inputsLocation: String {
+        switch kind {
+        case "npy": return x ?? "npy"
+        case "hdf5": return "\(file ?? "hdf5"):\(xDataset.map { $0.hasPrefix("/") ? $0 : "/" + $0 } ?? "/X")"
+        case "fashion-mnist", "fmnist": return (directory ?? FashionMNIST.defaultDirectory) + " (Fashion-MNIST, see /run@config)"
+        default: return "\(kind) (generated from /run@config)"
+        }
+    }
     /// Loads (or generates) the data set.
     public func load() throws -> Dataset {
         switch kind {
@@ -56,8 +93,16 @@ public struct DataSpec: Codable, Sendable, Equatable {
             }
             if center ?? false { ds.center() }
             return ds
+        case "hdf5":
+            guard let file else { throw DataError.invalidRequest("config data: kind \"hdf5\" needs \"file\" (and optionally \"x_dataset\", \"y_dataset\")") }
+            var ds = try HDF5Data.loadDataset(file: file, x: xDataset ?? "/X", y: yDataset ?? "/Y")
+            if let n, n < ds.n {
+                ds = Dataset(X: ds.X.rows(0..<n), Y: Array(ds.Y[0..<n]), source: ds.source + " (first \(n) rows)")
+            }
+            if center ?? false { ds.center() }
+            return ds
         default:
-            throw DataError.invalidRequest("config data.kind: unknown \"\(kind)\" (expected fashion-mnist, synthetic or npy)")
+            throw DataError.invalidRequest("config data.kind: unknown \"\(kind)\" (expected fashion-mnist, synthetic, npy or hdf5)")
         }
     }
 }
@@ -86,22 +131,27 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var divergenceLoss: Double
     /// Residual tolerance of the iterative eigensolver (‖Mv − λv‖ ≤ tol·‖M‖).
     public var eigenTolerance: Double
+    /// Store X in the recording when it takes at most this many bytes (float64); otherwise store
+    /// only its location and SHA-256 digest (`/data@x_path`, `/data@x_sha256`). nil: 64 MiB.
+    public var storeDataBelow: Int?
+    public static let defaultStoreDataBelow = 64 << 20
 
     enum CodingKeys: String, CodingKey {
         case data, model, initSeed = "init_seed", initScale = "init_scale", learningRate = "learning_rate", steps, k
         case spectrumEvery = "spectrum_every", hessianEvery = "hessian_every", checkpointEvery = "checkpoint_every"
         case crossCheckEvery = "cross_check_every", gramEvery = "gram_every", divergenceLoss = "divergence_loss"
-        case eigenTolerance = "eigen_tolerance"
+        case eigenTolerance = "eigen_tolerance", storeDataBelow = "store_data_below"
     }
 
     public init(data: DataSpec, model: ModelDescription, initSeed: UInt64 = 0, initScale: Double = 1,
                 learningRate: Double, steps: Int, k: Int = 8, spectrumEvery: Int = 100, hessianEvery: Int = 0,
                 checkpointEvery: Int = 500, crossCheckEvery: Int = 100, gramEvery: Int = 0,
-                divergenceLoss: Double = 1e6, eigenTolerance: Double = 1e-10) {
+                divergenceLoss: Double = 1e6, eigenTolerance: Double = 1e-10, storeDataBelow: Int? = nil) {
         self.data = data; self.model = model; self.initSeed = initSeed; self.initScale = initScale
         self.learningRate = learningRate; self.steps = steps; self.k = k; self.spectrumEvery = spectrumEvery
         self.hessianEvery = hessianEvery; self.checkpointEvery = checkpointEvery; self.crossCheckEvery = crossCheckEvery
         self.gramEvery = gramEvery; self.divergenceLoss = divergenceLoss; self.eigenTolerance = eigenTolerance
+        self.storeDataBelow = storeDataBelow
     }
 
     /// Decodes with defaults for every field except data, model, learning_rate and steps.
@@ -120,7 +170,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
                   crossCheckEvery: try c.decodeIfPresent(Int.self, forKey: .crossCheckEvery) ?? 100,
                   gramEvery: try c.decodeIfPresent(Int.self, forKey: .gramEvery) ?? 0,
                   divergenceLoss: try c.decodeIfPresent(Double.self, forKey: .divergenceLoss) ?? 1e6,
-                  eigenTolerance: try c.decodeIfPresent(Double.self, forKey: .eigenTolerance) ?? 1e-10)
+                  eigenTolerance: try c.decodeIfPresent(Double.self, forKey: .eigenTolerance) ?? 1e-10,
+                  storeDataBelow: try c.decodeIfPresent(Int.self, forKey: .storeDataBelow))
     }
 
     /// Checks ranges; errors name `source`.
@@ -137,6 +188,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         guard initScale > 0 && initScale.isFinite else { throw bad("init_scale must be positive") }
         guard divergenceLoss > 0 && divergenceLoss.isFinite else { throw bad("divergence_loss must be positive and finite (use e.g. 1e300 for no threshold)") }
         guard eigenTolerance > 0 && eigenTolerance < 1e-3 else { throw bad("eigen_tolerance must be in (0, 1e-3)") }
+        if let s = storeDataBelow, s < 0 { throw bad("store_data_below must be ≥ 0 bytes, got \(s)") }
     }
 
     /// Canonical JSON (sorted keys).

@@ -30,6 +30,23 @@ public struct TrainerOutcome: Sendable {
     public var divergenceReason: String?
 }
 
+/// Mutable run state shared with the recording thread (accessed by one thread at a time: the
+/// hand-off is ordered by a semaphore).
+private final class OutcomeBox: @unchecked Sendable {
+    var value: TrainerOutcome
+    var solves = 0, eigenIterations = 0
+    var firstCheckpointStep = -1
+    init(_ v: TrainerOutcome) { value = v }
+}
+/// What the recording work of one step reports back.
+private struct RecordJobResult {
+    var sharpness = 0.0
+    var divergence: String?
+    var error: Error?
+}
+private final class ResultBox: @unchecked Sendable { var value = RecordJobResult() }
+private final class UncheckedRef<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
+
 /// Full-batch GD with constant η, recording every step (SPEC §2) into a `TrajectorySink`.
 ///
 /// Per step t: one `ModelEvaluator.evaluate` (F, D, L, ∇L, ‖A‖², DᵀF, exact M, λ_max(M_A)), the
@@ -73,6 +90,32 @@ public final class Trainer {
         self.skipRecordAtStart = true
     }
 
+    /// Overlap the recording work of step t (M, eigensolve, sink writes) with the forward and
+    /// backward pass of step t+1 on a second thread. The results are bit-identical either way
+    /// (the recording work runs in step order, the eigensolver sees the same warm starts, and θ
+    /// never depends on it). It only pays when a second core is idle: measured on the shared
+    /// 2-core machine at load 9–12 it was ~20% slower than serial, so the default is serial and
+    /// `eostrace record --pipeline auto` turns it on when the load average leaves a core free.
+    public var pipelined = false
+
+    /// Whether pipelining is likely to pay: ≥ 2 active processors and a 1-minute load average
+    /// (from /proc/loadavg) at most processors − 1.
+    public static func pipeliningLikelyHelps() -> Bool {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard cores >= 2 else { return false }
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+              let load = text.split(separator: " ").first.flatMap({ Double($0) }) else { return false }
+        return load <= Double(cores - 1)
+    }
+
+    /// The recording work of one step, done after θ(t)'s gradient is known.
+    private struct Job: @unchecked Sendable {
+        var t: Int
+        var ev: StepEvaluation
+        var later: ModelEvaluator.DeferredGram
+        var theta: [Double]
+    }
+
     /// Runs until `config.steps`, divergence, or `shouldStop()` returns true (checked once per
     /// step). A resume continues from the last regular checkpoint (every `checkpointEvery` steps),
     /// where the eigensolver's warm start is reset, so resumed runs are bit-identical to
@@ -81,83 +124,143 @@ public final class Trainer {
                     progress: (TrainerProgress) -> Void = { _ in }) throws -> TrainerOutcome {
         let c = config
         let start = Date()
-        var outcome = TrainerOutcome(status: .running, lastStep: step, maxCrossCheckDiscrepancy: 0, crossChecks: 0,
-                                     lapackFallbacks: 0, meanEigenIterations: 0, seconds: 0, divergenceReason: nil)
-        var eigenIterations = 0, solves = 0
+        let box = OutcomeBox(TrainerOutcome(status: .running, lastStep: step, maxCrossCheckDiscrepancy: 0, crossChecks: 0,
+                                            lapackFallbacks: 0, meanEigenIterations: 0, seconds: 0, divergenceReason: nil))
         let firstStep = step
+        box.firstCheckpointStep = firstStep
         let threshold = 2 / c.learningRate
+        let queue = DispatchQueue(label: "eostrace.trainer.record")
+        let unchecked = UncheckedRef((trainer: self, sink: sink))
+        // The job in flight (at most one) and its completion.
+        var pending: (job: Job, done: DispatchSemaphore, result: ResultBox)? = nil
+        // Finishes the pending job; returns its divergence reason (θ and step restored to it) if any.
+        func finishPending() throws -> String? {
+            guard let p = pending else { return nil }
+            pending = nil
+            p.done.wait()
+            let r = p.result.value
+            if let e = r.error { throw e }
+            if let why = r.divergence {
+                theta = p.job.theta; step = p.job.t
+                return why
+            }
+            let elapsed = Date().timeIntervalSince(start)
+            progress(TrainerProgress(step: p.job.t, totalSteps: c.steps, loss: p.job.ev.loss, sharpness: r.sharpness,
+                                     threshold: threshold, stepsPerSecond: Double(p.job.t - firstStep + 1) / max(elapsed, 1e-9)))
+            return nil
+        }
+        func diverge(_ why: String) {
+            box.value.status = .diverged; box.value.divergenceReason = why
+        }
         while true {
             let t = step
             let record = !(skipRecordAtStart && t == firstStep)
             guard theta.allSatisfy({ $0.isFinite }) else {
-                outcome.status = .diverged; outcome.divergenceReason = "step \(t): parameters not finite"
+                if let why = try finishPending() { diverge(why); break }
+                diverge("step \(t): parameters not finite")
                 break
             }
-            let ev: StepEvaluation
+            let ev: StepEvaluation, later: ModelEvaluator.DeferredGram
             do {
-                ev = try evaluator.evaluate(theta, options: EvaluationOptions(gram: record, outputLayerSharpness: record))
+                (ev, later) = try evaluator.evaluateDeferringGram(theta)
             } catch let e as NumericsError {
                 // Overflow inside the network (e.g. Inf activations) is divergence, not a failure.
-                outcome.status = .diverged; outcome.divergenceReason = "step \(t): \(e)"
+                if let why = try finishPending() { diverge(why); break }
+                diverge("step \(t): \(e)")
                 break
             }
+            if let why = try finishPending() { diverge(why); break }
             if let why = divergence(ev) {
-                outcome.status = .diverged; outcome.divergenceReason = "step \(t): \(why)"
+                diverge("step \(t): \(why)")
                 break
             }
             if record {
-                let M = ev.gram!
-                let r = try solver.solve(M)
-                solves += 1; eigenIterations += r.iterations
-                if r.usedLAPACK && M.rows > 64 { outcome.lapackFallbacks += 1 }
-                var vectors = r.pairs.vectors
-                EigenvectorSigns.apply(&vectors, previous: previousVectors)
-                previousVectors = vectors
-                if c.crossCheckEvery > 0 && t % c.crossCheckEvery == 0 {
-                    let ref = try SymmetricEigen.topK(M, k: c.k)
-                    let scale = max(abs(ref.values[0]), .leastNormalMagnitude)
-                    var worst = 0.0
-                    for i in 0..<c.k { worst = max(worst, abs(ref.values[i] - r.pairs.values[i]) / scale) }
-                    outcome.maxCrossCheckDiscrepancy = max(outcome.maxCrossCheckDiscrepancy, worst)
-                    outcome.crossChecks += 1
+                let job = Job(t: t, ev: ev, later: later, theta: theta)
+                let result = ResultBox()
+                let done = DispatchSemaphore(value: 0)
+                let work = UncheckedRef(job)
+                if pipelined {
+                    queue.async {
+                        result.value = unchecked.value.trainer.recordStep(work.value, sink: unchecked.value.sink, outcome: box)
+                        done.signal()
+                    }
+                } else {
+                    result.value = recordStep(job, sink: sink, outcome: box)
+                    done.signal()
                 }
-                try sink.append(StepRecord(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
-                                           outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values,
-                                           eigenvectors: vectors, dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness,
-                                           gradNorm: ev.gradientNorm))
-                if c.spectrumEvery > 0 && t % c.spectrumEvery == 0 {
-                    try sink.appendSpectrum(step: t, eigenvalues: try SymmetricEigen.allEigenvalues(M))
-                }
-                if c.gramEvery > 0 && t % c.gramEvery == 0 { try sink.appendGram(step: t, matrix: M) }
-                if c.hessianEvery > 0 && t % c.hessianEvery == 0 {
-                    let op = try HessianOperator(evaluator: evaluator, theta: theta)
-                    let lz = try op.sharpness(maxIterations: 100, tolerance: 1e-8, seed: UInt64(t) &+ 1)
-                    try sink.appendHessianSharpness(step: t, value: lz.value)
-                }
-                if t == firstStep || t == c.steps || (c.checkpointEvery > 0 && t % c.checkpointEvery == 0) {
-                    try sink.appendCheckpoint(step: t, parameters: theta)
-                    // Restart the eigensolver from exactly what a resume from this checkpoint sees.
-                    solver.setWarmStart(vectors, seed: UInt64(t))
-                }
-                outcome.lastStep = t
-                let elapsed = Date().timeIntervalSince(start)
-                progress(TrainerProgress(step: t, totalSteps: c.steps, loss: ev.loss, sharpness: r.pairs.values[0],
-                                         threshold: threshold, stepsPerSecond: Double(t - firstStep + 1) / max(elapsed, 1e-9)))
+                pending = (job, done, result)
             }
-            if t >= c.steps { outcome.status = .completed; break }
+            if t >= c.steps {
+                if let why = try finishPending() { diverge(why); break }
+                box.value.status = .completed
+                break
+            }
             if shouldStop() {
                 // No extra checkpoint: a resume restarts from the last regular checkpoint, so the
                 // resumed trajectory (eigensolver warm starts included) is bit-identical.
-                outcome.status = .interrupted
+                if let why = try finishPending() { diverge(why); break }
+                box.value.status = .interrupted
                 break
             }
             BLAS.axpy(-c.learningRate, ev.gradient, &theta)
             step += 1
         }
+        var outcome = box.value
         try sink.setStatus(outcome.status)
         outcome.seconds = Date().timeIntervalSince(start)
-        outcome.meanEigenIterations = solves == 0 ? 0 : Double(eigenIterations) / Double(solves)
+        outcome.meanEigenIterations = box.solves == 0 ? 0 : Double(box.eigenIterations) / Double(box.solves)
         return outcome
+    }
+
+    /// The recording work of step t: M, λ_max(M_A), the top-k eigenpairs (warm-started), signs,
+    /// the cross-check, the row, and the cadenced extras. Runs in step order.
+    private func recordStep(_ job: Job, sink: TrajectorySink, outcome box: OutcomeBox) -> RecordJobResult {
+        let c = config
+        let t = job.t
+        var ev = job.ev
+        do {
+            let M = job.later.gram()
+            do { ev.outputLayerSharpness = try job.later.outputLayerSharpness() } catch let e as NumericsError {
+                return RecordJobResult(divergence: "step \(t): \(e)")
+            }
+            if !M.isFinite { return RecordJobResult(divergence: "step \(t): Gram matrix not finite") }
+            let r = try solver.solve(M)
+            box.solves += 1; box.eigenIterations += r.iterations
+            if r.usedLAPACK && M.rows > 64 { box.value.lapackFallbacks += 1 }
+            var vectors = r.pairs.vectors
+            EigenvectorSigns.apply(&vectors, previous: previousVectors)
+            previousVectors = vectors
+            if c.crossCheckEvery > 0 && t % c.crossCheckEvery == 0 {
+                let ref = try SymmetricEigen.topK(M, k: c.k)
+                let scale = max(abs(ref.values[0]), .leastNormalMagnitude)
+                var worst = 0.0
+                for i in 0..<c.k { worst = max(worst, abs(ref.values[i] - r.pairs.values[i]) / scale) }
+                box.value.maxCrossCheckDiscrepancy = max(box.value.maxCrossCheckDiscrepancy, worst)
+                box.value.crossChecks += 1
+            }
+            try sink.append(StepRecord(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
+                                       outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values,
+                                       eigenvectors: vectors, dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness,
+                                       gradNorm: ev.gradientNorm))
+            if c.spectrumEvery > 0 && t % c.spectrumEvery == 0 {
+                try sink.appendSpectrum(step: t, eigenvalues: try SymmetricEigen.allEigenvalues(M))
+            }
+            if c.gramEvery > 0 && t % c.gramEvery == 0 { try sink.appendGram(step: t, matrix: M) }
+            if c.hessianEvery > 0 && t % c.hessianEvery == 0 {
+                let op = try HessianOperator(evaluator: evaluator, theta: job.theta)
+                let lz = try op.sharpness(maxIterations: 100, tolerance: 1e-8, seed: UInt64(t) &+ 1)
+                try sink.appendHessianSharpness(step: t, value: lz.value)
+            }
+            if t == box.firstCheckpointStep || t == c.steps || (c.checkpointEvery > 0 && t % c.checkpointEvery == 0) {
+                try sink.appendCheckpoint(step: t, parameters: job.theta)
+                // Restart the eigensolver from exactly what a resume from this checkpoint sees.
+                solver.setWarmStart(vectors, seed: UInt64(t))
+            }
+            box.value.lastStep = t
+            return RecordJobResult(sharpness: r.pairs.values[0])
+        } catch {
+            return RecordJobResult(error: error)
+        }
     }
 
     private func divergence(_ ev: StepEvaluation) -> String? {
@@ -202,5 +305,31 @@ public final class Trainer {
         }
         func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
         return (median(plain), median(recorded), Double(iterations) / Double(steps), median(evals), median(eigs))
+    }
+
+    /// Wall time per step of whole runs from θ, no cadenced extras (`steps` steps each, three
+    /// rounds interleaved, medians): plain GD steps, `run` serial, and `run` pipelined. This is
+    /// what a user waits for, including the overlap the pipelined trainer gets from a second core.
+    public static func benchmarkRuns(config: RunConfig, evaluator: ModelEvaluator, theta: [Double], steps: Int,
+                                     rounds: Int = 3) throws -> (plain: Double, serial: Double, pipelined: Double) {
+        var c = config
+        c.steps = steps; c.spectrumEvery = 0; c.hessianEvery = 0; c.checkpointEvery = 0; c.crossCheckEvery = 0; c.gramEvery = 0
+        var plain: [Double] = [], serial: [Double] = [], piped: [Double] = []
+        for _ in 0..<rounds {
+            var th = theta
+            let t0 = Date()
+            for _ in 0..<(steps + 1) { try evaluator.gradientStep(&th, learningRate: c.learningRate) }
+            plain.append(Date().timeIntervalSince(t0) / Double(steps + 1))
+            for mode in [false, true] {
+                let tr = try Trainer(config: c, evaluator: evaluator, theta: theta)
+                tr.pipelined = mode
+                let t1 = Date()
+                _ = try tr.run(sink: MemorySink(keep: false))
+                let per = Date().timeIntervalSince(t1) / Double(steps + 1)
+                if mode { piped.append(per) } else { serial.append(per) }
+            }
+        }
+        func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
+        return (median(plain), median(serial), median(piped))
     }
 }

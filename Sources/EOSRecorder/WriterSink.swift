@@ -41,18 +41,76 @@ public enum RecordingSession {
     /// Creates the file at `path` and a trainer from θ(0).
     public static func start(config c: RunConfig, path: String, writerOptions: WriterOptions? = nil) throws
         -> (trainer: Trainer, sink: WriterSink, data: Dataset) {
+        var c = c
+        c.data = c.data.resolvingPaths()
         try c.validate()
         let data = try c.data.load()
         let network = try Network(c.model)
         let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
         let theta0 = network.initialParameters(seed: c.initSeed, scale: c.initScale)
         let trainer = try Trainer(config: c, evaluator: evaluator, theta: theta0)
-        let opts = writerOptions ?? WriterOptions(outputs: true, outputLayerSharpness: true, gradNorm: true,
-                                                  spectrum: c.spectrumEvery > 0, hessian: c.hessianEvery > 0,
-                                                  checkpoints: true, gram: c.gramEvery > 0)
+        let opts = writerOptions ?? defaultWriterOptions(config: c)
         let writer = try TrajectoryWriter(path: path, metadata: metadata(config: c, data: data, network: network),
-                                          X: .stored(values: data.X.data, d: data.d), Y: data.Y, options: opts)
+                                          X: inputs(config: c, data: data), Y: data.Y, options: opts)
         return (trainer, WriterSink(writer: writer), data)
+    }
+
+    /// Every per-step series, and the cadenced ones the config asks for.
+    public static func defaultWriterOptions(config c: RunConfig) -> WriterOptions {
+        WriterOptions(outputs: true, outputLayerSharpness: true, gradNorm: true, spectrum: c.spectrumEvery > 0,
+                      hessian: c.hessianEvery > 0, checkpoints: true, gram: c.gramEvery > 0)
+    }
+
+    /// X stored in the file when it is smaller than `store_data_below` bytes (float64), else a
+    /// reference: its location and the SHA-256 of the X used for training (float64 little-endian,
+    /// row-major n × d, after the row subset and centering of the config).
+    public static func inputs(config c: RunConfig, data: Dataset) -> TrainingInputs {
+        let bytes = data.X.data.count * MemoryLayout<Double>.size
+        if bytes < (c.storeDataBelow ?? RunConfig.defaultStoreDataBelow) { return .stored(values: data.X.data, d: data.d) }
+        return .reference(path: c.data.inputsLocation, values: data.X.data, d: data.d)
+    }
+
+    /// Rebuilds the training data of a recording from its `/run@config` and checks it against the
+    /// file: Y against `/data/Y`, X against `/data/X` or, when X is only referenced, against the
+    /// digest `/data@x_sha256`. A mismatch (the data file changed) throws a one-line error.
+    public static func verifiedData(reader: TrajectoryReader, config c: RunConfig) throws -> Dataset {
+        func fail(_ s: String) -> RecorderError { .cannotResume(file: reader.path, problem: s) }
+        let data: Dataset
+        do { data = try c.data.load() } catch {
+            throw fail("cannot rebuild the training data from /run@config: \(error)")
+        }
+        guard data.n == reader.n, data.d == reader.d else {
+            throw fail("rebuilt data are \(data.n) × \(data.d), the recording has n = \(reader.n), d = \(reader.d)")
+        }
+        guard data.Y == (try reader.Y()) else { throw fail("rebuilt targets Y differ from the recorded /data/Y") }
+        if let x = try reader.X() {
+            if x != data.X.data { throw fail("rebuilt inputs X differ from the recorded /data/X") }
+        } else if let ref = try reader.xReference() {
+            let digest = SHA256.hex(float64LittleEndian: data.X.data)
+            guard digest == ref.sha256.lowercased() else {
+                throw fail("X digest mismatch: \(ref.path) now gives sha256 \(digest.prefix(16))…, the recording has \(ref.sha256.prefix(16))… (the data file changed)")
+            }
+        } else {
+            throw fail("/data has neither X nor a reference to it")
+        }
+        return data
+    }
+
+    /// The recording's configuration (`/run@config`).
+    public static func config(reader: TrajectoryReader) throws -> RunConfig {
+        guard let json = reader.metadata.config, !json.isEmpty else {
+            throw RecorderError.cannotResume(file: reader.path, problem: "no /run@config (not written by eostrace record)")
+        }
+        do { return try JSONDecoder().decode(RunConfig.self, from: Data(json.utf8)) } catch {
+            throw RecorderError.cannotResume(file: reader.path, problem: "/run@config is not a valid run configuration")
+        }
+    }
+
+    /// X (n × d) of a recording: `/data/X`, or, when only referenced, rebuilt from `/run@config`
+    /// and checked against `/data@x_sha256` (for replays of recordings that do not hold X).
+    public static func inputs(reader: TrajectoryReader) throws -> Matrix {
+        if let x = try reader.X() { return Matrix(rows: reader.n, cols: reader.d, data: x) }
+        return try verifiedData(reader: reader, config: config(reader: reader)).X
     }
 
     /// Reopens an interrupted (or killed) recording at `path`: reads its configuration, rebuilds
@@ -66,14 +124,8 @@ public enum RecordingSession {
         func fail(_ s: String) -> RecorderError { .cannotResume(file: path, problem: s) }
         let status = try reader.status()
         guard status != .completed else { throw fail("run status is \"completed\"; nothing to resume") }
-        guard let json = reader.metadata.config, !json.isEmpty else { throw fail("no /run@config (not written by eostrace record)") }
-        let c: RunConfig
-        do { c = try JSONDecoder().decode(RunConfig.self, from: Data(json.utf8)) } catch {
-            throw fail("/run@config is not a valid run configuration")
-        }
-        let data = try c.data.load()
-        guard data.Y == (try reader.Y()) else { throw fail("rebuilt targets Y differ from the recorded /data/Y") }
-        if let x = try reader.X(), x != data.X.data { throw fail("rebuilt inputs X differ from the recorded /data/X") }
+        let c = try config(reader: reader)
+        let data = try verifiedData(reader: reader, config: c)
         let ckSteps = try reader.checkpointSteps()
         let mainSteps = try reader.steps()
         guard let ci = ckSteps.indices.last(where: { mainSteps.contains(ckSteps[$0]) }) else {

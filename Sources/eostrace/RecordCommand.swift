@@ -66,11 +66,42 @@ struct RecordCommand: ParsableCommand {
     var quiet = false
     @Flag(help: "Replace --output if it exists (without it, an existing file is never touched).")
     var force = false
+    @Option(help: "Store X in the recording when smaller than this many bytes (float64), else only its location and SHA-256 (default 67108864 = 64 MiB).")
+    var storeDataBelow: Int?
+
+    @Option(help: "Overlap the recording work of step t with step t+1 on a second thread: auto (when the load average leaves a core idle), on, off. Results are bit-identical.")
+    var pipeline: String = "auto"
+    @Option(help: "Deflate level 1-9 (with shuffle) for the per-sample series (default: none).")
+    var compression: Int?
+    @Option(help: "Steps per write batch and chunk of the per-step series (default: chunks of about 1 MiB).")
+    var batchSteps: Int?
+
+    @Option(help: "Sweep: record one run per step size (comma-separated, e.g. 0.02,0.05,0.1), each in its own process, into --output-dir as lr-<η>.h5.")
+    var sweepLr: String?
+    @Option(help: "Sweep: directory of the runs' files.")
+    var outputDir: String?
+    @Option(help: "Sweep: runs at once (default: number of active processors).")
+    var jobs: Int?
 
     func validate() throws {
         if Preset(rawValue: preset) == nil {
             throw ValidationError("unknown preset \"\(preset)\" (expected \(Preset.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
+        if let sweepLr {
+            _ = try Sweep.parseRates(sweepLr)
+            guard outputDir != nil else { throw ValidationError("--sweep-lr needs --output-dir DIR") }
+            guard output == nil, !resume, !noOutput, benchmark == nil else {
+                throw ValidationError("--sweep-lr cannot be combined with --output, --resume, --no-output or --benchmark")
+            }
+            if let jobs, jobs < 1 { throw ValidationError("--jobs must be ≥ 1") }
+        }
+        guard ["auto", "on", "off"].contains(pipeline) else { throw ValidationError("--pipeline: expected auto, on or off") }
+        if let c = compression, !(1...9).contains(c) { throw ValidationError("--compression must be 1...9") }
+        if let b = batchSteps, b < 1 { throw ValidationError("--batch-steps must be ≥ 1") }
+        if sweepLr != nil {
+            return
+        }
+        if outputDir != nil || jobs != nil { throw ValidationError("--output-dir and --jobs apply to --sweep-lr only") }
         if output == nil && !noOutput && benchmark == nil { throw ValidationError("give --output FILE (or --no-output)") }
         if resume && output == nil { throw ValidationError("--resume needs --output FILE") }
         if let output, !resume, !noOutput, benchmark == nil, !force, FileManager.default.fileExists(atPath: output) {
@@ -94,6 +125,7 @@ struct RecordCommand: ParsableCommand {
         if let v = dataSeed { c.data.seed = v }
         if let v = n { c.data.n = v }
         if let v = initScale { c.initScale = v }
+        if let v = storeDataBelow { c.storeDataBelow = v }
         if widths != nil || activation != nil {
             guard case let .mlp(d, w, act, bias, s) = c.model else {
                 throw ValidationError("--widths/--activation apply to MLP models only")
@@ -120,6 +152,24 @@ struct RecordCommand: ParsableCommand {
     func run() throws {
         try reportingErrors(code: CLIExit.invalid) {
             let cfg = try resolvedConfig()
+            if let sweepLr, let outputDir {
+                let rates = try Sweep.parseRates(sweepLr)
+                let args = Array(CommandLine.arguments.dropFirst())
+                let base = Sweep.childArguments(Array(args.drop { $0 != "record" }.dropFirst()))
+                _ = cfg  // the configuration is checked once here, before any child starts
+                // Ctrl-C reaches the children (same process group): they stop after their current
+                // step and mark their files interrupted; the parent waits for them and reports.
+                _ = StopFlag.install()
+                let runs = try Sweep.run(rates: rates, outputDir: outputDir, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
+                                         baseArguments: base, force: force, quiet: quiet)
+                print(Sweep.table(runs))
+                let failed = runs.filter { $0.exitCode != 0 && $0.status != "interrupted" }
+                if !failed.isEmpty {
+                    throw failure("sweep: \(failed.count) of \(runs.count) runs failed (lr \(failed.map(\.label).joined(separator: ", ")))", code: CLIExit.invalid)
+                }
+                if runs.contains(where: { $0.exitCode != 0 }) { throw ExitCode(130) }
+                return
+            }
             if let steps = benchmark {
                 let data = try cfg.data.load()
                 let network = try Network(cfg.model)
@@ -128,6 +178,9 @@ struct RecordCommand: ParsableCommand {
                 let r = try Trainer.benchmark(config: cfg, evaluator: evaluator, theta: theta0, steps: max(steps, 2))
                 print(String(format: "plain_step_seconds %.6f\nrecorded_step_seconds %.6f\nratio %.3f\nmean_eigensolver_iterations %.2f\nevaluate_with_gram_seconds %.6f\neigensolver_seconds %.6f\nn %d\np %d\nk %d",
                              r.plain, r.recorded, r.recorded / r.plain, r.eigenIterations, r.evaluate, r.eigensolver, data.n, network.parameterCount, cfg.k))
+                let w = try Trainer.benchmarkRuns(config: cfg, evaluator: evaluator, theta: theta0, steps: max(steps, 2))
+                print(String(format: "plain_run_step_seconds %.6f\nserial_run_step_seconds %.6f\npipelined_run_step_seconds %.6f\npipelined_ratio %.3f",
+                             w.plain, w.serial, w.pipelined, w.pipelined / w.plain))
                 return
             }
             let stop = StopFlag.install()
@@ -139,7 +192,10 @@ struct RecordCommand: ParsableCommand {
                 trainer = r.trainer; base = r.sink; writerSink = r.sink
                 if !quiet { FileHandle.standardError.write(Data("resuming \(output) from step \(trainer.step)\n".utf8)) }
             } else if let output, !noOutput {
-                let r = try RecordingSession.start(config: cfg, path: output)
+                var opts = RecordingSession.defaultWriterOptions(config: cfg)
+                opts.compression = compression
+                opts.batchSteps = batchSteps
+                let r = try RecordingSession.start(config: cfg, path: output, writerOptions: opts)
                 trainer = r.trainer; base = r.sink; writerSink = r.sink
             } else {
                 let data = try cfg.data.load()
@@ -149,6 +205,7 @@ struct RecordCommand: ParsableCommand {
                                       theta: network.initialParameters(seed: cfg.initSeed, scale: cfg.initScale))
                 base = MemorySink(keep: false)
             }
+            trainer.pipelined = pipeline == "on" || (pipeline == "auto" && Trainer.pipeliningLikelyHelps())
             let sink = CountingSink(base: base, learningRate: trainer.config.learningRate)
             var line = ProgressLine()
             let outcome: TrainerOutcome
