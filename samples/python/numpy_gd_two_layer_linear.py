@@ -103,7 +103,7 @@ def fix_signs(V, prev):
     return V
 
 
-def run(out: str | Path, *, n=40, d=10, m=50, steps=300, eta=1.1, k=4, checkpoint_every=25,
+def run(out: str | Path, *, n=40, d=10, m=50, steps=150, eta=1.1, k=4, checkpoint_every=25,
         data_seed=7, seed=11, a_scale=0.1, target_scale=3.0) -> dict:
     """Run GD and write the recording; returns a summary dict. With the defaults, sharpness
     rises from 0.2 to 2/η ≈ 1.82 by step ~10 and GD enters the edge of stability."""
@@ -170,7 +170,7 @@ def run(out: str | Path, *, n=40, d=10, m=50, steps=300, eta=1.1, k=4, checkpoin
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", help="output recording (.h5)")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--eta", type=float, default=1.1, help="constant step size η")
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--d", type=int, default=10)
