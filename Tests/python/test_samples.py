@@ -341,3 +341,52 @@ def test_open_with_xarray_named_dims_and_values(which, request, eostrace):
     if has_spectrum:
         assert out["spectrum_steps"] == list(dump(eostrace, path, "spectrum_step"))
         assert out["spectrum_first_row_top3"] == list(dump(eostrace, path, "spectrum")[0][:3])
+
+
+# ----------------------------------------------------------------------------------------
+# Bad input: one line naming the file, a non-zero exit, no traceback
+# ----------------------------------------------------------------------------------------
+
+def test_scripts_reject_bad_input_cleanly(tmp_path, numpy_run, eostrace, capsys):
+    """Called in-process through each script's main() (the subprocess runs above cover the
+    command lines; this keeps the file fast)."""
+    import open_with_xarray
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not an HDF5 file at all\n" * 10)
+    other = tmp_path / "analysis-only.h5"  # HDF5, but not a recording
+    eostrace("analyze", numpy_run[0], "--out", other, "--quiet", check=True)
+    cases = [
+        (plot_figures, junk, tmp_path / "o1"),
+        (plot_figures, other, tmp_path / "o2"),
+        (plot_figures, numpy_run[0], tmp_path / "o3", "--eostrace", tmp_path / "no-such-binary"),
+        (plot_figures, numpy_run[0], tmp_path / "o4", "--analysis", junk),
+        (open_with_xarray, junk),
+        (open_with_xarray, other),
+        (open_with_xarray, numpy_run[0], "--step", 10**9),
+        (npgd, tmp_path / "x.h5", "--steps", 0),
+        (npgd, tmp_path / "x.h5", "--k", 100),
+    ]
+    for mod, *args in cases:
+        try:
+            rc = mod.main([str(a) for a in args])
+        except SystemExit as e:  # argparse errors
+            rc = e.code
+        err = capsys.readouterr().err.strip()
+        assert rc == 2, (mod.__name__, args, rc, err)
+        assert err and "Traceback" not in err, (mod.__name__, args, err)
+        if mod is not npgd:
+            assert len(err.splitlines()) == 1, err
+            assert str(args[0]) in err or "no-such-binary" in err or str(junk) in err, err
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_numpy_run_that_diverges_is_marked_and_still_valid(tmp_path, eostrace):
+    out = tmp_path / "diverged.h5"
+    proc = subprocess.run([sys.executable, str(SAMPLES / "numpy_gd_two_layer_linear.py"), str(out),
+                           "--eta", "30", "--steps", "50"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    s = json.loads(proc.stdout)
+    assert s["status"] == "diverged" and 1 <= s["steps"] < 50
+    assert ef.read_status(out) == "diverged"
+    assert len(ef.read_steps(out)) == s["steps"]
+    assert eostrace("validate", out).returncode == 0

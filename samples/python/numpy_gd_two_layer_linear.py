@@ -125,7 +125,7 @@ def run(out: str | Path, *, n=40, d=10, m=50, steps=150, eta=1.1, k=4, checkpoin
         software="numpy_gd_two_layer_linear.py", software_version=np.__version__)
     status = "completed"
     prev_V = None
-    sharp = []
+    sharp, writer_steps = [], []
     try:
         for t in range(steps):
             F = forward(W, A, X)
@@ -150,16 +150,17 @@ def run(out: str | Path, *, n=40, d=10, m=50, steps=150, eta=1.1, k=4, checkpoin
                           output_layer_sharpness=float(np.linalg.eigvalsh(MA)[-1]),
                           grad_norm=float(np.sqrt(gA @ gA + np.sum(gW * gW))))
             sharp.append(float(lam_k[0]))
+            writer_steps.append(t)
             W = W - eta * gW
             A = A - eta * gA
     except BaseException:
         writer.close("interrupted")
         raise
     writer.close(status)
-    sharp = np.array(sharp)
+    sharp = np.array(sharp) if sharp else np.array([np.nan])
     above = sharp > 2.0 / eta
     runs = int(np.sum(above[1:] & ~above[:-1]) + (above[0] if above.size else 0))
-    summary = {"file": str(out), "status": status, "steps": int(sharp.size), "eta": eta,
+    summary = {"file": str(out), "status": status, "steps": len(writer_steps), "eta": eta,
                "threshold": 2.0 / eta, "initial_sharpness": float(sharp[0]),
                "max_sharpness": float(sharp.max()), "steps_above_threshold": int(above.sum()),
                "runs_above_threshold": runs, "n": n, "d": d, "m": m, "p": p,
@@ -182,6 +183,13 @@ def main(argv=None) -> int:
     ap.add_argument("--a-scale", type=float, default=0.1, help="initial A ~ N(0,1)·a_scale")
     ap.add_argument("--target-scale", type=float, default=3.0)
     a = ap.parse_args(argv)
+    for name in ("steps", "n", "d", "m", "k", "checkpoint_every"):
+        if getattr(a, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be at least 1")
+    if a.k > a.n:
+        ap.error(f"--k must be at most n = {a.n}")
+    if not (np.isfinite(a.eta) and a.eta > 0):
+        ap.error("--eta must be a positive number")
     s = run(a.out, n=a.n, d=a.d, m=a.m, steps=a.steps, eta=a.eta, k=a.k,
             checkpoint_every=a.checkpoint_every, data_seed=a.data_seed, seed=a.seed,
             a_scale=a.a_scale, target_scale=a.target_scale)

@@ -66,7 +66,13 @@ def main(argv=None) -> int:
     ap.add_argument("--step", type=int, default=None, help="step value to select (default: the middle recorded step)")
     ap.add_argument("--json", action="store_true", help="print the selections as JSON only")
     a = ap.parse_args(argv)
-    ds, out = explore(a.run, a.step)
+    try:
+        ds, out = explore(a.run, a.step)
+    except (OSError, KeyError, ValueError, IndexError) as e:
+        # not HDF5, no /trajectory group, a step that was not recorded, ...
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"open_with_xarray.py: {a.run}: {msg}", file=sys.stderr)
+        return 2
     try:
         if a.json:
             print(json.dumps(out, indent=1))

@@ -36,7 +36,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-import matplotlib
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import eostrace_format as ef  # noqa: E402  (open_file: also opens a file a live run is writing)
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -52,11 +55,25 @@ def _attr_str(v):
     return v
 
 
+class InputError(Exception):
+    """A one-line description naming the file, the object and the problem."""
+
+
 def read_recording(path: str | Path) -> dict:
-    """Every series the figures need, as numpy arrays (optional ones None when absent)."""
-    with h5py.File(path, "r") as f:
+    """Every series the figures need, as numpy arrays (optional ones None when absent).
+    Raises InputError for a file that is not a readable eostrace recording."""
+    try:
+        return _read_recording(path)
+    except InputError:
+        raise
+    except (OSError, KeyError, ValueError, IndexError) as e:
+        raise InputError(f"{path}: cannot read the recording: {e}") from None
+
+
+def _read_recording(path):
+    with ef.open_file(path) as f:
         if _attr_str(f.attrs.get("format")) != "eostrace-trajectory":
-            raise SystemExit(f"{path}: /@format: not an eostrace trajectory file")
+            raise InputError(f"{path}: /@format: not an eostrace trajectory file")
         tr = f["trajectory"]
         out = {name: tr[name][()] for name in
                ("step", "loss", "sharpness", "output_norm_sq", "eigenvalues", "dtf", "residual")}
@@ -67,7 +84,9 @@ def read_recording(path: str | Path) -> dict:
         out["n"] = int(f["run"].attrs["n_samples"])
         out["k"] = int(f["run"].attrs["k"])
         out["model"] = _attr_str(f["run"].attrs.get("model"))
-        out["status"] = _attr_str(f["run/status"][()]).rstrip("\x00 ")
+        out["status"] = ef.read_status(f)
+    if out["step"].size == 0:
+        raise InputError(f"{path}: /trajectory/step: no recorded steps")
     return out
 
 
@@ -112,22 +131,28 @@ def anomaly_points(step, sharpness, a_norm_sq):
 
 
 def read_analysis(path: str | Path, step) -> tuple[np.ndarray, np.ndarray]:
-    with h5py.File(path, "r") as f:
-        if "analysis" not in f:
-            raise SystemExit(f"{path}: /analysis: missing (write it with `eostrace analyze RUN --out FILE`)")
-        g = f["analysis"]
-        if not np.array_equal(g["step"][()], step):
-            raise SystemExit(f"{path}: /analysis/step: does not match the recording's /trajectory/step")
-        return g["phase"][()].astype(np.int8), g["anomaly"][()].astype(np.uint8)
+    try:
+        with h5py.File(path, "r") as f:
+            if "analysis" not in f:
+                raise InputError(f"{path}: /analysis: missing (write it with `eostrace analyze RUN --out FILE`)")
+            g = f["analysis"]
+            if not np.array_equal(g["step"][()], step):
+                raise InputError(f"{path}: /analysis/step: does not match the recording's /trajectory/step")
+            return g["phase"][()].astype(np.int8), g["anomaly"][()].astype(np.uint8)
+    except (OSError, KeyError, ValueError) as e:
+        raise InputError(f"{path}: cannot read /analysis: {e}") from None
 
 
 def analysis_by_binary(binary: str, run: str | Path, step) -> tuple[np.ndarray, np.ndarray]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "analysis.h5"
-        proc = subprocess.run([binary, "analyze", str(run), "--out", str(out), "--quiet"],
-                              capture_output=True, text=True)
+        try:
+            proc = subprocess.run([binary, "analyze", str(run), "--out", str(out), "--quiet"],
+                                  capture_output=True, text=True)
+        except OSError as e:
+            raise InputError(f"{binary}: cannot run eostrace: {e}") from None
         if proc.returncode != 0:
-            raise SystemExit(f"{run}: eostrace analyze failed ({proc.returncode}): {proc.stderr.strip()}")
+            raise InputError(f"{run}: eostrace analyze failed ({proc.returncode}): {proc.stderr.strip()}")
         return read_analysis(out, step)
 
 
@@ -222,6 +247,14 @@ def main(argv=None) -> int:
     src.add_argument("--analysis", help="file holding the /analysis group of this recording")
     src.add_argument("--eostrace", help="eostrace binary: run `analyze` for phases and anomalies")
     a = ap.parse_args(argv)
+    try:
+        return run(a)
+    except InputError as e:
+        print(f"plot_figures.py: {e}", file=sys.stderr)
+        return 2
+
+
+def run(a) -> int:
     t0 = time.perf_counter()
     r = read_recording(a.run)
     step = r["step"]
