@@ -104,7 +104,7 @@ extension AnalysisResult {
             line("  \(r.mode) (\(r.starts) starts): ‖R−R′‖ median \(g(r.absError.all.median)), p90 \(g(r.absError.all.p90)), max \(g(r.absError.all.max)); relative median \(g(r.relError.all.median)), p90 \(g(r.relError.all.p90)), max \(g(r.relError.all.max))")
         }
         line()
-        line("Anomaly points: \(anomalies.count) of \(anomalies.pairs) pairs (rate \(g(anomalies.rate))); \(anomalies.nearSignChange) within \(anomalies.window) steps of one of \(anomalies.signChanges) sign changes of Δ‖A‖²")
+        line("Anomaly points: \(anomalies.count) of \(anomalies.pairs) pairs (rate \(g(anomalies.rate))); \(anomalies.nearSignChange) within \(anomalies.window) steps of one of \(anomalies.signChanges) sign changes of Δ‖A‖² (chance level: \(g(anomalies.pairsNearSignChangeRate)) of all pairs are that close)")
         line()
         line("Checks (rate = hits/total; distributions median / p90 / max):")
         line(pad(["check", "all", "I", "II", "III", "IV"], widths: [44, 22, 22, 22, 22, 22]))

@@ -138,6 +138,9 @@ public struct AnomalySummary: Codable, Equatable, Sendable {
     public var window: Int
     public var nearSignChange: Int
     public var nearSignChangeRate: Double
+    /// Chance level: fraction of all examined pairs within `window` steps of a sign change. When
+    /// sign changes are dense (period-2 oscillation) this is near 1 and "near" means little.
+    public var pairsNearSignChangeRate: Double
 }
 
 /// Assumption 3.6 measured at the start t0 of one phase II.

@@ -1,6 +1,9 @@
 import ArgumentParser
 import EOSAnalysis
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import TrajectoryFormat
 
 /// `eostrace analyze RUN`: SPEC §3 on a recording.
@@ -48,6 +51,9 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(help: "Source of M(t): auto, replay, stored, topk.")
     var gram: String = GramChoice.auto.rawValue
 
+    @Option(help: ArgumentHelp("Analyze only recorded steps A...B (inclusive).", valueName: "A:B"))
+    var steps: String?
+
     @Flag(help: "No progress lines on stderr.")
     var quiet = false
 
@@ -62,9 +68,21 @@ struct AnalyzeCommand: ParsableCommand {
         guard anomalyWindow >= 0 else { throw ValidationError("--anomaly-window must be ≥ 0") }
         guard c1Floor >= 0 && c1Floor.isFinite else { throw ValidationError("--c1-floor must be finite and ≥ 0") }
         if inPlace && out != nil { throw ValidationError("--in-place and --out are exclusive") }
+        if steps != nil && stepRange == nil { throw ValidationError("--steps must be A:B with integers A ≤ B") }
+        if steps != nil && inPlace { throw ValidationError("--in-place needs the whole recording (no --steps)") }
+    }
+
+    private var stepRange: ClosedRange<Int64>? {
+        guard let steps else { return nil }
+        let parts = steps.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let a = Int64(parts[0]), let b = Int64(parts[1]), a <= b else { return nil }
+        return a...b
     }
 
     func run() throws {
+        // The replay allocates several n×n matrices per step; keep freed blocks in the heap instead
+        // of returning them to the kernel (mmap/munmap churn cost ~1/3 of the CPU time as page faults).
+        keepLargeAllocationsInHeap()
         let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: phaseRule)!, rPrimeRestarts: rPrimeRestarts,
                                       rPrimeWindow: rPrimeWindow, anomalyWindow: anomalyWindow, c1Floor: c1Floor)
         let version = EOSTrace.configuration.version
@@ -72,7 +90,8 @@ struct AnalyzeCommand: ParsableCommand {
             let reader = try TrajectoryReader(path: recording)
             defer { reader.close() }
             var progress = ProgressLine()
-            let r = try Analyzer.analyze(reader: reader, options: options, gram: GramChoice(rawValue: gram)!) { done, total in
+            let r = try Analyzer.analyze(reader: reader, options: options, gram: GramChoice(rawValue: gram)!,
+                                         steps: stepRange) { done, total in
                 if !quiet { progress.update("analyze: step \(done)/\(total)") }
             }
             if !quiet { progress.finish() }
@@ -108,4 +127,18 @@ struct CLIFileError: Error, CustomStringConvertible {
     var path: String
     var problem: String
     var description: String { "\(path): \(problem)" }
+}
+
+/// glibc `mallopt(M_MMAP_THRESHOLD = -3, 1 GiB)` and `mallopt(M_TRIM_THRESHOLD = -1, 1 GiB)`:
+/// large blocks are served from (and returned to) the heap instead of fresh mmap'ed pages, so the
+/// replay's per-step n×n temporaries do not page-fault. `malloc.h` is not in the Glibc module,
+/// hence the lookup. A no-op elsewhere.
+private func keepLargeAllocationsInHeap() {
+    #if os(Linux)
+    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+    guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+    let mallopt = unsafeBitCast(sym, to: Mallopt.self)
+    _ = mallopt(-3, 1 << 30)
+    _ = mallopt(-1, 1 << 30)
+    #endif
 }

@@ -16,6 +16,8 @@ final class AnomalyTests: XCTestCase {
         XCTAssertEqual(r.anomalies.rate, 2.0 / 7.0, accuracy: 1e-15)
         XCTAssertEqual(r.anomalies.signChangeSteps, [3, 5])
         XCTAssertEqual(r.anomalies.nearSignChange, 2)
+        // Pairs at steps 0…6; changes at 3 and 5; within 2 steps: 1, 2, 3, 4, 5, 6 → 6/7.
+        XCTAssertEqual(r.anomalies.pairsNearSignChangeRate, 6.0 / 7.0, accuracy: 1e-15)
         XCTAssertEqual(r.checks.coMovement.all.hits, 3)
         XCTAssertEqual(r.checks.coMovement.all.total, 5)
     }

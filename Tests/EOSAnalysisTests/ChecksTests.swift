@@ -160,6 +160,18 @@ final class ChecksTests: XCTestCase {
         XCTAssertThrowsError(try Analyzer.analyze(scalarInput(sharpness: [1, 2]), gram: bad))
     }
 
+    func testTinyRecordingsDoNotTrap() throws {
+        for t in 1...3 {
+            let r = try Analyzer.analyze(scalarInput(sharpness: [Double](repeating: 3, count: t)))
+            XCTAssertEqual(r.run.rows, t)
+            XCTAssertEqual(r.anomalies.pairs, t - 1)
+            XCTAssertEqual(r.perStep.phase.count, t)
+            XCTAssertFalse(r.csv().isEmpty)
+            XCTAssertFalse(r.summaryText().isEmpty)
+            _ = try r.jsonData()
+        }
+    }
+
     func testDistributionMatchesNumpyLinearPercentiles() {
         // numpy.percentile([3, 1, 4, 1, 5, 9, 2, 6], [50, 90]) = [3.5, 6.9]
         let d = Distribution([3, 1, 4, 1, 5, 9, 2, 6, .nan, .infinity])
