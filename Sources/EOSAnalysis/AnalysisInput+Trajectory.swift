@@ -1,4 +1,5 @@
 import EOSModels
+import EOSRecorder
 import EOSNumerics
 import Foundation
 import TrajectoryFormat
@@ -105,8 +106,15 @@ public struct GramSelection {
         do { model = try ModelDescription.parse(json: reader.metadata.model, source: "\(reader.path): /run@model") } catch {
             throw ReplayUnavailable(reason: "model description is not replayable (\(error))")
         }
-        guard let x = try reader.X() else {
-            throw ReplayUnavailable(reason: "X is not stored in the file (only referenced)")
+        let x: [Double]
+        if let stored = try reader.X() {
+            x = stored
+        } else {
+            // X only referenced (/data@x_path + x_sha256): rebuild it from the stored run
+            // configuration and check its digest, as `record --resume` does.
+            do { x = try RecordingSession.inputs(reader: reader).data } catch {
+                throw ReplayUnavailable(reason: "X is only referenced and could not be rebuilt (\(error))")
+            }
         }
         guard reader.has(Layout.Series.parameters) else {
             throw ReplayUnavailable(reason: "no parameter checkpoints (/trajectory/parameters)")

@@ -27,6 +27,26 @@ final class RecordCLITests: XCTestCase {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), e.text())
     }
 
+    /// A run whose X is only referenced (path + SHA-256) is still replayed exactly by `analyze`:
+    /// X is rebuilt from the stored configuration and checked against the digest.
+    func testAnalyzeReplaysARunWhoseDataIsOnlyReferenced() throws {
+        let path = dir + "/ref.h5"
+        let rec = try run(["record", "--preset", "linear-synthetic", "--n", "40", "--steps", "30", "--k", "2",
+                           "--checkpoint-every", "10", "--store-data-below", "1", "--quiet", "-o", path])
+        XCTAssertEqual(rec.code, 0, rec.stderr)
+        let r = try TrajectoryReader(path: path)
+        XCTAssertNil(try r.X(), "X should be referenced, not stored")
+        r.close()
+        let a = try run(["analyze", path, "--json", "--quiet"])
+        XCTAssertEqual(a.code, 0, a.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(a.stdout.utf8)) as? [String: Any]
+        let gram = json?["gram"] as? [String: Any]
+        XCTAssertEqual(gram?["source"] as? String, "exact", a.stdout.prefix(400).description)
+        let replay = gram?["replay"] as? [String: Any]
+        XCTAssertEqual(replay?["within_tolerance"] as? Bool, true)
+        XCTAssertEqual((replay?["max_relative_drift_residual"] as? Double) ?? 1, 0, accuracy: 1e-9)
+    }
+
     /// First step whose λ_1 exceeds 2/η, from the file itself.
     func firstCrossing(_ path: String) throws -> String {
         let r = try TrajectoryReader(path: path); defer { r.close() }
