@@ -15,18 +15,22 @@ public class HDF5Object {
         self.path = path
     }
 
-    deinit { closeIfValid(id) }
+    // Once the file is closed, its objects must not touch their ids: a successful close (degree
+    // STRONG) closed them all, and after a failed H5Fclose (its final flush hit a full disk or the
+    // file size limit) the ids can still look valid while libhdf5 has freed what they point to —
+    // decrementing them then segfaulted in H5D_close. Leaking is the safe choice there.
+    deinit { if file.isOpen { closeIfValid(id) } }
 
     /// Releases the handle now. Idempotent.
     public func close() {
-        closeIfValid(id)
+        if file.isOpen { closeIfValid(id) }
         id = -1
     }
 
     var site: CallSite { CallSite(file: file.path, object: path) }
 
     func openID() throws -> hid_t {
-        guard id >= 0, H5Iis_valid(id) > 0 else {
+        guard id >= 0, file.isOpen, H5Iis_valid(id) > 0 else {
             throw site.fail(.library, "use", "object is closed")
         }
         return id
