@@ -65,6 +65,7 @@ public final class TrajectoryWriter {
 
         // Never truncate a file another live writer is recording into.
         if WriterLock.isHeld(path: path) { throw WriterLock.busy(path) }
+        try WriterLock.checkNotOpenElsewhere(path: path)
         let file = try HDF5File.create(path, bounds: options.swmr ? .v110 : .earliestToV110)
         self.file = file
         do {
