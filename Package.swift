@@ -28,8 +28,8 @@ let package = Package(
         .target(name: "EOSNumerics", dependencies: ["CLapack"], exclude: ["README.md"]),
         .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"], exclude: ["README.md"]),
-        .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat"]),
-        .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat", "CLapack"], exclude: ["README.md"]),
+        .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
+        .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat", "HDF5Kit", "CLapack"], exclude: ["README.md"]),
         .target(name: "EOSReport", dependencies: ["EOSAnalysis", "TrajectoryFormat"], exclude: ["README.md"]),
         .executableTarget(name: "eostrace", dependencies: [
             "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRecorder", "EOSAnalysis", "EOSReport",
@@ -41,8 +41,8 @@ let package = Package(
         .testTarget(name: "EOSNumericsTests", dependencies: ["EOSNumerics"]),
         .testTarget(name: "EOSModelsTests", dependencies: ["EOSModels", "EOSNumerics"]),
         .testTarget(name: "EOSRecorderTests", dependencies: ["EOSRecorder", "EOSModels", "TrajectoryFormat"]),
-        .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSModels", "TrajectoryFormat"]),
+        .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSModels", "EOSNumerics", "TrajectoryFormat", "HDF5Kit"]),
         .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis"]),
-        .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat"]),
+        .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat", "HDF5Kit"]),
     ]
 )

@@ -59,13 +59,13 @@ def run_swift(binary: Path, out: Path, a) -> dict:
     return res
 
 
-def chunk_rows_of(path: Path) -> dict[str, int]:
-    rows = {}
+def chunks_of(path: Path) -> dict[str, tuple]:
+    out = {}
     with h5py.File(path, "r") as f:
         for name, ds in f["trajectory"].items():
             if isinstance(ds, h5py.Dataset) and ds.chunks:
-                rows[name] = ds.chunks[0]
-    return rows
+                out[name] = ds.chunks
+    return out
 
 
 def fsync_path(path: Path) -> None:
@@ -76,7 +76,7 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def run_h5py(path: Path, a, chunk_rows: dict[str, int] | None) -> float:
+def run_h5py(path: Path, a, chunks: dict[str, tuple] | None) -> float:
     rng = np.random.default_rng(0)
     n, k, p = a.n, a.k, a.params
     pool = 8  # distinct rows cycled through: generation stays out of the timing
@@ -92,7 +92,7 @@ def run_h5py(path: Path, a, chunk_rows: dict[str, int] | None) -> float:
     t0 = time.perf_counter()
     w = ef.RecordingWriter(path, learning_rate=0.01, model={"kind": "external"}, X=X, Y=Y, k=k,
                            n_parameters=p, series=["parameters"] if p and a.checkpoint_every else [],
-                           batch=a.batch, chunk_rows=chunk_rows, software="bench-write.py")
+                           batch=a.batch, chunks=chunks, software="bench-write.py")
     for t in range(a.steps):
         j = t % pool
         w.append(t, **{name: rows[name][j] for name in MAIN_SERIES})
@@ -134,18 +134,21 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--params", type=int, default=200000)
     ap.add_argument("--checkpoint-every", type=int, default=10)
-    ap.add_argument("--batch", type=int, default=256, help="rows buffered per append (h5py and raw)")
+    ap.add_argument("--batch", type=int, default=None,
+                    help="main-cadence rows per write (h5py and raw); default: the Swift writer's rule")
     ap.add_argument("--fsync", action="store_true", help="include fsync in the h5py and raw timings")
     ap.add_argument("--only", choices=["h5py", "raw"], help="skip the Swift writer (no binary needed)")
     ap.add_argument("--keep-dir", help="write here instead of a temporary directory (not deleted)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON too")
     a = ap.parse_args()
 
+    if a.batch is None:
+        a.batch = ef.default_batch(a.n, a.k)
     expected = payload_bytes(a.n, a.k, a.steps, a.params, a.checkpoint_every)
     tmp = Path(a.keep_dir) if a.keep_dir else Path(tempfile.mkdtemp(prefix="eostrace-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
     results = {}
-    chunk_rows = None
+    chunks = None
     try:
         if a.only is None:
             binary = Path(a.bin)
@@ -157,7 +160,7 @@ def main() -> int:
             files = list(sdir.glob("*.h5"))
             size = sum(f.stat().st_size for f in files)
             if files:
-                chunk_rows = chunk_rows_of(files[0])
+                chunks = chunks_of(files[0])
                 problems = ef.validate(files[0])
                 if problems:
                     print("warning: the Swift bench file does not validate in Python:\n  " + "\n  ".join(problems[:5]))
@@ -165,7 +168,7 @@ def main() -> int:
             shutil.rmtree(sdir)
         if a.only in (None, "h5py"):
             path = tmp / "h5py.h5"
-            secs = run_h5py(path, a, chunk_rows)
+            secs = run_h5py(path, a, chunks)
             results["h5py"] = dict(seconds=secs, bytes=expected, file_bytes=path.stat().st_size)
             path.unlink()
         if a.only in (None, "raw"):
@@ -179,8 +182,9 @@ def main() -> int:
 
     print(f"payload: n={a.n} k={a.k} steps={a.steps} params={a.params} checkpoint every {a.checkpoint_every}"
           f" -> {expected / 1e6:.1f} MB{' (fsync included for h5py/raw)' if a.fsync else ''}")
-    if chunk_rows:
-        print("chunk rows (from the Swift file): " + ", ".join(f"{k}={v}" for k, v in sorted(chunk_rows.items())))
+    print(f"main-cadence batch: {a.batch} steps; checkpoints written one chunk at a time")
+    if chunks:
+        print("chunks (from the Swift file, used for h5py): " + ", ".join(f"{k}={v}" for k, v in sorted(chunks.items())))
     print(f"{'writer':<8}{'seconds':>10}{'MB/s':>10}{'payload MB':>12}{'file MB':>10}")
     for name, r in results.items():
         r["mb_per_s"] = r["bytes"] / 1e6 / r["seconds"]

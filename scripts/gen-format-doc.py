@@ -54,7 +54,20 @@ def dataset_constraints(d: dict) -> str:
         parts.append("one of " + ", ".join(code(v) for v in d["values"]))
     if d.get("requires"):
         parts.append("needs " + ", ".join(code(r) for r in d["requires"]))
+    if d.get("required_unless"):
+        parts.append("may be absent when " + " and ".join(code(r) for r in d["required_unless"]) + " are present")
+    for c in d.get("checks", []):
+        name, _, other = c.partition(":")
+        parts.append(CHECK_TEXT.get(name, "check " + name).format(other=other))
     return "; ".join(parts)
+
+
+CHECK_TEXT = {
+    "mean_square_of": "equals mean({other}²) per row to 1e-9 relative",
+    "equals_first_eigenvalue": "equals {other}[:, 0] to 1e-12 relative",
+    "unit_norm_rows": "every vector along the last axis has norm 1 to 1e-8",
+    "symmetric": "symmetric to 1e-12 relative (to the largest entry)",
+}
 
 
 def shape_of(d: dict) -> str:
@@ -240,9 +253,13 @@ def render(schema: dict) -> str:
              "validator checks: required groups, datasets and attributes; "
              "dtypes; fixed values (`format`, `loss`, `status`); dimension lengths against n, k, d "
              "and p; equal row counts for every series of a cadence; strictly increasing step "
-             "coordinates; finite values where marked; descending eigenvalues; exactly one dimension "
+             "coordinates; finite values where marked; descending eigenvalues; the named checks "
+             "(loss = mean(residual²), sharpness = first eigenvalue, unit eigenvectors, symmetric "
+             "gram); exactly one dimension "
              "scale per axis with the right name and length; a major version not newer than the "
-             "reader's; a scale in the dataset's group or a parent group. `/data/X` is required unless `/data` has both `x_path` and `x_sha256`.")
+             "reader's; a scale in the dataset's group or a parent group (h5netcdf, and so xarray, "
+             "finds a dimension only there). `/data/X` is required unless `/data` has both "
+             "`x_path` and `x_sha256`.")
     L.append(PYTHON_SECTION.rstrip())
     L.append("")
     return "\n".join(L)

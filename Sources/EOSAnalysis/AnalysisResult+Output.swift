@@ -32,17 +32,27 @@ extension AnalysisResult {
     }
 
     /// Compact JSON of everything except the per-step table (the `/analysis@summary` attribute).
-    public func summaryJSON() throws -> String {
+    /// HDF5 1.10-compatible files limit an attribute to 64 KiB: above `maxBytes` the per-cycle and
+    /// per-anomaly lists are emptied (`--json` always has everything).
+    public func summaryJSON(maxBytes: Int = 60_000) throws -> String {
         var copy = self
         copy.perStep = .empty
-        return String(decoding: try Self.encoder(pretty: false).encode(copy), as: UTF8.self)
+        var text = String(decoding: try Self.encoder(pretty: false).encode(copy), as: UTF8.self)
+        if text.utf8.count > maxBytes {
+            copy.anomalies.steps = []
+            copy.anomalies.signChangeSteps = []
+            copy.phases.cycles = []
+            copy.checks.assumption36 = []
+            text = String(decoding: try Self.encoder(pretty: false).encode(copy), as: UTF8.self)
+        }
+        return text
     }
 
     /// Column names of the per-step CSV, in order.
     public static let csvColumns = [
         "step", "phase", "loss", "sharpness", "output_norm_sq", "dtf", "c1", "r_norm_sq",
         "r_prime_error", "r_prime_rel_error", "r_prime_error_from_start", "r_prime_rel_error_from_start",
-        "anomaly", "eps2", "first_order_error", "output_norm_first_order_error", "c1_ratio", "exact_update_error",
+        "anomaly", "eps2", "first_order_error", "output_norm_first_order_error", "c1_ratio", "exact_update_error", "replay_drift",
     ]
 
     /// The per-step table as CSV: a header line, then one line per row. Numbers use Swift's
@@ -56,7 +66,7 @@ extension AnalysisResult {
                            p.rPrimeError[i], p.rPrimeRelError[i], p.rPrimeErrorFromStart[i], p.rPrimeRelErrorFromStart[i]]
             var fields = ["\(p.step[i])", "\(p.phase[i])"] + doubles.map(csvNumber)
             fields.append("\(p.anomaly[i])")
-            fields += [p.eps2[i], p.firstOrderError[i], p.outputNormFirstOrderError[i], p.c1Ratio[i], p.exactUpdateError[i]].map(csvNumber)
+            fields += [p.eps2[i], p.firstOrderError[i], p.outputNormFirstOrderError[i], p.c1Ratio[i], p.exactUpdateError[i], p.replayDrift[i]].map(csvNumber)
             out += fields.joined(separator: ",")
             out += "\n"
         }
@@ -69,6 +79,7 @@ extension AnalysisResult {
         func line(_ x: String = "") { s += x + "\n" }
         line("Run: \(run.rows) recorded steps (\(run.firstStep)…\(run.lastStep)), \(run.consecutivePairs) consecutive pairs, \(run.gaps) gaps; n=\(run.n), k=\(run.k), η=\(g(run.learningRate)), 2/η=\(g(run.threshold))" + (run.modelKind.map { ", model \($0)" } ?? ""))
         line("Gram M(t): \(gram.label)" + (gram.approximate ? "  [APPROXIMATE: results marked * depend on it]" : ""))
+        if let note = gram.note { line("  (\(note))") }
         if let r = gram.replay {
             line("Replay: \(r.checkpoints) checkpoints; max relative drift of D \(g(r.maxRelativeDriftResidual))"
                  + (r.maxDriftStep.map { " at step \($0)" } ?? "")
@@ -117,7 +128,7 @@ extension AnalysisResult {
         distRow("Lemma 3.2 |c1(t+1)/c1(t)| (II–III)", checks.lemma32.measuredRatio)
         rateRow("‖R‖² decreases", decomposition.rNormSqDecreases)
         rateRow("L decreases", decomposition.lossDecreases)
-        line("Lemma 3.2: predicted |1−ηΛ| median \(g(checks.lemma32.predictedRatio.median)); log(measured/predicted) median \(g(checks.lemma32.logRatioError.median)); growth rate \(g(checks.lemma32.growth.rate)) of \(checks.lemma32.growth.total)")
+        line("Lemma 3.2: predicted |1−ηΛ| median \(g(checks.lemma32.predictedRatio.median)); log(measured/predicted) median \(g(checks.lemma32.logRatioError.median)); growth rate \(g(checks.lemma32.growth.rate)) of \(checks.lemma32.growth.total) pairs (\(checks.lemma32.excludedBelowFloor) with |c1| ≤ \(g(options.c1Floor))·‖D‖ left out)")
         line("3.6 at phase-II starts: holds (c > 1) at \(checks.assumption36Holds.hits) of \(checks.assumption36Holds.total)")
         if let e = checks.exactUpdate {
             line("Two-layer linear exact update: ‖D(t+1)−(I−ηM*)D(t)‖/‖D(t+1)‖ median \(g(e.relativeToResidual.median)), max \(g(e.relativeToResidual.max))")
@@ -135,7 +146,7 @@ extension PerStepTable {
     static let empty = PerStepTable(step: [], phase: [], loss: [], sharpness: [], outputNormSq: [], dtf: [], c1: [],
                                     rNormSq: [], rPrimeError: [], rPrimeRelError: [], rPrimeErrorFromStart: [],
                                     rPrimeRelErrorFromStart: [], anomaly: [], eps2: [], firstOrderError: [],
-                                    outputNormFirstOrderError: [], c1Ratio: [], exactUpdateError: [])
+                                    outputNormFirstOrderError: [], c1Ratio: [], exactUpdateError: [], replayDrift: [])
 }
 
 func csvNumber(_ x: Double) -> String {

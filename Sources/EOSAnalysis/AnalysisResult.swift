@@ -50,6 +50,8 @@ public struct GramUsage: Codable, Equatable, Sendable {
     public var approximate: Bool
     /// Replay report when the provider replayed GD (else nil).
     public var replay: ReplayReport?
+    /// Why a better source of M was not used (e.g. "not replayable: no parameter checkpoints").
+    public var note: String?
 }
 
 /// How well replayed GD reproduced the recording (SPEC §3.3, §4).
@@ -142,7 +144,7 @@ public struct AnomalySummary: Codable, Equatable, Sendable {
 public struct Assumption36Item: Codable, Equatable, Sendable {
     public var cycle: Int
     public var step: Int64
-    /// c1(t0), ‖D(t0)‖, ε2 = max ε2(t) over the consecutive pairs in [a, b].
+    /// c1(t0), ‖D(t0)‖, ε2 = max ε2(t) over the consecutive pairs of this phase II [a, p].
     public var c1: Double
     public var residualNorm: Double
     public var eps2: Double
@@ -163,6 +165,8 @@ public struct Lemma32Check: Codable, Equatable, Sendable {
     public var logRatioError: Distribution
     /// Fraction of those pairs where |c1| grows (measured ratio > 1).
     public var growth: Rate
+    /// Pairs left out because |c1(t)| ≤ `options.c1Floor`·‖D(t)‖ (v1 component at round-off level).
+    public var excludedBelowFloor: Int
 }
 
 public struct ExactUpdateCheck: Codable, Equatable, Sendable {
@@ -230,4 +234,6 @@ public struct PerStepTable: Codable, Equatable, Sendable {
     public var outputNormFirstOrderError: [Double]
     public var c1Ratio: [Double]
     public var exactUpdateError: [Double]
+    /// ‖D_replay(t) − D(t)‖/‖D(t)‖ where M(t) came from replay (NaN elsewhere).
+    public var replayDrift: [Double]
 }

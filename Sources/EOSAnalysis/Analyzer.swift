@@ -12,10 +12,11 @@ public enum Analyzer {
     /// - Parameters:
     ///   - gram: source of M(t); nil means the top-k approximation everywhere. Rows where the
     ///     provider returns nil use the top-k approximation and are counted.
-    ///   - replay: report to attach when `gram` replayed GD.
+    ///   - replay: report to attach when `gram` replayed GD (see also `analyze(reader:…)`).
+    ///   - gramNote: why a better source of M was not used (recorded in `gram.note`).
     ///   - progress: called with (rows done, total rows) now and then.
     public static func analyze(_ input: AnalysisInput, gram: GramProvider? = nil, options: AnalysisOptions = .init(),
-                               replay: ReplayReport? = nil,
+                               replay: ReplayReport? = nil, gramNote: String? = nil,
                                progress: ((Int, Int) -> Void)? = nil) throws -> AnalysisResult {
         try input.validate()
         try options.validate()
@@ -38,6 +39,7 @@ public enum Analyzer {
         var firstOrder = errS, aFirstOrder = errS, eps2 = errS, c1Ratio = errS
         var exactRelNorm = errS, exactRelStep = errS
         var anomaly = [UInt8](repeating: 0, count: t)
+        var replayDrift = [Double](repeating: .nan, count: t)
 
         var rpS = [Double](repeating: 0, count: n)   // R′ from the first step
         var rpP = rpS                                // primary R′ (restarts per options)
@@ -83,7 +85,10 @@ public enum Analyzer {
                 work[2 * n + j] = rpP[j] - pp * vj
             }
             var applied = try provider.applyGram(atRow: i, to: work, count: 3)
-            if applied != nil { fromSource += 1 } else {
+            if applied != nil {
+                fromSource += 1
+                if let rp = provider as? ReplayGramProvider { replayDrift[i] = rp.lastResidualDrift ?? .nan }
+            } else {
                 applied = try topK.applyGram(atRow: i, to: work, count: 3)
                 fallback += 1
             }
@@ -173,7 +178,7 @@ public enum Analyzer {
         }
         let gramUsage = GramUsage(source: provider.source.rawValue, label: provider.label,
                                   rowsFromSource: fromSource, rowsTopKFallback: fallback,
-                                  approximate: provider.source == .topK || fallback > 0, replay: replay)
+                                  approximate: provider.source == .topK || fallback > 0, replay: replay, note: gramNote)
         let gramLabel = gramUsage.approximate && provider.source != .topK
             ? "\(provider.label) (top-k approximation at \(fallback) of \(fromSource + fallback) steps)"
             : provider.label
@@ -225,8 +230,9 @@ public enum Analyzer {
         for cy in cycles {
             let a = cy.startRow
             var e2 = -Double.infinity
-            // Pairs (i, i+1) inside the run [a, b]; a run of one row uses the pair starting at a.
-            for i in a..<max(cy.endRow, a + 1) where input.isConsecutive(i) { e2 = max(e2, eps2[i]) }
+            // ε2 of Assumption 3.5(iii) during this phase II: pairs (i, i+1) with a ≤ i < p; a
+            // phase II of one row uses the pair starting at a.
+            for i in a..<max(cy.peakRow, a + 1) where input.isConsecutive(i) { e2 = max(e2, eps2[i]) }
             if e2 == -.infinity { e2 = .nan }
             let cval = abs(c1[a]) / (e2 * dNorm[a])
             let tau = eta * input.sharpness[a] - 2
@@ -261,7 +267,10 @@ public enum Analyzer {
         }
         var l32Measured = [Double?](repeating: nil, count: t)
         var l32Pred: [Double] = [], l32Log: [Double] = [], l32Grow: [Bool] = []
+        var l32Excluded = 0
         for i in pairRows where phases[i] == 2 || phases[i] == 3 {
+            // |c1| at round-off level (D has no v1 component yet) makes the ratio noise.
+            guard abs(c1[i]) > options.c1Floor * dNorm[i] else { l32Excluded += 1; continue }
             let pred = abs(1 - eta * input.sharpness[i])
             l32Measured[i] = c1Ratio[i]
             l32Pred.append(pred)
@@ -282,7 +291,7 @@ public enum Analyzer {
             proposition31: p31, proposition32Bound: p32b, proposition32Direction: p32d,
             lemma32: Lemma32Check(measuredRatio: PerPhase(values: l32Measured, phases: phases),
                                   predictedRatio: Distribution(l32Pred), logRatioError: Distribution(l32Log),
-                                  growth: Rate(l32Grow)),
+                                  growth: Rate(l32Grow), excludedBelowFloor: l32Excluded),
             exactUpdate: exactCheck)
 
         let story = makeStory(phases: phaseSummary, anomalies: anomalies, checks: checks, rPrime: rPrime,
@@ -293,7 +302,7 @@ public enum Analyzer {
             outputNormSq: input.outputNormSq, dtf: input.dtf, c1: c1, rNormSq: rNormSq,
             rPrimeError: errP, rPrimeRelError: relP, rPrimeErrorFromStart: errS, rPrimeRelErrorFromStart: relS,
             anomaly: anomaly, eps2: eps2, firstOrderError: firstOrder, outputNormFirstOrderError: aFirstOrder,
-            c1Ratio: c1Ratio, exactUpdateError: exactRelNorm)
+            c1Ratio: c1Ratio, exactUpdateError: exactRelNorm, replayDrift: replayDrift)
 
         let run = RunInfo(rows: t, firstStep: input.steps[0], lastStep: input.steps[t - 1],
                           consecutivePairs: pairRows.count, gaps: t - 1 - pairRows.count,

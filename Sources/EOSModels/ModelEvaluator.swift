@@ -57,6 +57,7 @@ public final class ModelEvaluator {
     /// - Throws: `ModelError.shapeMismatch` when X has the wrong width or Y the wrong length,
     ///   `ModelError.nonFinite` for NaN/Inf data.
     public init(network: Network, X: Matrix, Y: [Double]) throws {
+        BLAS.pinThreads()
         guard X.cols == network.sizes[0] else {
             throw ModelError.shapeMismatch(object: "data X", expected: "\(network.sizes[0]) features (model input_dim)", got: "\(X.cols)")
         }

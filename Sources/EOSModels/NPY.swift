@@ -105,11 +105,7 @@ public enum NPY {
     /// Loads X (2-D, n × d) and Y (1-D n, or n × 1) from two .npy files as a data set.
     public static func loadDataset(x xPath: String, y yPath: String) throws -> Dataset {
         let x = try read(xPath), y = try read(yPath)
-        guard x.shape.count == 2 else { throw DataError.malformed(file: xPath, problem: "X must be 2-D (n × d), shape \(x.shape)") }
-        let yn = y.shape.count == 1 ? y.shape[0] : (y.shape.count == 2 && y.shape[1] == 1 ? y.shape[0] : -1)
-        guard yn == x.shape[0] else { throw DataError.malformed(file: yPath, problem: "Y shape \(y.shape) does not match \(x.shape[0]) samples of X") }
-        guard x.values.allSatisfy({ $0.isFinite }) else { throw DataError.malformed(file: xPath, problem: "X contains NaN or Inf") }
-        guard y.values.allSatisfy({ $0.isFinite }) else { throw DataError.malformed(file: yPath, problem: "Y contains NaN or Inf") }
-        return Dataset(X: .init(rows: x.shape[0], cols: x.shape[1], data: x.values), Y: y.values, source: "npy X=\(xPath) Y=\(yPath)")
+        return try HDF5Data.makeDataset(xShape: x.shape, x: x.values, yShape: y.shape, y: y.values, xName: xPath, yName: yPath,
+                                        source: "npy X=\(xPath) Y=\(yPath)")
     }
 }

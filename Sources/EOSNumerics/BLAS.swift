@@ -1,4 +1,5 @@
 import CLapack
+import Foundation
 
 /// Thin wrappers over OpenBLAS CBLAS for row-major `Matrix` and `[Double]`.
 /// Every matrix product in eostrace goes through here. Shapes are checked with `precondition`.
@@ -117,4 +118,22 @@ public enum BLAS {
         if alpha == 0 { for i in x.indices { x[i] = 0 }; return }
         x.withUnsafeMutableBufferPointer { cblas_dscal(Int32($0.count), alpha, $0.baseAddress, 1) }
     }
+}
+
+extension BLAS {
+    /// OpenBLAS worker threads used by eostrace: 1 unless the environment variable
+    /// EOSTRACE_BLAS_THREADS sets another count. OpenBLAS results depend (in the last bits) on
+    /// its thread count, and at the Edge of Stability GD amplifies such differences within a few
+    /// dozen steps; pinning the count makes recordings, resumes and replays bit-reproducible
+    /// on any machine size. Set on first use (`ModelEvaluator` and `TopKEigensolver` call
+    /// `pinThreads()`).
+    public static let threads: Int = {
+        let env = ProcessInfo.processInfo.environment["EOSTRACE_BLAS_THREADS"].flatMap { Int($0) }
+        let n = max(1, env ?? 1)
+        openblas_set_num_threads(Int32(n))
+        return n
+    }()
+
+    /// Applies `threads` (once per process).
+    public static func pinThreads() { _ = threads }
 }

@@ -37,7 +37,8 @@ public struct TopKResult: Sendable {
 ///
 /// Each call starts from the previous call's block (k + guard vectors), so along a GD trajectory
 /// where M changes slowly it converges in a few iterations. Each iteration costs one
-/// n × n × (2b) matrix product (b = k + guard) plus O(n b²). If it does not reach the tolerance in
+/// n × n × b matrix product (b = k + guard; the images of the P block are tracked, not recomputed)
+/// plus O(n b²). If it does not reach the tolerance in
 /// `maxIterations`, LAPACK `dsyevr` answers (and `usedLAPACK` says so).
 public final class TopKEigensolver {
     public let k: Int
@@ -47,6 +48,7 @@ public final class TopKEigensolver {
     private var rng: SeededRNG
 
     public init(k: Int, options: TopKOptions = TopKOptions()) {
+        BLAS.pinThreads()
         precondition(k >= 1, "TopKEigensolver: k must be ≥ 1")
         self.k = k
         self.options = options
@@ -56,8 +58,13 @@ public final class TopKEigensolver {
     /// Forgets the warm start.
     public func reset() { block = nil }
 
-    /// Sets the warm start explicitly (rows are start vectors, e.g. restored from a checkpoint).
-    public func setWarmStart(_ vectors: Matrix) { block = vectors }
+    /// Sets the warm start explicitly (rows are start vectors, e.g. restored from a checkpoint) and
+    /// reseeds the generator that fills missing guard vectors, so that a solver restored this way
+    /// behaves bit for bit like one that was set the same way without interruption.
+    public func setWarmStart(_ vectors: Matrix, seed: UInt64? = nil) {
+        block = vectors
+        if let seed { rng = SeededRNG(seed: seed) }
+    }
 
     /// The k largest eigenpairs of the symmetric `m` (n × n; the full matrix is read).
     public func solve(_ m: Matrix) throws -> TopKResult {
@@ -102,6 +109,7 @@ public final class TopKEigensolver {
         }
         var theta = (0..<x.rows).map { BLAS.dot(x.row($0), ax.row($0)) }
         var p: Matrix? = nil
+        var ap: Matrix? = nil
         var normEstimate = theta.map { abs($0) }.max() ?? 0
         for iter in 1...max(1, options.maxIterations) {
             // Residuals R = AX − diag(θ) X.
@@ -118,11 +126,13 @@ public final class TopKEigensolver {
                 return TopKResult(pairs: pk, iterations: iter - 1,
                                   relativeResidual: normEstimate == 0 ? 0 : worst / normEstimate, usedLAPACK: false)
             }
-            // Search directions W = orth([R; P]) ⟂ X.
+            // Search directions W = orth([R; P]) ⟂ X. Only R is multiplied by M; the images of
+            // P and of the orthonormalization are tracked linearly (no extra matrix products).
+            let ar = BLAS.gemm(r, m)
             let cand = p.map { Self.stack(r, $0) } ?? r
-            let w = Self.orthonormalizeRows(cand, against: x)
+            let acand = ap.map { Self.stack(ar, $0) } ?? ar
+            let (w, aw) = Self.orthonormalizeRows(cand, images: acand, against: x, againstImages: ax)
             if w.rows == 0 { break }
-            let aw = BLAS.gemm(w, m)
             let s = Self.stack(x, w)
             let asMat = Self.stack(ax, aw)
             let g = Self.symmetricProduct(s, asMat)
@@ -135,6 +145,7 @@ public final class TopKEigensolver {
             var cw = Matrix(rows: b, cols: w.rows)
             for i in 0..<b { for j in 0..<w.rows { cw.data[i * w.rows + j] = c.data[i * s.rows + x.rows + j] } }
             p = BLAS.gemm(cw, w)
+            ap = BLAS.gemm(cw, aw)
             if iter % 20 == 0 { // refresh orthonormality against drift
                 x = Self.orthonormalizeRows(x, against: nil)
                 if x.rows < b { break }
@@ -143,6 +154,7 @@ public final class TopKEigensolver {
                 let e2 = try SymmetricEigen.all(g2)
                 x = BLAS.gemm(e2.vectors, x); ax = BLAS.gemm(e2.vectors, ax)
                 theta = e2.values
+                p = nil; ap = nil
             }
         }
         // Did not converge: LAPACK.
@@ -180,6 +192,42 @@ public final class TopKEigensolver {
     static func stack(_ a: Matrix, _ b: Matrix) -> Matrix {
         precondition(a.cols == b.cols)
         return Matrix(rows: a.rows + b.rows, cols: a.cols, data: a.data + b.data)
+    }
+
+    /// `orthonormalizeRows` applied to `v` while the same linear operations are applied to
+    /// `images` (= rows of v times M), so the images of the result come without new products.
+    static func orthonormalizeRows(_ v: Matrix, images av: Matrix, against q: Matrix, againstImages aq: Matrix) -> (Matrix, Matrix) {
+        let n = v.cols
+        var cur = v, acur = av
+        if q.rows > 0 {
+            for _ in 0..<2 {
+                let coef = BLAS.gemm(cur, q, transB: .transpose)
+                BLAS.gemm(coef, q, alpha: -1, beta: 1, into: &cur)
+                BLAS.gemm(coef, aq, alpha: -1, beta: 1, into: &acur)
+            }
+        }
+        // SVQB (Stathopoulos & Wu 2002), twice: W ← Σ^{-1/2} Uᵀ D⁻¹ W with D⁻¹ G D⁻¹ = U Σ Uᵀ,
+        // dropping directions with Σ below 1e-12 of the largest; all BLAS.
+        for _ in 0..<2 {
+            if cur.rows == 0 { break }
+            let g = BLAS.syrk(cur)
+            let s = cur.rows
+            var dinv = [Double](repeating: 0, count: s)
+            for i in 0..<s { let d = g[i, i].squareRoot(); dinv[i] = d > 0 && d.isFinite ? 1 / d : 0 }
+            var gs = g
+            for i in 0..<s { for j in 0..<s { gs[i, j] *= dinv[i] * dinv[j] } }
+            guard let e = try? SymmetricEigen.all(gs) else { return (Matrix(rows: 0, cols: n), Matrix(rows: 0, cols: n)) }
+            let top = e.values.first ?? 0
+            let keep = e.values.prefix { $0 > 1e-12 * top && $0 > 0 }.count
+            var t = Matrix(rows: keep, cols: s)
+            for r in 0..<keep {
+                let f = 1 / e.values[r].squareRoot()
+                for j in 0..<s { t[r, j] = f * e.vectors[r, j] * dinv[j] }
+            }
+            cur = BLAS.gemm(t, cur)
+            acur = BLAS.gemm(t, acur)
+        }
+        return (cur, acur)
     }
 
     /// Orthonormalizes the rows of `v` (modified Gram–Schmidt, two passes), first against the

@@ -45,7 +45,7 @@ public final class HDF5Dataset: HDF5Object {
         let did = try openID()
         let plist = try site.id("H5Dget_create_plist") { H5Dget_create_plist(did) }
         defer { closeIfValid(plist) }
-        guard H5Pget_layout(plist) == H5D_CHUNKED else { return nil }
+        guard site.quiet({ H5Pget_layout(plist) }) == H5D_CHUNKED else { return nil }
         let rank = try shape().count
         var c = [hsize_t](repeating: 0, count: max(rank, 1))
         _ = try site.count("H5Pget_chunk") { H5Pget_chunk(plist, Int32(c.count), &c) }
@@ -246,22 +246,11 @@ public final class HDF5Dataset: HDF5Object {
             throw site.fail(.typeMismatch, "read string", "dataset has shape \(shape), not a single string")
         }
         if info.isVariableLengthString {
-            let mt = try StringType.make(site: site, variableLength: true, fixedSize: 0)
-            defer { closeIfValid(mt) }
             let sp = try site.id("H5Dget_space") { H5Dget_space(did) }
             defer { closeIfValid(sp) }
-            var ptr: UnsafeMutablePointer<CChar>? = nil
-            try site.check("read string") {
-                withUnsafeMutablePointer(to: &ptr) {
-                    H5Dread(did, mt, eos_H5S_ALL(), eos_H5S_ALL(), hid_t(eos_H5P_DEFAULT()), $0)
-                }
+            return try StringType.readVariable(site: site, space: sp) { mt, buf in
+                H5Dread(did, mt, eos_H5S_ALL(), eos_H5S_ALL(), hid_t(eos_H5P_DEFAULT()), buf)
             }
-            defer {
-                _ = withUnsafeMutablePointer(to: &ptr) { p in
-                    site.quiet { H5Dvlen_reclaim(mt, sp, hid_t(eos_H5P_DEFAULT()), p) }
-                }
-            }
-            return ptr.map { String(cString: $0) } ?? ""
         }
         var buf = [UInt8](repeating: 0, count: info.size + 1)
         try buf.withUnsafeMutableBytes { p in

@@ -91,6 +91,10 @@ public struct HDF5TypeInfo: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func of(type t: hid_t) -> HDF5TypeInfo {
+        withHDF5Lock { unlockedOf(type: t) }
+    }
+
+    private static func unlockedOf(type t: hid_t) -> HDF5TypeInfo {
         let cls = H5Tget_class(t)
         let size = Int(H5Tget_size(t))
         var info = HDF5TypeInfo(typeClass: .other, size: size, isSigned: false,

@@ -30,7 +30,7 @@ public class HDF5Object {
     var site: CallSite { CallSite(file: file.path, object: path) }
 
     func openID() throws -> hid_t {
-        guard id >= 0, file.isOpen, H5Iis_valid(id) > 0 else {
+        guard id >= 0, file.isOpen, site.quiet({ H5Iis_valid(id) }) > 0 else {
             throw site.fail(.library, "use", "object is closed")
         }
         return id
@@ -175,16 +175,7 @@ extension HDF5Object {
                 throw s.fail(.typeMismatch, "read string attribute", "attribute holds \(count) strings, not one")
             }
             if info.isVariableLengthString {
-                let mt = try StringType.make(site: s, variableLength: true, fixedSize: 0)
-                defer { closeIfValid(mt) }
-                var ptr: UnsafeMutablePointer<CChar>? = nil
-                try s.check("read attribute") { withUnsafeMutablePointer(to: &ptr) { H5Aread(aid, mt, $0) } }
-                defer {
-                    _ = withUnsafeMutablePointer(to: &ptr) { p in
-                        s.quiet { H5Dvlen_reclaim(mt, sp, hid_t(eos_H5P_DEFAULT()), p) }
-                    }
-                }
-                return ptr.map { String(cString: $0) } ?? ""
+                return try StringType.readVariable(site: s, space: sp) { mt, buf in H5Aread(aid, mt, buf) }
             } else {
                 var buf = [UInt8](repeating: 0, count: info.size + 1)
                 try buf.withUnsafeMutableBytes { p in
@@ -279,6 +270,21 @@ enum StringType {
             throw error
         }
         return t
+    }
+
+    /// Reads one variable-length string: `read(memoryType, buffer)` fills a one-pointer buffer;
+    /// HDF5's memory is reclaimed before returning. The pointer never leaves this function.
+    static func readVariable(site: CallSite, space: hid_t,
+                             _ read: (hid_t, UnsafeMutableRawPointer) -> herr_t) throws -> String {
+        let mt = try make(site: site, variableLength: true, fixedSize: 0)
+        defer { closeIfValid(mt) }
+        return try withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<CChar>?.self, capacity: 1) { buf in
+            buf.initialize(repeating: nil)
+            let raw = UnsafeMutableRawPointer(buf.baseAddress!)
+            try site.check("read string") { read(mt, raw) }
+            defer { _ = site.quiet { H5Dvlen_reclaim(mt, space, hid_t(eos_H5P_DEFAULT()), raw) } }
+            return buf[0].map { String(cString: $0) } ?? ""
+        }
     }
 
     /// Decodes a fixed-length string: up to the first NUL, trailing spaces removed.

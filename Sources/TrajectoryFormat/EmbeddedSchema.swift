@@ -199,6 +199,12 @@ extension TrajectorySchema {
           "type": "string",
           "required": false,
           "doc": "JSON object of recording cadences, e.g. {\"spectrum\":100,\"hessian\":50,\"checkpoint\":100}."
+        },
+        {
+          "name": "eigensolver_check",
+          "type": "string",
+          "required": false,
+          "doc": "JSON summary of the iterative top-k eigensolver's cross-checks against LAPACK dsyevr during recording (max relative eigenvalue discrepancy, checks, fallbacks, mean iterations)."
         }
       ]
     },
@@ -229,7 +235,7 @@ extension TrajectorySchema {
     {
       "path": "/analysis",
       "required": false,
-      "doc": "Results of `eostrace analyze` (SPEC 3.6), in a separate file or in the recording when asked (--in-place). Per-step series use the recording's step coordinate (dimension 'step'; in a separate file /analysis/step is its own coordinate). Attributes: 'options' (JSON of the options used, phase rule included), 'summary' (JSON), 'source_file', 'software_version'.",
+      "doc": "Results of `eostrace analyze` (SPEC 3.6), in a separate file or in the recording when asked (--in-place). Per-step series use the coordinate /analysis/step (dimension 'step'; in place a copy of /trajectory/step). Attributes: 'options' (JSON of the options used, phase rule included), 'summary' (JSON), 'source_file', 'software_version'.",
       "attributes": [
         {
           "name": "options",
@@ -248,6 +254,12 @@ extension TrajectorySchema {
           "type": "string",
           "required": false,
           "doc": "Path of the analyzed recording."
+        },
+        {
+          "name": "software_version",
+          "type": "string",
+          "required": false,
+          "doc": "Version of eostrace that wrote the analysis."
         }
       ]
     }
@@ -527,7 +539,7 @@ extension TrajectorySchema {
       "required": false,
       "coordinate": true,
       "monotonic": "increasing",
-      "doc": "Step coordinate (in a separate analysis file; in-place analyses use /trajectory/step)."
+      "doc": "Step coordinate of the analysis results: always written, in a separate file and in place (then a copy of /trajectory/step), because netCDF/xarray see only dimensions of a group and its parents, so xarray.open_dataset(path, group='analysis', engine='h5netcdf') needs it."
     },
     {
       "path": "/analysis/phase",

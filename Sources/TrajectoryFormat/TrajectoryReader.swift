@@ -263,9 +263,13 @@ public final class TrajectoryReader {
 
     /// The unit eigenvector v_i at main-cadence row `row` ([n]).
     public func eigenvector(row: Int, index i: Int) throws -> [Double] {
-        let b = try readRows(Layout.Series.eigenvectors, range: row..<(row + 1))
         guard i >= 0, i < k else {
             throw TrajectoryError(.invalidArgument, file: path, object: Layout.path("eigenvectors"), "index \(i) not in 0..<\(k)")
+        }
+        let b = try readRows(Layout.Series.eigenvectors, range: row..<(row + 1))
+        guard b.cols == k * n else {
+            throw TrajectoryError(.invalidData, file: path, object: Layout.path("eigenvectors"),
+                                  "rows have \(b.cols) values, expected k·n = \(k * n)")
         }
         return Array(b.values[(i * n)..<((i + 1) * n)])
     }
@@ -287,6 +291,10 @@ public final class TrajectoryReader {
     /// Full M (n × n) at gram row `index`.
     public func gram(atIndex index: Int) throws -> RowBlock {
         let v = try read(Layout.Series.gram, range: index..<(index + 1))
+        guard v.count == n * n else {
+            throw TrajectoryError(.invalidData, file: path, object: Layout.path("gram"),
+                                  "rows have \(v.count) values, expected n² = \(n * n)")
+        }
         return RowBlock(rows: n, cols: n, values: v)
     }
 

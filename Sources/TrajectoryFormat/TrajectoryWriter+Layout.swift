@@ -90,7 +90,10 @@ final class Cadence {
 
     func write() throws {
         guard bufferedRows > 0 else { return }
-        for name in columns.keys.sorted() { try columns[name]!.write() }
+        // The coordinate last: a live reader that sees a step sees its values too (it also uses
+        // the common length of the cadence).
+        for name in columns.keys.sorted() where name != stepName { try columns[name]!.write() }
+        try columns[stepName]?.write()
         bufferedRows = 0
     }
 }

@@ -6,6 +6,10 @@ extension TrajectoryWriter {
     /// becomes "running", and SWMR writing starts when `swmr` is set and the file allows it (files
     /// created with `WriterOptions.swmr`). Which optional series exist is read from the file.
     ///
+    /// To restart GD from the checkpoint taken at step c (θ(c), before step c's update): read
+    /// θ(c) with a `TrajectoryReader` first, then `resume(path:truncatingAfter: c - 1)` (which also
+    /// drops the checkpoint at c) and append step c, its checkpoint and what follows again.
+    ///
     /// A file left marked open by a killed SWMR writer is accepted (its status flags are cleared,
     /// like `h5clear -s`): make sure no other process writes it.
     ///

@@ -316,4 +316,19 @@ public final class TrajectoryWriter {
     public var stepCount: Int { main.totalRows }
     /// Last appended main-cadence step.
     public var lastStep: Int64? { main.lastStep }
+
+    /// Last appended step on the cadence of `series` ("spectrum", "parameters", "checkpoint_step",
+    /// ...), nil when none or not recorded.
+    public func lastStep(of series: String) -> Int64? {
+        let p = Layout.path(series)
+        guard let dim = TrajectorySchema.current.dataset(p)?.dims?.first else { return nil }
+        return dim == "step" ? main.lastStep : side[dim]?.lastStep
+    }
+
+    /// Rows written or buffered on the cadence of `series`.
+    public func count(of series: String) -> Int {
+        let p = Layout.path(series)
+        guard let dim = TrajectorySchema.current.dataset(p)?.dims?.first else { return 0 }
+        return dim == "step" ? main.totalRows : side[dim]?.totalRows ?? 0
+    }
 }

@@ -59,6 +59,9 @@ private struct Run {
     var schema: TrajectorySchema { v.schema }
     var problems: [ValidationProblem] = []
     var sizes: [String: Int] = [:]
+    /// A running (live or killed) recording: the series of one cadence are extended one after
+    /// the other, so their lengths may differ; readers use the common length.
+    var isRunning = false
 
     init(validator: Validator, file: HDF5File) {
         v = validator
@@ -86,6 +89,9 @@ private struct Run {
         }
         resolveSizes()
         checkRunValues()
+        if file.kind(of: "/run/status") == .dataset, let st = try? file.dataset("/run/status").readString() {
+            isRunning = st == "running"
+        }
         for spec in schema.datasets { checkDataset(spec) }
     }
 
@@ -170,8 +176,8 @@ private struct Run {
     /// Row count of a cadence's coordinate, when it exists.
     func coordinateLength(_ dim: String, for spec: TrajectorySchema.Dataset) -> (path: String, rows: Int)? {
         var coord = schema.dimension(dim)?.coordinate
-        // Analysis results in their own file use /analysis/step.
-        if dim == "step", spec.group == "/analysis", file.kind(of: "/trajectory/step") != .dataset {
+        // Analysis results use their own /analysis/step coordinate (older in-place files: /trajectory/step).
+        if dim == "step", spec.group == "/analysis", file.kind(of: "/analysis/step") == .dataset {
             coord = "/analysis/step"
         }
         guard let c = coord, c != spec.path, file.kind(of: c) == .dataset,
@@ -240,7 +246,8 @@ private struct Run {
                     problem(path, "axis \(axis) (\(dim)) has size \(shape[axis]), expected \(sym) = \(expected)")
                     shapeOK = false
                 }
-            } else if axis == 0, dspec.coordinate != nil, let c = coordinateLength(dim, for: spec), shape[0] != c.rows {
+            } else if axis == 0, dspec.coordinate != nil, !isRunning, let c = coordinateLength(dim, for: spec),
+                      shape[0] != c.rows {
                 problem(path, "has \(shape[0]) rows but \(c.path) has \(c.rows) (inconsistent lengths on the '\(dim)' cadence)")
             }
         }

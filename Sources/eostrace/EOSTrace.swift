@@ -13,10 +13,14 @@ struct EOSTrace: ParsableCommand {
             FollowCommand.self,
             FuzzCommand.self,
             InfoCommand.self,
+            RecordCommand.self,
             ValidateCommand.self,
             MakeSampleCommand.self,
             SyntheticWriterCommand.self,
             WriteForeverCommand.self,
+            AnalyzeCommand.self,
+            CompareCommand.self,
+            ReportCommand.self,
         ])
 
     static func main() {

@@ -248,6 +248,9 @@ final class CLITests: XCTestCase {
                 lastFlushed = max(lastFlushed, Int(line.dropFirst(8)) ?? 0)
             }
         }
+        // A live recording validates (read as SWMR reader while the writer goes on).
+        let live = try run(["validate", file])
+        XCTAssertEqual(live.code, 0, live.stdout + live.stderr)
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         XCTAssertEqual(p.terminationReason, .uncaughtSignal)

@@ -126,6 +126,21 @@ final class ChecksTests: XCTestCase {
         XCTAssertEqual(r.checks.assumption36Holds.rate, 1)
     }
 
+    func testLemma32SkipsRoundOffLevelC1() throws {
+        // η = 1, Λ = 3 > 2 everywhere: rows 0…4 are one run. c1(1) = 0 (D ⟂ v1): pair 1 is left out.
+        var input = scalarInput(sharpness: [3, 3, 3, 3, 3])
+        input.residual[2] = 0
+        let r = try Analyzer.analyze(input)
+        XCTAssertEqual(r.checks.lemma32.excludedBelowFloor, 1)
+        XCTAssertEqual(r.checks.lemma32.growth.total, 3)
+        XCTAssertEqual(r.checks.lemma32.predictedRatio.median, 2)
+        let loose = try Analyzer.analyze(input, options: .init(c1Floor: 0))
+        XCTAssertEqual(loose.checks.lemma32.excludedBelowFloor, 1)   // |c1| = 0 is never above the floor
+        input.residual[2] = 1e-13
+        XCTAssertEqual(try Analyzer.analyze(input).checks.lemma32.excludedBelowFloor, 1)
+        XCTAssertEqual(try Analyzer.analyze(input, options: .init(c1Floor: 0)).checks.lemma32.excludedBelowFloor, 0)
+    }
+
     func testInvalidInputThrowsTypedErrors() {
         var input = scalarInput(sharpness: [1, 2, 3])
         input.residual[3] = .nan

@@ -34,7 +34,7 @@ final class OutputTests: XCTestCase {
     func testOptionsAreRecorded() throws {
         let r = try sampleResult(options: .init(phaseRule: .dtf, rPrimeRestarts: false, rPrimeWindow: 7, anomalyWindow: 3))
         XCTAssertEqual(try r.optionsJSON(),
-                       #"{"anomaly_window":3,"phase_rule":"dtf","r_prime_restarts":false,"r_prime_window":7}"#)
+                       #"{"anomaly_window":3,"c1_floor":1e-10,"phase_rule":"dtf","r_prime_restarts":false,"r_prime_window":7}"#)
         XCTAssertFalse(try r.summaryJSON().contains("per_step\":{\"anomaly\":[0"))
     }
 

@@ -100,3 +100,53 @@ final class AxisTests: XCTestCase {
         XCTAssertEqual(Markup.escape("a<b & \"c\" 'd'>\u{1}"), "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;\u{FFFD}")
     }
 }
+
+final class ExtremeValueTests: XCTestCase {
+    func testExtremeRangesNeitherTrapNorProduceNonFiniteTicks() throws {
+        for (a, b) in [(-1e308, 1e308), (0, 1e-320), (1e-300, 1e300), (-5e-324, 5e-324), (1e15, 1e15 + 2)] {
+            let t = Axis.linearTicks(minValue: a, maxValue: b)
+            XCTAssertFalse(t.ticks.isEmpty)
+            XCTAssertTrue(t.ticks.allSatisfy { $0.value.isFinite }, "\(a) \(b)")
+        }
+        let lg = Axis.logTicks(minValue: 1e-300, maxValue: 1e300)
+        XCTAssertLessThanOrEqual(lg.ticks.count, 10)
+        let xs: [Double] = [0, 1, 2, 3]
+        let fig = Figure(id: "x", title: "extreme", xLabel: "x", panels: [
+            Panel(yLabel: "y", series: [Series(name: "s", x: xs, y: [-1e308, 1e308, .nan, 0], color: "#000")]),
+            Panel(yLabel: "y", yScale: .log, series: [Series(name: "s", x: xs, y: [1e-300, 1e300, -1, 0], color: "#000")]),
+        ])
+        XCTAssertNotNil(SVGInspector.parse(fig.svg()))
+        let keep = Decimation.lineIndices(xs: (0..<1000).map { $0 == 999 ? 1e308 : Double($0) - 1e308 / 2 },
+                                          ys: [Double](repeating: 1, count: 1000), buckets: 10)
+        XCTAssertTrue(keep.contains(999))
+    }
+}
+
+final class FuzzTests: XCTestCase {
+    /// Random series of every magnitude, with NaN, ±inf, zeros and negatives, on every scale:
+    /// the SVG is always well-formed, never traps, and every tick is finite.
+    func testRandomFiguresAlwaysRender() {
+        var rng = SplitMix64(seed: 2024)
+        let specials: [Double] = [.nan, .infinity, -.infinity, 0, -0.0, 1e-310, -1e300, 1e300]
+        for trial in 0..<150 {
+            let n = 1 + Int(rng.uniform() * 60)
+            let mag = pow(10, Double(Int(rng.uniform() * 40) - 20))
+            let x = (0..<n).map { Double($0) * mag }
+            let y = (0..<n).map { _ -> Double in
+                rng.uniform() < 0.1 ? specials[Int(rng.uniform() * Double(specials.count))] : (rng.uniform() - 0.3) * mag
+            }
+            let scales: [AxisScaleChoice] = [.automatic, .linear, .log]
+            let sc = scales[trial % 3]
+            let fig = Figure(id: "f\(trial)", title: "fuzz \(trial)", xLabel: "x", xScale: scales[(trial / 3) % 3], panels: [
+                Panel(yLabel: "y", yScale: sc, series: [
+                    Series(name: "line", x: x, y: y, color: "#123456"),
+                    Series(name: "pts", x: x, y: y.map { -$0 }, color: "#654321", style: .markers),
+                ], referenceLines: [ReferenceLine(y: mag, label: "ref")],
+                   shaded: [ShadedInterval(start: 0, end: x.last! / 2, label: "half", color: "#eeeeee")]),
+            ])
+            XCTAssertNotNil(SVGInspector.parse(fig.svg()), "trial \(trial)")
+            XCTAssertTrue(fig.yAxis(panel: 0).ticks.allSatisfy { $0.value.isFinite }, "trial \(trial)")
+            XCTAssertTrue(fig.xAxis().ticks.allSatisfy { $0.value.isFinite }, "trial \(trial)")
+        }
+    }
+}

@@ -78,3 +78,47 @@ final class DecimationTests: XCTestCase {
         XCTAssertTrue(keep.contains(777))
     }
 }
+
+final class ShadingTests: XCTestCase {
+    func rects(_ svg: String, fill: String) -> [[String: String]] {
+        SVGInspector.parse(svg)!.attributes.filter { $0["fill"] == fill && $0["height"] != nil && $0["stroke"] == nil }  // legend swatches have a stroke
+    }
+
+    func figure(_ shaded: [ShadedInterval], xMax: Double) -> Figure {
+        Figure(id: "s", title: "shading", xLabel: "x", panels: [
+            Panel(yLabel: "y", series: [Series(name: "y", x: [0, xMax], y: [0, 1], color: "#000000")], shaded: shaded),
+        ])
+    }
+
+    func testSparseIntervalsAreExact() {
+        let fig = figure([ShadedInterval(start: 0, end: 25, label: "A", color: "#aaaaaa"),
+                          ShadedInterval(start: 25, end: 50, label: "B", color: "#bbbbbb"),
+                          ShadedInterval(start: 50, end: 100, label: "A", color: "#aaaaaa")], xMax: 100)
+        let svg = fig.svg()
+        let a = rects(svg, fill: "#aaaaaa"), b = rects(svg, fill: "#bbbbbb")
+        XCTAssertEqual(a.count, 2); XCTAssertEqual(b.count, 1)
+        // Plot from x = 80 to 688 (608 px): B spans [25, 50] → [232, 384].
+        XCTAssertEqual(Double(b[0]["x"]!)!, 80 + 0.25 * fig.plotWidth, accuracy: 0.1)
+        XCTAssertEqual(Double(b[0]["width"]!)!, 0.25 * fig.plotWidth, accuracy: 0.1)
+        // Legend: one entry per label.
+        XCTAssertEqual(SVGInspector.parse(svg)!.legendTexts, ["y", "A", "B"])
+    }
+
+    func testDenseIntervalsBecomeMajorityColumnsBoundedByWidth() {
+        // 20 000 periods of A (80 %) then B (20 %) in the first half, then the reverse.
+        var shaded: [ShadedInterval] = []
+        for i in 0..<20_000 {
+            let t = Double(i)
+            let (major, minor) = i < 10_000 ? (("A", "#aaaaaa"), ("B", "#bbbbbb")) : (("B", "#bbbbbb"), ("A", "#aaaaaa"))
+            shaded.append(ShadedInterval(start: t, end: t + 0.8, label: major.0, color: major.1))
+            shaded.append(ShadedInterval(start: t + 0.8, end: t + 1, label: minor.0, color: minor.1))
+        }
+        let fig = figure(shaded, xMax: 20_000)
+        let svg = fig.svg()
+        let a = rects(svg, fill: "#aaaaaa"), b = rects(svg, fill: "#bbbbbb")
+        XCTAssertEqual(a.count, 1); XCTAssertEqual(b.count, 1)
+        XCTAssertEqual(Double(a[0]["width"]!)! + Double(b[0]["width"]!)!, fig.plotWidth, accuracy: 1.01)
+        XCTAssertEqual(Double(b[0]["x"]!)!, 80 + fig.plotWidth / 2, accuracy: 1.01)
+        XCTAssertLessThan(svg.utf8.count, 10_000)
+    }
+}

@@ -50,8 +50,19 @@ final class RunReportTests: XCTestCase {
         XCTAssertTrue(SVGInspector.parse(fig1.svg())!.allTexts.contains("loss (log)"))
         let forced = RunReport.figures(input, yScale: .linear)[0]
         XCTAssertEqual(forced.panels[0].resolvedYScale, .linear)
-        // |c1| is always on a log axis.
-        XCTAssertEqual(RunReport.figures(input).first { $0.id == "fig4" }!.panels[0].resolvedYScale, .log)
+        // |c1| is always on a log axis, and so is the R′ error when it has positive values.
+        let fig4 = RunReport.figures(input).first { $0.id == "fig4" }!
+        XCTAssertEqual(fig4.panels[0].resolvedYScale, .log)
+        XCTAssertEqual(fig4.panels[1].resolvedYScale, .log)
+        // Λ spanning > 2 decades (small initialisation): still linear in Figures 1–2 unless forced;
+        // the eigenvalue figure picks log.
+        input.sharpness = (0..<400).map { 0.01 * pow(1.03, Double($0)) }
+        input.lambda1 = input.sharpness
+        let figs = RunReport.figures(input)
+        XCTAssertEqual(figs[0].panels[1].resolvedYScale, .linear)
+        XCTAssertEqual(figs[1].panels[1].resolvedYScale, .linear)
+        XCTAssertEqual(figs[2].panels[0].resolvedYScale, .log)
+        XCTAssertEqual(RunReport.figures(input, yScale: .log)[0].panels[1].resolvedYScale, .log)
     }
 
     func testHTMLIsSelfContained() throws {
@@ -96,6 +107,14 @@ final class RunReportTests: XCTestCase {
         let html = try RunReport.html(input, options: .init(from: 101, to: 300))
         XCTAssertTrue(html.contains("window --from 101 --to 300"))
         XCTAssertTrue(html.contains("102 … 300 (100 recorded)"))
+        // Legends list the phases in order I–IV whatever phase the window starts in.
+        let long = syntheticInput(count: 3000)
+        let i3 = try XCTUnwrap(long.phase!.firstIndex(of: 3))
+        let late = try long.window(from: long.steps[i3], to: nil)
+        XCTAssertEqual(late.phase!.first, 3)
+        let both = SVGInspector.parse(RunReport.figures(late)[0].svg())!.legendTexts.filter { $0.hasPrefix("phase") }
+        let legend = Array(both.prefix(both.count / 2))   // two panels, same shading
+        XCTAssertEqual(legend, PhaseShading.names.filter { name in late.phase!.contains(PhaseShading.names.firstIndex(of: name)! + 1) })
         // Bad windows throw one-line errors naming the run.
         XCTAssertThrowsError(try input.window(from: 10, to: 5)) { e in
             XCTAssertEqual(e as? ReportError, .invalidWindow(run: input.runName, from: 10, to: 5))
@@ -160,5 +179,51 @@ final class SVGFileTests: XCTestCase {
             XCTAssertTrue(f.svg.contains("xmlns=\"http://www.w3.org/2000/svg\""))
             XCTAssertNotNil(SVGInspector.parse(f.svg), f.name)
         }
+    }
+}
+
+final class RobustnessTests: XCTestCase {
+    func testDivergedAndDegenerateRunsStillRender() throws {
+        var input = syntheticInput(count: 50)
+        input.loss[40] = .nan; input.loss[41] = .infinity; input.c1![10] = 0
+        input.sharpness = [Double](repeating: 3, count: 50)       // flat: degenerate y-range
+        input.lambda1 = input.sharpness
+        let html = try RunReport.html(input)
+        for b in svgBlocks(in: html) { XCTAssertNotNil(SVGInspector.parse(b)) }
+        XCTAssertFalse(html.contains("nan,") || html.contains("inf,"))
+        // A single recorded step.
+        let one = try input.window(from: 0, to: 0)
+        XCTAssertEqual(one.steps, [0])
+        for b in svgBlocks(in: try RunReport.html(one)) { XCTAssertNotNil(SVGInspector.parse(b)) }
+    }
+
+    func testManyLegendEntriesStayInsideTheViewBox() throws {
+        let runs = (0..<40).map { i in
+            CompareInput(label: "run \(i)", steps: [0, 1, 2], sharpness: [1, 2, Double(i)], eta: 0.5)
+        }
+        let fig = RunComparison.figure(runs)
+        let svg = fig.svg()
+        let i = try XCTUnwrap(SVGInspector.parse(svg))
+        XCTAssertEqual(i.legendTexts.count, 41)
+        let h = fig.height
+        let ys = i.attributes.compactMap { $0["y"].flatMap(Double.init) }
+        XCTAssertLessThanOrEqual(ys.max()!, h)
+    }
+}
+
+final class HessianTests: XCTestCase {
+    func testHessianSharpnessOnOwnCadenceIsDrawnAndWindowed() throws {
+        var input = syntheticInput(count: 500)              // steps 0, 2, …, 998
+        let hs = Array(stride(from: 0, through: 990, by: 30))
+        input.hessianSharpness = (hs, hs.map { Double($0) / 10 + 1 })
+        let w = try input.window(from: 100, to: 400)
+        XCTAssertEqual(w.hessianSharpness!.steps, [120, 150, 180, 210, 240, 270, 300, 330, 360, 390])
+        XCTAssertEqual(w.hessianSharpness!.values.first, 13)
+        let legend = SVGInspector.parse(RunReport.figures(w)[0].svg())!.legendTexts
+        XCTAssertTrue(legend.contains("λ_max(∇²L) (Hessian)"))
+        input.hessianSharpness = ([0, 10, 5], [1, 2, 3])
+        XCTAssertThrowsError(try input.validate())
+        input.hessianSharpness = ([0, 10], [1])
+        XCTAssertThrowsError(try input.validate())
     }
 }

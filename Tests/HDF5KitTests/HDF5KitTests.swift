@@ -195,4 +195,46 @@ final class HDF5KitTests: XCTestCase {
         try r.close()
         try w.close()
     }
+
+    /// HDF5Kit can be used from several threads (calls are serialized by its lock).
+    func testConcurrentReadersOnSeveralThreads() throws {
+        let p = path("conc.h5")
+        let values = (0..<5000).map { Double($0) * 0.5 }
+        do {
+            let f = try HDF5File.create(p)
+            try f.root().createDataset("x", type: .float64, shape: [5000]).write(values)
+            try f.root().setAttribute("name", "concurrent")
+            try f.close()
+        }
+        let failures = Counter()
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            do {
+                for _ in 0..<20 {
+                    let f = try HDF5File.open(p)
+                    let ds = try f.dataset("/x")
+                    let lo = i * 100
+                    if try ds.readRows(lo..<(lo + 100), as: Double.self) != Array(values[lo..<(lo + 100)]) { failures.add() }
+                    if try f.root().stringAttribute("name") != "concurrent" { failures.add() }
+                    // Failures on other threads must not mix up error messages.
+                    do {
+                        try f.root().createGroup("/g\(i)")
+                        failures.add()
+                    } catch let e as HDF5Error {
+                        if e.object != "/g\(i)" || e.message.isEmpty { failures.add() }
+                    }
+                    try f.close()
+                }
+            } catch {
+                failures.add()
+            }
+        }
+        XCTAssertEqual(failures.value, 0)
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.lock(); n += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
 }

@@ -162,6 +162,10 @@ final class RoundTripTests: TemporaryDirectoryTestCase {
         let w = try TrajectoryWriter.resume(path: file, truncatingAfter: 20)
         XCTAssertEqual(w.stepCount, 21)
         XCTAssertEqual(w.lastStep, 20)
+        XCTAssertEqual(w.lastStep(of: "parameters"), 20)
+        XCTAssertEqual(w.count(of: "checkpoint_step"), 3)
+        XCTAssertEqual(w.lastStep(of: "spectrum"), 20)
+        XCTAssertEqual(w.lastStep(of: "hessian_sharpness"), 20)
         XCTAssertTrue(w.isSWMR)
         XCTAssertEqual(try TrajectoryReader(path: file, swmr: true).status(), .running)
         for s in 21..<30 {
@@ -179,6 +183,19 @@ final class RoundTripTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try r.parameters(atCheckpointIndex: 3), syn.parameters(step: 25))
         XCTAssertEqual(try r.gramSteps(), [0, 20])
         XCTAssertEqual(try r.status(), .completed)
+    }
+
+    func testResumeOfANonSWMRFileContinuesWithoutSWMR() throws {
+        let file = path("plain-resume.h5")
+        let syn = try writeSynthetic(file, steps: 10, options: WriterOptions(swmr: false), status: .interrupted)
+        let w = try TrajectoryWriter.resume(path: file, truncatingAfter: 4)
+        XCTAssertFalse(w.isSWMR)
+        for s in 5..<12 { try w.append(syn.row(step: Int64(s))) }
+        try w.close()
+        let r = try TrajectoryReader(path: file)
+        XCTAssertEqual(try r.steps(), (0..<12).map { Int64($0) })
+        XCTAssertEqual(try r.read("sharpness"), (0..<12).map { syn.row(step: Int64($0)).sharpness })
+        XCTAssertEqual(try Validator().validate(path: file), [])
     }
 
     func testLiveSWMRReaderSeesFlushedRows() throws {

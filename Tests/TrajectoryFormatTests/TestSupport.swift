@@ -33,12 +33,16 @@ class TemporaryDirectoryTestCase: XCTestCase {
             if options.gram && s % 20 == 0 { try w.appendGram(step: step, matrix: syn.gram(step: step)) }
         }
         try w.close(status: status)
-        // For inspecting test files with other tools: EOSTRACE_KEEP_DIR=/some/dir swift test ...
+        keep(file)
+        return syn
+    }
+
+    /// For inspecting test files with other tools: EOSTRACE_KEEP_DIR=/some/dir swift test ...
+    func keep(_ file: String) {
         if let keep = ProcessInfo.processInfo.environment["EOSTRACE_KEEP_DIR"] {
             let dest = URL(fileURLWithPath: keep).appendingPathComponent(URL(fileURLWithPath: file).lastPathComponent)
             try? FileManager.default.removeItem(at: dest)
             try? FileManager.default.copyItem(at: URL(fileURLWithPath: file), to: dest)
         }
-        return syn
     }
 }

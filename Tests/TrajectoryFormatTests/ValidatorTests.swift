@@ -79,6 +79,14 @@ final class ValidatorTests: TemporaryDirectoryTestCase {
         assertProblem(p, "/trajectory/spectrum_step", "not strictly increasing")
     }
 
+    func testRunningRecordingMayHaveUnequalLengths() throws {
+        let p = try problems { f in
+            try f.dataset("/trajectory/loss").setRowCount(29)
+            try f.dataset("/run/status").writeString("running")
+        }
+        XCTAssertEqual(p, [])
+    }
+
     func testNonFiniteValuesAndNumericalChecks() throws {
         let syn = SyntheticRecording(n: 32, k: 3, d: 5, p: 50, learningRate: 0.05, seed: 7)
         let p = try problems { f in

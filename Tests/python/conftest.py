@@ -71,13 +71,17 @@ def synthetic_run(n=7, d=3, k=3, T=25, p=11, seed=1234, step_stride=1, checkpoin
     dtf = (D * F).sum(axis=1)
     dtf[0] = -0.0
     ck = steps[::checkpoint_every].copy()
+    G = rng.standard_normal((2, n, n))
+    gram = G @ np.swapaxes(G, 1, 2) * (2.0 / n)  # symmetric up to round-off: make it exact
+    gram = np.triu(gram) + np.swapaxes(np.triu(gram, 1), 1, 2)
     theta = rng.standard_normal((ck.shape[0], p)) * np.exp(rng.uniform(-30, 30, size=(ck.shape[0], p)))
     return dict(
         learning_rate=0.1 + 1e-17 * 3,  # not a short decimal
         model={"kind": "two_layer_linear", "input_dim": d, "width": 2},
         X=X, Y=Y, step=steps, loss=loss, residual=D, output_norm_sq=A2, sharpness=ev[:, 0].copy(),
         eigenvalues=ev, eigenvectors=V, dtf=dtf, outputs=F,
-        checkpoint_step=ck, parameters=theta, seed=seed, data_seed=seed + 1,
+        checkpoint_step=ck, parameters=theta, gram_step=steps[[0, T // 2]].copy(), gram=gram,
+        seed=seed, data_seed=seed + 1,
         cadences={"checkpoint": checkpoint_every},
     )
 

@@ -28,7 +28,7 @@ def test_written_file_is_valid(py_file):
 def test_h5py_reads_back_exact_values(py_file, py_run):
     with h5py.File(py_file, "r") as f:
         for name in ("step", "loss", "residual", "output_norm_sq", "sharpness", "eigenvalues",
-                     "eigenvectors", "dtf", "outputs", "checkpoint_step", "parameters"):
+                     "eigenvectors", "dtf", "outputs", "checkpoint_step", "parameters", "gram_step", "gram"):
             got = f["trajectory/" + name][...]
             want = np.asarray(py_run[name])
             assert got.dtype == want.dtype, name
@@ -68,11 +68,14 @@ def test_recording_writer_batches_and_appends(tmp_path):
                      eigenvectors=r["eigenvectors"][i], dtf=r["dtf"][i], outputs=r["outputs"][i])
             if t % 4 == 0:
                 w.append_checkpoint(t, r["parameters"][t // 4])
-            if i == 10:  # mid-run: status says running, rows flushed in whole batches only
-                w.flush()
+            if i == 9:  # mid-run: status says running, rows flushed in whole batches only
                 assert ef.read_status(path) == "running"
         with h5py.File(path, "r") as f:
-            assert f["trajectory/residual"].chunks[0] == 4
+            # main cadence: a multiple of the batch of at least 64 KiB: 4 * ceil(65536 / (4 * 5 * 8))
+            assert f["trajectory/residual"].chunks == (1640, 5)
+            # side cadence: about 1 MiB per chunk
+            assert f["trajectory/parameters"].chunks == (8192, 4)  # 1 MiB / 32 B, capped at 8192
+            assert f["trajectory/step"].shape == (20,)  # 23 rows: five whole batches of 4 written, 3 buffered
     assert ef.validate(path) == []
     with h5py.File(path, "r") as f:
         assert f["trajectory/eigenvectors"][...].tobytes() == r["eigenvectors"].tobytes()
@@ -127,13 +130,15 @@ def test_xarray_named_dimensions(py_file, py_run):
         assert ds.residual.dims == ("step", "sample")
         assert ds.eigenvectors.dims == ("step", "eig", "sample")
         assert ds.parameters.dims == ("checkpoint_step", "parameter")
-        assert ds.sizes == {"step": 25, "sample": 7, "eig": 3, "checkpoint_step": 5, "parameter": 11}
+        assert ds.sizes == {"step": 25, "sample": 7, "eig": 3, "checkpoint_step": 5, "parameter": 11,
+                            "gram_step": 2, "sample_j": 7}
+        assert ds.gram.dims == ("gram_step", "sample", "sample_j")
         np.testing.assert_array_equal(ds["step"].values, py_run["step"])
         np.testing.assert_array_equal(ds.checkpoint_step.values, py_run["checkpoint_step"])
         assert ds.sharpness.sel(step=7).item() == py_run["sharpness"][7]
         # dimension scales are not variables
         assert set(ds.data_vars) == {"loss", "residual", "output_norm_sq", "sharpness", "eigenvalues",
-                                     "eigenvectors", "dtf", "outputs", "parameters"}
+                                     "eigenvectors", "dtf", "outputs", "parameters", "gram"}
     finally:
         ds.close()
     data = xr.open_dataset(py_file, group="data", engine="h5netcdf")
@@ -264,7 +269,32 @@ def _mutate_inf_params(f):
     f["trajectory/parameters"][2, 4] = np.inf
 
 
+def _mutate_loss_value(f):
+    f["trajectory/loss"][6] *= 1 + 1e-6
+
+
+def _mutate_sharpness_value(f):
+    f["trajectory/sharpness"][3] *= 1 + 1e-9
+
+
+def _mutate_eigvec_norm(f):
+    f["trajectory/eigenvectors"][2, 1, :] *= 1.001
+
+
+def _mutate_gram_asym(f):
+    f["trajectory/gram"][1, 0, 3] += 1e-6
+
+
+def _mutate_missing_x(f):
+    del f["data/X"]
+
+
 MUTATIONS = {
+    "loss_not_mean_square": (_mutate_loss_value, "/trajectory/loss: differs from mean(residual^2)"),
+    "sharpness_not_eig0": (_mutate_sharpness_value, "/trajectory/sharpness: differs from /trajectory/eigenvalues[:, 0]"),
+    "eigenvector_not_unit": (_mutate_eigvec_norm, "/trajectory/eigenvectors: 1 vectors without unit norm"),
+    "gram_not_symmetric": (_mutate_gram_asym, "/trajectory/gram: not symmetric"),
+    "missing_x": (_mutate_missing_x, "/data/X: required dataset is missing"),
     "loss_nan": (_mutate_loss_nan, "/trajectory/loss: non-finite value nan at index [3]"),
     "steps_not_increasing": (_mutate_steps, "/trajectory/step: not strictly increasing at index 5"),
     "missing_loss": (_mutate_missing_loss, "/trajectory/loss: required dataset is missing"),

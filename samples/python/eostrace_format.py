@@ -102,20 +102,43 @@ def _json_or_str(value) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-def default_chunk_rows(row_shape: Sequence[int], itemsize: int = 8, batch: int = 256,
-                       target_bytes: int = 1 << 20) -> int:
-    """Rows per chunk for an appendable dataset: at most `batch`, about `target_bytes`."""
-    row_bytes = itemsize * int(np.prod(row_shape, dtype=np.int64)) if len(row_shape) else itemsize
-    return int(max(1, min(batch, target_bytes // max(row_bytes, 1))))
+TARGET_CHUNK_BYTES = 1 << 20
+MIN_CHUNK_BYTES = 64 << 10
+
+
+def default_batch(n: int, k: int) -> int:
+    """Main-cadence rows buffered per write: about 1 MiB of the widest row (the Swift
+    writer's rule), at most 1024."""
+    return int(min(1024, max(1, TARGET_CHUNK_BYTES // (8 * max(k * n, n)))))
+
+
+def default_chunk(trailing: Sequence[int], main_cadence: bool, batch: int) -> tuple:
+    """Chunk shape of an appendable series (the Swift writer's rule): on the main cadence a
+    multiple of the batch of at least 64 KiB; on side cadences about 1 MiB; a single row
+    larger than 1 MiB is split along axis 1."""
+    row_bytes = 8 * max(1, int(np.prod(trailing, dtype=np.int64)) if len(trailing) else 1)
+    if main_cadence:
+        batch_bytes = row_bytes * batch
+        rows = batch if batch_bytes >= MIN_CHUNK_BYTES else batch * (-(-MIN_CHUNK_BYTES // batch_bytes))
+    else:
+        rows = min(8192, max(1, TARGET_CHUNK_BYTES // row_bytes))
+    tail = [max(1, int(t)) for t in trailing]
+    if rows == 1 and row_bytes > TARGET_CHUNK_BYTES and tail:
+        inner = 8 * int(np.prod(tail[1:], dtype=np.int64)) if len(tail) > 1 else 8
+        tail[0] = max(1, min(tail[0], TARGET_CHUNK_BYTES // max(1, inner)))
+    return (max(1, int(rows)),) + tuple(tail)
 
 
 class RecordingWriter:
     """Writes a recording step by step, buffering rows and appending them in batches.
 
     Every series is a chunked dataset with an unlimited first axis (its cadence's step
-    coordinate); `batch` rows are buffered in memory and written as one hyperslab per
-    dataset. Non-coordinate dimensions (sample, eig, ...) are dimension scales at the root
-    group, visible to /data and /trajectory; step coordinates live in /trajectory.
+    coordinate). Main-cadence rows are buffered `batch` at a time (default: the Swift
+    writer's rule, `default_batch`), side-cadence rows (checkpoints, spectra, ...) one chunk
+    at a time, and each batch is written as one hyperslab per dataset. Chunk shapes follow
+    `default_chunk` unless `chunks` maps a dataset name to a full chunk shape.
+    Non-coordinate dimensions (sample, eig, ...) are dimension scales at the root group,
+    visible to /data and /trajectory; step coordinates live in /trajectory.
 
     Use as a context manager or call close(status).
     """
@@ -128,8 +151,8 @@ class RecordingWriter:
                  config: Mapping | str | None = None, data_description: str | None = None,
                  cadences: Mapping | str | None = None,
                  software: str = "eostrace_format.py", software_version: str = __version__,
-                 created: str | None = None, batch: int = 256,
-                 chunk_rows: Mapping[str, int] | None = None,
+                 created: str | None = None, batch: int | None = None,
+                 chunks: Mapping[str, Sequence[int]] | None = None,
                  compression: str | None = None):
         self.schema = schema()
         Y = np.ascontiguousarray(Y, dtype="<f8")
@@ -148,10 +171,10 @@ class RecordingWriter:
                 raise ValueError(f"{path}: /data: give X, or both x_path and x_sha256")
             mdesc = json.loads(model) if isinstance(model, str) else dict(model)
             self.d = int(mdesc.get("input_dim", 0))
-        self.batch = int(batch)
+        self.batch = int(batch) if batch else default_batch(self.n, self.k)
         self.path = str(path)
         self._compression = compression
-        self._chunk_rows = dict(chunk_rows or {})
+        self._chunks = {kk: tuple(v) for kk, v in (chunks or {}).items()}
 
         # which series: required trajectory datasets + requested optional ones
         wanted = {p for p, d in self.schema.datasets.items()
@@ -168,7 +191,7 @@ class RecordingWriter:
             wanted.add(self.schema.coordinates[dim0])
         self.series = sorted(wanted)
 
-        self.f = h5py.File(self.path, "w", libver=("earliest", "v110"))
+        self.f = h5py.File(self.path, "w", libver=("earliest", "v110"), rdcc_nbytes=4 << 20)
         try:
             self._write_header(learning_rate, model, Y, X, x_path, x_sha256, seed, data_seed,
                                config, data_description, cadences, software, software_version,
@@ -223,12 +246,16 @@ class RecordingWriter:
         for p in self.series + data_sets:
             used.update(self.schema.datasets[p]["dims"])
         self.scales: dict[str, h5py.Dataset] = {}
-        for dim in sorted(used):
-            if dim in self.schema.coordinates:
+        # root-group scales, numbered (_Netcdf4Dimid) in the schema's dimension order;
+        # the step coordinates follow (see _create_series)
+        self._next_dimid = 0
+        for dim in self.schema.dimensions:
+            if dim not in used or dim in self.schema.coordinates:
                 continue
             size = self._dim_size(dim)
-            ds = f.create_dataset(dim, shape=(size,), dtype=">f4")  # no data: like netCDF-4
+            ds = f.create_dataset(dim, shape=(size,), dtype=">f4")  # never written: no storage
             ds.make_scale(_not_a_variable_name(size))
+            self._set_dimid(ds)
             self.scales[dim] = ds
 
         data = f.create_group("data")
@@ -238,6 +265,10 @@ class RecordingWriter:
         else:
             self._attach(data.create_dataset("X", data=X), "/data/X")
         self._attach(data.create_dataset("Y", data=Y), "/data/Y")
+
+    def _set_dimid(self, ds: h5py.Dataset) -> None:
+        ds.attrs.create("_Netcdf4Dimid", np.int32(self._next_dimid), dtype="<i4")
+        self._next_dimid += 1
 
     def _attach(self, ds: h5py.Dataset, path: str) -> None:
         for axis, dim in enumerate(self.schema.datasets[path]["dims"]):
@@ -249,26 +280,38 @@ class RecordingWriter:
         self.row_shape: dict[str, tuple] = {}
         # coordinates first: they are the scales of their cadence
         order = sorted(self.series, key=lambda p: (not self.schema.datasets[p].get("coordinate", False), p))
+        cadence_rows: dict[str, list[int]] = {}
         for p in order:
             spec = self.schema.datasets[p]
             dims = spec["dims"]
+            main = dims[0] == "step"
             row = tuple(self._dim_size(d) for d in dims[1:])
             dtype = _DTYPES[spec["dtype"]]
-            rows = self._chunk_rows.get(posixpath.basename(p)) or default_chunk_rows(row, dtype.itemsize, self.batch)
+            name = posixpath.basename(p)
+            chunk = self._chunks.get(name) or default_chunk(row, main, self.batch)
+            if len(chunk) != 1 + len(row):
+                raise ValueError(f"{self.path}: {p}: chunk shape {chunk} does not match rank {1 + len(row)}")
             kw = {}
-            if self._compression:
-                kw["compression"] = self._compression
-            ds = traj.create_dataset(posixpath.basename(p), shape=(0,) + row, maxshape=(None,) + row,
-                                     chunks=(rows,) + row, dtype=dtype, **kw)
+            if self._compression and row:
+                kw.update(compression=self._compression, shuffle=True)
+            ds = traj.create_dataset(name, shape=(0,) + row, maxshape=(None,) + row,
+                                     chunks=tuple(chunk), dtype=dtype, **kw)
             if spec.get("coordinate"):
                 ds.make_scale(dims[0])
+                self._set_dimid(ds)
                 self.scales[dims[0]] = ds
             else:
                 for axis, dim in enumerate(dims):
                     ds.dims[axis].attach_scale(self.scales[dim])
+                cadence_rows.setdefault(dims[0], []).append(chunk[0])
             self.ds[p] = ds
             self.row_shape[p] = row
-        self._buf = {p: np.empty((self.batch,) + self.row_shape[p], dtype=self.ds[p].dtype) for p in self.series}
+        # rows buffered per cadence: the batch on the main cadence, one chunk elsewhere
+        self._cap = {}
+        for p in self.series:
+            dim0 = self.schema.datasets[p]["dims"][0]
+            self._cap[p] = self.batch if dim0 == "step" else min(cadence_rows.get(dim0, [1]))
+        self._buf = {p: np.empty((self._cap[p],) + self.row_shape[p], dtype=self.ds[p].dtype) for p in self.series}
         self._fill = {p: 0 for p in self.series}
         self._last_step: dict[str, int] = {}
 
@@ -279,7 +322,7 @@ class RecordingWriter:
         buf = self._buf[p]
         buf[i] = value
         self._fill[p] = i + 1
-        if i + 1 == self.batch:
+        if i + 1 == self._cap[p]:
             self._flush_one(p)
 
     def _flush_one(self, p: str) -> None:
@@ -372,7 +415,7 @@ class RecordingWriter:
 def write_recording(path: str | os.PathLike, *, learning_rate: float, model: Mapping | str,
                     Y, step, loss, residual, output_norm_sq, sharpness, eigenvalues,
                     eigenvectors, dtf, X=None, status: str = "completed",
-                    n_parameters: int | None = None, batch: int = 256, **kwargs) -> None:
+                    n_parameters: int | None = None, batch: int | None = None, **kwargs) -> None:
     """Write a whole recording in the eostrace layout.
 
     Required series are given as arrays whose first axis is the step axis. Optional series
@@ -380,7 +423,7 @@ def write_recording(path: str | os.PathLike, *, learning_rate: float, model: Map
     grad_norm (main cadence); spectrum_step+spectrum, hessian_step+hessian_sharpness,
     checkpoint_step+parameters, gram_step+gram. Other keyword arguments are passed to
     RecordingWriter (x_path, x_sha256, seed, data_seed, config, data_description,
-    cadences, software, software_version, created, chunk_rows, compression).
+    cadences, software, software_version, created, chunks, compression).
     """
     sch = schema()
     series_names = {p.split("/")[-1] for p in sch.datasets if p.startswith("/trajectory/")}
@@ -534,14 +577,91 @@ def _scale_name(scale: h5py.Dataset) -> str:
     return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
 
 
+#: Tolerances of the schema's named checks (conventions.checks).
+LOSS_TOLERANCE = 1e-9
+EQUALITY_TOLERANCE = 1e-12
+UNIT_NORM_TOLERANCE = 1e-8
+
+
+def _named_check(check: str, dpath: str, obj: h5py.Dataset, present: Mapping[str, h5py.Dataset], bad) -> None:
+    """Run one of the schema's named checks ('name' or 'name:OTHER') on dataset obj."""
+    name, _, other = check.partition(":")
+    if obj.dtype.kind != "f" or obj.size == 0:
+        return
+    if name in ("mean_square_of", "equals_first_eigenvalue"):
+        if other not in present:
+            return  # reported elsewhere (missing or malformed)
+        o = present[other]
+        if o.dtype.kind != "f" or o.ndim != 2 or o.shape[1] < 1 or obj.ndim != 1:
+            return
+        rows = min(obj.shape[0], o.shape[0])
+        nbad, first = 0, None
+        for a, block in _blocks(o):
+            b = min(rows, a + block.shape[0])
+            if a >= rows:
+                break
+            block = block[: b - a]
+            x = obj[a:b]
+            if name == "mean_square_of":
+                y = np.mean(block * block, axis=1)
+                tol = LOSS_TOLERANCE
+            else:
+                y = block[:, 0]
+                tol = EQUALITY_TOLERANCE
+            with np.errstate(invalid="ignore", over="ignore"):
+                off = ~(np.abs(x - y) <= tol * np.maximum(np.abs(x), np.abs(y))) & np.isfinite(x) & np.isfinite(y)
+            if off.any():
+                nbad += int(off.sum())
+                if first is None:
+                    i = int(np.argmax(off))
+                    first = (a + i, x[i], y[i])
+        if first is not None:
+            what = f"mean({posixpath.basename(other)}^2)" if name == "mean_square_of" else f"{other}[:, 0]"
+            bad(dpath, f"differs from {what} beyond {tol:g} relative in {nbad} rows, "
+                       f"first row {first[0]}: {first[1]!r} vs {first[2]!r}")
+    elif name == "unit_norm_rows":
+        nbad, first = 0, None
+        for a, block in _blocks(obj):
+            with np.errstate(invalid="ignore", over="ignore"):
+                norms = np.sqrt(np.sum(block * block, axis=-1))
+                off = ~(np.abs(norms - 1) <= UNIT_NORM_TOLERANCE)
+            if off.any():
+                nbad += int(off.sum())
+                if first is None:
+                    idx = np.argwhere(off)[0]
+                    first = (int(a + idx[0]), [int(i) for i in idx[1:]], float(norms[tuple(idx)]))
+        if first is not None:
+            bad(dpath, f"{nbad} vectors without unit norm (tolerance {UNIT_NORM_TOLERANCE:g}), "
+                       f"first in row {first[0]} index {first[1]} (norm {first[2]!r})")
+    elif name == "symmetric":
+        if obj.ndim != 3 or obj.shape[1] != obj.shape[2]:
+            return
+        nbad, first = 0, None
+        for a, block in _blocks(obj):
+            with np.errstate(invalid="ignore"):
+                scale = np.max(np.abs(block), axis=(1, 2))
+                asym = np.max(np.abs(block - np.swapaxes(block, 1, 2)), axis=(1, 2))
+                off = asym > EQUALITY_TOLERANCE * scale
+            if off.any():
+                nbad += int(off.sum())
+                if first is None:
+                    first = int(a + np.argmax(off))
+        if first is not None:
+            bad(dpath, f"not symmetric (tolerance {EQUALITY_TOLERANCE:g} relative) in {nbad} rows, first row {first}")
+    else:
+        bad(dpath, f"unknown check {check!r} in the schema")
+
+
 def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[str]:
     """Check a file against the schema. Returns one line per problem ([] when valid).
 
     Checks: required groups, datasets and attributes; attribute and dataset types; fixed
     values; dimensions against n, k, d, p; equal lengths of the series of each cadence;
     strictly increasing step coordinates; finite values where required; descending
-    eigenvalues; a netCDF-4 dimension scale on every axis (exactly one, of the right
-    name and length, visible from the dataset's group); the format version.
+    eigenvalues; the schema's named checks (loss = mean(residual^2), sharpness =
+    eigenvalues[:, 0], unit eigenvectors, symmetric gram); a netCDF-4 dimension scale on
+    every axis (exactly one, of the right name and length, visible from the dataset's
+    group); the format version.
     """
     sch = Schema(schema_json) if schema_json is not None else schema()
     fname = str(path)
@@ -638,17 +758,27 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
             if sizes["d"] is not None and sizes["d"] != dx:
                 bad("/data/X", f"has {dx} features but /run@model says input_dim {sizes['d']}")
             sizes["d"] = dx
-        if "/data/X" not in f and "data" in f:
-            attrs = f["data"].attrs
-            if not ("x_path" in attrs and "x_sha256" in attrs):
-                bad("/data/X", "missing, and /data has no x_path and x_sha256")
 
         # -- datasets ----------------------------------------------------------------------
         present: dict[str, h5py.Dataset] = {}
+        def waived(spec) -> bool:
+            """True when all of the dataset's 'required_unless' attributes are present."""
+            conds = spec.get("required_unless")
+            if not conds:
+                return False
+            for c in conds:
+                gpath, _, aname = c.partition("@")
+                if gpath not in f or aname not in f[gpath].attrs:
+                    return False
+            return True
+
         for dpath, spec in sch.datasets.items():
             if dpath not in f:
-                if spec.get("required"):
-                    bad(dpath, "required dataset is missing")
+                if spec.get("required") and not waived(spec):
+                    extra = ""
+                    if spec.get("required_unless"):
+                        extra = " (and " + " and ".join(spec["required_unless"]) + " are not all present)"
+                    bad(dpath, "required dataset is missing" + extra)
                 continue
             obj = f[dpath]
             if not isinstance(obj, h5py.Dataset):
@@ -731,6 +861,14 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
                         break
             except Exception as e:
                 bad(dpath, f"unreadable ({type(e).__name__}: {e})")
+
+        # -- named checks (schema "checks") ------------------------------------------------
+        for dpath, obj in present.items():
+            for check in sch.datasets[dpath].get("checks", []):
+                try:
+                    _named_check(check, dpath, obj, present, bad)
+                except Exception as e:
+                    bad(dpath, f"check {check} failed to run ({type(e).__name__}: {e})")
 
         # -- cadences: equal lengths ------------------------------------------------------
         for dim, coord in sch.coordinates.items():

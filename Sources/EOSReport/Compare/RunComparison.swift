@@ -117,7 +117,7 @@ public enum RunComparison {
         }
         return Figure(id: "compare", title: "Normalised sharpness Λ·η/2 of every run", xLabel: "step", panels: [
             Panel(yLabel: "Λ·η/2", yScale: yScale, series: series,
-                  referenceLines: [ReferenceLine(y: 1, label: "Λ = 2/η", color: "#c0392b")], height: 300),
+                  referenceLines: [ReferenceLine(y: 1, label: "Λ = 2/η", color: "#222222")], height: 300),
         ])
     }
 

@@ -90,7 +90,8 @@ public struct HTMLDocument: Sendable {
     body { font-family: Helvetica, Arial, sans-serif; color: #222; background: #fff; margin: 0 auto; max-width: 1000px; padding: 16px 24px 48px; }
     h1 { font-size: 22px; margin: 8px 0 4px; }
     h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
-    p.subtitle { color: #555; margin: 0 0 12px; }
+    p { font-size: 14px; line-height: 1.4; }
+    p.subtitle { color: #555; margin: 0 0 12px; font-size: 15px; }
     nav { font-size: 13px; margin: 8px 0 16px; }
     nav a { color: #2b5d8c; margin-right: 12px; text-decoration: none; }
     figure { margin: 8px 0 20px; }

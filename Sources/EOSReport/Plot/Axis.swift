@@ -93,7 +93,18 @@ public struct Axis: Sendable, Equatable {
             let pad = lo == 0 ? 1 : abs(lo) * 0.1
             lo -= pad; hi += pad
         }
-        let step = niceStep((hi - lo) / Double(max(1, targetTicks - 1)))
+        // Near ±Double.greatestFiniteMagnitude the span overflows: halve until it does not.
+        while !(hi - lo).isFinite { lo /= 2; hi /= 2 }
+        let parts = Double(max(1, targetTicks - 1))
+        var rough = hi / parts - lo / parts
+        if !(rough >= 1e-300) {
+            // Spans below ~1e-300 (subnormal territory) cannot be ticked meaningfully: show a
+            // unit interval around the data instead.
+            let mid = lo / 2 + hi / 2
+            lo = mid - 1; hi = mid + 1
+            rough = hi / parts - lo / parts
+        }
+        let step = niceStep(rough)
         let first = (lo / step + 1e-9).rounded(.down)
         let last = (hi / step - 1e-9).rounded(.up)
         let decimals = max(0, -Int(floor(log10(step) + 1e-9)))
@@ -108,7 +119,7 @@ public struct Axis: Sendable, Equatable {
                 v = (v * scale).rounded() / scale
             }
             if v == 0 { v = 0 } // no -0
-            let label = useExp ? Markup.number(v, significant: 3)
+            let label = useExp ? Markup.scientific(v, significant: 3)
                 : String(format: "%.\(decimals)f", v)
             ticks.append(Tick(value: v, label: label))
             i += 1

@@ -2,6 +2,13 @@ import Foundation
 
 /// Reduces long series to what a plot can show, without losing any extremum.
 public enum Decimation {
+    /// `Int(position)` clamped to 0..<count, without trapping on huge or non-finite values.
+    @inline(__always)
+    static func bucketIndex(_ position: Double, count: Int) -> Int {
+        guard position.isFinite else { return position > 0 ? count - 1 : 0 }
+        return Int(min(max(position, 0), Double(count - 1)))
+    }
+
     /// Indices to keep from a line series so that at most ~4 points fall in each of `buckets`
     /// equal-width x-intervals: per bucket the first, the last, the minimum and the maximum
     /// (ties: the earliest), plus the first non-finite y per bucket (so gaps stay gaps), plus
@@ -25,7 +32,8 @@ public enum Decimation {
         var lo = Double.infinity, hi = -Double.infinity
         for x in xs where x.isFinite { lo = min(lo, x); hi = max(hi, x) }
         guard lo.isFinite else { return [] }
-        let width = hi > lo ? (hi - lo) / Double(buckets) : 1
+        // (hi/b − lo/b) cannot overflow where (hi − lo)/b could.
+        let width = hi > lo ? hi / Double(buckets) - lo / Double(buckets) : 1
         // Per bucket: first, last, argmin, argmax, first NaN.
         var first = [Int](repeating: -1, count: buckets)
         var last = [Int](repeating: -1, count: buckets)
@@ -37,7 +45,7 @@ public enum Decimation {
             let x = xs[i]
             guard x.isFinite else { continue }
             if !mustKeep.isEmpty && mustKeep[i] { flagged.append(i) }
-            let b = min(buckets - 1, max(0, Int((x - lo) / width)))
+            let b = bucketIndex((x - lo) / width, count: buckets)
             if first[b] < 0 { first[b] = i }
             last[b] = i
             let y = ys[i]
@@ -75,8 +83,8 @@ public enum Decimation {
         var out: [Int] = []
         for i in 0..<fx.count {
             guard let x = fx[i], let y = fy[i], x.isFinite, y.isFinite else { continue }
-            let ix = min(cx - 1, max(0, Int(x * Double(cx))))
-            let iy = min(cy - 1, max(0, Int(y * Double(cy))))
+            let ix = bucketIndex(x * Double(cx), count: cx)
+            let iy = bucketIndex(y * Double(cy), count: cy)
             let cell = iy * cx + ix
             if !seen[cell] || (!mustKeep.isEmpty && mustKeep[i]) {
                 seen[cell] = true

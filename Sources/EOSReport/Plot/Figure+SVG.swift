@@ -101,26 +101,55 @@ extension Figure {
         out += "<g class=\"panel\">\n"
         out += "<rect x=\"\(C(left))\" y=\"\(C(top))\" width=\"\(C(w))\" height=\"\(C(ph))\" fill=\"#ffffff\" stroke=\"none\"/>\n"
 
-        // Shaded intervals, merged per colour in pixel space so their count stays ≤ ~plot width.
-        var shadeOrder: [String] = []
-        var shadeByColor: [String: [(Double, Double)]] = [:]
-        for s in p.shaded {
-            guard var a = px(s.start), var b = px(s.end) else { continue }
+        // Shaded intervals, in pixel space so their count stays ≤ ~ the plot width.
+        var spans: [(a: Double, b: Double, color: String)] = []
+        var colorOrder: [String] = []
+        for sh in p.shaded {
+            guard var a = px(sh.start), var b = px(sh.end) else { continue }
             if a > b { swap(&a, &b) }
             a = max(left, a); b = min(right, b)
             guard b >= a else { continue }
-            if shadeByColor[s.color] == nil { shadeOrder.append(s.color) }
-            shadeByColor[s.color, default: []].append((a, b))
+            if !colorOrder.contains(sh.color) { colorOrder.append(sh.color) }
+            spans.append((a, b, sh.color))
         }
-        for color in shadeOrder {
-            let spans = shadeByColor[color]!.sorted { $0.0 < $1.0 }
-            var merged: [(Double, Double)] = []
+        var rects: [(a: Double, b: Double, color: String)] = []
+        if spans.count <= Int(w / 3) {
+            // Sparse: the exact intervals, touching ones of the same colour merged.
+            for color in colorOrder {
+                for s in spans.filter({ $0.color == color }).sorted(by: { $0.a < $1.a }) {
+                    if let l = rects.last, l.color == color, s.a <= l.b + 0.01 { rects[rects.count - 1].b = max(l.b, s.b) } else { rects.append(s) }
+                }
+            }
+        } else {
+            // Dense (several intervals per pixel): each 1-px column gets the colour covering most
+            // of it, and runs of equal columns become one rectangle. Exact up to 1 px when
+            // intervals are wide; a majority view when they are not.
+            let cols = max(1, Int(w.rounded(.up)))
+            let ci = Dictionary(uniqueKeysWithValues: colorOrder.enumerated().map { ($1, $0) })
+            var cover = [Double](repeating: 0, count: cols * colorOrder.count)
             for s in spans {
-                if let l = merged.last, s.0 <= l.1 + 0.25 { merged[merged.count - 1].1 = max(l.1, s.1) } else { merged.append(s) }
+                let k = ci[s.color]!
+                let c0 = Decimation.bucketIndex(s.a - left, count: cols), c1 = Decimation.bucketIndex(s.b - left, count: cols)
+                for c in c0...c1 {
+                    let lo = max(s.a, left + Double(c)), hi = min(s.b, left + Double(c + 1))
+                    if hi > lo { cover[c * colorOrder.count + k] += hi - lo }
+                }
             }
-            for (a, b) in merged {
-                out += "<rect x=\"\(C(a))\" y=\"\(C(top))\" width=\"\(C(max(0.4, b - a)))\" height=\"\(C(ph))\" fill=\"\(Markup.escape(color))\"/>\n"
+            var runStart = 0, runColor = -1
+            func close(_ end: Int) {
+                if runColor >= 0 { rects.append((left + Double(runStart), min(right, left + Double(end)), colorOrder[runColor])) }
             }
+            for c in 0..<cols {
+                var best = -1, bestCover = 0.0
+                for k in colorOrder.indices where cover[c * colorOrder.count + k] > bestCover {
+                    best = k; bestCover = cover[c * colorOrder.count + k]
+                }
+                if best != runColor { close(c); runStart = c; runColor = best }
+            }
+            close(cols)
+        }
+        for r in rects {
+            out += "<rect x=\"\(C(r.a))\" y=\"\(C(top))\" width=\"\(C(max(0.4, r.b - r.a)))\" height=\"\(C(ph))\" fill=\"\(Markup.escape(r.color))\"/>\n"
         }
 
         // Grid and ticks.
@@ -182,9 +211,11 @@ extension Figure {
                     out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(Markup.escape(s.color))\" stroke-width=\"1.4\" stroke-linejoin=\"round\"\(dash)/>\n"
                 }
             case .markers:
-                // One marker per ~1.5 px cell: overlapping markers draw the same pixels.
+                // One marker per cell of max(1.5 px, radius): markers closer than their radius
+                // overlap into the same blob, so the picture does not change.
+                let cell = max(1.5, s.markerRadius)
                 let keep = Decimation.scatterIndices(fx: fx, fy: fy, mustKeep: [],
-                                                     cellsX: Int(w / 1.5), cellsY: Int(ph / 1.5))
+                                                     cellsX: Int(w / cell), cellsY: Int(ph / cell))
                 if !keep.isEmpty {
                     out += "<g fill=\"\(Markup.escape(s.color))\" fill-opacity=\"0.85\">\n"
                     for i in keep {
@@ -201,14 +232,20 @@ extension Figure {
         }
         out += "<rect x=\"\(C(left))\" y=\"\(C(top))\" width=\"\(C(w))\" height=\"\(C(ph))\" fill=\"none\" stroke=\"#444444\" stroke-width=\"1\"/>\n"
         out += "</g>\n"
-        renderLegend(p, top: top, into: &out)
+        let below = index == panels.count - 1 ? Figure.xAxisHeight : Figure.panelGap
+        renderLegend(p, top: top, available: p.height + below - 4, into: &out)
     }
 
-    private func renderLegend(_ p: Panel, top: Double, into out: inout String) {
+    /// The panel's legend, right of the plot. Rows shrink (down to 8 px) so that every entry
+    /// stays inside the panel's band of the viewBox, however many series there are.
+    private func renderLegend(_ p: Panel, top: Double, available: Double, into out: inout String) {
         let C = Markup.coord
         let x0 = plotRight + 16
+        let entries = p.series.count + p.referenceLines.count + Set(p.shaded.map(\.label)).count
+        let row = max(8, min(Figure.legendRow, (available - 8) / Double(max(1, entries))))
+        let fontSize = min(11.5, row * 0.78)
         var y = top + 8
-        out += "<g class=\"legend\" font-size=\"11.5\" fill=\"#222222\">\n"
+        out += "<g class=\"legend\" font-size=\"\(C(fontSize))\" fill=\"#222222\">\n"
         func label(_ s: String) -> String {
             let maxChars = 27
             return s.count > maxChars ? String(s.prefix(maxChars - 1)) + "…" : s
@@ -223,19 +260,19 @@ extension Figure {
                 out += "<circle cx=\"\(C(x0 + 11))\" cy=\"\(C(y))\" r=\"3.5\" fill=\"\(col)\"/>\n"
             }
             out += "<text x=\"\(C(x0 + 28))\" y=\"\(C(y + 4))\">\(Markup.escape(label(s.name)))</text>\n"
-            y += Figure.legendRow
+            y += row
         }
         for r in p.referenceLines {
             out += "<line x1=\"\(C(x0))\" x2=\"\(C(x0 + 22))\" y1=\"\(C(y))\" y2=\"\(C(y))\" stroke=\"\(Markup.escape(r.color))\" stroke-width=\"1.4\" stroke-dasharray=\"6 4\"/>\n"
             out += "<text x=\"\(C(x0 + 28))\" y=\"\(C(y + 4))\">\(Markup.escape(label(r.label)))</text>\n"
-            y += Figure.legendRow
+            y += row
         }
         var seen = Set<String>()
         for s in p.shaded where !seen.contains(s.label) {
             seen.insert(s.label)
             out += "<rect x=\"\(C(x0))\" y=\"\(C(y - 6))\" width=\"22\" height=\"12\" fill=\"\(Markup.escape(s.color))\" stroke=\"#999999\" stroke-width=\"0.5\"/>\n"
             out += "<text x=\"\(C(x0 + 28))\" y=\"\(C(y + 4))\">\(Markup.escape(label(s.label)))</text>\n"
-            y += Figure.legendRow
+            y += row
         }
         out += "</g>\n"
     }

@@ -33,7 +33,9 @@ public enum Markup {
     @inline(__always)
     static func coord(_ v: Double) -> String {
         guard v.isFinite else { return "0" }
-        let tenths = Int((v * 10).rounded())
+        // Clamped so that no value can trap the Int conversion (drawn values are within the
+        // viewBox anyway).
+        let tenths = Int((min(max(v, -1e12), 1e12) * 10).rounded())
         let sign = tenths < 0 ? "-" : ""
         let a = abs(tenths)
         let frac = a % 10
@@ -47,23 +49,7 @@ public enum Markup {
         if v.isInfinite { return v > 0 ? "inf" : "-inf" }
         if v == 0 { return "0" }
         let mag = abs(v)
-        if mag >= 1e6 || mag < 1e-3 {
-            var s = String(format: "%.\(max(0, significant - 1))e", v)
-            // 1.500e-04 -> 1.5e-4
-            if let e = s.firstIndex(of: "e") {
-                var mant = String(s[..<e])
-                var exp = String(s[s.index(after: e)...])
-                if mant.contains(".") {
-                    while mant.hasSuffix("0") { mant.removeLast() }
-                    if mant.hasSuffix(".") { mant.removeLast() }
-                }
-                let neg = exp.hasPrefix("-")
-                exp = String(exp.drop(while: { $0 == "-" || $0 == "+" || $0 == "0" }))
-                if exp.isEmpty { exp = "0" }
-                s = mant + "e" + (neg ? "-" : "") + exp
-            }
-            return s
-        }
+        if mag >= 1e6 || mag < 1e-3 { return scientific(v, significant: significant) }
         let intDigits = Int(floor(log10(mag))) + 1
         let decimals = max(0, significant - intDigits)
         var s = String(format: "%.\(decimals)f", v)
@@ -72,6 +58,28 @@ public enum Markup {
             if s.hasSuffix(".") { s.removeLast() }
         }
         if s == "-0" { s = "0" }
+        return s
+    }
+
+    /// Always exponent notation, short: 1.5e-4, 2e6, -3.25e10; 0 stays "0".
+    public static func scientific(_ v: Double, significant: Int = 4) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v > 0 ? "inf" : "-inf" }
+        if v == 0 { return "0" }
+        var s = String(format: "%.\(max(0, significant - 1))e", v)
+        // 1.500e-04 -> 1.5e-4
+        if let e = s.firstIndex(of: "e") {
+            var mant = String(s[..<e])
+            var exp = String(s[s.index(after: e)...])
+            if mant.contains(".") {
+                while mant.hasSuffix("0") { mant.removeLast() }
+                if mant.hasSuffix(".") { mant.removeLast() }
+            }
+            let neg = exp.hasPrefix("-")
+            exp = String(exp.drop(while: { $0 == "-" || $0 == "+" || $0 == "0" }))
+            if exp.isEmpty { exp = "0" }
+            s = mant + "e" + (neg ? "-" : "") + exp
+        }
         return s
     }
 }

@@ -49,6 +49,9 @@ public struct ReportInput: Sendable {
     public var phase: [Int]?
     /// true at step t when t is an anomaly point (SPEC §3.4).
     public var anomaly: [Bool]?
+    /// λ_max of the loss Hessian on its own cadence (optional cross-check of Λ; close to Λ, not
+    /// equal): steps (increasing) and values, same count.
+    public var hessianSharpness: (steps: [Int], values: [Double])?
     public var checks: [CheckRow]
     /// Run metadata as ordered key/value pairs.
     public var metadata: [(key: String, value: String)]
@@ -101,6 +104,14 @@ public struct ReportInput: Sendable {
         for i in steps.indices.dropFirst() where steps[i] <= steps[i - 1] {
             throw ReportError.stepsNotIncreasing(run: runName, index: i)
         }
+        if let h = hessianSharpness {
+            if h.values.count != h.steps.count {
+                throw ReportError.lengthMismatch(run: runName, field: "hessian_sharpness", expected: h.steps.count, actual: h.values.count)
+            }
+            for i in h.steps.indices.dropFirst() where h.steps[i] <= h.steps[i - 1] {
+                throw ReportError.stepsNotIncreasing(run: runName + " (hessian_step)", index: i)
+            }
+        }
         if let phase {
             for (i, p) in phase.enumerated() where !(1...4).contains(p) {
                 throw ReportError.invalidPhase(run: runName, index: i, value: p)
@@ -138,6 +149,10 @@ public struct ReportInput: Sendable {
         out.rPrimeRelativeError = cutOpt(rPrimeRelativeError)
         out.phase = cutOpt(phase)
         out.anomaly = cutOpt(anomaly)
+        if let h = hessianSharpness {
+            let keep = h.steps.indices.filter { h.steps[$0] >= lo && h.steps[$0] <= hi }
+            out.hessianSharpness = (keep.map { h.steps[$0] }, keep.map { h.values[$0] })
+        }
         return out
     }
 }

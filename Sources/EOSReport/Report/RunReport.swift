@@ -8,7 +8,9 @@ public enum RunReport {
         /// Step window (inclusive); nil = open.
         public var from: Int?
         public var to: Int?
-        /// Overrides the automatic y-scale of the loss panel (Figure 1) and of ‖A‖², Λ, λ panels.
+        /// y-scale of every panel. `.automatic`: log for data spanning > 2 decades (loss,
+        /// eigenvalues, ‖R‖²/n), always log for |c1| and the R′ error (when positive), and linear
+        /// for Λ and ‖A‖² in Figures 1–2 (the paper's view: the interesting part is near 2/η).
         public var yScale: AxisScaleChoice
         public init(from: Int? = nil, to: Int? = nil, yScale: AxisScaleChoice = .automatic) {
             self.from = from
@@ -23,7 +25,10 @@ public enum RunReport {
     public static func figures(_ input: ReportInput, yScale: AxisScaleChoice = .automatic) -> [Figure] {
         let x = input.steps.map(Double.init)
         let twoOverEta = 2 / input.eta, oneOverEta = 1 / input.eta
-        let shading = input.phase.map { PhaseShading.intervals(steps: input.steps, phase: $0) } ?? []
+        // Grouped by phase so that legends list I, II, III, IV in that order (drawing does not
+        // depend on the order: the intervals do not overlap).
+        let shading = (input.phase.map { PhaseShading.intervals(steps: input.steps, phase: $0) } ?? [])
+            .sorted { (PhaseShading.names.firstIndex(of: $0.label) ?? 0) < (PhaseShading.names.firstIndex(of: $1.label) ?? 0) }
         let anomalyIdx = input.anomaly.map { a in a.indices.filter { a[$0] } } ?? []
         let line2 = ReferenceLine(y: twoOverEta, label: "2/η = \(Markup.number(twoOverEta))", color: "#c0392b")
         let line1 = ReferenceLine(y: oneOverEta, label: "1/η = \(Markup.number(oneOverEta))", color: "#7f8c8d")
@@ -34,22 +39,30 @@ public enum RunReport {
             Series(name: "anomaly points (\(anomalyIdx.count))", x: anomalyIdx.map { x[$0] },
                    y: anomalyIdx.map { y[$0] }, color: Palette.orange, style: .markers, markerRadius: 2.6)
         }
+        // Λ and ‖A‖² in Figures 1–2: linear unless forced (a small initialisation would otherwise
+        // turn them log and flatten the oscillation around 2/η).
+        let linearByDefault: AxisScaleChoice = yScale == .automatic ? .linear : yScale
         var figs: [Figure] = []
 
-        // Figure 1: loss and sharpness with 2/η, phases shaded.
+        // Figure 1: loss and sharpness with 2/η, phases shaded (+ Hessian sharpness when recorded).
+        var sharpSeries = [Series(name: "sharpness Λ", x: x, y: input.sharpness, color: Palette.green)]
+        if let h = input.hessianSharpness, !h.steps.isEmpty {
+            sharpSeries.append(Series(name: "λ_max(∇²L) (Hessian)", x: h.steps.map(Double.init), y: h.values,
+                                      color: Palette.purple, style: h.steps.count > 60 ? .line : .markers,
+                                      dashed: true, markerRadius: 3))
+        }
         figs.append(Figure(id: "fig1", title: "Figure 1 — loss and sharpness", xLabel: "step", panels: [
             Panel(title: "loss L(t) = ‖D(t)‖²/n", yLabel: "loss", yScale: yScale,
                   series: [Series(name: "loss L", x: x, y: input.loss, color: Palette.blue)],
                   shaded: shading),
-            Panel(title: "sharpness Λ(t) = λ_max(M(t))", yLabel: "sharpness", yScale: yScale,
-                  series: [Series(name: "sharpness Λ", x: x, y: input.sharpness, color: Palette.green)],
-                  referenceLines: [line2], shaded: shading),
+            Panel(title: "sharpness Λ(t) = λ_max(M(t))", yLabel: "sharpness", yScale: linearByDefault,
+                  series: sharpSeries, referenceLines: [line2], shaded: shading),
         ]))
 
         // Figure 2: ‖A‖² and Λ with anomaly points.
-        var p2a = Panel(title: "output-layer norm ‖A(t)‖²", yLabel: "‖A‖²", yScale: yScale,
+        var p2a = Panel(title: "output-layer norm ‖A(t)‖²", yLabel: "‖A‖²", yScale: linearByDefault,
                         series: [Series(name: "‖A‖²", x: x, y: input.outputNormSq, color: Palette.blue, mustKeep: flags)])
-        var p2b = Panel(title: "sharpness Λ(t)", yLabel: "sharpness", yScale: yScale,
+        var p2b = Panel(title: "sharpness Λ(t)", yLabel: "sharpness", yScale: linearByDefault,
                         series: [Series(name: "sharpness Λ", x: x, y: input.sharpness, color: Palette.green, mustKeep: flags)],
                         referenceLines: [line2])
         if input.anomaly != nil {
@@ -111,8 +124,11 @@ public enum RunReport {
                 s.append(Series(name: "‖R − R′‖ / ‖R‖", x: x, y: rel, color: Palette.brown, dashed: true))
             }
             let method = input.rPrimeMethod.map { " (\($0))" } ?? ""
+            // Log whenever there is a positive error (zeros, e.g. at restarts, become gaps).
+            let anyPositive = s.contains { $0.y.contains { $0 > 0 && $0.isFinite } }
+            let errScale: AxisScaleChoice = yScale != .automatic ? yScale : (anyPositive ? .log : .linear)
             p4.append(Panel(title: "R′ tracking error, restarted at each phase-II start\(method)", yLabel: "error",
-                            yScale: yScale, series: s, shaded: shading))
+                            yScale: errScale, series: s, shaded: shading))
         }
         if !p4.isEmpty {
             figs.append(Figure(id: "fig4", title: "Figure 4 — |c1(t)| and the R′ tracking error", xLabel: "step", panels: p4))
@@ -170,7 +186,7 @@ public enum RunReport {
         var b3: [HTMLDocument.Block] = []
         if let f = fig("fig3a") { b3.append(.figure(f, caption: "λ1 and λ2 of M and λ_max of the output-layer Gram M_A, with 1/η and 2/η.")) }
         if let f = fig("fig3b") { b3.append(.figure(f, caption: "Each point is one step; the dashed line ‖D‖²/n = ‖R‖²/n is the floor (L = c1²/n + ‖R‖²/n).")) }
-        if let f = fig("fig3c") { b3.append(.figure(f, caption: "The loss oscillates while ‖R‖²/n decreases more steadily.")) }
+        if let f = fig("fig3c") { b3.append(.figure(f, caption: "In the paper the loss oscillates while ‖R‖²/n decreases more steadily (§3.4); compare the two curves here.")) }
         if w.rNormSqPerN == nil { b3.append(.paragraph("‖R‖²/n is not available (no analysis results): Figure 3b is omitted.")) }
         sections.append(.init(id: "figure-3", heading: "Figure 3: eigenvalues and the c1/R decomposition", blocks: b3))
         if let f = fig("fig4") {

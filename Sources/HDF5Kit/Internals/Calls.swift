@@ -1,4 +1,5 @@
 import CHDF5
+import Foundation
 
 // The one internal layer through which every HDF5 C call goes. Callers wrap the C call in a
 // closure; a negative return value becomes an `HDF5Error` carrying file, object, operation and
@@ -15,6 +16,19 @@ let silenceHDF5Errors: Void = {
     _ = eos_silence_errors()
 }()
 
+/// Every call into libhdf5, and the reading of its error stack after a failure, happens under
+/// this process-wide recursive lock. Debian's libhdf5 1.10.8 is built thread-safe
+/// (H5_HAVE_THREADSAFE), but other builds (Homebrew, source) often are not; the lock makes
+/// HDF5Kit safe to use from several threads with either (calls are serialized anyway).
+let hdf5Lock = NSRecursiveLock()
+
+@inline(__always)
+func withHDF5Lock<T>(_ body: () throws -> T) rethrows -> T {
+    hdf5Lock.lock()
+    defer { hdf5Lock.unlock() }
+    return try body()
+}
+
 /// Where a call happens, for error messages.
 struct CallSite: Sendable {
     var file: String
@@ -22,50 +36,62 @@ struct CallSite: Sendable {
 
     /// Runs a C call returning `herr_t`; throws when it is negative.
     func check(_ operation: @autoclosure () -> String, _ body: () -> herr_t) throws {
-        _ = silenceHDF5Errors
-        let r = body()
-        if r < 0 { throw error(operation()) }
+        try withHDF5Lock {
+            _ = silenceHDF5Errors
+            let r = body()
+            if r < 0 { throw error(operation()) }
+        }
     }
 
     /// Runs a C call returning an `hid_t`; throws when it is negative.
     func id(_ operation: @autoclosure () -> String, _ body: () -> hid_t) throws -> hid_t {
-        _ = silenceHDF5Errors
-        let r = body()
-        if r < 0 { throw error(operation()) }
-        return r
+        try withHDF5Lock {
+            _ = silenceHDF5Errors
+            let r = body()
+            if r < 0 { throw error(operation()) }
+            return r
+        }
     }
 
     /// Runs a C call returning `htri_t` (true/false/negative error).
     func truth(_ operation: @autoclosure () -> String, _ body: () -> htri_t) throws -> Bool {
-        _ = silenceHDF5Errors
-        let r = body()
-        if r < 0 { throw error(operation()) }
-        return r > 0
+        try withHDF5Lock {
+            _ = silenceHDF5Errors
+            let r = body()
+            if r < 0 { throw error(operation()) }
+            return r > 0
+        }
     }
 
     /// Runs a C call returning a signed size or count; throws when negative.
     func count<T: BinaryInteger>(_ operation: @autoclosure () -> String, _ body: () -> T) throws -> T {
-        _ = silenceHDF5Errors
-        let r = body()
-        if r < 0 { throw error(operation()) }
-        return r
+        try withHDF5Lock {
+            _ = silenceHDF5Errors
+            let r = body()
+            if r < 0 { throw error(operation()) }
+            return r
+        }
     }
 
     /// Runs a C call whose failure is signalled by a zero return (e.g. H5Tget_size).
     func nonZero<T: BinaryInteger>(_ operation: @autoclosure () -> String, _ body: () -> T) throws -> T {
-        _ = silenceHDF5Errors
-        let r = body()
-        if r == 0 { throw error(operation()) }
-        return r
+        try withHDF5Lock {
+            _ = silenceHDF5Errors
+            let r = body()
+            if r == 0 { throw error(operation()) }
+            return r
+        }
     }
 
     /// Runs a C call whose result is ignored, with the error stack cleared afterwards
     /// (closing handles in deinit, probing).
     func quiet<T>(_ body: () -> T) -> T {
-        _ = silenceHDF5Errors
-        let r = body()
-        _ = H5Eclear2(eos_H5E_DEFAULT())
-        return r
+        withHDF5Lock {
+            _ = silenceHDF5Errors
+            let r = body()
+            _ = H5Eclear2(eos_H5E_DEFAULT())
+            return r
+        }
     }
 
     /// Builds the error for a failed call from HDF5's current error stack.
@@ -159,9 +185,11 @@ struct ErrorStack {
 /// may already have closed it).
 func closeIfValid(_ id: hid_t) {
     guard id >= 0 else { return }
-    _ = silenceHDF5Errors
-    if H5Iis_valid(id) > 0 {
-        _ = H5Idec_ref(id)
+    withHDF5Lock {
+        _ = silenceHDF5Errors
+        if H5Iis_valid(id) > 0 {
+            _ = H5Idec_ref(id)
+        }
+        _ = H5Eclear2(eos_H5E_DEFAULT())
     }
-    _ = H5Eclear2(eos_H5E_DEFAULT())
 }

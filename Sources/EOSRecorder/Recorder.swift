@@ -1,0 +1,112 @@
+import EOSModels
+import EOSNumerics
+import Foundation
+import TrajectoryFormat
+
+/// Records a trajectory from a user's own training loop (any framework): hand over per-step arrays,
+/// the format is written for you. Eigenpairs come either from you, or from the Gram matrix you
+/// pass (top-k by the warm-started `TopKEigensolver`). Signs follow SPEC §2 in both cases.
+///
+///     let rec = try Recorder(path: "run.h5", X: X, Y: Y, learningRate: 0.01, k: 4,
+///                            model: #"{"kind":"external"}"#)
+///     for t in 0..<T {
+///         ... your GD step ...
+///         try rec.record(step: t, residual: D, outputs: F, outputNormSquared: a2, gram: M)
+///     }
+///     try rec.finish()
+///
+/// Shapes are checked with thrown `RecorderError.shapeMismatch`; NaN/Inf throw `.nonFinite`.
+public final class Recorder {
+    public let n: Int
+    public let k: Int
+    public let Y: [Double]
+    public let sink: TrajectorySink
+    private let writerSink: WriterSink?
+    private let solver: TopKEigensolver
+    private var previous: Matrix?
+    private var lastStep: Int?
+    private var finished = false
+
+    /// Writes to a new HDF5 file.
+    /// - Parameters:
+    ///   - X: inputs n × d (stored in the file).
+    ///   - model: JSON model description (`{"kind":"external"}` when not replayable by eostrace).
+    ///   - parameterCount: p (0 when unknown; then no checkpoints can be recorded).
+    public init(path: String, X: Matrix, Y: [Double], learningRate: Double, k: Int, model: String = #"{"kind":"external"}"#,
+                parameterCount: Int = 0, recordOutputs: Bool = true, config: String? = nil, seed: Int64? = nil) throws {
+        guard Y.count == X.rows else { throw RecorderError.shapeMismatch(object: "Y", expected: "\(X.rows) targets (rows of X)", got: "\(Y.count)") }
+        guard k >= 1 && k <= X.rows else { throw RecorderError.shapeMismatch(object: "k", expected: "1...\(X.rows)", got: "\(k)") }
+        guard learningRate > 0 && learningRate.isFinite else { throw RecorderError.invalidConfig(source: path, problem: "learning rate must be positive") }
+        let meta = RunMetadata(learningRate: learningRate, n: X.rows, p: parameterCount, k: k, model: model, seed: seed,
+                               config: config, software: "eostrace", softwareVersion: RecordingSession.softwareVersion)
+        let writer = try TrajectoryWriter(path: path, metadata: meta, X: .stored(values: X.data, d: X.cols), Y: Y,
+                                          options: WriterOptions(outputs: recordOutputs, checkpoints: parameterCount > 0))
+        let ws = WriterSink(writer: writer)
+        self.writerSink = ws; self.sink = ws
+        self.n = X.rows; self.k = k; self.Y = Y
+        self.solver = TopKEigensolver(k: k)
+    }
+
+    /// Records into any sink (tests, custom storage).
+    public init(sink: TrajectorySink, Y: [Double], k: Int) throws {
+        guard k >= 1 && k <= Y.count else { throw RecorderError.shapeMismatch(object: "k", expected: "1...\(Y.count)", got: "\(k)") }
+        self.sink = sink; self.writerSink = nil; self.n = Y.count; self.k = k; self.Y = Y
+        self.solver = TopKEigensolver(k: k)
+    }
+
+    private func check(_ a: [Double], _ name: String, _ count: Int) throws {
+        guard a.count == count else { throw RecorderError.shapeMismatch(object: name, expected: "\(count) values", got: "\(a.count)") }
+        guard a.allSatisfy({ $0.isFinite }) else { throw RecorderError.nonFinite(object: name) }
+    }
+
+    /// Records step `step` given the Gram matrix M = (2/n) J Jᵀ (n × n); top-k computed here.
+    public func record(step: Int, residual: [Double], outputs: [Double]? = nil, outputNormSquared: Double, gram: Matrix) throws {
+        guard gram.rows == n && gram.cols == n else {
+            throw RecorderError.shapeMismatch(object: "gram", expected: "\(n) × \(n)", got: "\(gram.rows) × \(gram.cols)")
+        }
+        guard gram.isFinite else { throw RecorderError.nonFinite(object: "gram") }
+        let r = try solver.solve(gram)
+        try record(step: step, residual: residual, outputs: outputs, outputNormSquared: outputNormSquared,
+                   eigenvalues: r.pairs.values, eigenvectors: r.pairs.vectors)
+    }
+
+    /// Records step `step` given the top-k eigenpairs of M (values descending, vectors k × n as rows).
+    public func record(step: Int, residual: [Double], outputs: [Double]? = nil, outputNormSquared: Double,
+                       eigenvalues: [Double], eigenvectors: Matrix) throws {
+        guard !finished else { throw RecorderError.invalidConfig(source: "Recorder", problem: "record after finish") }
+        if let last = lastStep, step <= last {
+            throw RecorderError.shapeMismatch(object: "step", expected: "a step > \(last)", got: "\(step)")
+        }
+        try check(residual, "residual", n)
+        if let outputs { try check(outputs, "outputs", n) }
+        try check(eigenvalues, "eigenvalues", k)
+        guard eigenvectors.rows == k && eigenvectors.cols == n else {
+            throw RecorderError.shapeMismatch(object: "eigenvectors", expected: "\(k) × \(n)", got: "\(eigenvectors.rows) × \(eigenvectors.cols)")
+        }
+        guard eigenvectors.isFinite else { throw RecorderError.nonFinite(object: "eigenvectors") }
+        guard outputNormSquared.isFinite else { throw RecorderError.nonFinite(object: "output_norm_sq") }
+        for i in 1..<max(k, 1) where eigenvalues[i] > eigenvalues[i - 1] {
+            throw RecorderError.shapeMismatch(object: "eigenvalues", expected: "descending order", got: "\(eigenvalues)")
+        }
+        let F = outputs ?? zip(residual, Y).map { $0 + $1 }
+        var v = eigenvectors
+        EigenvectorSigns.apply(&v, previous: previous)
+        previous = v
+        lastStep = step
+        try sink.append(StepRecord(step: step, loss: BLAS.dot(residual, residual) / Double(n), residual: residual, outputs: F,
+                                   outputNormSquared: outputNormSquared, eigenvalues: eigenvalues, eigenvectors: v,
+                                   dtf: BLAS.dot(residual, F)))
+    }
+
+    /// Records a parameter checkpoint θ(step).
+    public func checkpoint(step: Int, parameters: [Double]) throws { try sink.appendCheckpoint(step: step, parameters: parameters) }
+
+    /// Flushes and closes with the given final status.
+    public func finish(status: TrainingStatus = .completed) throws {
+        guard !finished else { return }
+        finished = true
+        if let ws = writerSink { try ws.close(status: status) } else { try sink.setStatus(status) }
+    }
+
+    deinit { if !finished { try? finish(status: .interrupted) } }
+}

@@ -1,0 +1,170 @@
+import EOSModels
+import EOSNumerics
+import Foundation
+import TrajectoryFormat
+
+/// Adapts a `TrajectoryWriter` (the HDF5 format) to `TrajectorySink`.
+public final class WriterSink: TrajectorySink {
+    public let writer: TrajectoryWriter
+    public init(writer: TrajectoryWriter) { self.writer = writer }
+
+    public func append(_ r: StepRecord) throws {
+        try writer.append(StepRow(step: Int64(r.step), loss: r.loss, residual: r.residual, outputNormSq: r.outputNormSquared,
+                                  sharpness: r.sharpness, eigenvalues: r.eigenvalues, eigenvectors: r.eigenvectors.data,
+                                  dtf: r.dtf, outputs: writer.options.outputs ? r.outputs : nil,
+                                  outputLayerSharpness: writer.options.outputLayerSharpness ? r.outputLayerSharpness : nil,
+                                  gradNorm: writer.options.gradNorm ? r.gradNorm : nil))
+    }
+    public func appendSpectrum(step: Int, eigenvalues: [Double]) throws { try writer.appendSpectrum(step: Int64(step), eigenvalues: eigenvalues) }
+    public func appendHessianSharpness(step: Int, value: Double) throws { try writer.appendHessianSharpness(step: Int64(step), value: value) }
+    public func appendCheckpoint(step: Int, parameters: [Double]) throws { try writer.appendCheckpoint(step: Int64(step), parameters: parameters) }
+    public func appendGram(step: Int, matrix: Matrix) throws { try writer.appendGram(step: Int64(step), matrix: matrix.data) }
+    public func setStatus(_ status: TrainingStatus) throws { try writer.setStatus(RunStatus(rawValue: status.rawValue) ?? .running) }
+    /// Flushes, sets the final status and closes the file.
+    public func close(status: TrainingStatus) throws { try writer.close(status: RunStatus(rawValue: status.rawValue) ?? .running) }
+}
+
+/// Creating and resuming recordings of `Trainer` runs.
+public enum RecordingSession {
+    public static let softwareVersion = "0.1.0"
+
+    /// The run-level metadata of a config and its data.
+    public static func metadata(config c: RunConfig, data: Dataset, network: Network) -> RunMetadata {
+        let cadences = #"{"checkpoint":\#(c.checkpointEvery),"cross_check":\#(c.crossCheckEvery),"gram":\#(c.gramEvery),"hessian":\#(c.hessianEvery),"spectrum":\#(c.spectrumEvery)}"#
+        return RunMetadata(learningRate: c.learningRate, n: data.n, p: network.parameterCount, k: c.k, loss: "mse",
+                           model: c.model.jsonString(), seed: Int64(bitPattern: c.initSeed),
+                           dataSeed: c.data.seed.map { Int64(bitPattern: $0) }, config: c.jsonString(),
+                           dataDescription: data.source, cadences: cadences, software: "eostrace",
+                           softwareVersion: softwareVersion)
+    }
+
+    /// Creates the file at `path` and a trainer from θ(0).
+    public static func start(config c: RunConfig, path: String, writerOptions: WriterOptions? = nil) throws
+        -> (trainer: Trainer, sink: WriterSink, data: Dataset) {
+        var c = c
+        c.data = c.data.resolvingPaths()
+        try c.validate()
+        let data = try c.data.load()
+        let network = try Network(c.model)
+        let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
+        let theta0 = network.initialParameters(seed: c.initSeed, scale: c.initScale)
+        let trainer = try Trainer(config: c, evaluator: evaluator, theta: theta0)
+        let opts = writerOptions ?? defaultWriterOptions(config: c)
+        let writer = try TrajectoryWriter(path: path, metadata: metadata(config: c, data: data, network: network),
+                                          X: inputs(config: c, data: data), Y: data.Y, options: opts)
+        return (trainer, WriterSink(writer: writer), data)
+    }
+
+    /// Every per-step series, and the cadenced ones the config asks for.
+    public static func defaultWriterOptions(config c: RunConfig) -> WriterOptions {
+        WriterOptions(outputs: true, outputLayerSharpness: true, gradNorm: true, spectrum: c.spectrumEvery > 0,
+                      hessian: c.hessianEvery > 0, checkpoints: true, gram: c.gramEvery > 0)
+    }
+
+    /// X stored in the file when it is smaller than `store_data_below` bytes (float64), else a
+    /// reference: its location and the SHA-256 of the X used for training (float64 little-endian,
+    /// row-major n × d, after the row subset and centering of the config).
+    public static func inputs(config c: RunConfig, data: Dataset) -> TrainingInputs {
+        let bytes = data.X.data.count * MemoryLayout<Double>.size
+        if bytes < (c.storeDataBelow ?? RunConfig.defaultStoreDataBelow) { return .stored(values: data.X.data, d: data.d) }
+        return .reference(path: c.data.inputsLocation, values: data.X.data, d: data.d)
+    }
+
+    /// Rebuilds the training data of a recording from its `/run@config` and checks it against the
+    /// file: Y against `/data/Y`, X against `/data/X` or, when X is only referenced, against the
+    /// digest `/data@x_sha256`. A mismatch (the data file changed) throws a one-line error.
+    public static func verifiedData(reader: TrajectoryReader, config c: RunConfig) throws -> Dataset {
+        func fail(_ s: String) -> RecorderError { .cannotResume(file: reader.path, problem: s) }
+        let data: Dataset
+        do { data = try c.data.load() } catch {
+            throw fail("cannot rebuild the training data from /run@config: \(error)")
+        }
+        guard data.n == reader.n, data.d == reader.d else {
+            throw fail("rebuilt data are \(data.n) × \(data.d), the recording has n = \(reader.n), d = \(reader.d)")
+        }
+        guard data.Y == (try reader.Y()) else { throw fail("rebuilt targets Y differ from the recorded /data/Y") }
+        if let x = try reader.X() {
+            if x != data.X.data { throw fail("rebuilt inputs X differ from the recorded /data/X") }
+        } else if let ref = try reader.xReference() {
+            let digest = SHA256.hex(float64LittleEndian: data.X.data)
+            guard digest == ref.sha256.lowercased() else {
+                throw fail("X digest mismatch: \(ref.path) now gives sha256 \(digest.prefix(16))…, the recording has \(ref.sha256.prefix(16))… (the data file changed)")
+            }
+        } else {
+            throw fail("/data has neither X nor a reference to it")
+        }
+        return data
+    }
+
+    /// The recording's configuration (`/run@config`).
+    public static func config(reader: TrajectoryReader) throws -> RunConfig {
+        guard let json = reader.metadata.config, !json.isEmpty else {
+            throw RecorderError.cannotResume(file: reader.path, problem: "no /run@config (not written by eostrace record)")
+        }
+        do { return try JSONDecoder().decode(RunConfig.self, from: Data(json.utf8)) } catch {
+            throw RecorderError.cannotResume(file: reader.path, problem: "/run@config is not a valid run configuration")
+        }
+    }
+
+    /// X (n × d) of a recording: `/data/X`, or, when only referenced, rebuilt from `/run@config`
+    /// and checked against `/data@x_sha256` (for replays of recordings that do not hold X).
+    public static func inputs(reader: TrajectoryReader) throws -> Matrix {
+        if let x = try reader.X() { return Matrix(rows: reader.n, cols: reader.d, data: x) }
+        return try verifiedData(reader: reader, config: config(reader: reader)).X
+    }
+
+    /// Reopens an interrupted (or killed) recording at `path`: reads its configuration, rebuilds
+    /// the data (checked against the stored X and Y), restores θ from the last checkpoint that has
+    /// a recorded main row, truncates every series after that step, and returns a trainer that
+    /// continues from there.
+    public static func resume(path: String) throws -> (trainer: Trainer, sink: WriterSink, config: RunConfig) {
+        let reader = try TrajectoryReader(path: path)
+        var readerOpen = true
+        defer { if readerOpen { reader.close() } }
+        func fail(_ s: String) -> RecorderError { .cannotResume(file: path, problem: s) }
+        let status = try reader.status()
+        guard status != .completed else { throw fail("run status is \"completed\"; nothing to resume") }
+        let c = try config(reader: reader)
+        let data = try verifiedData(reader: reader, config: c)
+        let ckSteps = try reader.checkpointSteps()
+        let mainSteps = try reader.steps()
+        guard let ci = ckSteps.indices.last(where: { mainSteps.contains(ckSteps[$0]) }) else {
+            throw fail("no parameter checkpoint with a recorded step")
+        }
+        let step = ckSteps[ci]
+        let theta = try reader.parameters(atCheckpointIndex: ci)
+        guard let row = try reader.index(ofStep: step) else { throw fail("step \(step) not found") }
+        let ev = try reader.eigenvectors(row..<(row + 1))
+        let vectors = Matrix(rows: c.k, cols: data.n, data: ev.values)
+        reader.close(); readerOpen = false
+        let network = try Network(c.model)
+        let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
+        let trainer = try Trainer(config: c, evaluator: evaluator, checkpoint: theta, step: Int(step), eigenvectors: vectors)
+        let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: step)
+        return (trainer, WriterSink(writer: writer), c)
+    }
+}
+
+import HDF5Kit
+
+extension RecordingSession {
+    /// Stores the eigensolver's LAPACK cross-check summary of a finished (or stopped) run as the
+    /// JSON attribute `/run@eigensolver_check`: {"max_relative_discrepancy", "checks",
+    /// "lapack_fallbacks", "mean_iterations", "tolerance"}. A resumed run merges with the stored
+    /// value (max of discrepancies, sum of counts). Call after the writer is closed.
+    public static func annotate(path: String, outcome: TrainerOutcome, tolerance: Double) throws {
+        let file = try HDF5File.open(path, mode: .readWrite)
+        defer { try? file.close() }
+        let run = try file.group("/run")
+        var disc = outcome.maxCrossCheckDiscrepancy, checks = outcome.crossChecks, fallbacks = outcome.lapackFallbacks
+        if run.hasAttribute("eigensolver_check"),
+           let old = try? JSONSerialization.jsonObject(with: Data(try run.stringAttribute("eigensolver_check").utf8)) as? [String: Any] {
+            disc = max(disc, old["max_relative_discrepancy"] as? Double ?? 0)
+            checks += old["checks"] as? Int ?? 0
+            fallbacks += old["lapack_fallbacks"] as? Int ?? 0
+        }
+        let json = String(format: #"{"checks":%d,"lapack_fallbacks":%d,"max_relative_discrepancy":%.6e,"mean_iterations":%.3f,"tolerance":%.3e}"#,
+                          checks, fallbacks, disc, outcome.meanEigenIterations, tolerance)
+        try run.setAttribute("eigensolver_check", json)
+    }
+}

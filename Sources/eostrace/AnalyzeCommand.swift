@@ -1,0 +1,111 @@
+import ArgumentParser
+import EOSAnalysis
+import Foundation
+import TrajectoryFormat
+
+/// `eostrace analyze RUN`: SPEC §3 on a recording.
+struct AnalyzeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "analyze",
+        abstract: "Analyze a recording: phases, c1/R decomposition, R′ tracking, anomaly points, assumption checks.",
+        discussion: """
+        Prints a human summary. M(t) is the exact Gram rebuilt by replaying GD from the recording's
+        parameter checkpoints when possible (checked against the recorded residuals), else the stored
+        `gram`, else the top-k approximation Σ λ_i v_i v_iᵀ; results that depend on an approximate M
+        are labelled. The recording is only read unless --in-place is given.
+        """)
+
+    @Argument(help: ArgumentHelp("Recording (HDF5).", valueName: "run"))
+    var recording: String
+
+    @Flag(help: "Print every number as JSON (sorted keys; NaN/Inf as strings) instead of the summary.")
+    var json = false
+
+    @Option(help: "Write the per-step table as CSV to this file.")
+    var csv: String?
+
+    @Option(help: "Write the /analysis group to this (new or replaced) HDF5 file.")
+    var out: String?
+
+    @Flag(help: "Write the /analysis group into the recording itself.")
+    var inPlace = false
+
+    @Option(help: "Phase IV end rule: loss (L ≤ L(peak)) or dtf (DᵀF < 0).")
+    var phaseRule: String = AnalysisOptions.PhaseRule.loss.rawValue
+
+    @Flag(inversion: .prefixedNo, help: "Restart R′ := R at every phase-II start (the r_prime_error series).")
+    var rPrimeRestarts = true
+
+    @Option(help: "Also restart R′ every W steps (tracking horizon).")
+    var rPrimeWindow: Int?
+
+    @Option(help: "Anomaly points within W steps of a sign change of Δ‖A‖² count as near it.")
+    var anomalyWindow: Int = 2
+
+    @Option(help: "Lemma 3.2 ratios only where |c1(t)| > F·‖D(t)‖ (v1 component above round-off).")
+    var c1Floor: Double = 1e-10
+
+    @Option(help: "Source of M(t): auto, replay, stored, topk.")
+    var gram: String = GramChoice.auto.rawValue
+
+    @Flag(help: "No progress lines on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        guard AnalysisOptions.PhaseRule(rawValue: phaseRule) != nil else {
+            throw ValidationError("--phase-rule must be one of: \(AnalysisOptions.PhaseRule.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard GramChoice(rawValue: gram) != nil else {
+            throw ValidationError("--gram must be one of: \(GramChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let w = rPrimeWindow, w < 1 { throw ValidationError("--r-prime-window must be ≥ 1") }
+        guard anomalyWindow >= 0 else { throw ValidationError("--anomaly-window must be ≥ 0") }
+        guard c1Floor >= 0 && c1Floor.isFinite else { throw ValidationError("--c1-floor must be finite and ≥ 0") }
+        if inPlace && out != nil { throw ValidationError("--in-place and --out are exclusive") }
+    }
+
+    func run() throws {
+        let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: phaseRule)!, rPrimeRestarts: rPrimeRestarts,
+                                      rPrimeWindow: rPrimeWindow, anomalyWindow: anomalyWindow, c1Floor: c1Floor)
+        let version = EOSTrace.configuration.version
+        let result: AnalysisResult = try reportingErrors {
+            let reader = try TrajectoryReader(path: recording)
+            defer { reader.close() }
+            var progress = ProgressLine()
+            let r = try Analyzer.analyze(reader: reader, options: options, gram: GramChoice(rawValue: gram)!) { done, total in
+                if !quiet { progress.update("analyze: step \(done)/\(total)") }
+            }
+            if !quiet { progress.finish() }
+            return r
+        }
+        try reportingErrors {
+            if let csv {
+                guard FileManager.default.createFile(atPath: csv, contents: Data(result.csv().utf8)) else {
+                    throw CLIFileError(path: csv, problem: "cannot write the CSV file")
+                }
+            }
+            if let out {
+                if URL(fileURLWithPath: out).standardizedFileURL == URL(fileURLWithPath: recording).standardizedFileURL {
+                    throw CLIFileError(path: out, problem: "--out is the recording itself; use --in-place to write into it")
+                }
+                try AnalysisFile.write(result, to: out, sourceFile: recording, softwareVersion: version)
+            }
+            if inPlace {
+                try AnalysisFile.writeInPlace(result, recording: recording, softwareVersion: version)
+            }
+            if json {
+                FileHandle.standardOutput.write(try result.jsonData())
+                FileHandle.standardOutput.write(Data("\n".utf8))
+            } else {
+                print(result.summaryText(), terminator: "")
+            }
+        }
+    }
+}
+
+/// A file the CLI itself could not write.
+struct CLIFileError: Error, CustomStringConvertible {
+    var path: String
+    var problem: String
+    var description: String { "\(path): \(problem)" }
+}

@@ -1,0 +1,257 @@
+import ArgumentParser
+import EOSModels
+import EOSNumerics
+import EOSRecorder
+import Foundation
+
+/// `eostrace record`: full-batch GD with every step recorded.
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Train with full-batch GD and record the trajectory (loss, residual, top-k eigenpairs of M, ...).",
+        discussion: """
+        The run is described by a preset (default fmnist-tanh), optionally a JSON config file, and flags
+        (flags override the config, which overrides the preset). The full configuration is stored in the
+        recording (/run@config). SIGINT/SIGTERM stop after the current step, flush, and mark the run
+        interrupted; --resume continues it from its last checkpoint.
+        """)
+
+    @Option(name: .shortAndLong, help: "Output HDF5 file.")
+    var output: String?
+
+    @Option(help: "Preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var preset: String = Preset.fmnistTanh.rawValue
+
+    @Option(help: "JSON run configuration (keys as in /run@config).")
+    var config: String?
+
+    @Option(name: [.customLong("lr"), .customLong("learning-rate")], help: "Step size η.")
+    var learningRate: Double?
+    @Option(help: "Number of GD updates (steps 0...N are recorded).")
+    var steps: Int?
+    @Option(help: "Top-k eigenpairs of M recorded per step.")
+    var k: Int?
+    @Option(help: "Full spectrum of M every S steps (0: never).")
+    var spectrumEvery: Int?
+    @Option(help: "Hessian sharpness (Lanczos on exact HVPs) every H steps (0: never).")
+    var hessianEvery: Int?
+    @Option(help: "Parameter checkpoints every C steps (plus first and last).")
+    var checkpointEvery: Int?
+    @Option(help: "Cross-check the iterative eigensolver against LAPACK every X steps (0: never).")
+    var crossCheckEvery: Int?
+    @Option(help: "Store the full Gram matrix every G steps (0: never).")
+    var gramEvery: Int?
+    @Option(help: "Residual tolerance of the iterative eigensolver (‖Mv − λv‖ ≤ tol·‖M‖).")
+    var eigenTolerance: Double?
+    @Option(help: "Seed of the parameter initialization.")
+    var seed: UInt64?
+    @Option(help: "Seed of the data selection/generation.")
+    var dataSeed: UInt64?
+    @Option(help: "Number of samples n.")
+    var n: Int?
+    @Option(help: "Initialization scale factor.")
+    var initScale: Double?
+    @Option(help: "Hidden widths of the MLP, comma-separated (e.g. 200,200).")
+    var widths: String?
+    @Option(help: "Activation of the MLP.")
+    var activation: String?
+
+    @Flag(help: "Continue an interrupted recording at --output from its last checkpoint.")
+    var resume = false
+    @Flag(help: "Run without writing a file (prints the summary only).")
+    var noOutput = false
+    @Option(help: "Benchmark: time N plain GD steps and N fully recorded steps, print per-step costs, and exit.")
+    var benchmark: Int?
+    @Flag(help: "No progress line.")
+    var quiet = false
+    @Flag(help: "Replace --output if it exists (without it, an existing file is never touched).")
+    var force = false
+    @Option(help: "Store X in the recording when smaller than this many bytes (float64), else only its location and SHA-256 (default 67108864 = 64 MiB).")
+    var storeDataBelow: Int?
+
+    @Option(help: "Deflate level 1-9 (with shuffle) for the per-sample series (default: none).")
+    var compression: Int?
+    @Option(help: "Steps per write batch and chunk of the per-step series (default: chunks of about 1 MiB).")
+    var batchSteps: Int?
+
+    @Option(help: "Sweep: record one run per step size (comma-separated, e.g. 0.02,0.05,0.1), each in its own process, into --output-dir as lr-<η>.h5.")
+    var sweepLr: String?
+    @Option(help: "Sweep: directory of the runs' files.")
+    var outputDir: String?
+    @Option(help: "Sweep: runs at once (default: number of active processors).")
+    var jobs: Int?
+
+    func validate() throws {
+        if Preset(rawValue: preset) == nil {
+            throw ValidationError("unknown preset \"\(preset)\" (expected \(Preset.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        if let sweepLr {
+            _ = try Sweep.parseRates(sweepLr)
+            guard outputDir != nil else { throw ValidationError("--sweep-lr needs --output-dir DIR") }
+            guard output == nil, !resume, !noOutput, benchmark == nil else {
+                throw ValidationError("--sweep-lr cannot be combined with --output, --resume, --no-output or --benchmark")
+            }
+            if let jobs, jobs < 1 { throw ValidationError("--jobs must be ≥ 1") }
+        }
+        if let c = compression, !(1...9).contains(c) { throw ValidationError("--compression must be 1...9") }
+        if let b = batchSteps, b < 1 { throw ValidationError("--batch-steps must be ≥ 1") }
+        if sweepLr != nil {
+            return
+        }
+        if outputDir != nil || jobs != nil { throw ValidationError("--output-dir and --jobs apply to --sweep-lr only") }
+        if output == nil && !noOutput && benchmark == nil { throw ValidationError("give --output FILE (or --no-output)") }
+        if resume && output == nil { throw ValidationError("--resume needs --output FILE") }
+        if let output, !resume, !noOutput, benchmark == nil, !force, FileManager.default.fileExists(atPath: output) {
+            throw failure("\(output): exists; pass --force to replace it, or --resume to continue it", code: CLIExit.invalid)
+        }
+    }
+
+    /// Preset, then config file, then flags.
+    func resolvedConfig() throws -> RunConfig {
+        var c = try config.map { try RunConfig.load(path: $0) } ?? Preset(rawValue: preset)!.config
+        if let v = learningRate { c.learningRate = v }
+        if let v = steps { c.steps = v }
+        if let v = k { c.k = v }
+        if let v = spectrumEvery { c.spectrumEvery = v }
+        if let v = hessianEvery { c.hessianEvery = v }
+        if let v = checkpointEvery { c.checkpointEvery = v }
+        if let v = crossCheckEvery { c.crossCheckEvery = v }
+        if let v = gramEvery { c.gramEvery = v }
+        if let v = seed { c.initSeed = v }
+        if let v = eigenTolerance { c.eigenTolerance = v }
+        if let v = dataSeed { c.data.seed = v }
+        if let v = n { c.data.n = v }
+        if let v = initScale { c.initScale = v }
+        if let v = storeDataBelow { c.storeDataBelow = v }
+        if widths != nil || activation != nil {
+            guard case let .mlp(d, w, act, bias, s) = c.model else {
+                throw ValidationError("--widths/--activation apply to MLP models only")
+            }
+            var newW = w
+            if let widths {
+                let parts = widths.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--widths: expected positive integers, e.g. 200,200") }
+                newW = parts.map { $0! }
+            }
+            var newA = act
+            if let activation {
+                guard let a = Activation(rawValue: activation) else {
+                    throw ValidationError("--activation: unknown \"\(activation)\" (expected \(Activation.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                newA = a
+            }
+            c.model = .mlp(inputDim: d, widths: newW, activation: newA, bias: bias, outputScale: s)
+        }
+        try c.validate(source: config ?? "preset \(preset)")
+        return c
+    }
+
+    func run() throws {
+        try reportingErrors(code: CLIExit.invalid) {
+            let cfg = try resolvedConfig()
+            if let sweepLr, let outputDir {
+                let rates = try Sweep.parseRates(sweepLr)
+                let args = Array(CommandLine.arguments.dropFirst())
+                let base = Sweep.childArguments(Array(args.drop { $0 != "record" }.dropFirst()))
+                _ = cfg  // the configuration is checked once here, before any child starts
+                // Ctrl-C reaches the children (same process group): they stop after their current
+                // step and mark their files interrupted; the parent waits for them and reports.
+                _ = StopFlag.install()
+                let runs = try Sweep.run(rates: rates, outputDir: outputDir, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
+                                         baseArguments: base, force: force, quiet: quiet)
+                print(Sweep.table(runs))
+                let failed = runs.filter { $0.exitCode != 0 && $0.status != "interrupted" }
+                if !failed.isEmpty {
+                    throw failure("sweep: \(failed.count) of \(runs.count) runs failed (lr \(failed.map(\.label).joined(separator: ", ")))", code: CLIExit.invalid)
+                }
+                if runs.contains(where: { $0.exitCode != 0 }) { throw ExitCode(130) }
+                return
+            }
+            if let steps = benchmark {
+                let data = try cfg.data.load()
+                let network = try Network(cfg.model)
+                let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
+                let theta0 = network.initialParameters(seed: cfg.initSeed, scale: cfg.initScale)
+                let r = try Trainer.benchmark(config: cfg, evaluator: evaluator, theta: theta0, steps: max(steps, 2))
+                print(String(format: "plain_step_seconds %.6f\nrecorded_step_seconds %.6f\nratio %.3f\nmean_eigensolver_iterations %.2f\nevaluate_with_gram_seconds %.6f\neigensolver_seconds %.6f\nn %d\np %d\nk %d",
+                             r.plain, r.recorded, r.recorded / r.plain, r.eigenIterations, r.evaluate, r.eigensolver, data.n, network.parameterCount, cfg.k))
+                return
+            }
+            let stop = StopFlag.install()
+            let trainer: Trainer
+            let base: TrajectorySink
+            var writerSink: WriterSink?
+            if resume, let output {
+                let r = try RecordingSession.resume(path: output)
+                trainer = r.trainer; base = r.sink; writerSink = r.sink
+                if !quiet { FileHandle.standardError.write(Data("resuming \(output) from step \(trainer.step)\n".utf8)) }
+            } else if let output, !noOutput {
+                var opts = RecordingSession.defaultWriterOptions(config: cfg)
+                opts.compression = compression
+                opts.batchSteps = batchSteps
+                let r = try RecordingSession.start(config: cfg, path: output, writerOptions: opts)
+                trainer = r.trainer; base = r.sink; writerSink = r.sink
+            } else {
+                let data = try cfg.data.load()
+                let network = try Network(cfg.model)
+                let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
+                trainer = try Trainer(config: cfg, evaluator: evaluator,
+                                      theta: network.initialParameters(seed: cfg.initSeed, scale: cfg.initScale))
+                base = MemorySink(keep: false)
+            }
+            let sink = CountingSink(base: base, learningRate: trainer.config.learningRate)
+            var line = ProgressLine()
+            let outcome: TrainerOutcome
+            do {
+                outcome = try trainer.run(sink: sink, shouldStop: { stop.isSet }) { p in
+                    if quiet { return }
+                    let remaining = Double(p.totalSteps - p.step) / max(p.stepsPerSecond, 1e-9)
+                    line.update(String(format: "step %d/%d  loss %.4e  Λ %.4g (2/η %.4g)  %.1f steps/s  ETA %.0fs",
+                                       p.step, p.totalSteps, p.loss, p.sharpness, p.threshold, p.stepsPerSecond, remaining),
+                                force: p.step == p.totalSteps)
+                }
+            } catch {
+                try? writerSink?.close(status: .interrupted)
+                throw error
+            }
+            try writerSink?.close(status: outcome.status)
+            if let ws = writerSink {
+                try RecordingSession.annotate(path: ws.writer.path, outcome: outcome, tolerance: trainer.config.eigenTolerance)
+            }
+            if !quiet { line.finish() }
+            let cc = sink.counter
+            if let output, !noOutput { print("output \(output)") }
+            print("status \(outcome.status.rawValue)")
+            print("last_step \(outcome.lastStep)")
+            print(String(format: "seconds %.2f", outcome.seconds))
+            print("eos_first_crossing \(cc.firstCrossing.map(String.init) ?? "none")")
+            print("eos_cycles \(cc.completedCycles)\(resume ? " (resumed part only)" : "")")
+            print(String(format: "max_sharpness %.6g (2/eta %.6g)", cc.maxSharpness, cc.threshold))
+            print(String(format: "eigensolver_max_lapack_discrepancy %.3e over %d checks, %d fallbacks, %.2f mean iterations",
+                         outcome.maxCrossCheckDiscrepancy, outcome.crossChecks, outcome.lapackFallbacks, outcome.meanEigenIterations))
+            if let why = outcome.divergenceReason { print("diverged: \(why)") }
+            if outcome.status == .interrupted { throw ExitCode(130) }
+        }
+    }
+}
+
+/// Set by SIGINT/SIGTERM (through a dispatch signal source, not in the handler); checked once per step.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    private var sources: [DispatchSourceSignal] = []
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+
+    static func install() -> StopFlag {
+        let flag = StopFlag()
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler { flag.set() }
+            src.resume()
+            flag.sources.append(src)
+        }
+        return flag
+    }
+}

@@ -1,0 +1,178 @@
+import ArgumentParser
+import EOSAnalysis
+import EOSReport
+import Foundation
+import TrajectoryFormat
+
+/// `eostrace report RUN -o report.html [--from N --to N]`: the paper's Figures 1–4, the checks
+/// table and the run metadata of one recording, as one self-contained HTML page.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write the paper's figures (1-4), the checks and the metadata of a recording as one self-contained HTML page.",
+        discussion: """
+        Analyses the recording (phases, c1/R decomposition, R′ tracking, anomaly points, checks), then draws. \
+        The page has no scripts and no external references: it opens offline. --from/--to restrict the \
+        figures to a step window (the analysis itself always covers the whole run). --svg-dir also writes \
+        each figure as a standalone SVG file (fig1.svg, fig2.svg, fig3a.svg, …) for papers.
+        """)
+
+    @Argument(help: "The recording (HDF5, eostrace-trajectory format).")
+    var recording: String
+
+    @Option(name: [.short, .customLong("output")], help: "HTML file to write (default: RUN with .report.html).")
+    var output: String?
+
+    @Option(help: "First step to draw (inclusive).")
+    var from: Int?
+
+    @Option(help: "Last step to draw (inclusive).")
+    var to: Int?
+
+    @Option(name: .customLong("y-scale"), help: "y-axes: auto (log when positive values span > 2 decades), linear or log.")
+    var yScale: YScaleOption = .auto
+
+    @Option(name: .customLong("svg-dir"), help: "Also write each figure as a standalone .svg file into this directory.")
+    var svgDir: String?
+
+    @OptionGroup var analysis: ReportAnalysisOptions
+
+    func validate() throws {
+        if let from, let to, from > to {
+            throw ValidationError("--from \(from) is greater than --to \(to)")
+        }
+    }
+
+    func run() throws {
+        let run = recording
+        let out = output ?? ReportRunLoader.defaultOutput(for: run, suffix: ".report.html")
+        try reportingErrors {
+            let analysed = try ReportRunLoader.load(path: run, choice: analysis, window: (from, to))
+            var input = ReportInput(runName: (run as NSString).lastPathComponent, analysisInput: analysed.input,
+                                    result: analysed.result, metadata: analysed.metadata)
+            input.hessianSharpness = analysed.hessian
+            let options = RunReport.Options(from: from, to: to, yScale: yScale.choice)
+            let html: String
+            do {
+                html = try RunReport.html(input, options: options)
+            } catch let e as ReportError {
+                throw failure(e.description, code: CLIExit.invalid)
+            }
+            if let svgDir {
+                try FileManager.default.createDirectory(atPath: svgDir, withIntermediateDirectories: true)
+                for f in try RunReport.svgFiles(input, options: options) {
+                    try ReportRunLoader.write(f.svg, to: (svgDir as NSString).appendingPathComponent(f.name))
+                }
+            }
+            try ReportRunLoader.write(html, to: out)
+            FileHandle.standardError.write(Data("eostrace: wrote \(out)\n".utf8))
+        }
+    }
+}
+
+/// `--y-scale` values.
+enum YScaleOption: String, ExpressibleByArgument, CaseIterable {
+    case auto, linear, log
+    var choice: AxisScaleChoice {
+        switch self { case .auto: return .automatic; case .linear: return .linear; case .log: return .log }
+    }
+}
+
+/// How `report` and `compare` run the analysis (same meanings as in `eostrace analyze`).
+struct ReportAnalysisOptions: ParsableArguments {
+    @Option(help: "Source of M(t) for R′ tracking: auto (replay when possible, else stored gram, else top-k), replay, stored, topk.")
+    var gram: String = GramChoice.auto.rawValue
+
+    @Option(name: .customLong("phase-rule"), help: "Phase IV end rule: loss (L ≤ L(peak), SPEC default) or dtf (DᵀF < 0).")
+    var phaseRule: String = AnalysisOptions.PhaseRule.loss.rawValue
+
+    func validate() throws {
+        guard AnalysisOptions.PhaseRule(rawValue: phaseRule) != nil else {
+            throw ValidationError("--phase-rule must be one of: \(AnalysisOptions.PhaseRule.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard GramChoice(rawValue: gram) != nil else {
+            throw ValidationError("--gram must be one of: \(GramChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+}
+
+/// Reads a recording into the analyzer's input and analyses it (shared by report and compare).
+enum ReportRunLoader {
+    struct Analysed {
+        var input: AnalysisInput
+        var result: AnalysisResult
+        var metadata: [(key: String, value: String)]
+        var seed: Int64?
+        /// Hessian sharpness on its own cadence, when recorded.
+        var hessian: (steps: [Int], values: [Double])?
+    }
+
+    static func defaultOutput(for run: String, suffix: String) -> String {
+        let base = (run as NSString).deletingPathExtension
+        return base + suffix
+    }
+
+    /// Writes `text` atomically (a temporary file renamed into place).
+    static func write(_ text: String, to path: String) throws {
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw failure("\(path): cannot write: \(error.localizedDescription)", code: CLIExit.unreadable)
+        }
+    }
+
+    /// - Parameter window: when given, fails early (before analysing) if no recorded step lies in it.
+    static func load(path: String, choice: ReportAnalysisOptions, window: (Int?, Int?)? = nil, quiet: Bool = false) throws -> Analysed {
+        let reader = try TrajectoryReader(path: path)
+        defer { reader.close() }
+        let md = reader.metadata
+        let steps = try reader.steps()
+        if let (from, to) = window, from != nil || to != nil {
+            let lo = Int64(from ?? Int.min), hi = Int64(to ?? Int.max)
+            if !steps.contains(where: { $0 >= lo && $0 <= hi }) {
+                throw failure(ReportError.emptyWindow(run: (path as NSString).lastPathComponent, from: from, to: to,
+                                                      first: steps.first.map { Int($0) }, last: steps.last.map { Int($0) }).description,
+                              code: CLIExit.invalid)
+            }
+        }
+        // Same steps as `Analyzer.analyze(reader:options:gram:)`, keeping the input for the figures.
+        let input = try AnalysisInput(reader: reader)
+        let rule = AnalysisOptions.PhaseRule(rawValue: choice.phaseRule) ?? .loss
+        let selection = try GramSelection.make(reader: reader, input: input, choice: GramChoice(rawValue: choice.gram) ?? .auto)
+        if let note = selection.note, !quiet {
+            FileHandle.standardError.write(Data("eostrace: \(path): \(note)\n".utf8))
+        }
+        var progress = ProgressLine()
+        var result = try Analyzer.analyze(input, gram: selection.provider, options: AnalysisOptions(phaseRule: rule),
+                                          gramNote: selection.note) { done, total in
+            if !quiet { progress.update("analysing \((path as NSString).lastPathComponent): \(done)/\(total) steps", force: done == total) }
+        }
+        if !quiet { progress.finish() }
+        if let r = selection.replay { result.gram.replay = r.report }
+
+        var meta: [(key: String, value: String)] = [
+            ("file", path),
+            ("format", "\(Layout.formatName) \(reader.formatVersion.map(String.init).joined(separator: "."))"),
+            ("status", (try? reader.status().rawValue) ?? "unknown"),
+            ("software", "\(md.software) \(md.softwareVersion)"),
+        ]
+        if let c = md.created { meta.append(("created", c)) }
+        meta += [
+            ("learning rate η", "\(md.learningRate)"),
+            ("n (samples)", "\(md.n)"), ("p (parameters)", "\(md.p)"), ("k (eigenpairs)", "\(md.k)"), ("d (input dim)", "\(reader.d)"),
+            ("loss", md.loss), ("model", md.model),
+            ("recorded steps", "\(steps.count) (\(steps.first.map(String.init) ?? "-") … \(steps.last.map(String.init) ?? "-"))"),
+        ]
+        if let s = md.seed { meta.append(("seed", "\(s)")) }
+        if let s = md.dataSeed { meta.append(("data seed", "\(s)")) }
+        if let s = md.dataDescription { meta.append(("data", s)) }
+        if let s = md.cadences { meta.append(("cadences", s)) }
+        if let s = md.config { meta.append(("config", s)) }
+        meta.append(("analysis", "version \(result.analysisVersion), phase rule \(rule.rawValue), M(t): \(result.gram.label)"))
+        var hessian: (steps: [Int], values: [Double])?
+        if reader.has(Layout.Series.hessianSharpness) {
+            hessian = (try reader.hessianSteps().map { Int($0) }, try reader.hessianSharpness())
+        }
+        return Analysed(input: input, result: result, metadata: meta, seed: md.seed, hessian: hessian)
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import XCTest
+import HDF5Kit
+import TrajectoryFormat
+
+/// End-to-end tests of `eostrace record`: sweeps over step sizes, and the shipped real samples.
+final class RecordCLITests: XCTestCase {
+    var dir: String!
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "recordcli-\(getpid())-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func run(_ args: [String], cwd: String? = nil) throws -> (code: Int32, stdout: String, stderr: String) {
+        guard let bin = CLITests.binary else { XCTFail("eostrace binary not found"); throw XCTSkip("no binary") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bin)
+        p.arguments = args
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let e = PipeReader(err)
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), e.text())
+    }
+
+    /// First step whose λ_1 exceeds 2/η, from the file itself.
+    func firstCrossing(_ path: String) throws -> String {
+        let r = try TrajectoryReader(path: path); defer { r.close() }
+        let lam = try r.read("sharpness"), steps = try r.steps()
+        let thr = 2 / r.metadata.learningRate
+        return lam.firstIndex { $0 > thr }.map { String(steps[$0]) } ?? "none"
+    }
+
+    func testSweepRunsOneProcessPerStepSizeAndSummarizes() throws {
+        let out = dir + "/sweep"
+        let r = try run(["record", "--preset", "linear-synthetic", "--n", "40", "--steps", "30", "--k", "2",
+                         "--spectrum-every", "10", "--checkpoint-every", "10", "--sweep-lr", "2,8,16", "--jobs", "2",
+                         "--output-dir", out])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 4, r.stdout)
+        XCTAssertTrue(lines[0].hasPrefix("lr") && lines[0].contains("first_crossing") && lines[0].contains("cycles"), lines[0])
+        for (i, lr) in ["2", "8", "16"].enumerated() {
+            let file = out + "/lr-\(lr).h5"
+            XCTAssertTrue(FileManager.default.fileExists(atPath: file), file)
+            let row = lines[i + 1].split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            XCTAssertEqual(row[0], lr)
+            XCTAssertEqual(row[2], "completed", lines[i + 1])
+            XCTAssertEqual(row[3], try firstCrossing(file), "first crossing of lr \(lr)")
+            XCTAssertEqual(try Validator().validate(path: file).count, 0)
+            let tr = try TrajectoryReader(path: file)
+            XCTAssertEqual(tr.metadata.learningRate, Double(lr)!)
+            XCTAssertEqual(try tr.steps().last, 30)
+            tr.close()
+        }
+        XCTAssertEqual(r.stderr.components(separatedBy: "\n").filter { $0.hasPrefix("[") }.count, 3, r.stderr)
+        // The same sweep again refuses to replace the files without --force.
+        let again = try run(["record", "--preset", "linear-synthetic", "--n", "40", "--steps", "3", "--sweep-lr", "2",
+                             "--output-dir", out])
+        XCTAssertEqual(again.code, 1)
+        XCTAssertTrue(again.stderr.contains("exists"), again.stderr)
+    }
+
+    func testSweepFailsWhenARunFails() throws {
+        // Data files that do not exist: every child fails; the parent exits non-zero with a summary.
+        let cfg = dir + "/c.json"
+        try Data(#"{"data": {"kind": "npy", "x": "missing-x.npy", "y": "missing-y.npy"}, "model": {"kind": "two_layer_linear", "input_dim": 3, "width": 4}, "learning_rate": 0.1, "steps": 3}"#.utf8)
+            .write(to: URL(fileURLWithPath: cfg))
+        let r = try run(["record", "--config", cfg, "--sweep-lr", "0.1,0.2", "--output-dir", dir + "/s", "--jobs", "1"])
+        XCTAssertEqual(r.code, 1, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("failed"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("2 of 2 runs failed"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("missing-x.npy"), r.stderr)
+        // Bad sweep lists are refused before any run starts.
+        let bad = try run(["record", "--sweep-lr", "0.1,abc", "--output-dir", dir + "/s2"])
+        XCTAssertNotEqual(bad.code, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/s2"))
+    }
+
+    /// samples/fmnist-tanh-small.h5 and samples/linear-synthetic-small.h5: real recordings that
+    /// validate, are small, show EOS cycles, and are reproduced number for number by
+    /// scripts/make-samples.sh.
+    func testRealSamplesValidateAndAreReproducible() throws {
+        let root = CLITests.repositoryRoot.path
+        let names = ["fmnist-tanh-small", "linear-synthetic-small"]
+        let samples = names.map { root + "/samples/\($0).h5" }
+        let v = try run(["validate"] + samples)
+        XCTAssertEqual(v.code, 0, v.stdout + v.stderr)
+        for s in samples {
+            let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: s)[.size] as? Int)
+            XCTAssertLessThan(size, 2_000_000, s)
+            let r = try TrajectoryReader(path: s); defer { r.close() }
+            let lam = try r.read("sharpness"), thr = 2 / r.metadata.learningRate
+            // At least one full EOS cycle: above 2/η, then back below it.
+            let up = try XCTUnwrap(lam.firstIndex { $0 > thr }, s)
+            XCTAssertNotNil(lam[up...].firstIndex { $0 < thr }, s)
+            XCTAssertGreaterThanOrEqual(try r.checkpointSteps().count, 2)
+            XCTAssertNotNil(try r.X(), "X is stored (replay)")
+        }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/h5repack") else { throw XCTSkip("h5repack not installed") }
+        guard let bin = CLITests.binary else { return XCTFail("no binary") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: root + "/scripts/make-samples.sh")
+        p.arguments = [dir]
+        var env = ProcessInfo.processInfo.environment
+        env["EOSTRACE_BIN"] = bin
+        env.removeValue(forKey: "EOSTRACE_BLAS_THREADS")
+        p.environment = env
+        let err = Pipe(); p.standardError = err; p.standardOutput = Pipe()
+        let e = PipeReader(err)
+        try p.run(); p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, e.text())
+        for (name, shipped) in zip(names, samples) {
+            let a = try TrajectoryReader(path: shipped), b = try TrajectoryReader(path: dir + "/\(name).h5")
+            defer { a.close(); b.close() }
+            XCTAssertEqual(try a.steps(), try b.steps(), name)
+            for series in ["loss", "residual", "outputs", "output_norm_sq", "dtf", "grad_norm", "sharpness", "eigenvalues",
+                           "output_layer_sharpness"] {
+                XCTAssertEqual(try a.read(series), try b.read(series), "\(name): \(series)")
+            }
+            XCTAssertEqual(try a.eigenvectors().values, try b.eigenvectors().values, name)
+            XCTAssertEqual(try a.spectrum().values, try b.spectrum().values, name)
+            XCTAssertEqual(try a.hessianSharpness(), try b.hessianSharpness(), name)
+            XCTAssertEqual(try a.checkpointSteps(), try b.checkpointSteps(), name)
+            for i in 0..<(try a.checkpointSteps().count) {
+                XCTAssertEqual(try a.parameters(atCheckpointIndex: i), try b.parameters(atCheckpointIndex: i), name)
+            }
+            XCTAssertEqual(try a.X(), try b.X(), name)
+            XCTAssertEqual(try a.Y(), try b.Y(), name)
+        }
+    }
+}
+
+/// Reads a pipe to its end on a background thread.
+final class PipeReader: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+    init(_ pipe: Pipe) {
+        let h = pipe.fileHandleForReading
+        DispatchQueue.global().async { [self] in data = h.readDataToEndOfFile(); done.signal() }
+    }
+    func text() -> String { done.wait(); return String(decoding: data, as: UTF8.self) }
+}

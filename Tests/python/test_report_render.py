@@ -1,0 +1,257 @@
+"""`eostrace report` end to end: a real (tiny) GD recording -> HTML -> headless Chromium.
+
+Needs: the eostrace binary ($EOSTRACE_BIN, default .build/debug/eostrace), Chromium
+(Debian package `chromium`; $CHROMIUM overrides the path), Pillow (pip `pillow`), and
+samples/python/eostrace_format.py to write the recording. Missing pieces FAIL the test.
+
+The recording is exact full-batch GD on the two-layer linear model f(x) = (1/sqrt(m)) A^T W x
+(SPEC section 1) with n=20 samples in d=40 dimensions: progressive sharpening from a small
+initialisation, then a few Edge-of-Stability cycles with eta = 0.3 (2/eta = 6.67) before it
+settles. Every per-step quantity is computed from the exact Jacobian in numpy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "samples" / "python"))
+
+WIDTH = 1200
+FIGURE_IDS = ["fig1", "fig2", "fig3a", "fig3b", "fig3c", "fig4"]
+EXTERNAL = re.compile(r"https?:|ftp:|file:|data:|src\s*=|url\(|@import|<script|<link|<img|<iframe|<object|xlink:href",
+                      re.IGNORECASE)
+
+
+def eostrace_bin() -> Path:
+    path = Path(os.environ.get("EOSTRACE_BIN", REPO_ROOT / ".build" / "debug" / "eostrace"))
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"eostrace binary not found at {path}: run `swift build` or set EOSTRACE_BIN")
+    return path
+
+
+def chromium_bin() -> str:
+    for cand in [os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"]:
+        if cand and shutil.which(cand):
+            return shutil.which(cand)
+    pytest.fail("Chromium not found: `apt-get install -y chromium` (or set $CHROMIUM)")
+
+
+def two_layer_linear_gd(n=20, d=40, m=10, T=300, eta=0.3, init=0.02, target_scale=3.0, k=3,
+                        checkpoint_every=50, hessian_every=25, seed=0) -> dict:
+    """Exact GD on f(x) = A^T W x / sqrt(m), loss ||D||^2/n; per-step M = (2/n) J J^T.
+
+    Every `hessian_every` steps also lambda_max of the exact loss Hessian
+    (2/n)(J^T J + sum_i D_i d2f_i), where d2f_i/(dW_jk dA_j) = x_ik / sqrt(m) is the only
+    non-zero second derivative of this model."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    Y = rng.standard_normal(n) * target_scale
+    W = rng.standard_normal((m, d)) * init
+    A = rng.standard_normal(m) * init
+    rec = {k_: [] for k_ in ["loss", "residual", "output_norm_sq", "sharpness", "eigenvalues", "eigenvectors",
+                             "dtf", "outputs", "output_layer_sharpness"]}
+    ck_steps, thetas = [], []
+    h_steps, h_vals = [], []
+    prev_v = None
+    for t in range(T):
+        H = X @ W.T                                   # n x m
+        F = H @ A / np.sqrt(m)
+        D = F - Y
+        JW = (A[None, :, None] * X[:, None, :]).reshape(n, m * d) / np.sqrt(m)
+        JA = H / np.sqrt(m)
+        J = np.concatenate([JW, JA], axis=1)          # theta = [W row-major, A]
+        M = 2.0 / n * J @ J.T
+        lam, V = np.linalg.eigh(M)
+        lam, V = lam[::-1][:k], V[:, ::-1][:, :k].T.copy()   # k x n, descending
+        for i in range(k):                            # SPEC section 2 sign convention
+            if prev_v is None:
+                if V[i, np.argmax(np.abs(V[i]))] < 0:
+                    V[i] = -V[i]
+            elif V[i] @ prev_v[i] < 0:
+                V[i] = -V[i]
+        prev_v = V
+        MA = 2.0 / n * JA @ JA.T
+        rec["loss"].append(D @ D / n)
+        rec["residual"].append(D)
+        rec["output_norm_sq"].append(A @ A)
+        rec["sharpness"].append(lam[0])
+        rec["eigenvalues"].append(lam)
+        rec["eigenvectors"].append(V)
+        rec["dtf"].append(D @ F)
+        rec["outputs"].append(F)
+        rec["output_layer_sharpness"].append(np.linalg.eigvalsh(MA)[-1])
+        if hessian_every and t % hessian_every == 0:
+            g = X.T @ D / np.sqrt(m)                  # d-vector: sum_i D_i x_i / sqrt(m)
+            C = np.zeros((m * d + m, m * d + m))
+            for j in range(m):
+                C[j * d:(j + 1) * d, m * d + j] = g
+                C[m * d + j, j * d:(j + 1) * d] = g
+            h_steps.append(t)
+            h_vals.append(np.linalg.eigvalsh(2.0 / n * (J.T @ J + C))[-1])
+        if t % checkpoint_every == 0:
+            ck_steps.append(t)
+            thetas.append(np.concatenate([W.ravel(), A]))
+        g = 2.0 / n * J.T @ D
+        W = W - eta * g[: m * d].reshape(m, d)
+        A = A - eta * g[m * d:]
+    out = {k_: np.array(v) for k_, v in rec.items()}
+    out.update(X=X, Y=Y, step=np.arange(T, dtype=np.int64), learning_rate=eta,
+               model={"kind": "two_layer_linear", "input_dim": d, "width": m},
+               checkpoint_step=np.array(ck_steps, dtype=np.int64), parameters=np.array(thetas))
+    if h_steps:
+        out.update(hessian_step=np.array(h_steps, dtype=np.int64), hessian_sharpness=np.array(h_vals))
+    return out
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory) -> Path:
+    import eostrace_format as ef
+    run = two_layer_linear_gd()
+    # The run really goes through the Edge of Stability (else the figures would not be the paper's).
+    assert (run["sharpness"] > 2 / run["learning_rate"]).sum() >= 3
+    path = tmp_path_factory.mktemp("report") / "two-layer-linear-eos.h5"
+    lr = run.pop("learning_rate")
+    model = run.pop("model")
+    ef.write_recording(path, learning_rate=lr, model=model, seed=0, data_seed=0, **run)
+    assert ef.validate(path) == []
+    return path
+
+
+@pytest.fixture(scope="module")
+def report_html(recording, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("html") / "report.html"
+    proc = subprocess.run([str(eostrace_bin()), "report", str(recording), "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert out.is_file() and out.stat().st_size > 10_000
+    return out
+
+
+def figure_boxes(html_path: Path, tmp: Path) -> dict[str, tuple[int, int]]:
+    """Vertical extent (top, bottom) in CSS px of each figure's <svg>, measured by Chromium on
+    a copy of the page with a measuring script appended (the report itself has no script)."""
+    probe = tmp / "probe.html"
+    page = html_path.read_text(encoding="utf-8")
+    script = ("<pre id='boxes'></pre><script>document.getElementById('boxes').textContent = JSON.stringify("
+              "Array.from(document.querySelectorAll('svg.figure')).map(function (s) {"
+              "var r = s.getBoundingClientRect(); return [s.id, r.top + window.scrollY, r.bottom + window.scrollY, "
+              "r.left, r.right]; }));</script>")
+    probe.write_text(page.replace("</body>", script + "</body>"), encoding="utf-8")
+    proc = subprocess.run([chromium_bin(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           f"--user-data-dir={tmp / 'profile-dom'}", f"--window-size={WIDTH},4000",
+                           "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120)
+    m = re.search(r"<pre id=\"boxes\">(.*?)</pre>", proc.stdout, re.S)
+    assert m, "could not measure figure positions: " + proc.stderr[-2000:]
+    return {b[0]: (b[1], b[2], b[3], b[4]) for b in json.loads(m.group(1).replace("&quot;", '"'))}
+
+
+def test_report_has_no_external_references(report_html):
+    html = report_html.read_text(encoding="utf-8")
+    hits = sorted(set(EXTERNAL.findall(html)))
+    assert hits == [], f"external references in the report: {hits}"
+    assert all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', html))
+    for fid in FIGURE_IDS:
+        assert f'id="{fid}"' in html, f"figure {fid} missing"
+    assert "λ_max(∇²L) (Hessian)" in html, "recorded Hessian sharpness not drawn"
+
+
+def test_report_renders_in_headless_chromium(report_html, tmp_path):
+    from PIL import Image
+    boxes = figure_boxes(report_html, tmp_path)
+    assert set(FIGURE_IDS) <= set(boxes), boxes
+    height = int(max(b[1] for b in boxes.values())) + 100
+    shot = tmp_path / "report.png"
+    proc = subprocess.run([chromium_bin(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           f"--user-data-dir={tmp_path / 'profile-shot'}", f"--screenshot={shot}",
+                           f"--window-size={WIDTH},{height}", report_html.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), proc.stderr[-2000:]
+    if os.environ.get("EOSREPORT_SCREENSHOT"):
+        shutil.copy(shot, os.environ["EOSREPORT_SCREENSHOT"])
+    img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert img.shape[0] >= height - 1 and img.shape[1] == WIDTH
+    nonwhite = (img.min(axis=2) < 235)
+    colored = (img.max(axis=2) - img.min(axis=2)) > 40          # lines, markers, phase shading
+    for fid in FIGURE_IDS:
+        top, bottom, left, right = (int(round(v)) for v in boxes[fid])
+        assert right - left > 800 and bottom - top > 250, f"{fid}: figure box too small {boxes[fid]}"
+        assert right <= WIDTH, f"{fid}: overflows the page horizontally ({right} > {WIDTH})"
+        region = nonwhite[top:bottom, left:right]
+        frac = region.mean()
+        assert frac > 0.02, f"{fid}: only {frac:.3%} non-white pixels: blank figure?"
+        assert colored[top:bottom, left:right].mean() > 0.002, f"{fid}: no coloured pixels (no data drawn?)"
+
+    def has_colour(fid, rgb, tol=6, min_pixels=50):
+        top, bottom, left, right = (int(round(v)) for v in boxes[fid])
+        region = img[top:bottom, left:right]
+        hits = (np.abs(region - np.array(rgb)).max(axis=2) <= tol).sum()
+        return hits >= min_pixels
+
+    # Phase shading drawn (phase I light blue, phase II light orange: the run has both) and the
+    # anomaly markers (orange) in Figure 2.
+    assert has_colour("fig1", (0xdb, 0xe9, 0xf6)), "phase I shading missing in Figure 1"
+    assert has_colour("fig1", (0xfd, 0xe3, 0xc4)), "phase II shading missing in Figure 1"
+    assert has_colour("fig2", (0xf2, 0x8e, 0x2b), tol=30, min_pixels=10), "anomaly markers missing in Figure 2"
+
+
+def test_report_window_restricts_steps(recording, tmp_path):
+    out = tmp_path / "window.html"
+    proc = subprocess.run([str(eostrace_bin()), "report", str(recording), "-o", str(out), "--from", "40", "--to", "120"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "40 … 120 (81 recorded)" in html
+    bad = subprocess.run([str(eostrace_bin()), "report", str(recording), "-o", str(tmp_path / "x.html"),
+                          "--from", "500"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0
+    assert bad.stderr.count("\n") == 1 and "holds no recorded step" in bad.stderr
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_compare_matches_numpy(tmp_path):
+    """`eostrace compare`: steps to 2/eta, plateau median/IQR of Lambda*eta/2, cycles, against numpy."""
+    import eostrace_format as ef
+    paths, runs = [], []
+    for eta in (0.3, 0.33):
+        run = two_layer_linear_gd(T=200, eta=eta)
+        lr = run.pop("learning_rate")
+        model = run.pop("model")
+        path = tmp_path / f"eta{eta}.h5"
+        ef.write_recording(path, learning_rate=lr, model=model, seed=0, data_seed=0, **run)
+        paths.append(path)
+        runs.append((eta, run["sharpness"]))
+    out = tmp_path / "compare.html"
+    proc = subprocess.run([str(eostrace_bin()), "compare", *map(str, paths), "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[0] == "run"
+    rows = [re.split(r"\s{2,}", ln.strip()) for ln in lines[2:4]]
+    for (eta, lam), row in zip(runs, rows):
+        assert row[0] == f"η = {eta}"
+        above = lam > 2 / eta
+        first = int(np.argmax(above))
+        assert above.any() and int(row[3]) == first
+        plateau = lam[first:] * eta / 2
+        assert float(row[4]) == pytest.approx(np.median(plateau), rel=5e-4)
+        q1, q3 = (float(v) for v in row[5].split("–"))
+        assert q1 == pytest.approx(np.quantile(plateau, 0.25), rel=5e-4)
+        assert q3 == pytest.approx(np.quantile(plateau, 0.75), rel=5e-4)
+        cycles = int(above[0]) + int(np.sum(above[1:] & ~above[:-1]))
+        assert int(row[6]) == cycles
+    html = out.read_text(encoding="utf-8")
+    assert EXTERNAL.findall(html) == []
+    assert html.count("<svg") == 1 and "η = 0.33" in html
+    missing = subprocess.run([str(eostrace_bin()), "compare", str(paths[0]), str(tmp_path / "nope.h5")],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0 and "nope.h5" in missing.stderr and missing.stderr.count("\n") == 1

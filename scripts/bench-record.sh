@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Benchmark of recording cost on the default preset (fmnist-tanh: Fashion-MNIST n=1000, tanh MLP):
+#   (a) a plain GD step, (b) a fully recorded step (exact Gram M, top-k of M every step),
+#   (c) the common practice: Lanczos (scipy.sparse.linalg.eigsh) on float64 Hessian-vector
+#       products (JAX if installed, else hand-written numpy R-operator) for the same network.
+# Usage: scripts/bench-record.sh [STEPS]   (env: THREADS, default 1 thread for BLAS and XLA)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS="${1:-30}"
+THREADS="${THREADS:-1}"
+export OPENBLAS_NUM_THREADS="$THREADS"
+export XLA_FLAGS="${XLA_FLAGS:---xla_cpu_multi_thread_eigen=$([ "$THREADS" = 1 ] && echo false || echo true) intra_op_parallelism_threads=$THREADS}"
+swift build -c release --product eostrace >/dev/null 2>&1 || swift build -c release --product eostrace
+BIN=.build/release/eostrace
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+"$BIN" record --benchmark "$STEPS" > "$TMP/swift.txt"
+# Step 0 of the same run (X, Y, θ(0), Hessian sharpness by our Lanczos) for the Python side.
+"$BIN" record --steps 0 --hessian-every 1 --quiet -o "$TMP/step0.h5" > /dev/null
+python3 scripts/bench-record.py "$TMP/swift.txt" "$TMP/step0.h5"

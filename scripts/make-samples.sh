@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Writes the real sample recordings with the project's own recorder (eostrace record):
+#   samples/fmnist-tanh-small.h5       Fashion-MNIST T-shirt (+1) vs Shirt (−1), n = 100, tanh MLP 784-16-16-1, η = 0.05
+#   samples/linear-synthetic-small.h5  synthetic data (Assumption 4.1), n = 60, d = 20, two-layer linear m = 100, η = 4.5
+# Each: 300 GD steps, top-2 eigenpairs of M every step, spectrum and Hessian sharpness every 50
+# steps, θ checkpoints every 100 (replayable: `eostrace analyze` rebuilds the exact M), then
+# h5repack -f GZIP=6 (lossless; keeps dimension scales) to stay under 2 MB.
+# Deterministic: single-threaded BLAS; re-running gives identical numbers (tested in CLITests).
+# Usage: scripts/make-samples.sh [OUTDIR]   (env: EOSTRACE_BIN, default .build/debug/eostrace)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-samples}"
+export OPENBLAS_NUM_THREADS=1
+BIN="${EOSTRACE_BIN:-.build/debug/eostrace}"
+[ -x "$BIN" ] || swift build --product eostrace >/dev/null
+command -v h5repack >/dev/null || { echo "make-samples: h5repack not found (apt-get install hdf5-tools)" >&2; exit 1; }
+mkdir -p "$OUT"
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+COMMON=(--k 2 --steps 300 --spectrum-every 50 --hessian-every 50 --checkpoint-every 100 --cross-check-every 50
+        --compression 6 --batch-steps 64 --quiet --force)
+
+"$BIN" record --preset fmnist-tanh --n 100 --widths 16,16 --lr 0.05 "${COMMON[@]}" -o "$TMP/fmnist.h5" > "$TMP/fmnist.txt"
+cat > "$TMP/linear.json" <<'JSON'
+{"data": {"kind": "synthetic", "n": 60, "seed": 0, "d": 20, "chi": 3, "gap": 2, "decay": 1.1},
+ "model": {"kind": "two_layer_linear", "input_dim": 20, "width": 100},
+ "init_seed": 0, "init_scale": 0.1, "learning_rate": 4.5, "steps": 300}
+JSON
+"$BIN" record --config "$TMP/linear.json" "${COMMON[@]}" -o "$TMP/linear.h5" > "$TMP/linear.txt"
+
+for pair in "fmnist:fmnist-tanh-small" "linear:linear-synthetic-small"; do
+    src="${pair%%:*}"; dst="$OUT/${pair##*:}.h5"
+    rm -f "$dst"
+    h5repack -f GZIP=6 "$TMP/$src.h5" "$dst"
+    "$BIN" validate "$dst" >/dev/null
+    printf '%s: %s bytes; %s\n' "$dst" "$(stat -c %s "$dst")" \
+        "$(grep -E '^(eos_first_crossing|eos_cycles|max_sharpness)' "$TMP/$src.txt" | tr '\n' ' ')"
+done
