@@ -284,6 +284,10 @@ class Soak:
                 if self.check_after_kill(path, flushed, ref):
                     self.survived += 1
                     resume = True
+                    if a.writer == "record" and self.last_rows == 0 and not self.finished_first:
+                        # No step on disk yet, so no checkpoint either: start this run again.
+                        resume = False
+                        self.before_checkpoint += 1
                     if self.finished_first:
                         self.log(f"  kill {self.kills}: {path.name} after {delay:.2f}s: the run had completed")
                         break
