@@ -190,7 +190,8 @@ class Soak:
             self.finished_first = True
             return True
         if self.a.writer == "record" and p.returncode == 2 and (not path.exists() or "no such file" in p.stderr
-                                                                  or "format" in p.stderr):
+                                                                  or "format" in p.stderr
+                                                                  or path.stat().st_size < 65536):
             # record prints no flush lines: a kill while it was creating the file.
             self.before_create += 1
             self.not_resumable = True
