@@ -33,10 +33,15 @@ Writers:
   --writer synthetic (default): the hidden `eostrace _synthetic-writer FILE --steps N
       --delay-ms M --flush-every F [--resume]` (deterministic SyntheticRecording data,
       TrajectoryWriter, prints "flushed STEP ROWS" after every flush).
-  --writer record: `eostrace record --output FILE <--record-args>` and
-      `eostrace record --resume --output FILE <--record-args>`; the last flush is not printed
-      by record, so only "opens, status, matches the reference" is checked after a kill, and
-      the rows of the resumed file are compared with the reference to --rtol.
+  --writer record: `eostrace record --output FILE <--record-args> --force` and
+      `eostrace record --output FILE --resume` (default record args: linear-synthetic preset,
+      60 steps, checkpoints every 10, --batch-steps 5). record prints no flush lines, so after
+      a kill the file must open, say "interrupted (writer died)" and hold rows equal to the
+      reference; a kill before any step reached the disk (nothing to resume from) starts the
+      run again. record --resume continues from the last checkpoint; the completed file must
+      equal the uninterrupted run bit for bit (record pins BLAS to one thread for this).
+  Long record version (slow in a debug build, ~30 s per run):
+      scripts/soak.py --writer record --kills 20
 
 Exit status 0 when every check passed; 1 otherwise. Last line: counts, e.g.
   soak: 50 kills survived, 0 steps lost, 0 resume mismatches, 0 open failures, 2 killed before the file existed
