@@ -54,7 +54,7 @@ for v in version-9-0 model-bad-json n-negative loss-int32 eigvec-rank2 swap-loss
 done
 echo "corpus: $(ls "$C" | wc -l) files in $C"
 
-"$BIN" _fuzz --cases "$CASES" --seed "$SEED" --corpus "$C" --findings "$WORK/findings" --timeout 10 \
+"$BIN" _fuzz --cases "$CASES" --seed "$SEED" --corpus "$C" --findings "$WORK/findings" --timeout 10 --progress 250 \
     > "$WORK/fuzz.log" 2>&1
 grep -E "^FINDING" "$WORK/fuzz.log" | tail -n 20
 tail -n 3 "$WORK/fuzz.log"

@@ -33,10 +33,15 @@ Writers:
   --writer synthetic (default): the hidden `eostrace _synthetic-writer FILE --steps N
       --delay-ms M --flush-every F [--resume]` (deterministic SyntheticRecording data,
       TrajectoryWriter, prints "flushed STEP ROWS" after every flush).
-  --writer record: `eostrace record --output FILE <--record-args>` and
-      `eostrace record --resume --output FILE <--record-args>`; the last flush is not printed
-      by record, so only "opens, status, matches the reference" is checked after a kill, and
-      the rows of the resumed file are compared with the reference to --rtol.
+  --writer record: `eostrace record --output FILE <--record-args> --force` and
+      `eostrace record --output FILE --resume` (default record args: linear-synthetic preset,
+      60 steps, checkpoints every 10, --batch-steps 5). record prints no flush lines, so after
+      a kill the file must open, say "interrupted (writer died)" and hold rows equal to the
+      reference; a kill before any step reached the disk (nothing to resume from) starts the
+      run again. record --resume continues from the last checkpoint; the completed file must
+      equal the uninterrupted run bit for bit (record pins BLAS to one thread for this).
+  Long record version (slow in a debug build, ~30 s per run):
+      scripts/soak.py --writer record --kills 20
 
 Exit status 0 when every check passed; 1 otherwise. Last line: counts, e.g.
   soak: 50 kills survived, 0 steps lost, 0 resume mismatches, 0 open failures, 2 killed before the file existed
@@ -103,6 +108,8 @@ class Soak:
         self.open_failures = 0
         self.before_create = 0
         self.unflushed_discarded = 0
+        self.before_checkpoint = 0
+        self.not_resumable = False
         self.rounds = 0
         self.problems: list[str] = []
         self.has_validate = self._has_subcommand("validate")
@@ -131,17 +138,18 @@ class Soak:
             if resume:
                 cmd.append("--resume")
             return cmd
-        cmd = [self.bin, "record", "--output", str(path), *shlex.split(a.record_args), "--quiet"]
         if resume:
-            cmd.append("--resume")
-        return cmd
+            return [self.bin, "record", "--output", str(path), "--resume", "--quiet"]
+        return [self.bin, "record", "--output", str(path), *shlex.split(a.record_args), "--quiet", "--force"]
 
     def reference(self) -> dict:
         ref = self.work / "reference.h5"
+        t0 = time.time()
         p = subprocess.run(self.writer_cmd(ref, resume=False, final=True), capture_output=True, text=True,
                            timeout=self.a.run_timeout)
         if p.returncode != 0:
             raise SystemExit(f"soak: reference run failed ({p.returncode}): {p.stderr.strip()}")
+        self.ref_seconds = time.time() - t0
         series, status = read_series(ref)
         if status != "completed":
             raise SystemExit(f"soak: reference run has status {status!r}")
@@ -178,6 +186,7 @@ class Soak:
             return False
         ok = True
         self.finished_first = False
+        self.not_resumable = False
         p = subprocess.run([self.bin, "follow", str(path), "--quiet", "--interval", "0.05", "--timeout", "10"],
                            capture_output=True, text=True, timeout=60)
         if p.returncode == 0 and p.stdout.startswith("status: completed"):
@@ -185,6 +194,13 @@ class Soak:
             self.last_rows = int(p.stdout.split(" after ")[1].split()[0])
             self.finished_first = True
             return True
+        if self.a.writer == "record" and p.returncode == 2 and (not path.exists() or "no such file" in p.stderr
+                                                                  or "format" in p.stderr
+                                                                  or path.stat().st_size < 65536):
+            # record prints no flush lines: a kill while it was creating the file.
+            self.before_create += 1
+            self.not_resumable = True
+            return False
         if p.returncode != 1 or "interrupted (writer died)" not in p.stdout:
             self.open_failures += 1
             self.problem(f"{path.name}: follow after kill exited {p.returncode}: {p.stdout.strip()} {p.stderr.strip()}")
@@ -244,7 +260,7 @@ class Soak:
         a = self.a
         t0 = time.time()
         ref = self.reference()
-        ref_seconds = a.steps * a.delay_ms / 1000
+        ref_seconds = a.steps * a.delay_ms / 1000 if a.writer == "synthetic" else self.ref_seconds
         self.log(f"soak: reference has {ref['step'].shape[0]} steps; work dir {self.work}")
         while self.kills < a.kills:
             self.rounds += 1
@@ -252,6 +268,7 @@ class Soak:
             resume = False
             kills_here = 0
             promised = None
+            self.finished_first = False
             while kills_here < a.kills_per_run and self.kills < a.kills:
                 # 10% of the kills land during start-up (file creation), the rest anywhere in
                 # the run, up to 10% beyond its expected length (so some runs finish first).
@@ -261,6 +278,7 @@ class Soak:
                     delay = 0.3 + self.rng.uniform(0, ref_seconds * 1.1)
                 flushed, killed = self.run_and_kill(path, resume, delay)
                 if not killed:
+                    self.finished_first = True  # it completed by itself: check it as it is
                     break
                 self.kills += 1
                 kills_here += 1
@@ -272,21 +290,33 @@ class Soak:
                 if self.check_after_kill(path, flushed, ref):
                     self.survived += 1
                     resume = True
+                    if a.writer == "record" and self.last_rows == 0 and not self.finished_first:
+                        # No step on disk yet, so no checkpoint either: start this run again.
+                        resume = False
+                        self.before_checkpoint += 1
                     if self.finished_first:
                         self.log(f"  kill {self.kills}: {path.name} after {delay:.2f}s: the run had completed")
                         break
                     self.log(f"  kill {self.kills}: {path.name} after {delay:.2f}s, flushed {flushed}, "
                              f"readable {self.last_rows}: ok")
-                elif flushed is None and a.writer == "synthetic":
+                elif flushed is None and (a.writer == "synthetic" or self.not_resumable):
                     self.survived += 1  # nothing was promised yet; start over
                     self.log(f"  kill {self.kills}: {path.name} after {delay:.2f}s before the first flush")
                     resume = False
                 else:
                     resume = False
                     break
+            if self.finished_first:
+                self.check_final(path, ref)
+                continue
             # Finish the run (resume when there is something to resume).
             cmd = self.writer_cmd(path, resume=resume, final=True)
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.run_timeout)
+            if p.returncode != 0 and resume and a.writer == "record" and "no parameter checkpoint" in p.stderr:
+                # Killed before record's first checkpoint reached the disk: nothing to resume.
+                self.before_checkpoint += 1
+                cmd = self.writer_cmd(path, resume=False, final=True)
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.run_timeout)
             if p.returncode != 0:
                 self.mismatches += 1
                 self.problem(f"{path.name}: {' '.join(cmd[1:3])}{' --resume' if resume else ''} failed: {p.stderr.strip()}")
@@ -296,7 +326,8 @@ class Soak:
                 path.unlink(missing_ok=True)
         dt = time.time() - t0
         print(f"soak: {self.rounds} runs, {self.kills} kills in {dt:.1f} s; "
-              f"{self.before_create} killed before the file existed")
+              f"{self.before_create} killed before the file existed"
+              + (f", {self.before_checkpoint} before the first checkpoint (restarted)" if self.before_checkpoint else ""))
         print(f"soak: {self.survived} kills survived, {self.steps_lost} steps lost, "
               f"{self.mismatches} resume mismatches, {self.open_failures} open failures")
         return 0 if not self.problems and self.survived == self.kills else 1
@@ -313,7 +344,7 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint-every", type=int, default=25, help="checkpoint cadence (synthetic writer; 0: none)")
     ap.add_argument("--seed", type=int, default=20260601)
     ap.add_argument("--writer", choices=["synthetic", "record"], default="synthetic")
-    ap.add_argument("--record-args", default="--preset tiny --steps 300",
+    ap.add_argument("--record-args", default="--preset linear-synthetic --steps 60 --checkpoint-every 10 --batch-steps 5",
                     help="arguments of `eostrace record` for --writer record")
     ap.add_argument("--rtol", type=float, default=0.0, help="0: compare bit for bit")
     ap.add_argument("--run-timeout", type=float, default=600)

@@ -43,7 +43,7 @@ enum GlobalHeapCheck {
             while i + 16 <= n {
                 // "GCOL", version 1
                 if b[i] == 0x47 && b[i + 1] == 0x43 && b[i + 2] == 0x4F && b[i + 3] == 0x4C && b[i + 4] == 1 {
-                    if let why = walk(b, at: i, available: n) {
+                    if let why = walk(b, at: i, available: n, atEOF: Int64(n) == Int64(st.st_size)) {
                         return "global heap collection at byte \(i): \(why)"
                     }
                 }
@@ -53,21 +53,26 @@ enum GlobalHeapCheck {
         }
     }
 
-    private static func u16(_ b: UnsafeBufferPointer<UInt8>, _ at: Int) -> Int { Int(b[at]) | Int(b[at + 1]) << 8 }
+    /// Byte `at`, or 0 past the bytes read (libhdf5's sec2 driver reads zeros past end of file).
+    private static func byte(_ b: UnsafeBufferPointer<UInt8>, _ at: Int) -> UInt64 { at < b.count ? UInt64(b[at]) : 0 }
+    private static func u16(_ b: UnsafeBufferPointer<UInt8>, _ at: Int) -> Int { Int(byte(b, at) | byte(b, at + 1) << 8) }
     private static func u64(_ b: UnsafeBufferPointer<UInt8>, _ at: Int) -> UInt64 {
         var v: UInt64 = 0
-        for j in 0..<8 { v |= UInt64(b[at + j]) << (8 * UInt64(j)) }
+        for j in 0..<8 { v |= byte(b, at + j) << (8 * UInt64(j)) }
         return v
     }
 
     /// Walks one collection the way libhdf5 does; returns what is wrong, or nil.
-    private static func walk(_ b: UnsafeBufferPointer<UInt8>, at start: Int, available: Int) -> String? {
+    private static func walk(_ b: UnsafeBufferPointer<UInt8>, at start: Int, available: Int, atEOF: Bool) -> String? {
         let headerSize = 16, objectHeader = 16
         let declared = u64(b, start + 8)
         guard declared >= UInt64(headerSize) else { return "collection size \(declared) is smaller than its header" }
-        // Collections extending past the scanned bytes: check what we have (libhdf5 rejects
-        // those past end of file itself).
-        let end = start + Int(min(declared, UInt64(available - start)))
+        // A collection running past the end of the file is read with zeros there by libhdf5
+        // (and a zero object header loops forever): walk it that way. Past the scanned window of
+        // a larger file the bytes are unknown: check what we have.
+        let limit = atEOF ? UInt64(1 << 40) : UInt64(available - start)
+        guard declared <= limit else { return "collection size \(declared) is absurd" }
+        let end = start + Int(min(declared, limit))
         var p = start + headerSize
         while p < end {
             if p + objectHeader > end { break }  // tail too small for an object: free space

@@ -174,6 +174,26 @@ public final class HDF5File {
         try site.check("close") { H5Fclose(fid) }
     }
 
+    /// The end-of-allocation address: how long HDF5 believes the file is (nil when unknown).
+    public func endOfAllocation() -> Int? {
+        guard id >= 0 else { return nil }
+        var eoa: haddr_t = 0
+        let fid = id
+        return site.quiet { H5Fget_eoa(fid, &eoa) } >= 0 ? Int(eoa) : nil
+    }
+
+    /// Extends the file on disk (sparsely) to `length` bytes when it is shorter. After a write
+    /// failed for lack of space, the superblock may record an end of file beyond the bytes that
+    /// reached the disk, and HDF5 1.10 then refuses to open the file ("truncated file"); the
+    /// extension needs no disk blocks. Returns whether the file now has at least `length` bytes.
+    @discardableResult
+    public static func extend(_ path: String, to length: Int) -> Bool {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        if Int(st.st_size) >= length { return true }
+        return truncate(path, off_t(length)) == 0
+    }
+
     /// Size of the file in bytes as HDF5 sees it.
     public func size() throws -> Int {
         let fid = try openID()

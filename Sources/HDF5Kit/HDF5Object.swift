@@ -15,18 +15,22 @@ public class HDF5Object {
         self.path = path
     }
 
-    deinit { closeIfValid(id) }
+    // Once the file is closed, its objects must not touch their ids: a successful close (degree
+    // STRONG) closed them all, and after a failed H5Fclose (its final flush hit a full disk or the
+    // file size limit) the ids can still look valid while libhdf5 has freed what they point to —
+    // decrementing them then segfaulted in H5D_close. Leaking is the safe choice there.
+    deinit { if file.isOpen { closeIfValid(id) } }
 
     /// Releases the handle now. Idempotent.
     public func close() {
-        closeIfValid(id)
+        if file.isOpen { closeIfValid(id) }
         id = -1
     }
 
     var site: CallSite { CallSite(file: file.path, object: path) }
 
     func openID() throws -> hid_t {
-        guard id >= 0, site.quiet({ H5Iis_valid(id) }) > 0 else {
+        guard id >= 0, file.isOpen, site.quiet({ H5Iis_valid(id) }) > 0 else {
             throw site.fail(.library, "use", "object is closed")
         }
         return id
@@ -241,7 +245,17 @@ enum Dataspace {
         var d = [hsize_t](repeating: 0, count: Int(rank))
         var m = [hsize_t](repeating: 0, count: Int(rank))
         _ = try site.count("H5Sget_simple_extent_dims") { H5Sget_simple_extent_dims(space, &d, &m) }
-        return (d.map { Int($0) }, m.map { $0 == eos_H5S_UNLIMITED() ? nil : Int($0) })
+        // A corrupted dataspace can claim any extent: refuse those whose element count does not
+        // fit in 2^62 (Int(hsize_t) and shape products would trap).
+        var product: UInt64 = 1
+        for x in d {
+            let (p, overflow) = product.multipliedReportingOverflow(by: max(x, 1))
+            guard !overflow, p <= 1 << 62 else {
+                throw site.fail(.typeMismatch, "read extent", "impossible extent \(d) (corrupt file)")
+            }
+            product = p
+        }
+        return (d.map { Int($0) }, m.map { $0 == eos_H5S_UNLIMITED() || $0 > UInt64(Int.max) ? nil : Int($0) })
     }
 
     static func elementCount(_ space: hid_t, site: CallSite) throws -> Int {

@@ -37,6 +37,8 @@ final class Cadence {
     private(set) var bufferedRows = 0
     /// Rows written plus buffered.
     private(set) var totalRows: Int
+    /// Rows known to be on disk: counted at the last successful file flush.
+    private(set) var durableRows: Int
     private(set) var lastStep: Int64?
     /// Side cadences write when this many rows are buffered.
     let maxBufferedRows: Int
@@ -44,6 +46,7 @@ final class Cadence {
     init(stepName: String, existingRows: Int, lastStep: Int64?, maxBufferedRows: Int) {
         self.stepName = stepName
         self.totalRows = existingRows
+        self.durableRows = existingRows
         self.lastStep = lastStep
         self.maxBufferedRows = max(1, maxBufferedRows)
     }
@@ -67,6 +70,22 @@ final class Cadence {
         bufferedRows += 1
         totalRows += 1
         lastStep = step
+    }
+
+    /// After a successful file flush: everything written so far is durable.
+    func markDurable() { durableRows = totalRows - bufferedRows }
+
+    /// After a failed write or flush (disk full, file size limit): shrinks every dataset back to
+    /// the durable rows and drops the buffer. Otherwise the extents of a failed batch can reach
+    /// the disk while some of its chunks do not, and readers see rows of fill-value zeros.
+    func rollBack() {
+        for column in columns.values {
+            try? column.dataset.setRowCount(durableRows)
+            column.doubles.removeAll()
+            column.ints.removeAll()
+        }
+        bufferedRows = 0
+        totalRows = durableRows
     }
 
     func write() throws {

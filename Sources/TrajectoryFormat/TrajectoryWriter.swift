@@ -26,6 +26,8 @@ public final class TrajectoryWriter {
     var side: [String: Cadence] = [:]
     private var lastFlush = Date()
     private var closed = false
+    /// The first write/flush error; afterwards only `close(status:)` is accepted.
+    private var failure: Error?
     /// Held while open: tells other processes that a live writer has the file (see `WriterLock`).
     var lock: WriterLock?
 
@@ -63,6 +65,7 @@ public final class TrajectoryWriter {
 
         // Never truncate a file another live writer is recording into.
         if WriterLock.isHeld(path: path) { throw WriterLock.busy(path) }
+        try WriterLock.checkNotOpenElsewhere(path: path)
         let file = try HDF5File.create(path, bounds: options.swmr ? .v110 : .earliestToV110)
         self.file = file
         do {
@@ -121,8 +124,10 @@ public final class TrajectoryWriter {
     deinit {
         if !closed {
             // Best effort: keep what was buffered; the status stays as it was (e.g. "running").
-            try? writeBuffered()
+            if failure == nil { try? writeBuffered() }
+            let eoa = failure == nil ? nil : file.endOfAllocation()
             try? file.close()
+            if let eoa { HDF5File.extend(path, to: eoa) }
         }
         lock?.release()
     }
@@ -156,6 +161,10 @@ public final class TrajectoryWriter {
 
     private func ensureOpen() throws {
         if closed { throw TrajectoryError(.invalidArgument, file: path, object: "/", "writer is closed") }
+        if let failure {
+            throw TrajectoryError(.invalidArgument, file: path, object: "/",
+                                  "writer stopped after a failed write: \(failure)")
+        }
     }
 
     private func invalid(_ series: String, _ message: String) -> TrajectoryError {
@@ -257,20 +266,39 @@ public final class TrajectoryWriter {
     }
 
     /// Writes every buffered row (one hyperslab per dataset) and flushes the file.
+    /// When that fails (disk full, ...), every series is cut back to the rows of the last
+    /// successful flush and the writer refuses further appends; `close(status:)` can still try
+    /// to record a final status.
     public func flush() throws {
         try ensureOpen()
-        try writeBuffered()
-        try file.flush()
-        lastFlush = Date()
+        try durably {
+            try writeBuffered()
+            try file.flush()
+        }
     }
 
     /// Rewrites `/run/status` and flushes (buffered rows included).
     public func setStatus(_ status: RunStatus) throws {
-        try ensureOpen()
-        try writeBuffered()
-        try statusDataset.writeString(status.rawValue)
-        try file.flush()
-        lastFlush = Date()
+        if closed { try ensureOpen() }
+        try durably {
+            if failure == nil { try writeBuffered() }
+            try statusDataset.writeString(status.rawValue)
+            try file.flush()
+        }
+    }
+
+    private func durably(_ body: () throws -> Void) throws {
+        do {
+            try body()
+            main.markDurable()
+            for c in side.values { c.markDurable() }
+            lastFlush = Date()
+        } catch {
+            main.rollBack()
+            for c in side.values { c.rollBack() }
+            if failure == nil { failure = error }
+            throw error
+        }
     }
 
     /// Writes what is buffered, sets the final status, flushes and closes. Idempotent.
@@ -279,7 +307,9 @@ public final class TrajectoryWriter {
         try setStatus(status)
         closed = true
         defer { lock?.release() }
+        let eoa = failure == nil ? nil : file.endOfAllocation()
         try file.close()
+        if let eoa { HDF5File.extend(path, to: eoa) }
     }
 
     /// Number of rows written or buffered at the main cadence.

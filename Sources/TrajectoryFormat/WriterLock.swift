@@ -72,6 +72,25 @@ final class WriterLock {
 
     deinit { release() }
 
+    /// Throws `.fileLocked` when another program has the existing file at `path` open through
+    /// HDF5 with its file lock (`flock`; h5py and every HDF5 writer hold an exclusive one,
+    /// readers a shared one). Creating the file then would truncate it under that program:
+    /// libhdf5 opens with O_TRUNC before it checks the lock.
+    static func checkNotOpenElsewhere(path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            if e == EWOULDBLOCK || e == EAGAIN {
+                throw HDF5Error(kind: .fileLocked, file: path, object: "/", operation: "create",
+                                message: "the file is open in another program (HDF5 file lock held); not replacing it")
+            }
+            return
+        }
+        _ = flock(fd, LOCK_UN)
+    }
+
     /// Whether some writer (another open file description, in any process) holds the lock.
     /// false when the file does not exist or the lock cannot be probed.
     static func isHeld(path: String) -> Bool {

@@ -19,7 +19,8 @@ enum CrashGuard {
     nonisolated(unsafe) static var messages: [UnsafeMutableBufferPointer<UInt8>] = []
 
     static func install(arguments: [String]) {
-        let files = arguments.dropFirst().filter { !$0.hasPrefix("-") && FileManager.default.fileExists(atPath: $0) }
+        // The operands of the subcommand (files to read or write), as given.
+        let files = arguments.dropFirst(2).filter { !$0.hasPrefix("-") && ($0.contains("/") || $0.contains(".")) }
         let subject = files.isEmpty ? "eostrace" : files.joined(separator: ", ")
         messages = signals.map { sig in
             let name = String(cString: strsignal(sig))

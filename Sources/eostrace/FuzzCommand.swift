@@ -41,6 +41,7 @@ struct FuzzCommand: ParsableCommand {
     @Option(name: .customLong("memory-mb"), help: "Address-space limit of each child (MiB).") var memoryMB: Int = 3072
     @Option(help: "Run the checks on this one file and exit 0/1/2.") var check: String?
     @Flag(help: "Print every case.") var verbose = false
+    @Option(help: "Print the running counts every N cases (0: only at the end).") var progress: Int = 0
 
     func run() throws {
         if let check {
@@ -87,6 +88,11 @@ struct FuzzCommand: ParsableCommand {
                     let line = "\(dest): \(desc)\n  stderr: \(err.split(separator: "\n").prefix(20).joined(separator: "\n  "))\n"
                     appendLine(line, to: "\(findings)/findings.txt")
                 }
+            }
+            if progress > 0 && (i + 1) % progress == 0 {
+                print("fuzz: after \(i + 1) cases (\(Int(Date().timeIntervalSince(start))) s): \(stats.crashes) crashes, "
+                      + "\(stats.hangs) hangs, \(stats.badExits) bad exits; exit 0/1/2: "
+                      + "\(stats.exits[0] ?? 0)/\(stats.exits[1] ?? 0)/\(stats.exits[2] ?? 0)")
             }
             flushStandardOutput()
         }

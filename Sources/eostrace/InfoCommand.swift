@@ -35,7 +35,7 @@ struct InfoCommand: ParsableCommand {
             "format_version": r.formatVersion,
             "software": m.software,
             "software_version": m.softwareVersion,
-            "status": (try? r.status().rawValue) ?? "unknown",
+            "status": (try? r.statusReport().description) ?? "unknown",
             "learning_rate": m.learningRate,
             "n": m.n, "k": m.k, "p": m.p, "d": r.d,
             "loss": m.loss,

@@ -120,6 +120,9 @@ def test_follow_reports_dead_writer(eostrace_bin, tmp_path):
     readable = int(last.split(" after ")[1].split()[0])
     assert readable >= flushed
     assert len(p.stderr.strip().splitlines()) == 1 and "writer died" in p.stderr and str(path) in p.stderr
+    # info says the same (StatusReport: stored "running" + no live writer).
+    info = subprocess.run([str(eostrace_bin), "info", str(path)], capture_output=True, text=True, timeout=60)
+    assert info.returncode == 0 and "status:      interrupted (writer died)" in info.stdout, info.stdout
 
 
 def test_follow_timeout_on_live_writer(eostrace_bin, tmp_path):

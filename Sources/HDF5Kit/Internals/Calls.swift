@@ -6,7 +6,12 @@ import Foundation
 // the messages HDF5 pushed on its error stack (read with H5Ewalk2, then cleared).
 
 /// HDF5's automatic error printing, silenced once per process before the first call.
+///
+/// Also tells libhdf5 not to register its exit handler (`H5dont_atexit`, before the library
+/// initializes): after a failed H5Fclose (disk full) that handler closes dangling dataset ids
+/// and segfaults. Every file this layer opens is closed explicitly (close degree STRONG).
 let silenceHDF5Errors: Void = {
+    _ = H5dont_atexit()
     _ = H5open()
     _ = eos_silence_errors()
 }()
