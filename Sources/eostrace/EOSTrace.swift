@@ -6,22 +6,23 @@ struct EOSTrace: ParsableCommand {
         commandName: "eostrace",
         abstract: "Record and analyze gradient-descent trajectories at the Edge of Stability.",
         version: "0.1.0",
-        // One subcommand per file: Sources/eostrace/<Name>Command.swift. Keep this list sorted.
+        // One subcommand per file: Sources/eostrace/<Name>Command.swift. Listed in the order of
+        // the workflow (record, analyze, look, check); hidden helpers last.
         subcommands: [
-            AnalyzeCommand.self,
-            BenchWriteCommand.self,
-            DumpCommand.self,
-            FollowCommand.self,
-            FuzzCommand.self,
-            InfoCommand.self,
             RecordCommand.self,
+            AnalyzeCommand.self,
+            ReportCommand.self,
+            CompareCommand.self,
+            FollowCommand.self,
             ValidateCommand.self,
+            InfoCommand.self,
+            DumpCommand.self,
+            BenchWriteCommand.self,
+            // hidden: test and fuzz helpers
+            FuzzCommand.self,
             MakeSampleCommand.self,
             SyntheticWriterCommand.self,
             WriteForeverCommand.self,
-            AnalyzeCommand.self,
-            CompareCommand.self,
-            ReportCommand.self,
         ])
 
     static func main() {
