@@ -83,6 +83,8 @@ struct AnalyzeCommand: ParsableCommand {
         // The replay allocates several n×n matrices per step; keep freed blocks in the heap instead
         // of returning them to the kernel (mmap/munmap churn cost ~1/3 of the CPU time as page faults).
         keepLargeAllocationsInHeap()
+        try refuseOverwritingInputs(output: out, option: "--out", inputs: [recording])
+        try refuseOverwritingInputs(output: csv, option: "--csv", inputs: [recording])
         let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: phaseRule)!, rPrimeRestarts: rPrimeRestarts,
                                       rPrimeWindow: rPrimeWindow, anomalyWindow: anomalyWindow, c1Floor: c1Floor)
         let version = EOSTrace.configuration.version

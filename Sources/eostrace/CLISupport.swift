@@ -52,3 +52,20 @@ struct ProgressLine {
         if isTTY { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
+
+/// True when both paths name the same existing file (same device and inode: symlinks, hard links
+/// and different spellings of one path all count).
+func isSameFile(_ a: String, _ b: String) -> Bool {
+    var sa = stat(), sb = stat()
+    guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+}
+
+/// Refuses, before any work starts, an output path that is one of the inputs: a command that was
+/// asked to read a recording never replaces it.
+func refuseOverwritingInputs(output: String?, option: String, inputs: [String]) throws {
+    guard let output else { return }
+    for input in inputs where isSameFile(output, input) {
+        throw failure("\(output): \(option) names the input recording \(input); choose another file", code: CLIExit.invalid)
+    }
+}

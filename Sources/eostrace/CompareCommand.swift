@@ -34,6 +34,7 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
+        try refuseOverwritingInputs(output: output, option: "--output", inputs: runs)
         try reportingErrors {
             var choice = try ReportAnalysisOptions.parse([])
             choice.gram = GramChoice.topk.rawValue

@@ -46,6 +46,7 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let run = recording
         let out = output ?? ReportRunLoader.defaultOutput(for: run, suffix: ".report.html")
+        try refuseOverwritingInputs(output: out, option: "--output", inputs: [run])
         try reportingErrors {
             let analysed = try ReportRunLoader.load(path: run, choice: analysis, window: (from, to))
             var input = ReportInput(runName: (run as NSString).lastPathComponent, analysisInput: analysed.input,

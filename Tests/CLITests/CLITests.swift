@@ -69,6 +69,29 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("Fatal error"), file: file, line: line)
     }
 
+    /// No command that was asked to read a recording replaces it: an output path naming the input
+    /// (directly, through a symlink or as another spelling) is refused before any work, file intact.
+    func testOutputsNeverReplaceTheInputRecording() throws {
+        let recording = path("run.h5")
+        _ = try writeSynthetic(recording)
+        let link = path("link.h5")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: recording)
+        let before = try Data(contentsOf: URL(fileURLWithPath: recording))
+        let cases: [[String]] = [
+            ["report", recording, "-o", link],
+            ["report", recording, "-o", dir.path + "/./run.h5"],
+            ["compare", recording, "-o", recording],
+            ["analyze", recording, "--out", link],
+            ["analyze", recording, "--csv", recording],
+        ]
+        for args in cases {
+            let r = try run(args)
+            assertOneLineError(r, code: 1, mentioning: "names the input recording")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: recording)), before)
+        XCTAssertEqual(try run(["validate", recording]).code, 0)
+    }
+
     func writeSynthetic(_ file: String, steps: Int = 30) throws -> SyntheticRecording {
         let syn = SyntheticRecording(n: 32, k: 3, d: 4, p: 20, learningRate: 0.05, seed: 11)
         let w = try TrajectoryWriter(path: file, metadata: syn.metadata(), X: .stored(values: syn.X, d: 4), Y: syn.Y,
