@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
-        .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "EOSRecorder", "TrajectoryFormat", "HDF5Kit", "CLapack"], exclude: ["README.md"]),
+        .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "EOSRecorder", "TrajectoryFormat", "HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSReport", dependencies: ["EOSAnalysis", "TrajectoryFormat"], exclude: ["README.md"]),
         .executableTarget(name: "eostrace", dependencies: [
             "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRecorder", "EOSAnalysis", "EOSReport",

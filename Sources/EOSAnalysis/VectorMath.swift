@@ -1,4 +1,4 @@
-import CLapack
+import EOSNumerics
 
 // Small dense helpers used by the analyzer. Vectors are contiguous slices of the T×n / T×k×n
 // row-major arrays; all loops are O(n). Matrix products go through OpenBLAS.
@@ -34,19 +34,7 @@ import CLapack
 /// i.e. each output row is M applied to the matching input row. O(count n²).
 func applyDense(_ m: [Double], n: Int, to v: [Double], count: Int) -> [Double] {
     precondition(m.count == n * n && v.count == count * n, "applyDense: shape mismatch")
-    var out = [Double](repeating: 0, count: count * n)
-    m.withUnsafeBufferPointer { pm in
-        v.withUnsafeBufferPointer { pv in
-            out.withUnsafeMutableBufferPointer { po in
-                if count == 1 {
-                    cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(n), 1, pm.baseAddress, Int32(n),
-                                pv.baseAddress, 1, 0, po.baseAddress, 1)
-                } else {
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(n), Int32(n), 1,
-                                pv.baseAddress, Int32(n), pm.baseAddress, Int32(n), 0, po.baseAddress, Int32(n))
-                }
-            }
-        }
-    }
-    return out
+    let mm = Matrix(rows: n, cols: n, data: m)
+    if count == 1 { return BLAS.gemv(mm, v) }
+    return BLAS.gemm(Matrix(rows: count, cols: n, data: v), mm, transB: .transpose).data
 }

@@ -1,4 +1,3 @@
-import CLapack
 import EOSNumerics
 import Foundation
 
@@ -47,20 +46,6 @@ public enum SyntheticData {
     /// matrix (LAPACK dgeqrf + dorgqr).
     public static func orthonormalColumns(rows: Int, cols: Int, rng: inout SeededRNG) throws -> Matrix {
         precondition(cols <= rows)
-        var a = rng.normals(rows * cols)
-        var tau = [Double](repeating: 0, count: cols)
-        var info = a.withUnsafeMutableBufferPointer { pa in
-            tau.withUnsafeMutableBufferPointer { pt in
-                LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, Int32(rows), Int32(cols), pa.baseAddress, Int32(cols), pt.baseAddress)
-            }
-        }
-        guard info == 0 else { throw NumericsError.lapack(routine: "dgeqrf", info: info) }
-        info = a.withUnsafeMutableBufferPointer { pa in
-            tau.withUnsafeMutableBufferPointer { pt in
-                LAPACKE_dorgqr(LAPACK_ROW_MAJOR, Int32(rows), Int32(cols), Int32(cols), pa.baseAddress, Int32(cols), pt.baseAddress)
-            }
-        }
-        guard info == 0 else { throw NumericsError.lapack(routine: "dorgqr", info: info) }
-        return Matrix(rows: rows, cols: cols, data: a)
+        return try QR.orthonormalColumns(of: Matrix(rows: rows, cols: cols, data: rng.normals(rows * cols)))
     }
 }

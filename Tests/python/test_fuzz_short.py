@@ -73,8 +73,12 @@ def test_fuzz_short(eostrace_bin, small_corpus, tmp_path):
     assert "Illegal instruction" not in p.stdout and "Trace/breakpoint" not in p.stdout, p.stdout
     files = sorted(findings.glob("crash-*.h5"))
     assert len(files) == crashes
+    # Through the CLI (CrashGuard) every such file ends cleanly: exit 0/1/2, never a signal, one
+    # line on exit 2. Which exit depends on whether libhdf5's crash reproduces in that command
+    # (memory corruption inside the library need not fault every time; the corpus holds
+    # creation timestamps, so the mutated bytes differ between runs).
     for f in files:
-        assert_clean(eostrace_bin, f, expect=2)
+        assert_clean(eostrace_bin, f)
 
 
 STRUCTURAL_EXPECT = {
