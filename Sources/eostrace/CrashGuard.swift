@@ -24,7 +24,12 @@ enum CrashGuard {
         let subject = files.isEmpty ? "eostrace" : files.joined(separator: ", ")
         messages = signals.map { sig in
             let name = String(cString: strsignal(sig))
-            let text = "eostrace: \(subject): the HDF5 library failed fatally (\(name)) while reading: the file is corrupt\n"
+            // The read-only commands meet this only on damaged files; for the others say less.
+            let reading = ["validate", "info", "dump", "follow", "analyze", "report", "compare"]
+                .contains(arguments.dropFirst().first ?? "")
+            let text = reading
+                ? "eostrace: \(subject): the HDF5 library failed fatally (\(name)) while reading: the file is corrupt\n"
+                : "eostrace: \(subject): failed fatally (\(name)); the file may be incomplete (its status may still say 'running')\n"
             let bytes = Array(text.utf8)
             let buf = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
             _ = buf.initialize(from: bytes)
