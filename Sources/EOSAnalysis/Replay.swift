@@ -13,6 +13,12 @@ import Foundation
 /// Requests must come in increasing row order for linear cost (the analyzer does this); going
 /// backwards restarts from a checkpoint. Per requested row: one forward/backward pass with the exact
 /// per-layer Gram (`ModelEvaluator.evaluate`), O(n p + n² Σ widths); M is applied with BLAS.
+///
+/// `pipelined` (default on ≥ 2 cores): a producer thread (`ReplayPipeline`) runs the GD chain —
+/// forward, backward, gradient, θ update — a few rows ahead, and the caller's thread forms M from
+/// the queued `DeferredGram`s; about half the work each. Every BLAS call stays single-threaded with
+/// the serial replay's inputs, so M, the drifts and every result are bit-identical either way.
+/// Not thread-safe itself: one caller thread.
 public final class ReplayGramProvider: GramProvider {
     public let source: GramSource = .exact
     public var label: String {
