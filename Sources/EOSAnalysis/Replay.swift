@@ -13,6 +13,12 @@ import Foundation
 /// Requests must come in increasing row order for linear cost (the analyzer does this); going
 /// backwards restarts from a checkpoint. Per requested row: one forward/backward pass with the exact
 /// per-layer Gram (`ModelEvaluator.evaluate`), O(n p + n² Σ widths); M is applied with BLAS.
+///
+/// `pipelined` (default on ≥ 2 cores): a producer thread (`ReplayPipeline`) runs the GD chain —
+/// forward, backward, gradient, θ update — a few rows ahead, and the caller's thread forms M from
+/// the queued `DeferredGram`s; about half the work each. Every BLAS call stays single-threaded with
+/// the serial replay's inputs, so M, the drifts and every result are bit-identical either way.
+/// Not thread-safe itself: one caller thread.
 public final class ReplayGramProvider: GramProvider {
     public let source: GramSource = .exact
     public var label: String {
@@ -28,11 +34,12 @@ public final class ReplayGramProvider: GramProvider {
     private let recordedResidual: (Int) throws -> [Double]
     private let fileName: String
 
-    // Replay state: θ at `currentStep`, and its evaluation (when computed).
-    private var theta: [Double] = []
-    private var currentStep: Int64?
-    private var cachedGradientStep: Int64?
-    private var cachedGradient: [Double] = []
+    // Serial replay state: θ at the walker's step (and its gradient when computed).
+    private var walker = ReplayWalker()
+    // Pipelined replay: a producer thread runs the GD chain ahead; rows up to `lastPoppedRow` are consumed.
+    private let pipelined: Bool
+    private var pipeline: ReplayPipeline?
+    private var lastPoppedRow = -1
     private var cachedRow: Int?
     private var cachedGram: Matrix?
     private var cachedDtf = 0.0
@@ -57,7 +64,8 @@ public final class ReplayGramProvider: GramProvider {
     /// - Throws: `AnalysisError.replay` when there are no checkpoints or the data do not fit the model.
     public init(model: ModelDescription, X: Matrix, Y: [Double], learningRate: Double, steps: [Int64],
                 checkpointSteps: [Int64], checkpoint: @escaping (Int) throws -> [Double],
-                recordedResidual: @escaping (Int) throws -> [Double], fileName: String) throws {
+                recordedResidual: @escaping (Int) throws -> [Double], fileName: String,
+                pipelined: Bool = ProcessInfo.processInfo.activeProcessorCount >= 2) throws {
         guard !checkpointSteps.isEmpty else {
             throw AnalysisError.replay(file: fileName, problem: "no parameter checkpoints (/trajectory/parameters)")
         }
@@ -73,7 +81,10 @@ public final class ReplayGramProvider: GramProvider {
         self.checkpoint = checkpoint
         self.recordedResidual = recordedResidual
         self.fileName = fileName
+        self.pipelined = pipelined
     }
+
+    deinit { pipeline?.stop() }
 
     /// The replay report for the result.
     public var report: ReplayReport {
@@ -91,44 +102,20 @@ public final class ReplayGramProvider: GramProvider {
 
     /// Moves the replay to `target`; returns false when `target` precedes the first checkpoint.
     private func advance(to target: Int64) throws -> Bool {
-        // Nearest checkpoint at or before target.
-        var lo = 0, hi = checkpointSteps.count
-        while lo < hi { let mid = (lo + hi) / 2; if checkpointSteps[mid] <= target { lo = mid + 1 } else { hi = mid } }
-        let j = lo - 1
-        guard j >= 0 else { return false }
-        // Start from the checkpoint only when there is no usable state; otherwise keep replaying
-        // forward, so that every checkpoint passed on the way is compared with the replayed θ.
-        if currentStep == nil || currentStep! > target {
-            theta = try loadCheckpoint(j)
-            currentStep = checkpointSteps[j]
-            cachedGradientStep = nil
-        }
-        // First checkpoint after the current state.
-        var nextCk = j
-        while nextCk > 0 && checkpointSteps[nextCk - 1] > currentStep! { nextCk -= 1 }
-        while nextCk < checkpointSteps.count && checkpointSteps[nextCk] <= currentStep! { nextCk += 1 }
-        while currentStep! < target {
-            let g: [Double]
-            if cachedGradientStep == currentStep { g = cachedGradient } else {
-                // `evaluate` (not `lossAndGradient`): the recorder's gradient, bit for bit.
-                g = try wrap { try evaluator.evaluate(theta, options: EvaluationOptions(gram: false, outputLayerSharpness: false)).gradient }
-            }
-            BLAS.axpy(-eta, g, &theta)
-            currentStep! += 1
-            stepsReplayed += 1
-            cachedGradientStep = nil
-            if nextCk < checkpointSteps.count && checkpointSteps[nextCk] == currentStep! {
-                let ck = try loadCheckpoint(nextCk)
-                var diff = 0.0, norm = 0.0
-                for i in 0..<ck.count { let e = theta[i] - ck[i]; diff += e * e; norm += ck[i] * ck[i] }
-                let drift = norm > 0 ? (diff / norm).squareRoot() : diff.squareRoot()
-                maxCheckpointDrift = max(maxCheckpointDrift, drift)
-                checkpointsCompared += 1
-                theta = ck
-                nextCk += 1
-            }
-        }
-        return true
+        var stats = ReplayWalker.Stats()
+        defer { merge(stats) }
+        return try walker.advance(to: target, checkpointSteps: checkpointSteps, eta: eta, stats: &stats,
+                                  loadCheckpoint: { try loadCheckpoint($0) },
+                                  gradient: { th in
+                                      // `evaluate` (not `lossAndGradient`): the recorder's gradient, bit for bit.
+                                      try wrap { try evaluator.evaluate(th, options: EvaluationOptions(gram: false, outputLayerSharpness: false)).gradient }
+                                  })
+    }
+
+    private func merge(_ s: ReplayWalker.Stats) {
+        maxCheckpointDrift = max(maxCheckpointDrift, s.maxCheckpointDrift)
+        checkpointsCompared += s.checkpointsCompared
+        stepsReplayed += s.stepsReplayed
     }
 
     private func wrap<T>(_ body: () throws -> T) throws -> T {
@@ -140,11 +127,19 @@ public final class ReplayGramProvider: GramProvider {
     /// Evaluates at row (replaying up to it) and caches M, the gradient and DᵀF.
     private func prepare(row: Int) throws -> Bool {
         if cachedRow == row { return true }
-        guard try advance(to: steps[row]) else { return false }
-        let ev = try wrap { try evaluator.evaluate(theta, options: EvaluationOptions(gram: true, outputLayerSharpness: false)) }
-        cachedGradient = ev.gradient
-        cachedGradientStep = currentStep
-        cachedGram = ev.gram
+        guard steps[row] >= checkpointSteps[0] else { return false }
+        let ev: StepEvaluation, gram: Matrix
+        if pipelined {
+            (ev, gram) = try pipelinedEvaluation(row: row)
+        } else {
+            guard try advance(to: steps[row]) else { return false }
+            let e = try wrap { try evaluator.evaluate(walker.theta, options: EvaluationOptions(gram: true, outputLayerSharpness: false)) }
+            walker.cachedGradient = e.gradient
+            walker.cachedGradientStep = walker.currentStep
+            ev = e
+            gram = e.gram!
+        }
+        cachedGram = gram
         cachedRow = row
         cachedDtf = ev.dtf
         let rec = try recordedResidual(row)
@@ -160,6 +155,33 @@ public final class ReplayGramProvider: GramProvider {
             maxResidualDriftStep = steps[row]
         }
         return true
+    }
+
+    /// The row's evaluation from the producer thread, and its M formed here. A row at or before one
+    /// already consumed restarts the producer from a checkpoint (as the serial replay restarts); a
+    /// later row discards the rows in between (their checkpoint comparisons still count).
+    private func pipelinedEvaluation(row: Int) throws -> (StepEvaluation, Matrix) {
+        if pipeline == nil || row <= lastPoppedRow {
+            pipeline?.stop()
+            pipeline = ReplayPipeline(evaluator: evaluator, steps: steps, checkpointSteps: checkpointSteps,
+                                      eta: eta, startRow: row, fileName: fileName)
+            lastPoppedRow = row - 1
+        }
+        let pl = pipeline!
+        while true {
+            let item: ReplayPipeline.Item
+            do { item = try pl.pop(loadCheckpoint: { try self.loadCheckpoint($0) }) } catch {
+                pl.stop(); pipeline = nil; throw error
+            }
+            lastPoppedRow = item.row
+            merge(item.stats)
+            if let e = item.error { pl.stop(); pipeline = nil; throw e }
+            guard item.row <= row, let ev = item.evaluation, let later = item.later else {
+                pl.stop(); pipeline = nil
+                throw AnalysisError.replay(file: fileName, problem: "internal: replay pipeline skipped row \(row)")
+            }
+            if item.row == row { return (ev, later.gram()) }
+        }
     }
 
     public func gram(atRow row: Int) throws -> [Double]? {
@@ -184,5 +206,202 @@ public final class ReplayGramProvider: GramProvider {
         let c = 4 * eta / (Double(n) * Double(n) * width) * cachedDtf
         for i in 0..<n { out[i] -= c * xxtv[i] }
         return out
+    }
+}
+
+/// θ(t) by plain GD from checkpoints: the state shared by the serial replay and the producer thread.
+struct ReplayWalker {
+    struct Stats {
+        var maxCheckpointDrift = 0.0
+        var checkpointsCompared = 0
+        var stepsReplayed = 0
+    }
+    var theta: [Double] = []
+    var currentStep: Int64?
+    var cachedGradientStep: Int64?
+    var cachedGradient: [Double] = []
+
+    /// Moves to `target`; returns false when `target` precedes the first checkpoint. `gradient(θ)`
+    /// must be the recorder's ∇L (from `evaluate`/`evaluateDeferringGram`), bit for bit.
+    mutating func advance(to target: Int64, checkpointSteps: [Int64], eta: Double, stats: inout Stats,
+                          loadCheckpoint: (Int) throws -> [Double],
+                          gradient: ([Double]) throws -> [Double]) throws -> Bool {
+        // Nearest checkpoint at or before target.
+        var lo = 0, hi = checkpointSteps.count
+        while lo < hi { let mid = (lo + hi) / 2; if checkpointSteps[mid] <= target { lo = mid + 1 } else { hi = mid } }
+        let j = lo - 1
+        guard j >= 0 else { return false }
+        // Start from the checkpoint only when there is no usable state; otherwise keep replaying
+        // forward, so that every checkpoint passed on the way is compared with the replayed θ.
+        if currentStep == nil || currentStep! > target {
+            theta = try loadCheckpoint(j)
+            currentStep = checkpointSteps[j]
+            cachedGradientStep = nil
+        }
+        // First checkpoint after the current state.
+        var nextCk = j
+        while nextCk > 0 && checkpointSteps[nextCk - 1] > currentStep! { nextCk -= 1 }
+        while nextCk < checkpointSteps.count && checkpointSteps[nextCk] <= currentStep! { nextCk += 1 }
+        while currentStep! < target {
+            let g = cachedGradientStep == currentStep ? cachedGradient : try gradient(theta)
+            BLAS.axpy(-eta, g, &theta)
+            currentStep! += 1
+            stats.stepsReplayed += 1
+            cachedGradientStep = nil
+            if nextCk < checkpointSteps.count && checkpointSteps[nextCk] == currentStep! {
+                let ck = try loadCheckpoint(nextCk)
+                var diff = 0.0, norm = 0.0
+                for i in 0..<ck.count { let e = theta[i] - ck[i]; diff += e * e; norm += ck[i] * ck[i] }
+                let drift = norm > 0 ? (diff / norm).squareRoot() : diff.squareRoot()
+                stats.maxCheckpointDrift = max(stats.maxCheckpointDrift, drift)
+                stats.checkpointsCompared += 1
+                theta = ck
+                nextCk += 1
+            }
+        }
+        return true
+    }
+}
+
+/// The producer of the pipelined replay: a thread that runs the GD chain ahead of the analyzer,
+/// θ(t) → `evaluateDeferringGram(θ)` → θ(t+1), and queues each row's evaluation with its
+/// `DeferredGram` (at most `capacity` rows ahead, bounding memory). The consumer forms M. Every
+/// BLAS call is single-threaded with the serial replay's inputs, so results are bit-identical.
+///
+/// Checkpoints are read by the consumer (HDF5 is not thread-safe): the producer posts a request
+/// and waits; the consumer serves it while popping. Errors travel in the queue at their row, so
+/// the consumer throws them exactly where the serial replay would.
+///
+/// @unchecked Sendable: every mutable field is guarded by `cond`; the evaluator is used by the
+/// producer thread alone while it runs (the consumer touches only its immutable X and network and
+/// the `DeferredGram`s, documented safe on another thread), and `stop()` joins the thread.
+final class ReplayPipeline: @unchecked Sendable {
+    struct Item {
+        var row: Int
+        var evaluation: StepEvaluation?
+        var later: ModelEvaluator.DeferredGram?
+        var stats: ReplayWalker.Stats
+        var error: (any Error)?
+    }
+    private struct Cancelled: Error {}
+
+    private let cond = NSCondition()
+    private var queue: [Item] = []
+    private var cancelled = false
+    private var finished = false
+    private var request: Int?
+    private var reply: Result<[Double], any Error>?
+    private let exited = DispatchSemaphore(value: 0)
+    private var joined = false
+    private let capacity = 3
+    private let evaluator: ModelEvaluator   // the producer's alone while it runs
+    private let fileName: String
+
+    init(evaluator: ModelEvaluator, steps: [Int64], checkpointSteps: [Int64], eta: Double, startRow: Int, fileName: String) {
+        self.evaluator = evaluator
+        self.fileName = fileName
+        let thread = Thread { [self] in
+            produce(evaluator: self.evaluator, steps: steps, checkpointSteps: checkpointSteps, eta: eta,
+                    startRow: startRow, fileName: fileName)
+        }
+        thread.name = "eostrace.replay.producer"
+        thread.start()
+    }
+
+    /// Stops the producer and waits for its thread to end (at most one evaluation). Idempotent.
+    func stop() {
+        cond.lock()
+        cancelled = true
+        cond.broadcast()
+        let wait = !joined
+        joined = true
+        cond.unlock()
+        if wait { exited.wait() }
+    }
+
+    /// The next row's item, serving checkpoint requests meanwhile.
+    func pop(loadCheckpoint: (Int) throws -> [Double]) throws -> Item {
+        cond.lock()
+        defer { cond.unlock() }
+        while true {
+            if let j = request, reply == nil {
+                cond.unlock()
+                let r = Result { try loadCheckpoint(j) }
+                cond.lock()
+                reply = r
+                cond.broadcast()
+                continue
+            }
+            if !queue.isEmpty {
+                let item = queue.removeFirst()
+                cond.broadcast()
+                return item
+            }
+            if finished { throw AnalysisError.replay(file: fileName, problem: "internal: replay producer ended early") }
+            cond.wait()
+        }
+    }
+
+    private var isCancelled: Bool { cond.lock(); defer { cond.unlock() }; return cancelled }
+
+    private func requestCheckpoint(_ j: Int) throws -> [Double] {
+        cond.lock()
+        defer { cond.unlock() }
+        request = j
+        reply = nil
+        cond.broadcast()
+        while reply == nil && !cancelled { cond.wait() }
+        if cancelled { throw Cancelled() }
+        let r = reply!
+        request = nil
+        reply = nil
+        return try r.get()
+    }
+
+    /// False when cancelled.
+    private func push(_ item: Item) -> Bool {
+        cond.lock()
+        defer { cond.unlock() }
+        while queue.count >= capacity && !cancelled { cond.wait() }
+        if cancelled { return false }
+        queue.append(item)
+        cond.broadcast()
+        return true
+    }
+
+    private func produce(evaluator: ModelEvaluator, steps: [Int64], checkpointSteps: [Int64], eta: Double,
+                         startRow: Int, fileName: String) {
+        defer {
+            cond.lock(); finished = true; cond.broadcast(); cond.unlock()
+            exited.signal()
+        }
+        func wrap<T>(_ body: () throws -> T) throws -> T {
+            do { return try body() } catch let e as AnalysisError { throw e } catch {
+                throw AnalysisError.replay(file: fileName, problem: "\(error)")
+            }
+        }
+        var walker = ReplayWalker()
+        var stats = ReplayWalker.Stats()
+        for row in startRow..<steps.count where steps[row] >= checkpointSteps[0] {
+            do {
+                _ = try walker.advance(to: steps[row], checkpointSteps: checkpointSteps, eta: eta, stats: &stats,
+                                       loadCheckpoint: { try requestCheckpoint($0) },
+                                       gradient: { th in
+                                           if isCancelled { throw Cancelled() }
+                                           return try wrap { try evaluator.evaluateDeferringGram(th).0.gradient }
+                                       })
+                if isCancelled { return }
+                let (ev, later) = try wrap { try evaluator.evaluateDeferringGram(walker.theta) }
+                walker.cachedGradient = ev.gradient
+                walker.cachedGradientStep = walker.currentStep
+                guard push(Item(row: row, evaluation: ev, later: later, stats: stats, error: nil)) else { return }
+                stats = ReplayWalker.Stats()
+            } catch is Cancelled {
+                return
+            } catch {
+                _ = push(Item(row: row, evaluation: nil, later: nil, stats: stats, error: error))
+                return
+            }
+        }
     }
 }

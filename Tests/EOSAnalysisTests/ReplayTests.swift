@@ -50,18 +50,21 @@ struct SimulatedRun {
         self.input = input; self.grams = grams; self.thetas = thetas; self.model = model; self.X = X; self.Y = Y
     }
 
-    func replay(every: Int, corrupt: Bool = false) throws -> ReplayGramProvider {
+    func replay(every: Int, corrupt: Bool = false, pipelined: Bool = true,
+                failingCheckpoint: Int? = nil) throws -> ReplayGramProvider {
         let cks = Array(stride(from: 0, to: thetas.count, by: every))
         let thetas = self.thetas, input = self.input, n = input.n
         return try ReplayGramProvider(
             model: model, X: X, Y: Y, learningRate: input.learningRate, steps: input.steps,
             checkpointSteps: cks.map { Int64($0) },
             checkpoint: { j in
+                if j == failingCheckpoint { throw AnalysisError.replay(file: "sim.h5", problem: "checkpoint \(j) unreadable") }
                 var th = thetas[cks[j]]
                 if corrupt && j == 1 { th[0] += 1e-3 }
                 return th
             },
-            recordedResidual: { Array(input.residual[($0 * n)..<(($0 + 1) * n)]) }, fileName: "sim.h5")
+            recordedResidual: { Array(input.residual[($0 * n)..<(($0 + 1) * n)]) }, fileName: "sim.h5",
+            pipelined: pipelined)
     }
 }
 
@@ -99,6 +102,45 @@ final class ReplayTests: XCTestCase {
         XCTAssertNil(viaReplay.checks.exactUpdate)   // not a two-layer linear run
         let g17 = try XCTUnwrap(try replay.gram(atRow: 17))
         for (a, b) in zip(g17, grams[17]) { XCTAssertEqual(a, b, accuracy: 1e-12 * max(1, abs(b))) }
+    }
+
+    /// The pipelined replay (producer thread) must give the serial replay's M bit for bit, with the
+    /// same drift statistics, for in-order, skipping and backward row requests.
+    func testPipelinedReplayIsBitIdenticalToSerial() throws {
+        let model = ModelDescription.mlp(inputDim: 6, widths: [10, 7], activation: .tanh, bias: true, outputScale: 1)
+        let run = try SimulatedRun(model: model, n: 12, steps: 40, etaTimesLambda0: 2.2, seed: 5)
+        let serial = try run.replay(every: 10, pipelined: false)
+        let piped = try run.replay(every: 10, pipelined: true)
+        let rows = Array(0..<12) + [17, 18, 25, 39, 3, 4, 31, 30, 30, 12]
+        for r in rows {
+            let a = try XCTUnwrap(try serial.gram(atRow: r)), b = try XCTUnwrap(try piped.gram(atRow: r))
+            XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "row \(r)")
+            XCTAssertEqual(serial.lastResidualDrift?.bitPattern, piped.lastResidualDrift?.bitPattern, "row \(r)")
+            // Both match the recorded Gram to round-off.
+            for (x, y) in zip(a, run.grams[r]) { XCTAssertEqual(x, y, accuracy: 1e-12 * max(1, abs(y))) }
+        }
+        XCTAssertEqual(serial.stepsReplayed, piped.stepsReplayed)
+        XCTAssertEqual(serial.checkpointsCompared, piped.checkpointsCompared)
+        XCTAssertGreaterThan(piped.checkpointsCompared, 2)
+        XCTAssertEqual(serial.maxCheckpointDrift.bitPattern, piped.maxCheckpointDrift.bitPattern)
+        XCTAssertEqual(serial.maxResidualDrift.bitPattern, piped.maxResidualDrift.bitPattern)
+        XCTAssertEqual(serial.maxResidualDriftStep, piped.maxResidualDriftStep)
+    }
+
+    /// A checkpoint that cannot be read fails the request that needs it, in both modes — not an
+    /// earlier one, although the producer thread runs ahead.
+    func testPipelinedReplayReportsErrorsAtTheirRow() throws {
+        let model = ModelDescription.mlp(inputDim: 4, widths: [5], activation: .tanh, bias: true, outputScale: 1)
+        let run = try SimulatedRun(model: model, n: 8, steps: 25, etaTimesLambda0: 1.5, seed: 9)
+        for pipelined in [false, true] {
+            let replay = try run.replay(every: 10, pipelined: pipelined, failingCheckpoint: 2)
+            for r in 0..<20 { XCTAssertNotNil(try replay.gram(atRow: r), "row \(r)") }
+            XCTAssertThrowsError(try replay.gram(atRow: 20)) { e in
+                XCTAssertTrue("\(e)".contains("checkpoint 2 unreadable"), "\(e)")
+            }
+            // Earlier rows still work afterwards (the replay restarts from a checkpoint).
+            XCTAssertNotNil(try replay.gram(atRow: 5))
+        }
     }
 
     func testCheckpointMismatchIsReported() throws {
