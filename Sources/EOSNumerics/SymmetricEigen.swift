@@ -59,33 +59,32 @@ public enum SymmetricEigen {
         let n = m.rows
         if n == 0 { return [] }
         guard m.isFinite else { throw NumericsError.nonFinite(what: "symmetric eigensolver input") }
+        return try dsyevd(m, vectors: false).values.reversed()
+    }
+
+    /// All eigenpairs of the symmetric `m`, descending (`LAPACKE_dsyevd`). For small matrices.
+    /// `LAPACKE_dsyevd` on a copy of the n×n symmetric `m` (upper triangle): eigenvalues ascending,
+    /// and with `vectors` the eigenvectors as the columns of the returned row-major array.
+    private static func dsyevd(_ m: Matrix, vectors: Bool) throws -> (values: [Double], a: [Double]) {
+        let n = m.rows
         var a = m.data
         var w = [Double](repeating: 0, count: n)
         let info = a.withUnsafeMutableBufferPointer { pa in
             w.withUnsafeMutableBufferPointer { pw in
-                LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "N")), Int8(UInt8(ascii: "U")), Int32(n),
-                               pa.baseAddress, Int32(n), pw.baseAddress)
+                LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: vectors ? "V" : "N")), Int8(UInt8(ascii: "U")),
+                               Int32(n), pa.baseAddress, Int32(n), pw.baseAddress)
             }
         }
         guard info == 0 else { throw NumericsError.lapack(routine: "dsyevd", info: info) }
-        return w.reversed()
+        return (w, a)
     }
 
-    /// All eigenpairs of the symmetric `m`, descending (`LAPACKE_dsyevd`). For small matrices.
     public static func all(_ m: Matrix) throws -> EigenPairs {
         precondition(m.rows == m.cols, "all: matrix not square")
         let n = m.rows
         guard m.isFinite else { throw NumericsError.nonFinite(what: "symmetric eigensolver input") }
         if n == 0 { return EigenPairs(values: [], vectors: Matrix(rows: 0, cols: 0)) }
-        var a = m.data
-        var w = [Double](repeating: 0, count: n)
-        let info = a.withUnsafeMutableBufferPointer { pa in
-            w.withUnsafeMutableBufferPointer { pw in
-                LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")), Int32(n),
-                               pa.baseAddress, Int32(n), pw.baseAddress)
-            }
-        }
-        guard info == 0 else { throw NumericsError.lapack(routine: "dsyevd", info: info) }
+        let (w, a) = try dsyevd(m, vectors: true)
         // a holds eigenvectors as columns (ascending).
         var vectors = Matrix(rows: n, cols: n)
         for i in 0..<n {
