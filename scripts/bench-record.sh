@@ -15,6 +15,9 @@ BIN=.build/release/eostrace
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 "$BIN" record --benchmark "$STEPS" > "$TMP/swift.txt"
+# The plain GD step again with OpenBLAS on 2 threads (both cores): the fastest plain step this
+# machine offers, for the comparison with the pipelined recorder, which uses both cores too.
+EOSTRACE_BLAS_THREADS=2 OPENBLAS_NUM_THREADS=2 "$BIN" record --benchmark "$STEPS" | sed -n 's/^plain_/plain2_/p' >> "$TMP/swift.txt"
 # Step 0 of the same run (X, Y, θ(0), Hessian sharpness by our Lanczos) for the Python side.
 "$BIN" record --steps 0 --hessian-every 1 --quiet -o "$TMP/step0.h5" > /dev/null
 python3 scripts/bench-record.py "$TMP/swift.txt" "$TMP/step0.h5"

@@ -5,7 +5,8 @@
 # Each: 300 GD steps, top-2 eigenpairs of M every step, spectrum and Hessian sharpness every 50
 # steps, θ checkpoints every 100 (replayable: `eostrace analyze` rebuilds the exact M), then
 # h5repack -f GZIP=6 (lossless; keeps dimension scales) to stay under 2 MB.
-# Deterministic: single-threaded BLAS; re-running gives identical numbers (tested in CLITests).
+# Deterministic: single-threaded BLAS; re-running on a machine with the same OpenBLAS kernels
+# (samples/blas-core.txt) gives identical numbers (tested in CLITests).
 # Usage: scripts/make-samples.sh [OUTDIR]   (env: EOSTRACE_BIN, default .build/debug/eostrace)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,10 @@ cat > "$TMP/linear.json" <<'JSON'
  "init_seed": 0, "init_scale": 0.1, "learning_rate": 4.5, "steps": 300}
 JSON
 "$BIN" record --config "$TMP/linear.json" "${COMMON[@]}" -o "$TMP/linear.h5" > "$TMP/linear.txt"
+
+# The numbers are bit-reproducible only with the same OpenBLAS kernels (chosen per CPU at run
+# time); the test that re-records the samples checks bit for bit only on a matching machine.
+"$BIN" _blas-core > "$OUT/blas-core.txt"
 
 for pair in "fmnist:fmnist-tanh-small" "linear:linear-synthetic-small"; do
     src="${pair%%:*}"; dst="$OUT/${pair##*:}.h5"

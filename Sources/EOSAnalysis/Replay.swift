@@ -41,6 +41,7 @@ public final class ReplayGramProvider: GramProvider {
     private var pipeline: ReplayPipeline?
     private var lastPoppedRow = -1
     private var cachedRow: Int?
+    private var cachedLater: ModelEvaluator.DeferredGram?
     private var cachedGram: Matrix?
     private var cachedDtf = 0.0
 
@@ -128,18 +129,17 @@ public final class ReplayGramProvider: GramProvider {
     private func prepare(row: Int) throws -> Bool {
         if cachedRow == row { return true }
         guard steps[row] >= checkpointSteps[0] else { return false }
-        let ev: StepEvaluation, gram: Matrix
+        let ev: StepEvaluation, later: ModelEvaluator.DeferredGram
         if pipelined {
-            (ev, gram) = try pipelinedEvaluation(row: row)
+            (ev, later) = try pipelinedEvaluation(row: row)
         } else {
             guard try advance(to: steps[row]) else { return false }
-            let e = try wrap { try evaluator.evaluate(walker.theta, options: EvaluationOptions(gram: true, outputLayerSharpness: false)) }
-            walker.cachedGradient = e.gradient
+            (ev, later) = try wrap { try evaluator.evaluateDeferringGram(walker.theta) }
+            walker.cachedGradient = ev.gradient
             walker.cachedGradientStep = walker.currentStep
-            ev = e
-            gram = e.gram!
         }
-        cachedGram = gram
+        cachedLater = later
+        cachedGram = nil
         cachedRow = row
         cachedDtf = ev.dtf
         let rec = try recordedResidual(row)
@@ -157,10 +157,10 @@ public final class ReplayGramProvider: GramProvider {
         return true
     }
 
-    /// The row's evaluation from the producer thread, and its M formed here. A row at or before one
+    /// The row's evaluation from the producer thread, with the caches to apply M here. A row at or before one
     /// already consumed restarts the producer from a checkpoint (as the serial replay restarts); a
     /// later row discards the rows in between (their checkpoint comparisons still count).
-    private func pipelinedEvaluation(row: Int) throws -> (StepEvaluation, Matrix) {
+    private func pipelinedEvaluation(row: Int) throws -> (StepEvaluation, ModelEvaluator.DeferredGram) {
         if pipeline == nil || row <= lastPoppedRow {
             pipeline?.stop()
             pipeline = ReplayPipeline(evaluator: evaluator, steps: steps, checkpointSteps: checkpointSteps,
@@ -180,27 +180,32 @@ public final class ReplayGramProvider: GramProvider {
                 pl.stop(); pipeline = nil
                 throw AnalysisError.replay(file: fileName, problem: "internal: replay pipeline skipped row \(row)")
             }
-            if item.row == row { return (ev, later.gram()) }
+            if item.row == row { return (ev, later) }
         }
     }
 
+    /// The dense M(t) (formed on first request for the row).
     public func gram(atRow row: Int) throws -> [Double]? {
-        guard try prepare(row: row) else { return nil }
+        guard try prepare(row: row), let later = cachedLater else { return nil }
+        if cachedGram == nil { cachedGram = later.gram() }
         return cachedGram?.data
     }
 
+    /// M(t) applied without forming it (`DeferredGram.apply`: per layer the cheaper of a factored
+    /// product and a dense syrk term), unless the dense M of this row is already at hand.
     public func applyGram(atRow row: Int, to vectors: [Double], count: Int) throws -> [Double]? {
-        guard try prepare(row: row), let m = cachedGram else { return nil }
-        return applyDense(m.data, n: m.rows, to: vectors, count: count)
+        guard try prepare(row: row), let later = cachedLater else { return nil }
+        if let m = cachedGram { return applyDense(m.data, n: m.rows, to: vectors, count: count) }
+        return later.apply(to: vectors, count: count)
     }
 
     /// Two-layer linear model: M*(t) D = M(t) D − (4η/(n² m)) (DᵀF) X Xᵀ D (SPEC §1), with M the
     /// exact Gram at the replayed θ(t). nil for other models.
     public func applyExactUpdateOperator(atRow row: Int, to vector: [Double]) throws -> [Double]? {
-        guard isTwoLayerLinear, try prepare(row: row), let m = cachedGram else { return nil }
-        let n = m.rows
+        guard isTwoLayerLinear, try prepare(row: row), cachedLater != nil else { return nil }
+        let n = vector.count
         let width = Double(evaluator.network.outputLayerWidth)
-        var out = applyDense(m.data, n: n, to: vector, count: 1)
+        guard var out = try applyGram(atRow: row, to: vector, count: 1) else { return nil }
         let xtv = BLAS.gemv(evaluator.X, vector, trans: .transpose)   // Xᵀ D (d)
         let xxtv = BLAS.gemv(evaluator.X, xtv)                         // X Xᵀ D (n)
         let c = 4 * eta / (Double(n) * Double(n) * width) * cachedDtf

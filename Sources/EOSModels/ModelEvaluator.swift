@@ -54,16 +54,18 @@ public final class ModelEvaluator {
     public var n: Int { X.rows }
     private var xxt: Matrix?   // upper triangle of X Xᵀ (+1 with bias)
     private let xxtLock = NSLock()
-    private var scratch: (Matrix, Matrix)?
+    /// Reused n × n buffers (syrk outputs): no fresh 8n²-byte allocations and page faults per
+    /// step. Guarded by `xxtLock`; any thread may take and return them.
+    private var pool: [Matrix] = []
 
-    private func takeScratch() -> (Matrix, Matrix) {
+    func takeBuffer() -> Matrix {
         xxtLock.lock(); defer { xxtLock.unlock() }
-        if let s = scratch { scratch = nil; return s }
-        return (Matrix(rows: n, cols: n), Matrix(rows: n, cols: n))
+        return pool.popLast() ?? Matrix(rows: n, cols: n)
     }
 
-    private func returnScratch(_ s: (Matrix, Matrix)) {
-        xxtLock.lock(); scratch = s; xxtLock.unlock()
+    func returnBuffer(_ m: Matrix) {
+        xxtLock.lock(); defer { xxtLock.unlock() }
+        if pool.count < 16 && m.rows == n && m.cols == n { pool.append(m) }
     }
 
     /// - Throws: `ModelError.shapeMismatch` when X has the wrong width or Y the wrong length,
@@ -233,6 +235,12 @@ public final class ModelEvaluator {
         let delta: [Matrix]
         /// The exact M = (2/n) J Jᵀ (n × n).
         public func gram() -> Matrix { evaluator.gram(fw, delta) }
+        /// M·V without forming M (`count` vectors as rows of `vectors`, n each; same layout out):
+        /// per layer the cheaper of a factored product and a dense syrk term (see
+        /// `ModelEvaluator.applyGram`). For a few vectors this costs well under `gram()`.
+        public func apply(to vectors: [Double], count: Int) -> [Double] {
+            evaluator.applyGram(fw, delta, to: vectors, count: count)
+        }
         /// λ_max(M_A), M_A = (2/n) s² H_{L-1} H_{L-1}ᵀ.
         public func outputLayerSharpness() throws -> Double {
             let net = evaluator.network, n = evaluator.n
@@ -260,49 +268,248 @@ public final class ModelEvaluator {
         return BLAS.syrk(fw.h[network.layerCount - 1], alpha: 2 * s * s / Double(n))
     }
 
-    func gram(_ fw: Forward, _ delta: [Matrix]) -> Matrix {
+    /// How `applyGram` applies each layer's term (tests force one path; users get the cheapest).
+    enum GramApplyStrategy { case cheapest, factored, dense }
+
+    /// The upper triangle of X Xᵀ, computed once (under the lock: `DeferredGram`s may ask from
+    /// another thread).
+    func cachedXXT() -> Matrix {
+        xxtLock.lock(); defer { xxtLock.unlock() }
+        if let c = xxt { return c }
+        var c = Matrix(rows: n, cols: n)
+        BLAS.syrk(X, into: &c, fullSymmetric: false)
+        xxt = c
+        return c
+    }
+
+    /// M·V without forming M (rows of `vectors` are the count vectors; same layout out).
+    ///
+    /// Per layer l the term [(Δ_lΔ_lᵀ) ∘ (H_lH_lᵀ + β)] v is applied the cheaper of two exact ways,
+    /// by multiply-add count:
+    /// - factored, 2·n·w_l·w_{l+1} per vector: C = Δ_lᵀ diag(v) H_l, out_i = Σ_a Δ_ia (H_l Cᵀ)_ia,
+    ///   plus β Δ_l(Δ_lᵀ v) — cheap for narrow layers and the output layer, and for few vectors;
+    /// - dense, n²·w_{l+1}/2 (+ n²·w_l/2 for l > 0; X Xᵀ is cached): the layer's n × n term by
+    ///   syrk, summed with the other dense layers into one upper triangle applied by `dsymm`.
+    /// Equal to `gram()` times V up to round-off (tests check 1e-12 relative).
+    func applyGram(_ fw: Forward, _ delta: [Matrix], to vectors: [Double], count: Int,
+                   strategy: GramApplyStrategy = .cheapest) -> [Double] {
+        precondition(vectors.count == count * n, "applyGram: \(vectors.count) values for \(count) vectors of \(n)")
         let net = network
         let L = net.layerCount
-        let s = net.outputScale
-        var acc = Matrix(rows: n, cols: n)
-        // Reused n × n scratch (H_l H_lᵀ and Δ_l Δ_lᵀ, upper triangles): no fresh 8n²-byte
-        // allocations and page faults per call. Taken under a lock; a concurrent caller allocates.
-        var (hh, dd) = takeScratch()
-        defer { returnScratch((hh, dd)) }
         let beta: Double = net.bias ? 1 : 0
-        xxtLock.lock()
-        if xxt == nil {
-            var c = Matrix(rows: n, cols: n)
-            BLAS.syrk(X, into: &c, fullSymmetric: false)
-            xxt = c
-        }
-        let xxtUpper = xxt!
-        xxtLock.unlock()
+        var out = [Double](repeating: 0, count: count * n)
+        if count == 0 { return out }
+        let nD = Double(n)
+        // The dense layers' terms summed (upper triangle; a pooled buffer, the first term assigned).
+        var dense: Matrix? = nil
+        var hh: Matrix? = nil, dd: Matrix? = nil
+        defer { for b in [hh, dd, dense] { if let b { returnBuffer(b) } } }
         for l in 0..<L {
-            // H_l H_lᵀ (upper triangle): the cached X Xᵀ for l = 0 (read in place, never copied).
-            if l > 0 { BLAS.syrk(fw.h[l], into: &hh, fullSymmetric: false) }
-            let h = l == 0 ? xxtUpper : hh
-            if l == L - 1 {
-                // Δ_{L-1} = s·1: the Hadamard factor is the constant s².
-                let s2 = s * s
-                acc.data.withUnsafeMutableBufferPointer { pa in
-                    h.data.withUnsafeBufferPointer { ph in
-                        for i in 0..<n { for j in i..<n { pa[i * n + j] += s2 * (ph[i * n + j] + beta) } }
+            let h = fw.h[l], dl = delta[l]
+            let wIn = Double(h.cols), wOut = Double(dl.cols)
+            let factoredCost = Double(count) * 2 * nD * wIn * wOut
+            let denseCost = nD * nD * wOut / 2 + (l > 0 ? nD * nD * wIn / 2 : 0) + (dense == nil ? nD * nD * Double(count) : 0)
+            let factored: Bool
+            switch strategy {
+            case .cheapest: factored = factoredCost <= denseCost
+            case .factored: factored = true
+            case .dense: factored = false
+            }
+            if factored {
+                var vh = Matrix(rows: n, cols: h.cols)
+                var c = Matrix(rows: dl.cols, cols: h.cols)
+                var t = Matrix(rows: n, cols: dl.cols)
+                for v in 0..<count {
+                    vectors.withUnsafeBufferPointer { pv in
+                        h.data.withUnsafeBufferPointer { ph in
+                            vh.data.withUnsafeMutableBufferPointer { po in
+                                let w = h.cols
+                                for i in 0..<n { let x = pv[v * n + i]; for j in 0..<w { po[i * w + j] = x * ph[i * w + j] } }
+                            }
+                        }
+                    }
+                    BLAS.gemm(dl, vh, transA: .transpose, into: &c)               // Δᵀ diag(v) H
+                    BLAS.gemm(h, c, transB: .transpose, into: &t)                 // H Cᵀ
+                    var bias: [Double] = []
+                    if beta != 0 {
+                        let dtv = BLAS.gemv(dl, Array(vectors[(v * n)..<((v + 1) * n)]), trans: .transpose)
+                        bias = BLAS.gemv(dl, dtv)
+                    }
+                    out.withUnsafeMutableBufferPointer { po in
+                        t.data.withUnsafeBufferPointer { pt in
+                            dl.data.withUnsafeBufferPointer { pd in
+                                let w = dl.cols
+                                for i in 0..<n {
+                                    var s = 0.0
+                                    for a in 0..<w { s += pd[i * w + a] * pt[i * w + a] }
+                                    if beta != 0 { s += beta * bias[i] }
+                                    po[v * n + i] += s
+                                }
+                            }
+                        }
                     }
                 }
             } else {
-                BLAS.syrk(delta[l], into: &dd, fullSymmetric: false)
-                acc.data.withUnsafeMutableBufferPointer { pa in
-                    h.data.withUnsafeBufferPointer { ph in
-                        dd.data.withUnsafeBufferPointer { pd in
-                            for i in 0..<n { for j in i..<n { pa[i * n + j] += pd[i * n + j] * (ph[i * n + j] + beta) } }
+                if dd == nil { dd = takeBuffer() }
+                let g: Matrix
+                if l == 0 { g = cachedXXT() } else {
+                    if hh == nil { hh = takeBuffer() }
+                    BLAS.syrk(h, into: &hh!, fullSymmetric: false)
+                    g = hh!
+                }
+                BLAS.syrk(dl, into: &dd!, fullSymmetric: false)
+                let first = dense == nil
+                if first { dense = takeBuffer() }
+                dense!.data.withUnsafeMutableBufferPointer { pa in
+                    g.data.withUnsafeBufferPointer { pg in
+                        dd!.data.withUnsafeBufferPointer { pd in
+                            if first {
+                                for i in 0..<n { for j in i..<n { pa[i * n + j] = pd[i * n + j] * (pg[i * n + j] + beta) } }
+                            } else {
+                                for i in 0..<n { for j in i..<n { pa[i * n + j] += pd[i * n + j] * (pg[i * n + j] + beta) } }
+                            }
                         }
                     }
                 }
             }
         }
-        BLAS.scale(&acc.data, 2 / Double(n))
+        if let m = dense {
+            var res = Matrix(rows: count, cols: n, data: out)
+            BLAS.symmRight(upper: m, Matrix(rows: count, cols: n, data: vectors), beta: 1, into: &res)
+            out = res.data
+        }
+        BLAS.scale(&out, 2 / nD)
+        return out
+    }
+
+    func gram(_ fw: Forward, _ delta: [Matrix]) -> Matrix {
+        GramWork(evaluator: self, fw: fw, delta: delta).gram()
+    }
+
+    /// Sums the per-layer terms into M (upper triangle, then mirrored):
+    /// M = (2/n) Σ_l (Δ_l Δ_lᵀ) ∘ (H_l H_lᵀ + β), in layer order, with the last layer's Hadamard
+    /// factor the constant s². `hh[l]` (l ≥ 1) and `dd[l]` (l < L−1) are upper triangles.
+    func combineGram(hh: [Matrix?], dd: [Matrix?]) -> Matrix {
+        let net = network
+        let L = net.layerCount
+        let s = net.outputScale
+        let beta: Double = net.bias ? 1 : 0
+        var acc = Matrix(rows: n, cols: n)
+        // H_l H_lᵀ (upper triangle): the cached X Xᵀ for l = 0 (read in place, never copied).
+        let h: [Matrix] = (0..<L).map { $0 == 0 ? cachedXXT() : hh[$0]! }
+        let s2 = s * s
+        let scale = 2 / Double(n)
+        // One pass over the upper triangle, row by row: the row's sum is built in a row buffer
+        // layer after layer (same order of additions as summing whole layers), then scaled once.
+        var row = [Double](repeating: 0, count: n)
+        acc.data.withUnsafeMutableBufferPointer { pa in
+            row.withUnsafeMutableBufferPointer { pr in
+                for i in 0..<n {
+                    for j in i..<n { pr[j] = 0 }
+                    for l in 0..<L {
+                        h[l].data.withUnsafeBufferPointer { ph in
+                            if l == L - 1 {
+                                // Δ_{L-1} = s·1: the Hadamard factor is the constant s².
+                                for j in i..<n { pr[j] += s2 * (ph[i * n + j] + beta) }
+                            } else {
+                                dd[l]!.data.withUnsafeBufferPointer { pd in
+                                    for j in i..<n { pr[j] += pd[i * n + j] * (ph[i * n + j] + beta) }
+                                }
+                            }
+                        }
+                    }
+                    for j in i..<n { pa[i * n + j] = pr[j] * scale }
+                }
+            }
+        }
         acc.symmetrizeFromUpper()
         return acc
+    }
+}
+
+/// The Gram M and λ_max(M_A) of one evaluation as independent pieces — one syrk per H_l H_lᵀ
+/// (l ≥ 1) and per Δ_l Δ_lᵀ (l < L−1), and λ_max(M_A) — that any thread may run (`helpOne`),
+/// then summed in a fixed order (`gram`). Every piece is one single-threaded BLAS call on fixed
+/// inputs, so M is bit-identical whichever threads ran which pieces: the recorder's main thread
+/// takes pieces while it would otherwise wait for the recording thread.
+public final class GramWork: @unchecked Sendable {
+    private enum Piece { case hh(Int), dd(Int), outputLayer }
+    private let evaluator: ModelEvaluator
+    private let fw: ModelEvaluator.Forward
+    private let delta: [Matrix]
+    private let pieces: [Piece]
+    private var hh: [Matrix?], dd: [Matrix?]
+    private var olSharpness: Result<Double, any Error>?
+    private var next = 0, finished = 0
+    private var includeOutputLayer: Bool
+    private let cond = NSCondition()
+
+    init(evaluator: ModelEvaluator, fw: ModelEvaluator.Forward, delta: [Matrix], outputLayerSharpness: Bool = false) {
+        self.evaluator = evaluator; self.fw = fw; self.delta = delta
+        let L = evaluator.network.layerCount
+        var p: [Piece] = []
+        for l in 0..<(L - 1) { p.append(.dd(l)) }
+        for l in 1..<L { p.append(.hh(l)) }
+        if outputLayerSharpness { p.append(.outputLayer) }
+        pieces = p
+        includeOutputLayer = outputLayerSharpness
+        hh = Array(repeating: nil, count: L); dd = Array(repeating: nil, count: L)
+    }
+
+    /// Runs one piece not yet taken; false when none is left.
+    @discardableResult
+    public func helpOne() -> Bool {
+        cond.lock()
+        guard next < pieces.count else { cond.unlock(); return false }
+        let piece = pieces[next]
+        next += 1
+        cond.unlock()
+        switch piece {
+        case .hh(let l):
+            var b = evaluator.takeBuffer()
+            BLAS.syrk(fw.h[l], into: &b, fullSymmetric: false)
+            cond.lock(); hh[l] = b
+        case .dd(let l):
+            var b = evaluator.takeBuffer()
+            BLAS.syrk(delta[l], into: &b, fullSymmetric: false)
+            cond.lock(); dd[l] = b
+        case .outputLayer:
+            let r = Result { try ModelEvaluator.DeferredGram(evaluator: evaluator, fw: fw, delta: delta).outputLayerSharpness() }
+            cond.lock(); olSharpness = r
+        }
+        finished += 1
+        cond.broadcast()
+        cond.unlock()
+        return true
+    }
+
+    private func runAll() {
+        while helpOne() {}
+        cond.lock()
+        while finished < pieces.count { cond.wait() }
+        cond.unlock()
+    }
+
+    /// M (n × n): runs the pieces left, waits for those other threads took, sums them. Call once.
+    public func gram() -> Matrix {
+        runAll()
+        let m = evaluator.combineGram(hh: hh, dd: dd)
+        for b in hh + dd { if let b { evaluator.returnBuffer(b) } }
+        hh = hh.map { _ in nil }; dd = dd.map { _ in nil }
+        return m
+    }
+
+    /// λ_max(M_A) (a piece when this work was made with `outputLayerSharpness: true`).
+    public func outputLayerSharpness() throws -> Double {
+        runAll()
+        if let r = olSharpness { return try r.get() }
+        return try ModelEvaluator.DeferredGram(evaluator: evaluator, fw: fw, delta: delta).outputLayerSharpness()
+    }
+}
+
+extension ModelEvaluator.DeferredGram {
+    /// The Gram work of this evaluation as shareable pieces (see `GramWork`).
+    public func work(outputLayerSharpness: Bool = true) -> GramWork {
+        GramWork(evaluator: evaluator, fw: fw, delta: delta, outputLayerSharpness: outputLayerSharpness)
     }
 }

@@ -88,6 +88,22 @@ public enum BLAS {
         return c
     }
 
+    /// C ← α·B·A + β·C with A symmetric (n × n, only its upper triangle is read) and B, C
+    /// m × n (`dsymm`, side right). With the rows of B holding m vectors this is M applied to each.
+    public static func symmRight(upper a: Matrix, _ b: Matrix, alpha: Double = 1, beta: Double = 0, into c: inout Matrix) {
+        precondition(a.rows == a.cols && b.cols == a.rows, "symm: A \(a.rows)×\(a.cols), B \(b.rows)×\(b.cols)")
+        precondition(c.rows == b.rows && c.cols == b.cols, "symm: output shape")
+        if b.rows == 0 || a.rows == 0 { return }
+        a.data.withUnsafeBufferPointer { pa in
+            b.data.withUnsafeBufferPointer { pb in
+                c.data.withUnsafeMutableBufferPointer { pc in
+                    cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, Int32(b.rows), Int32(a.rows), alpha,
+                                pa.baseAddress, Int32(a.cols), pb.baseAddress, Int32(b.cols), beta, pc.baseAddress, Int32(c.cols))
+                }
+            }
+        }
+    }
+
     /// xᵀy.
     public static func dot(_ x: [Double], _ y: [Double]) -> Double {
         precondition(x.count == y.count, "dot: lengths \(x.count) vs \(y.count)")
@@ -133,6 +149,13 @@ extension BLAS {
         openblas_set_num_threads(Int32(n))
         return n
     }()
+
+    /// OpenBLAS's name for the kernel set it chose for this CPU (e.g. "Haswell", "Cooperlake").
+    /// Results are bit-reproducible only between machines with the same kernels.
+    public static var coreName: String {
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p)
+    }
 
     /// Applies `threads` (once per process).
     public static func pinThreads() { _ = threads }

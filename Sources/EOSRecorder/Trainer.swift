@@ -44,7 +44,14 @@ private struct RecordJobResult {
     var divergence: String?
     var error: Error?
 }
-private final class ResultBox: @unchecked Sendable { var value = RecordJobResult() }
+private final class ResultBox: @unchecked Sendable {
+    var value = RecordJobResult()
+    private let lock = NSLock()
+    private var done = false
+    /// Set by the recording thread when `value` is final (before it signals the semaphore).
+    func markDone() { lock.lock(); done = true; lock.unlock() }
+    var isDone: Bool { lock.lock(); defer { lock.unlock() }; return done }
+}
 private final class UncheckedRef<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
 
 /// Full-batch GD with constant η, recording every step (SPEC §2) into a `TrajectorySink`.
@@ -112,7 +119,8 @@ public final class Trainer {
     private struct Job: @unchecked Sendable {
         var t: Int
         var ev: StepEvaluation
-        var later: ModelEvaluator.DeferredGram
+        /// M and λ_max(M_A) as pieces the main thread may help with (`GramWork`).
+        var work: GramWork
         var theta: [Double]
     }
 
@@ -169,23 +177,32 @@ public final class Trainer {
                 diverge("step \(t): \(e)")
                 break
             }
+            let work = record ? later.work(outputLayerSharpness: true) : nil
+            if let work, let p = pending, divergence(ev) == nil {
+                // While the recording thread is still busy with step t−1, run pieces of this
+                // step's Gram here: M is bit-identical whichever thread runs which piece, and
+                // the two cores share the recording work.
+                while !p.result.isDone && work.helpOne() {}
+            }
             if let why = try finishPending() { diverge(why); break }
             if let why = divergence(ev) {
                 diverge("step \(t): \(why)")
                 break
             }
-            if record {
-                let job = Job(t: t, ev: ev, later: later, theta: theta)
+            if record, let work {
+                let job = Job(t: t, ev: ev, work: work, theta: theta)
                 let result = ResultBox()
                 let done = DispatchSemaphore(value: 0)
-                let work = UncheckedRef(job)
+                let jobRef = UncheckedRef(job)
                 if pipelined {
                     queue.async {
-                        result.value = unchecked.value.trainer.recordStep(work.value, sink: unchecked.value.sink, outcome: box)
+                        result.value = unchecked.value.trainer.recordStep(jobRef.value, sink: unchecked.value.sink, outcome: box)
+                        result.markDone()
                         done.signal()
                     }
                 } else {
                     result.value = recordStep(job, sink: sink, outcome: box)
+                    result.markDone()
                     done.signal()
                 }
                 pending = (job, done, result)
@@ -219,8 +236,8 @@ public final class Trainer {
         let t = job.t
         var ev = job.ev
         do {
-            let M = job.later.gram()
-            do { ev.outputLayerSharpness = try job.later.outputLayerSharpness() } catch let e as NumericsError {
+            let M = job.work.gram()
+            do { ev.outputLayerSharpness = try job.work.outputLayerSharpness() } catch let e as NumericsError {
                 return RecordJobResult(divergence: "step \(t): \(e)")
             }
             if !M.isFinite { return RecordJobResult(divergence: "step \(t): Gram matrix not finite") }

@@ -21,6 +21,7 @@ struct EOSTrace: ParsableCommand {
             // hidden: test and fuzz helpers
             FuzzCommand.self,
             MakeSampleCommand.self,
+            BLASCoreCommand.self,
             SyntheticWriterCommand.self,
             WriteForeverCommand.self,
         ])

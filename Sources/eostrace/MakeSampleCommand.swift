@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import EOSNumerics
 import TrajectoryFormat
 
 /// Hidden: writes the synthetic sample recording shipped in samples/ (see samples/README.md).
@@ -31,6 +32,15 @@ struct MakeSampleCommand: ParsableCommand {
             print(out)
         }
     }
+}
+
+/// Hidden: prints OpenBLAS's kernel set (scripts/make-samples.sh stores it beside the samples,
+/// whose numbers are bit-reproducible only with the same kernels).
+struct BLASCoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "_blas-core", abstract: "Print the OpenBLAS kernel set in use.", shouldDisplay: false)
+
+    func run() throws { print(BLAS.coreName) }
 }
 
 extension WriterOptions {

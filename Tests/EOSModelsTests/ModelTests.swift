@@ -117,6 +117,31 @@ final class DerivativeTests: XCTestCase {
         }
     }
 
+    /// M·V without forming M (both per-layer paths, and the automatic choice) against (2/n) J Jᵀ V
+    /// from a finite-difference Jacobian, and against the dense M to round-off.
+    func testMatrixFreeGramApplicationMatchesJacobianAndDenseGram() throws {
+        for (k, desc) in allDescriptions.enumerated() {
+            let pr = try Problem(desc, seed: 11 &+ UInt64(k) * 5, scale: 1.5)
+            let n = pr.eval.n
+            let (_, later) = try pr.eval.evaluateDeferringGram(pr.theta)
+            let M = later.gram()
+            var rng = SeededRNG(seed: 99 &+ UInt64(k))
+            for count in [1, 3] {
+                let V = rng.normals(count * n)
+                let dense = BLAS.gemm(Matrix(rows: count, cols: n, data: V), M, transB: .transpose).data
+                let J = try fdJacobian(pr.eval, pr.theta)
+                let jtv = BLAS.gemm(Matrix(rows: count, cols: n, data: V), J)                 // (Jᵀ v)ᵀ rows
+                let fd = BLAS.gemm(jtv, J, transB: .transpose, alpha: 2 / Double(n)).data     // (J Jᵀ v)ᵀ rows
+                for strategy in [ModelEvaluator.GramApplyStrategy.cheapest, .factored, .dense] {
+                    let got = pr.eval.applyGram(later.fw, later.delta, to: V, count: count, strategy: strategy)
+                    XCTAssertLessThan(relErr(got, dense), 1e-12, "\(desc.jsonString()) \(strategy) count \(count)")
+                    XCTAssertLessThan(relErr(got, fd), 1e-7, "\(desc.jsonString()) \(strategy) count \(count) vs FD")
+                }
+                XCTAssertEqual(later.apply(to: V, count: count), pr.eval.applyGram(later.fw, later.delta, to: V, count: count))
+            }
+        }
+    }
+
     /// Lanczos on exact HVPs vs the top eigenvalue of the dense Hessian built from HVPs on basis
     /// vectors, itself cross-checked against finite differences of gradients.
     func testLanczosHessianSharpnessMatchesDenseHessian() throws {
