@@ -83,6 +83,9 @@ public final class ReplayGramProvider: GramProvider {
         self.recordedResidual = recordedResidual
         self.fileName = fileName
         self.pipelined = pipelined
+        // The producer's GD chain is the pipeline's longer half: its large products run in two
+        // halves (bit-identical, checked by the evaluator), using the consumer's spare time.
+        evaluator.twoThreadChain = pipelined
     }
 
     deinit { pipeline?.stop() }

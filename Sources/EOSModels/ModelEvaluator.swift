@@ -103,9 +103,12 @@ public final class ModelEvaluator {
                 let b = net.biasVector(l, theta)
                 let o = net.sizes[l + 1]
                 for i in 0..<n { for j in 0..<o { zl.data[i * o + j] = b[j] } }
-                BLAS.gemm(h[l], w, transB: .transpose, beta: 1, into: &zl)
+            }
+            let beta: Double = net.bias ? 1 : 0
+            if splitLayers.contains(l) {
+                Self.forwardProductInHalves(h[l], w, beta: beta, into: &zl)
             } else {
-                BLAS.gemm(h[l], w, transB: .transpose, beta: 0, into: &zl)
+                BLAS.gemm(h[l], w, transB: .transpose, beta: beta, into: &zl)
             }
             z.append(zl)
             if l < L - 1 {
@@ -114,7 +117,21 @@ public final class ModelEvaluator {
                 if act == .linear {
                     for i in 0..<dl.data.count { dl.data[i] = 1 }
                 } else {
-                    for i in 0..<zl.data.count { let e = act.evaluate(zl.data[i]); hl.data[i] = e.value; dl.data[i] = e.d1 }
+                    let count = zl.data.count
+                    let parts = splitLayers.contains(l) ? 2 : 1
+                    zl.data.withUnsafeBufferPointer { pz in
+                        hl.data.withUnsafeMutableBufferPointer { ph in
+                            dl.data.withUnsafeMutableBufferPointer { pd in
+                                let (pz, ph, pd) = (UncheckedPointer(pz.baseAddress!), UncheckedMutablePointer(ph.baseAddress!),
+                                                    UncheckedMutablePointer(pd.baseAddress!))
+                                let body: @Sendable (Int) -> Void = { part in
+                                    let lo = part * count / parts, hi = (part + 1) * count / parts
+                                    for i in lo..<hi { let e = act.evaluate(pz.p[i]); ph.p[i] = e.value; pd.p[i] = e.d1 }
+                                }
+                                if parts == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: body) }
+                            }
+                        }
+                    }
                 }
                 h.append(hl); dphi.append(dl)
             }
@@ -122,6 +139,86 @@ public final class ModelEvaluator {
         let s = net.outputScale
         let outputs = z[L - 1].data.map { s * $0 }
         return Forward(z: z, h: h, dphi: dphi, outputs: outputs)
+    }
+
+    // MARK: two-thread GD chain
+
+    /// Layers whose products (forward H·Wᵀ, gradient Gᵀ·H) and activations run in two halves on
+    /// two threads (`twoThreadChain`).
+    private var splitLayers: Set<Int> = []
+
+    /// Runs the large products of the GD chain in two halves on two threads: the forward product
+    /// by rows of H, the weight gradient by columns of H, the activations by halves. Each half is
+    /// the same single-threaded OpenBLAS call on a sub-block, which gives the same bits as the
+    /// whole call only if OpenBLAS picks the same kernel path for both sizes; that is checked
+    /// here, on random data of this evaluator's shapes, when the option is turned on, and layers
+    /// that fail the check stay whole. So results are bit-identical with the option on or off
+    /// (and to recordings made without it). Used by `analyze`'s replay, whose second thread has
+    /// spare time; the recorder's two threads are busy anyway.
+    public var twoThreadChain: Bool {
+        get { !splitLayers.isEmpty }
+        set {
+            splitLayers = []
+            guard newValue else { return }
+            for l in 0..<network.layerCount where Double(n) * Double(network.sizes[l]) * Double(network.sizes[l + 1]) >= 4e6 {
+                if Self.halvesAreExact(n: n, input: network.sizes[l], output: network.sizes[l + 1], beta: network.bias ? 1 : 0) {
+                    splitLayers.insert(l)
+                }
+            }
+        }
+    }
+
+    static func halvesAreExact(n: Int, input: Int, output: Int, beta: Double) -> Bool {
+        var rng = SeededRNG(seed: UInt64(n * 31 + input * 7 + output))
+        let h = Matrix(rows: n, cols: input, data: rng.normals(n * input))
+        let w = Matrix(rows: output, cols: input, data: rng.normals(output * input))
+        let zInit = rng.normals(n * output)
+        var whole = Matrix(rows: n, cols: output, data: zInit), halves = whole
+        BLAS.gemm(h, w, transB: .transpose, beta: beta, into: &whole)
+        forwardProductInHalves(h, w, beta: beta, into: &halves)
+        guard whole.data == halves.data else { return false }
+        let g = Matrix(rows: n, cols: output, data: rng.normals(n * output))
+        return BLAS.gemm(g, h, transA: .transpose).data == gradientProductInHalves(g, h).data
+    }
+
+    /// Z ← H·Wᵀ + β·Z, rows of H (and Z) in two halves on two threads.
+    static func forwardProductInHalves(_ h: Matrix, _ w: Matrix, beta: Double, into z: inout Matrix) {
+        let n = h.rows, k = h.cols, o = w.rows
+        let half = n / 2
+        h.data.withUnsafeBufferPointer { ph in
+            w.data.withUnsafeBufferPointer { pw in
+                z.data.withUnsafeMutableBufferPointer { pz in
+                    let (ph, pw, pz) = (UncheckedPointer(ph.baseAddress!), UncheckedPointer(pw.baseAddress!),
+                                        UncheckedMutablePointer(pz.baseAddress!))
+                    DispatchQueue.concurrentPerform(iterations: 2) { part in
+                        let lo = part == 0 ? 0 : half, rows = part == 0 ? half : n - half
+                        BLAS.gemm(transA: .none, transB: .transpose, m: rows, n: o, k: k, alpha: 1, a: ph.p + lo * k, lda: k,
+                                  b: pw.p, ldb: k, beta: beta, c: pz.p + lo * o, ldc: o)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gᵀ·H (out × in), columns of H (and of the result) in two halves on two threads.
+    static func gradientProductInHalves(_ g: Matrix, _ h: Matrix) -> Matrix {
+        let n = g.rows, o = g.cols, k = h.cols
+        let half = k / 2
+        var out = Matrix(rows: o, cols: k)
+        g.data.withUnsafeBufferPointer { pg in
+            h.data.withUnsafeBufferPointer { ph in
+                out.data.withUnsafeMutableBufferPointer { po in
+                    let (pg, ph, po) = (UncheckedPointer(pg.baseAddress!), UncheckedPointer(ph.baseAddress!),
+                                        UncheckedMutablePointer(po.baseAddress!))
+                    DispatchQueue.concurrentPerform(iterations: 2) { part in
+                        let lo = part == 0 ? 0 : half, cols = part == 0 ? half : k - half
+                        BLAS.gemm(transA: .transpose, transB: .none, m: o, n: cols, k: n, alpha: 1, a: pg.p, lda: o,
+                                  b: ph.p + lo, ldb: k, beta: 0, c: po.p + lo, ldc: k)
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Backpropagates an upstream signal u (n) at the output Z_{L-1} — i.e. g_{L-1} = u — and
@@ -148,7 +245,8 @@ public final class ModelEvaluator {
         var grad = [Double](repeating: 0, count: net.parameterCount)
         let ones = [Double](repeating: 1, count: n)
         for l in 0..<net.layerCount {
-            let gw = BLAS.gemm(g[l], fw.h[l], transA: .transpose)   // out × in
+            let gw = splitLayers.contains(l) ? Self.gradientProductInHalves(g[l], fw.h[l])
+                : BLAS.gemm(g[l], fw.h[l], transA: .transpose)   // out × in
             grad.replaceSubrange(net.weightOffsets[l]..<(net.weightOffsets[l] + gw.data.count), with: gw.data)
             if net.bias {
                 let gb = BLAS.gemv(g[l], ones, trans: .transpose)
@@ -217,7 +315,9 @@ public final class ModelEvaluator {
         var g = delta
         for l in 0..<L {
             let w = g[l].cols
-            for i in 0..<n { let r = 2 * d[i] / nD; for j in 0..<w { g[l].data[i * w + j] *= r } }
+            g[l].data.withUnsafeMutableBufferPointer { pg in
+                for i in 0..<n { let r = 2 * d[i] / nD; for j in 0..<w { pg[i * w + j] *= r } }
+            }
         }
         let grad = gradient(fw, g)
         let result = StepEvaluation(outputs: fw.outputs, residual: d, loss: loss, gradient: grad,
@@ -512,4 +612,12 @@ extension ModelEvaluator.DeferredGram {
     public func work(outputLayerSharpness: Bool = true) -> GramWork {
         GramWork(evaluator: evaluator, fw: fw, delta: delta, outputLayerSharpness: outputLayerSharpness)
     }
+}
+
+/// A pointer handed to the two halves of a split product (each half touches its own rows or
+/// columns of the output).
+struct UncheckedPointer: @unchecked Sendable { let p: UnsafePointer<Double>; init(_ p: UnsafePointer<Double>) { self.p = p } }
+struct UncheckedMutablePointer: @unchecked Sendable {
+    let p: UnsafeMutablePointer<Double>
+    init(_ p: UnsafeMutablePointer<Double>) { self.p = p }
 }

@@ -28,6 +28,16 @@ public enum BLAS {
         }
     }
 
+    /// C ← α·op(A)·op(B) + β·C on raw row-major storage with leading dimensions (sub-blocks of
+    /// larger matrices): m × n result, inner dimension k.
+    public static func gemm(transA: Transpose, transB: Transpose, m: Int, n: Int, k: Int, alpha: Double,
+                            a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int, beta: Double,
+                            c: UnsafeMutablePointer<Double>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
+                    b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
     /// Returns α·op(A)·op(B).
     public static func gemm(_ a: Matrix, _ b: Matrix, transA: Transpose = .none, transB: Transpose = .none,
                             alpha: Double = 1) -> Matrix {
@@ -111,6 +121,16 @@ public enum BLAS {
         return x.withUnsafeBufferPointer { px in
             y.withUnsafeBufferPointer { py in cblas_ddot(Int32(x.count), px.baseAddress, 1, py.baseAddress, 1) }
         }
+    }
+
+    /// xᵀy on raw storage (unit strides).
+    public static func dot(count: Int, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double {
+        count <= 0 ? 0 : cblas_ddot(Int32(count), x, 1, y, 1)
+    }
+
+    /// y ← α·x + y on raw storage (unit strides).
+    public static func axpy(count: Int, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
+        if count > 0 { cblas_daxpy(Int32(count), alpha, x, 1, y, 1) }
     }
 
     /// y ← α·x + y.

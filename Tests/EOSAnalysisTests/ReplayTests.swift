@@ -95,7 +95,9 @@ final class ReplayTests: XCTestCase {
         for i in 0..<39 {
             XCTAssertEqual(viaReplay.perStep.rPrimeError[i], viaStored.perStep.rPrimeError[i],
                            accuracy: 1e-10 * max(1, viaStored.perStep.rPrimeError[i]))
-            XCTAssertEqual(viaReplay.perStep.firstOrderError[i], viaStored.perStep.firstOrderError[i], accuracy: 1e-10)
+            // Relative: where D barely moves the ratio is large (up to ~1e9 in this run).
+            XCTAssertEqual(viaReplay.perStep.firstOrderError[i], viaStored.perStep.firstOrderError[i],
+                           accuracy: 1e-10 * max(1, abs(viaStored.perStep.firstOrderError[i])))
         }
         // The exact Gram is exact: the first-order error is the genuine second-order remainder, small but nonzero.
         XCTAssertGreaterThan(viaReplay.checks.firstOrderResidual.all.median, 0)

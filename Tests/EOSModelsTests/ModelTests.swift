@@ -142,6 +142,26 @@ final class DerivativeTests: XCTestCase {
         }
     }
 
+    /// The two-thread GD chain (large products in halves) gives the same bits as the one-thread
+    /// chain over several GD steps, for the default preset's layer shapes (smaller n).
+    func testTwoThreadChainIsBitIdentical() throws {
+        let desc = ModelDescription.mlp(inputDim: 784, widths: [100, 100], activation: .tanh, bias: true, outputScale: 1)
+        let pr = try Problem(desc, n: 300, seed: 5)
+        let two = try ModelEvaluator(network: pr.eval.network, X: pr.eval.X, Y: pr.eval.Y)
+        two.twoThreadChain = true
+        print("two-thread chain enabled: \(two.twoThreadChain) (OpenBLAS \(BLAS.coreName))")
+        var a = pr.theta, b = pr.theta
+        for _ in 0..<5 {
+            let ea = try pr.eval.evaluate(a), eb = try two.evaluate(b)
+            XCTAssertEqual(ea.gradient, eb.gradient)
+            XCTAssertEqual(ea.outputs, eb.outputs)
+            XCTAssertEqual(ea.gram?.data, eb.gram?.data)
+            XCTAssertEqual(try pr.eval.lossAndGradient(a).gradient, try two.lossAndGradient(b).gradient)
+            BLAS.axpy(-0.05, ea.gradient, &a); BLAS.axpy(-0.05, eb.gradient, &b)
+        }
+        XCTAssertEqual(a, b)
+    }
+
     /// Lanczos on exact HVPs vs the top eigenvalue of the dense Hessian built from HVPs on basis
     /// vectors, itself cross-checked against finite differences of gradients.
     func testLanczosHessianSharpnessMatchesDenseHessian() throws {
