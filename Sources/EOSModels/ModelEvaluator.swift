@@ -416,35 +416,44 @@ public final class ModelEvaluator {
             case .dense: factored = false
             }
             if factored {
-                var vh = Matrix(rows: n, cols: h.cols)
-                var c = Matrix(rows: dl.cols, cols: h.cols)
-                var t = Matrix(rows: n, cols: dl.cols)
-                for v in 0..<count {
-                    vectors.withUnsafeBufferPointer { pv in
-                        h.data.withUnsafeBufferPointer { ph in
-                            vh.data.withUnsafeMutableBufferPointer { po in
-                                let w = h.cols
-                                for i in 0..<n { let x = pv[v * n + i]; for j in 0..<w { po[i * w + j] = x * ph[i * w + j] } }
-                            }
+                // All vectors at once: VH = [v_1∘H, v_2∘H, …] (n × c·w_in), C = Δᵀ VH, then
+                // T = H [C_1ᵀ | C_2ᵀ | …] (n × c·w_out) and out_v,i = Σ_a Δ_ia T_i,(v,a).
+                let wIn = h.cols, wOut = dl.cols
+                var vh = Matrix(rows: n, cols: count * wIn)
+                vectors.withUnsafeBufferPointer { pv in
+                    h.data.withUnsafeBufferPointer { ph in
+                        vh.data.withUnsafeMutableBufferPointer { po in
+                            let w = count * wIn
+                            for i in 0..<n { for v in 0..<count {
+                                let x = pv[v * n + i]
+                                for j in 0..<wIn { po[i * w + v * wIn + j] = x * ph[i * wIn + j] }
+                            } }
                         }
                     }
-                    BLAS.gemm(dl, vh, transA: .transpose, into: &c)               // Δᵀ diag(v) H
-                    BLAS.gemm(h, c, transB: .transpose, into: &t)                 // H Cᵀ
-                    var bias: [Double] = []
-                    if beta != 0 {
-                        let dtv = BLAS.gemv(dl, Array(vectors[(v * n)..<((v + 1) * n)]), trans: .transpose)
-                        bias = BLAS.gemv(dl, dtv)
-                    }
-                    out.withUnsafeMutableBufferPointer { po in
-                        t.data.withUnsafeBufferPointer { pt in
-                            dl.data.withUnsafeBufferPointer { pd in
-                                let w = dl.cols
-                                for i in 0..<n {
+                }
+                let c = BLAS.gemm(dl, vh, transA: .transpose)                     // w_out × c·w_in
+                var ct = Matrix(rows: wIn, cols: count * wOut)
+                for v in 0..<count { for a in 0..<wOut { for b in 0..<wIn {
+                    ct.data[b * count * wOut + v * wOut + a] = c.data[a * count * wIn + v * wIn + b]
+                } } }
+                let t = BLAS.gemm(h, ct)                                          // n × c·w_out
+                var bias = Matrix(rows: n, cols: count)
+                if beta != 0 {
+                    let vm = Matrix(rows: count, cols: n, data: vectors)
+                    let dtv = BLAS.gemm(dl, vm, transA: .transpose, transB: .transpose)   // w_out × c
+                    bias = BLAS.gemm(dl, dtv)                                               // n × c
+                }
+                out.withUnsafeMutableBufferPointer { po in
+                    t.data.withUnsafeBufferPointer { pt in
+                        dl.data.withUnsafeBufferPointer { pd in
+                            bias.data.withUnsafeBufferPointer { pb in
+                                let w = count * wOut
+                                for i in 0..<n { for v in 0..<count {
                                     var s = 0.0
-                                    for a in 0..<w { s += pd[i * w + a] * pt[i * w + a] }
-                                    if beta != 0 { s += beta * bias[i] }
+                                    for a in 0..<wOut { s += pd[i * wOut + a] * pt[i * w + v * wOut + a] }
+                                    if beta != 0 { s += beta * pb[i * count + v] }
                                     po[v * n + i] += s
-                                }
+                                } }
                             }
                         }
                     }
