@@ -16,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C libraries, one thin systemLibrary target each.
@@ -28,7 +29,8 @@ let package = Package(
         .target(name: "EOSNumerics", dependencies: ["CLapack"], exclude: ["README.md"]),
         .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"], exclude: ["README.md"]),
-        .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
+        .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat",
+                                                    .product(name: "Yams", package: "Yams")], exclude: ["README.md"]),
         .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "EOSRecorder", "TrajectoryFormat", "HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSReport", dependencies: ["EOSAnalysis", "TrajectoryFormat"], exclude: ["README.md"]),
         .executableTarget(name: "eostrace", dependencies: [

@@ -1,6 +1,7 @@
 import EOSModels
 import EOSNumerics
 import Foundation
+import Yams
 
 /// Where the training data come from (part of a `RunConfig`).
 public struct DataSpec: Codable, Sendable, Equatable {
@@ -197,13 +198,25 @@ public struct RunConfig: Codable, Sendable, Equatable {
         return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)
     }
 
-    /// Parses a JSON config file.
+    /// Parses a config file: YAML when the name ends in .yaml or .yml, JSON otherwise (the keys
+    /// of /run@config either way; JSON is also valid YAML).
     public static func load(path: String) throws -> RunConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw RecorderError.invalidConfig(source: path, problem: "cannot read file")
         }
+        let ext = (path as NSString).pathExtension.lowercased()
         do {
-            let c = try JSONDecoder().decode(RunConfig.self, from: data)
+            let c: RunConfig
+            if ext == "yaml" || ext == "yml" {
+                guard let text = String(data: data, encoding: .utf8) else {
+                    throw RecorderError.invalidConfig(source: path, problem: "not UTF-8 text")
+                }
+                do { c = try YAMLDecoder().decode(RunConfig.self, from: text) } catch let e as YamlError {
+                    throw RecorderError.invalidConfig(source: path, problem: "YAML: " + "\(e)".split(whereSeparator: \.isNewline).joined(separator: " "))
+                }
+            } else {
+                c = try JSONDecoder().decode(RunConfig.self, from: data)
+            }
             try c.validate(source: path)
             return c
         } catch let e as RecorderError { throw e
@@ -213,7 +226,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
         } catch let DecodingError.typeMismatch(_, ctx) {
             throw RecorderError.invalidConfig(source: path, problem: "wrong type at \"\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))\"")
         } catch let DecodingError.dataCorrupted(ctx) {
-            throw RecorderError.invalidConfig(source: path, problem: ctx.debugDescription + (ctx.codingPath.isEmpty ? "" : " at \"\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))\""))
+            let under = ctx.underlyingError.map { ": " + "\($0)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ") } ?? ""
+            throw RecorderError.invalidConfig(source: path, problem: ctx.debugDescription + under + (ctx.codingPath.isEmpty ? "" : " at \"\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))\""))
         } catch {
             throw RecorderError.invalidConfig(source: path, problem: "\(error)")
         }

@@ -10,7 +10,7 @@ struct RecordCommand: ParsableCommand {
         commandName: "record",
         abstract: "Train with full-batch GD and record the trajectory (loss, residual, top-k eigenpairs of M, ...).",
         discussion: """
-        The run is described by a preset (default fmnist-tanh), optionally a JSON config file, and flags
+        The run is described by a preset (default fmnist-tanh), optionally a config file (JSON or YAML), and flags
         (flags override the config, which overrides the preset). The full configuration is stored in the
         recording (/run@config). SIGINT/SIGTERM stop after the current step, flush, and mark the run
         interrupted; --resume continues it from its last checkpoint.
@@ -22,7 +22,7 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "Preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var preset: String = Preset.fmnistTanh.rawValue
 
-    @Option(help: "JSON run configuration (keys as in /run@config).")
+    @Option(help: "Run configuration file: JSON, or YAML when named .yaml/.yml (keys as in /run@config).")
     var config: String?
 
     @Option(name: [.customLong("lr"), .customLong("learning-rate")], help: "Step size η.")

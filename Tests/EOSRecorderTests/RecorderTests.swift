@@ -194,6 +194,38 @@ final class TrainerTests: XCTestCase {
         }
         XCTAssertThrowsError(try DataSpec(kind: "imagenet").load())
     }
+
+    /// The same configuration as YAML (.yaml/.yml) gives the same RunConfig as JSON; broken YAML and
+    /// bad values are one line naming the file.
+    func testConfigYAMLMatchesJSONAndErrorsAreOneLine() throws {
+        let json = dir + "/c.json", yaml = dir + "/c.yaml"
+        try #"{"data":{"kind":"synthetic","n":30,"d":4,"seed":3},"model":{"kind":"mlp","input_dim":4,"widths":[5,3],"activation":"tanh"},"learning_rate":0.1,"steps":5,"k":2}"#
+            .write(toFile: json, atomically: true, encoding: .utf8)
+        try """
+        # a comment
+        data: {kind: synthetic, n: 30, d: 4, seed: 3}
+        model:
+          kind: mlp
+          input_dim: 4
+          widths: [5, 3]
+          activation: tanh
+        learning_rate: 0.1
+        steps: 5
+        k: 2
+        """.write(toFile: yaml, atomically: true, encoding: .utf8)
+        let fromJSON = try RunConfig.load(path: json), fromYAML = try RunConfig.load(path: yaml)
+        XCTAssertEqual(fromYAML, fromJSON)
+        XCTAssertEqual(fromYAML.k, 2)
+        XCTAssertEqual(fromYAML.learningRate, 0.1)
+        let yml = dir + "/c.yml"
+        for bad in ["data: {kind: synthetic\nmodel: [", "data: {kind: synthetic}\nmodel: {kind: mlp, input_dim: 4, widths: [3]}\nlearning_rate: x\nsteps: 5",
+                    "data: {kind: synthetic}\nmodel: {kind: mlp, input_dim: 4, widths: [3]}\nlearning_rate: -1\nsteps: 5"] {
+            try bad.write(toFile: yml, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try RunConfig.load(path: yml)) { e in
+                XCTAssertTrue("\(e)".hasPrefix(yml), "\(e)"); XCTAssertFalse("\(e)".contains("\n"), "\(e)")
+            }
+        }
+    }
 }
 
 final class RecorderAPITests: XCTestCase {
