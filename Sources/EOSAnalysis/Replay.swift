@@ -11,13 +11,16 @@ import Foundation
 /// checkpoint get nil (the analyzer uses the top-k approximation there and counts them).
 ///
 /// Requests must come in increasing row order for linear cost (the analyzer does this); going
-/// backwards restarts from a checkpoint. Per requested row: one forward/backward pass with the exact
-/// per-layer Gram (`ModelEvaluator.evaluate`), O(n p + n² Σ widths); M is applied with BLAS.
+/// backwards restarts from a checkpoint. Per requested row: one forward/backward pass
+/// (`ModelEvaluator.evaluateDeferringGram`), then M(t) applied to the requested vectors without
+/// forming it (`DeferredGram.apply`: per layer a factored product or a dense syrk term, whichever
+/// is cheaper); `gram(atRow:)` forms the dense M on request.
 ///
 /// `pipelined` (default on ≥ 2 cores): a producer thread (`ReplayPipeline`) runs the GD chain —
-/// forward, backward, gradient, θ update — a few rows ahead, and the caller's thread forms M from
-/// the queued `DeferredGram`s; about half the work each. Every BLAS call stays single-threaded with
-/// the serial replay's inputs, so M, the drifts and every result are bit-identical either way.
+/// forward, backward, gradient, θ update — a few rows ahead, its large products in two halves on
+/// two threads (`ModelEvaluator.twoThreadChain`, enabled only where the halves are checked to give
+/// the same bits), and the caller's thread applies M from the queued `DeferredGram`s. Every result
+/// is bit-identical either way.
 /// Not thread-safe itself: one caller thread.
 public final class ReplayGramProvider: GramProvider {
     public let source: GramSource = .exact
