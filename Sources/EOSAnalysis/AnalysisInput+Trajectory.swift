@@ -7,7 +7,9 @@ import TrajectoryFormat
 extension AnalysisInput {
     /// Loads rows `rows` (default all) of a recording: every series the analyzer reads, each with
     /// one hyperslab read. Never loads `gram` or `parameters` (those are read row by row by the
-    /// Gram providers). Memory: T·n·(2 + k) doubles (residual, outputs, eigenvectors).
+    /// Gram providers), and of the eigenvectors only v₁: the others are read from `reader` on
+    /// demand, for rows that use the top-k approximation (the reader must stay open while the
+    /// input is analyzed). Memory: T·n·3 doubles (residual, outputs, v₁).
     ///
     /// - Throws: the reader's errors, and `TrajectoryError(.invalidData)` naming the file and the
     ///   object when the series are inconsistent or hold NaN/Inf.
@@ -31,9 +33,14 @@ extension AnalysisInput {
                   loss: try reader.read(s.loss, range: r), residual: try reader.read(s.residual, range: r),
                   outputs: try optional(s.outputs), targets: try reader.Y(),
                   outputNormSq: try reader.read(s.outputNormSq, range: r), sharpness: try reader.read(s.sharpness, range: r),
-                  eigenvalues: try reader.read(s.eigenvalues, range: r), eigenvectors: try reader.eigenvectors(r).values,
+                  eigenvalues: try reader.read(s.eigenvalues, range: r),
+                  eigenvectors: reader.k > 1 ? try reader.leadingEigenvectors(r) : try reader.eigenvectors(r).values,
                   dtf: try reader.read(s.dtf, range: r), outputLayerSharpness: try optional(s.outputLayerSharpness),
                   modelKind: kind)
+        if reader.k > 1 {
+            let box = ReaderBox(reader), first = r.lowerBound
+            loadEigenvectors = { row in try box.reader.eigenvectors((first + row)..<(first + row + 1)).values }
+        }
         do { try validate() } catch let AnalysisError.invalidInput(object, problem) {
             let path = object == "learning_rate" ? "/run@learning_rate" : (object == "Y" ? Layout.y : "/trajectory/\(object)")
             throw TrajectoryError(.invalidData, file: reader.path, object: path, problem)
@@ -138,4 +145,10 @@ public struct GramSelection {
             recordedResidual: { row in Array(residual[(row * n)..<((row + 1) * n)]) },
             fileName: reader.path)
     }
+}
+
+/// Lets the on-demand eigenvector loader hold the reader (used from the analyzer's thread only).
+private final class ReaderBox: @unchecked Sendable {
+    let reader: TrajectoryReader
+    init(_ r: TrajectoryReader) { reader = r }
 }

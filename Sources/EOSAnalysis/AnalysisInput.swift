@@ -7,7 +7,8 @@
 /// Λ > 2/η is a run even across a gap). R′ tracking restarts (R′ := R) after every gap.
 ///
 /// Shapes (T rows, n samples, k eigenpairs), all row-major, sample index last:
-/// `residual` T×n, `outputs` T×n, `eigenvalues` T×k (descending), `eigenvectors` T×k×n.
+/// `residual` T×n, `outputs` T×n, `eigenvalues` T×k (descending), `eigenvectors` T×k×n — or only
+/// v₁, T×1×n, with the rest read on demand (`vectorsPerRow`, `topEigenvectors(row:)`).
 public struct AnalysisInput: Sendable {
     /// GD step index t of each row, strictly increasing.
     public var steps: [Int64]
@@ -31,8 +32,14 @@ public struct AnalysisInput: Sendable {
     public var sharpness: [Double]
     /// Top-k eigenvalues of M(t), T×k, descending.
     public var eigenvalues: [Double]
-    /// Unit eigenvectors, T×k×n, signs continuous in t.
+    /// Unit eigenvectors, T×`vectorsPerRow`×n, signs continuous in t.
     public var eigenvectors: [Double]
+    /// Row → its k×n eigenvectors. When set, `eigenvectors` holds only v₁ (T×1×n) and the others
+    /// are read on demand — what `AnalysisInput(reader:)` does, since only rows that fall back to
+    /// the top-k approximation need them (memory T·n·3 instead of T·n·(k+2)).
+    public var loadEigenvectors: (@Sendable (Int) throws -> [Double])?
+    /// Eigenvectors per row held in `eigenvectors`: k, or 1 when `loadEigenvectors` is set.
+    public var vectorsPerRow: Int { loadEigenvectors == nil ? k : 1 }
     /// D(t)ᵀF(t).
     public var dtf: [Double]
     /// λ_max(M_A(t)), when recorded.
@@ -56,6 +63,7 @@ public struct AnalysisInput: Sendable {
         self.sharpness = sharpness
         self.eigenvalues = eigenvalues
         self.eigenvectors = eigenvectors
+        self.loadEigenvectors = nil
         self.dtf = dtf
         self.outputLayerSharpness = outputLayerSharpness
         self.modelKind = modelKind
@@ -63,6 +71,28 @@ public struct AnalysisInput: Sendable {
 
     /// Number of rows T.
     public var count: Int { steps.count }
+
+    /// v₁(t) at `row` (n values).
+    @inlinable public func leadingEigenvector(row: Int) -> ArraySlice<Double> {
+        let base = row * vectorsPerRow * n
+        return eigenvectors[base..<(base + n)]
+    }
+
+    /// The k eigenvectors at `row` (k×n), from memory or read on demand.
+    public func topEigenvectors(row: Int) throws -> [Double] {
+        if vectorsPerRow == k { return Array(eigenvectors[(row * k * n)..<((row + 1) * k * n)]) }
+        guard let load = loadEigenvectors else {
+            throw AnalysisError.invalidInput(object: "eigenvectors", problem: "only v1 is loaded and no reader is attached")
+        }
+        let v = try load(row)
+        guard v.count == k * n else {
+            throw AnalysisError.invalidInput(object: "eigenvectors", problem: "row \(row) has \(v.count) values, expected \(k * n)")
+        }
+        if let bad = v.firstIndex(where: { !$0.isFinite }) {
+            throw AnalysisError.invalidInput(object: "eigenvectors", problem: "non-finite value \(v[bad]) at row \(row)")
+        }
+        return v
+    }
 
     /// True when rows `i` and `i+1` are consecutive GD steps.
     @inlinable public func isConsecutive(_ i: Int) -> Bool {
@@ -96,7 +126,7 @@ public struct AnalysisInput: Sendable {
         let series: [(String, [Double]?, Int)] = [
             ("loss", loss, t), ("residual", residual, t * n), ("outputs", outputs, t * n), ("Y", targets, n),
             ("output_norm_sq", outputNormSq, t), ("sharpness", sharpness, t), ("eigenvalues", eigenvalues, t * k),
-            ("eigenvectors", eigenvectors, t * k * n), ("dtf", dtf, t), ("output_layer_sharpness", outputLayerSharpness, t),
+            ("eigenvectors", eigenvectors, t * vectorsPerRow * n), ("dtf", dtf, t), ("output_layer_sharpness", outputLayerSharpness, t),
         ]
         for (name, values, expected) in series {
             guard let values else { continue }

@@ -48,9 +48,10 @@ public enum Analyzer {
         var work = [Double](repeating: 0, count: 3 * n)
 
         for i in 0..<t {
-            let dBase = i * n, vBase = i * k * n
+            let dBase = i * n
             let d = input.residual[dBase..<(dBase + n)]
-            let v1 = input.eigenvectors[vBase..<(vBase + n)]
+            let v1 = input.leadingEigenvector(row: i)
+            let vBase = v1.startIndex
             let c = dot(d, v1)
             var r = [Double](repeating: 0, count: n)
             for j in 0..<n { r[j] = d[dBase + j] - c * v1[vBase + j] }
@@ -120,7 +121,7 @@ public enum Analyzer {
             let dLam = input.sharpness[i + 1] - input.sharpness[i]
             if dA2 != 0 && dLam != 0 && (dA2 > 0) != (dLam > 0) { anomaly[i] = 1 }
             aFirstOrder[i] = abs(dA2 + 4 * eta / Double(n) * input.dtf[i]) / abs(dA2)
-            let v1n = input.eigenvectors[((i + 1) * k * n)..<((i + 1) * k * n + n)]
+            let v1n = input.leadingEigenvector(row: i + 1)
             eps2[i] = 1 - abs(dot(v1, v1n))
             progress?(i + 1, t)
         }

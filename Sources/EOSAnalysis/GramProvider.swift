@@ -53,13 +53,14 @@ public final class TopKGramProvider: GramProvider {
 
     public func gram(atRow row: Int) throws -> [Double]? {
         let n = input.n, k = input.k
+        let vecs = try input.topEigenvectors(row: row)
         var m = [Double](repeating: 0, count: n * n)
         for e in 0..<k {
             let lam = input.eigenvalues[row * k + e]
-            let base = (row * k + e) * n
+            let base = e * n
             for i in 0..<n {
-                let vi = lam * input.eigenvectors[base + i]
-                for j in 0..<n { m[i * n + j] += vi * input.eigenvectors[base + j] }
+                let vi = lam * vecs[base + i]
+                for j in 0..<n { m[i * n + j] += vi * vecs[base + j] }
             }
         }
         return m
@@ -67,14 +68,15 @@ public final class TopKGramProvider: GramProvider {
 
     public func applyGram(atRow row: Int, to vectors: [Double], count: Int) throws -> [Double]? {
         let n = input.n, k = input.k
+        let vecs = try input.topEigenvectors(row: row)
         var out = [Double](repeating: 0, count: count * n)
         for e in 0..<k {
             let lam = input.eigenvalues[row * k + e]
-            let base = (row * k + e) * n
-            let v = input.eigenvectors[base..<(base + n)]
+            let base = e * n
+            let v = vecs[base..<(base + n)]
             for c in 0..<count {
                 let coef = lam * dot(v, vectors[(c * n)..<((c + 1) * n)])
-                for j in 0..<n { out[c * n + j] += coef * input.eigenvectors[base + j] }
+                for j in 0..<n { out[c * n + j] += coef * vecs[base + j] }
             }
         }
         return out

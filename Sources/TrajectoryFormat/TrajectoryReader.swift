@@ -261,6 +261,34 @@ public final class TrajectoryReader {
         try readRows(Layout.Series.eigenvectors, range: range)
     }
 
+    /// v₁ of rows `range` only (rows × n): one hyperslab [range, 0, :] of /trajectory/eigenvectors.
+    public func leadingEigenvectors(_ range: Range<Int>? = nil) throws -> [Double] {
+        let p = Layout.path(Layout.Series.eigenvectors)
+        let ds = try dataset(p)
+        let shape = try ds.shape()
+        guard shape.count == 3, shape[1] >= 1 else {
+            throw TrajectoryError(.invalidData, file: path, object: p, "expected rank 3 [step, k, n], got shape \(shape)")
+        }
+        let count = (try? self.count(of: p)) ?? shape[0]
+        let r = try resolve(range, count: count, object: p)
+        if r.isEmpty { return [] }
+        // Whole rows, 64 at a time (whole chunks, bounded scratch), keeping v₁: a strided
+        // [range, 0, :] hyperslab made libhdf5 1.10 hold hundreds of MB for a 5,000-row read.
+        let n = shape[2], kn = shape[1] * n
+        var out = [Double](repeating: 0, count: r.count * n)
+        var lo = r.lowerBound
+        while lo < r.upperBound {
+            let hi = min(lo + 64, r.upperBound)
+            let block = try ds.readRows(lo..<hi, as: Double.self)
+            for i in 0..<(hi - lo) {
+                out.replaceSubrange(((lo - r.lowerBound + i) * n)..<((lo - r.lowerBound + i + 1) * n),
+                                    with: block[(i * kn)..<(i * kn + n)])
+            }
+            lo = hi
+        }
+        return out
+    }
+
     /// The unit eigenvector v_i at main-cadence row `row` ([n]).
     public func eigenvector(row: Int, index i: Int) throws -> [Double] {
         guard i >= 0, i < k else {

@@ -55,7 +55,17 @@ final class FileTests: XCTestCase {
         let input = try AnalysisInput(reader: reader)
         XCTAssertEqual(input.steps, run.input.steps)
         XCTAssertEqual(input.residual, run.input.residual)
-        XCTAssertEqual(input.eigenvectors, run.input.eigenvectors)
+        // Only v₁ is held; the k vectors of a row are read on demand, equal to the recorded ones.
+        let k = run.input.k, n = run.input.n
+        XCTAssertGreaterThan(k, 1)
+        XCTAssertEqual(input.vectorsPerRow, 1)
+        XCTAssertEqual(input.eigenvectors.count, run.input.count * n)
+        for row in [0, 7, run.input.count - 1] {
+            XCTAssertEqual(Array(input.leadingEigenvector(row: row)), Array(run.input.eigenvectors[(row * k * n)..<(row * k * n + n)]))
+            XCTAssertEqual(try input.topEigenvectors(row: row), Array(run.input.eigenvectors[(row * k * n)..<((row + 1) * k * n)]))
+        }
+        let sub = try AnalysisInput(reader: reader, rows: 5..<12)
+        XCTAssertEqual(try sub.topEigenvectors(row: 2), Array(run.input.eigenvectors[(7 * k * n)..<(8 * k * n)]))
         XCTAssertEqual(input.targets, run.Y)
         XCTAssertEqual(input.modelKind, "mlp")
         let r = try Analyzer.analyze(reader: reader)
