@@ -184,41 +184,40 @@ public final class ModelEvaluator {
     /// Z ← H·Wᵀ + β·Z, rows of H (and Z) in two halves on two threads.
     static func forwardProductInHalves(_ h: Matrix, _ w: Matrix, beta: Double, into z: inout Matrix) {
         let n = h.rows, k = h.cols, o = w.rows
-        let half = n / 2
-        h.data.withUnsafeBufferPointer { ph in
-            w.data.withUnsafeBufferPointer { pw in
-                z.data.withUnsafeMutableBufferPointer { pz in
-                    let (ph, pw, pz) = (UncheckedPointer(ph.baseAddress!), UncheckedPointer(pw.baseAddress!),
-                                        UncheckedMutablePointer(pz.baseAddress!))
-                    DispatchQueue.concurrentPerform(iterations: 2) { part in
-                        let lo = part == 0 ? 0 : half, rows = part == 0 ? half : n - half
-                        BLAS.gemm(transA: .none, transB: .transpose, m: rows, n: o, k: k, alpha: 1, a: ph.p + lo * k, lda: k,
-                                  b: pw.p, ldb: k, beta: beta, c: pz.p + lo * o, ldc: o)
-                    }
-                }
-            }
+        inHalves(h, w, &z, splitting: n) { lo, count, ph, pw, pz in
+            BLAS.gemm(transA: .none, transB: .transpose, m: count, n: o, k: k, alpha: 1, a: ph + lo * k, lda: k,
+                      b: pw, ldb: k, beta: beta, c: pz + lo * o, ldc: o)
         }
     }
 
     /// Gᵀ·H (out × in), columns of H (and of the result) in two halves on two threads.
     static func gradientProductInHalves(_ g: Matrix, _ h: Matrix) -> Matrix {
         let n = g.rows, o = g.cols, k = h.cols
-        let half = k / 2
         var out = Matrix(rows: o, cols: k)
-        g.data.withUnsafeBufferPointer { pg in
-            h.data.withUnsafeBufferPointer { ph in
-                out.data.withUnsafeMutableBufferPointer { po in
-                    let (pg, ph, po) = (UncheckedPointer(pg.baseAddress!), UncheckedPointer(ph.baseAddress!),
-                                        UncheckedMutablePointer(po.baseAddress!))
+        inHalves(g, h, &out, splitting: k) { lo, count, pg, ph, po in
+            BLAS.gemm(transA: .transpose, transB: .none, m: o, n: count, k: n, alpha: 1, a: pg, lda: o,
+                      b: ph + lo, ldb: k, beta: 0, c: po + lo, ldc: k)
+        }
+        return out
+    }
+
+    /// Runs `half(lo, count, a, b, c)` for [0, m/2) and [m/2, m) concurrently, with raw pointers
+    /// to the storage of `a`, `b` and `c` (each half writes its own part of `c`).
+    private static func inHalves(_ a: Matrix, _ b: Matrix, _ c: inout Matrix, splitting m: Int,
+                                 _ half: @escaping @Sendable (Int, Int, UnsafePointer<Double>, UnsafePointer<Double>,
+                                                              UnsafeMutablePointer<Double>) -> Void) {
+        a.data.withUnsafeBufferPointer { pa in
+            b.data.withUnsafeBufferPointer { pb in
+                c.data.withUnsafeMutableBufferPointer { pc in
+                    let (pa, pb, pc) = (UncheckedPointer(pa.baseAddress!), UncheckedPointer(pb.baseAddress!),
+                                        UncheckedMutablePointer(pc.baseAddress!))
                     DispatchQueue.concurrentPerform(iterations: 2) { part in
-                        let lo = part == 0 ? 0 : half, cols = part == 0 ? half : k - half
-                        BLAS.gemm(transA: .transpose, transB: .none, m: o, n: cols, k: n, alpha: 1, a: pg.p, lda: o,
-                                  b: ph.p + lo, ldb: k, beta: 0, c: po.p + lo, ldc: k)
+                        let lo = part == 0 ? 0 : m / 2
+                        half(lo, part == 0 ? m / 2 : m - m / 2, pa.p, pb.p, pc.p)
                     }
                 }
             }
         }
-        return out
     }
 
     /// Backpropagates an upstream signal u (n) at the output Z_{L-1} — i.e. g_{L-1} = u — and

@@ -123,16 +123,6 @@ public enum BLAS {
         }
     }
 
-    /// xᵀy on raw storage (unit strides).
-    public static func dot(count: Int, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double {
-        count <= 0 ? 0 : cblas_ddot(Int32(count), x, 1, y, 1)
-    }
-
-    /// y ← α·x + y on raw storage (unit strides).
-    public static func axpy(count: Int, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
-        if count > 0 { cblas_daxpy(Int32(count), alpha, x, 1, y, 1) }
-    }
-
     /// y ← α·x + y.
     public static func axpy(_ alpha: Double, _ x: [Double], _ y: inout [Double]) {
         precondition(x.count == y.count, "axpy: lengths")

@@ -243,13 +243,7 @@ public final class TrajectoryReader {
     public func readRows(_ series: String, range: Range<Int>? = nil) throws -> RowBlock {
         let p = Layout.path(series)
         let ds = try dataset(p)
-        let count: Int
-        if TrajectorySchema.current.dataset(p)?.dims?.first != nil, let c = try? self.count(of: p) {
-            count = c
-        } else {
-            count = try ds.rowCount()
-        }
-        let r = try resolve(range, count: count, object: p)
+        let r = try resolve(range, count: try recordedRows(p, ds), object: p)
         let shape = try ds.shape()
         let cols = shape.dropFirst().reduce(1, *)
         return RowBlock(rows: r.count, cols: cols, values: try ds.readRows(r, as: Double.self))
@@ -261,7 +255,14 @@ public final class TrajectoryReader {
         try readRows(Layout.Series.eigenvectors, range: range)
     }
 
-    /// v₁ of rows `range` only (rows × n): one hyperslab [range, 0, :] of /trajectory/eigenvectors.
+    /// Rows of `p` that hold recorded data: its coordinate's count for series on a dimension of
+    /// the schema, else the dataset's extent.
+    private func recordedRows(_ p: String, _ ds: HDF5Dataset) throws -> Int {
+        if TrajectorySchema.current.dataset(p)?.dims?.first != nil, let c = try? count(of: p) { return c }
+        return try ds.rowCount()
+    }
+
+    /// v₁ of rows `range` only (rows × n) of /trajectory/eigenvectors.
     public func leadingEigenvectors(_ range: Range<Int>? = nil) throws -> [Double] {
         let p = Layout.path(Layout.Series.eigenvectors)
         let ds = try dataset(p)
@@ -269,8 +270,7 @@ public final class TrajectoryReader {
         guard shape.count == 3, shape[1] >= 1 else {
             throw TrajectoryError(.invalidData, file: path, object: p, "expected rank 3 [step, k, n], got shape \(shape)")
         }
-        let count = (try? self.count(of: p)) ?? shape[0]
-        let r = try resolve(range, count: count, object: p)
+        let r = try resolve(range, count: try recordedRows(p, ds), object: p)
         if r.isEmpty { return [] }
         // Whole rows, 64 at a time (whole chunks, bounded scratch), keeping v₁: a strided
         // [range, 0, :] hyperslab made libhdf5 1.10 hold hundreds of MB for a 5,000-row read.
