@@ -17,6 +17,7 @@ struct EOSTrace: ParsableCommand {
             ValidateCommand.self,
             InfoCommand.self,
             DumpCommand.self,
+            DiffCommand.self,
             BenchWriteCommand.self,
             // hidden: test and fuzz helpers
             FuzzCommand.self,
