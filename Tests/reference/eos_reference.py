@@ -521,7 +521,8 @@ def analyze(path, gram="auto", rule="loss", rec: Optional[Recording] = None) -> 
         e_s, e_p = r_prime_errors(R, v1, eta, cons, gram_at, restarts=[c.start for c in cycles])
     t_loop = time.perf_counter() - t_loop
     source = provider.source if provider is not None else "top_k_approximation"
-    label = provider.label if provider is not None else f"top-{rec.ev.shape[1]} approximation"
+    label = (provider.label if provider is not None
+             else f"top-{rec.ev.shape[1]} approximation Σ λ_i v_i v_iᵀ of the recorded eigenpairs")
     return Analysis(rec=rec, phase=phase, cycles=cycles, c1=c1, r_norm=rnorm, r_norm_sq=r_norm_sq,
                     anomaly=anomaly, r_prime_error=e_p, r_prime_error_from_start=e_s,
                     first_order_error=first_order, gram_source=source, gram_label=label,
