@@ -98,6 +98,7 @@ public final class GDChain: @unchecked Sendable {
     private var walker = Walker()
     private var stats = Stats()
     private var lastIndex = -1
+    private var halted = false
 
     // Producer hand-off, guarded by `cond`.
     private let cond = NSCondition()
@@ -157,13 +158,16 @@ public final class GDChain: @unchecked Sendable {
         precondition(index > lastIndex && index < targets.count, "GDChain: items must be asked for in increasing order")
         lastIndex = index
         if !options.threaded {
+            guard !halted else { throw Ended() }
             var s = Stats()
             defer { stats.merge(s) }
             guard try walker.advance(to: targets[index], checkpointSteps: checkpointSteps, eta: learningRate, stats: &s,
                                      loadCheckpoint: loadCheckpoint,
                                      gradient: { th in try mapped { try evaluator.evaluateDeferringGram(th).0.gradient } })
             else { throw Ended() }
-            return try evaluate(index: index, walker: &walker)
+            let it = try evaluate(index: index, walker: &walker)
+            halted = it.halt != nil
+            return it
         }
         while true {
             let q = try pop()
