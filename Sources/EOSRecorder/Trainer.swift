@@ -64,7 +64,7 @@ public final class Trainer {
         try config.validate()
         try evaluator.network.checkParameters(theta, object: "initial parameters")
         guard config.k <= evaluator.n else {
-            throw RecorderError.invalidConfig(source: "config", problem: "k=\(config.k) exceeds n=\(evaluator.n)")
+            throw RunError.invalidConfig(source: "config", problem: "k=\(config.k) exceeds n=\(evaluator.n)")
         }
         self.config = config; self.evaluator = evaluator; self.theta = theta; self.step = 0
         self.solver = TopKEigensolver(k: config.k, options: TopKOptions(tolerance: config.eigenTolerance))
