@@ -1,5 +1,5 @@
 import EOSModels
-import EOSRecorder
+import EOSRun
 import EOSNumerics
 import Foundation
 import TrajectoryFormat
@@ -119,7 +119,7 @@ public struct GramSelection {
         } else {
             // X only referenced (/data@x_path + x_sha256): rebuild it from the stored run
             // configuration and check its digest, as `record --resume` does.
-            do { x = try RecordingSession.inputs(reader: reader).data } catch {
+            do { x = try StoredRun.inputs(reader: reader).data } catch {
                 throw ReplayUnavailable(reason: "X is only referenced and could not be rebuilt (\(error))")
             }
         }

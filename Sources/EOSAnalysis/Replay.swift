@@ -1,5 +1,6 @@
 import EOSModels
 import EOSNumerics
+import EOSRun
 import Foundation
 
 /// Exact M(t) by replaying GD from parameter checkpoints (SPEC §3.3).
@@ -16,7 +17,8 @@ import Foundation
 /// forming it (`DeferredGram.apply`: per layer a factored product or a dense syrk term, whichever
 /// is cheaper); `gram(atRow:)` forms the dense M on request.
 ///
-/// `pipelined` (default on ≥ 2 cores): a producer thread (`ReplayPipeline`) runs the GD chain —
+/// θ(t) comes from a `GDChain` (EOSRun) whose targets are the requested rows' steps.
+/// `pipelined` (default on ≥ 2 cores): the chain runs on a producer thread —
 /// forward, backward, gradient, θ update — a few rows ahead, its large products in two halves on
 /// two threads (`ModelEvaluator.twoThreadChain`, enabled only where the halves are checked to give
 /// the same bits), and the caller's thread applies M from the queued `DeferredGram`s. Every result
@@ -37,11 +39,11 @@ public final class ReplayGramProvider: GramProvider {
     private let recordedResidual: (Int) throws -> [Double]
     private let fileName: String
 
-    // Serial replay state: θ at the walker's step (and its gradient when computed).
-    private var walker = ReplayWalker()
-    // Pipelined replay: a producer thread runs the GD chain ahead; rows up to `lastPoppedRow` are consumed.
+    // The GD chain from `chainStartRow` (on a producer thread when `pipelined`); rows up to
+    // `lastPoppedRow` are consumed.
     private let pipelined: Bool
-    private var pipeline: ReplayPipeline?
+    private var chain: GDChain?
+    private var chainStartRow = 0
     private var lastPoppedRow = -1
     private var cachedRow: Int?
     private var cachedLater: ModelEvaluator.DeferredGram?
@@ -74,7 +76,7 @@ public final class ReplayGramProvider: GramProvider {
             throw AnalysisError.replay(file: fileName, problem: "no parameter checkpoints (/trajectory/parameters)")
         }
         do {
-            evaluator = try ModelEvaluator(network: try Network(model), X: X, Y: Y)
+            evaluator = try RunSetup.evaluator(model: model, X: X, Y: Y).1
         } catch {
             throw AnalysisError.replay(file: fileName, problem: "cannot build the model: \(error)")
         }
@@ -91,7 +93,7 @@ public final class ReplayGramProvider: GramProvider {
         evaluator.twoThreadChain = pipelined
     }
 
-    deinit { pipeline?.stop() }
+    deinit { chain?.stop() }
 
     /// The replay report for the result.
     public var report: ReplayReport {
@@ -107,43 +109,17 @@ public final class ReplayGramProvider: GramProvider {
         return th
     }
 
-    /// Moves the replay to `target`; returns false when `target` precedes the first checkpoint.
-    private func advance(to target: Int64) throws -> Bool {
-        var stats = ReplayWalker.Stats()
-        defer { merge(stats) }
-        return try walker.advance(to: target, checkpointSteps: checkpointSteps, eta: eta, stats: &stats,
-                                  loadCheckpoint: { try loadCheckpoint($0) },
-                                  gradient: { th in
-                                      // `evaluate` (not `lossAndGradient`): the recorder's gradient, bit for bit.
-                                      try wrap { try evaluator.evaluate(th, options: EvaluationOptions(gram: false, outputLayerSharpness: false)).gradient }
-                                  })
-    }
-
-    private func merge(_ s: ReplayWalker.Stats) {
+    private func merge(_ s: GDChain.Stats) {
         maxCheckpointDrift = max(maxCheckpointDrift, s.maxCheckpointDrift)
         checkpointsCompared += s.checkpointsCompared
         stepsReplayed += s.stepsReplayed
-    }
-
-    private func wrap<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let e as AnalysisError { throw e } catch {
-            throw AnalysisError.replay(file: fileName, problem: "\(error)")
-        }
     }
 
     /// Evaluates at row (replaying up to it) and caches M, the gradient and DᵀF.
     private func prepare(row: Int) throws -> Bool {
         if cachedRow == row { return true }
         guard steps[row] >= checkpointSteps[0] else { return false }
-        let ev: StepEvaluation, later: ModelEvaluator.DeferredGram
-        if pipelined {
-            (ev, later) = try pipelinedEvaluation(row: row)
-        } else {
-            guard try advance(to: steps[row]) else { return false }
-            (ev, later) = try wrap { try evaluator.evaluateDeferringGram(walker.theta) }
-            walker.cachedGradient = ev.gradient
-            walker.cachedGradientStep = walker.currentStep
-        }
+        let (ev, later) = try chainEvaluation(row: row)
         cachedLater = later
         cachedGram = nil
         cachedRow = row
@@ -163,30 +139,34 @@ public final class ReplayGramProvider: GramProvider {
         return true
     }
 
-    /// The row's evaluation from the producer thread, with the caches to apply M here. A row at or before one
-    /// already consumed restarts the producer from a checkpoint (as the serial replay restarts); a
-    /// later row discards the rows in between (their checkpoint comparisons still count).
-    private func pipelinedEvaluation(row: Int) throws -> (StepEvaluation, ModelEvaluator.DeferredGram) {
-        if pipeline == nil || row <= lastPoppedRow {
-            pipeline?.stop()
-            pipeline = ReplayPipeline(evaluator: evaluator, steps: steps, checkpointSteps: checkpointSteps,
-                                      eta: eta, startRow: row, fileName: fileName)
-            lastPoppedRow = row - 1
+    /// The row's evaluation from the GD chain, with the caches to apply M here. A row at or before
+    /// one already consumed restarts the chain from a checkpoint; a later row skips the rows in
+    /// between (their checkpoint comparisons still count). On an error the chain is dropped.
+    private func chainEvaluation(row: Int) throws -> (StepEvaluation, ModelEvaluator.DeferredGram) {
+        if chain == nil || row <= lastPoppedRow {
+            chain?.stop()
+            let name = fileName
+            chain = GDChain(evaluator: evaluator, learningRate: eta, targets: Array(steps[row...]), checkpointSteps: checkpointSteps,
+                            loadCheckpoint: { [unowned self] in try self.loadCheckpoint($0) },
+                            options: GDChain.Options(mapEvaluationError: { error in
+                                if error is AnalysisError { return error }
+                                return AnalysisError.replay(file: name, problem: "\(error)")
+                            }, threaded: pipelined, capacity: 3))
+            chainStartRow = row
         }
-        let pl = pipeline!
-        while true {
-            let item: ReplayPipeline.Item
-            do { item = try pl.pop(loadCheckpoint: { try self.loadCheckpoint($0) }) } catch {
-                pl.stop(); pipeline = nil; throw error
-            }
-            lastPoppedRow = item.row
-            merge(item.stats)
-            if let e = item.error { pl.stop(); pipeline = nil; throw e }
-            guard item.row <= row, let ev = item.evaluation, let later = item.later else {
-                pl.stop(); pipeline = nil
-                throw AnalysisError.replay(file: fileName, problem: "internal: replay pipeline skipped row \(row)")
-            }
-            if item.row == row { return (ev, later) }
+        let ch = chain!
+        lastPoppedRow = row
+        defer { merge(ch.takeStats()) }
+        do {
+            let item = try ch.item(at: row - chainStartRow)
+            guard let ev = item.evaluation, let later = item.later else { throw GDChain.Ended() }
+            return (ev, later)
+        } catch let e as GDChain.Ended {
+            ch.stop(); chain = nil
+            throw AnalysisError.replay(file: fileName, problem: "\(e) (row \(row))")
+        } catch {
+            ch.stop(); chain = nil
+            throw error
         }
     }
 
@@ -217,202 +197,5 @@ public final class ReplayGramProvider: GramProvider {
         let c = 4 * eta / (Double(n) * Double(n) * width) * cachedDtf
         for i in 0..<n { out[i] -= c * xxtv[i] }
         return out
-    }
-}
-
-/// θ(t) by plain GD from checkpoints: the state shared by the serial replay and the producer thread.
-struct ReplayWalker {
-    struct Stats {
-        var maxCheckpointDrift = 0.0
-        var checkpointsCompared = 0
-        var stepsReplayed = 0
-    }
-    var theta: [Double] = []
-    var currentStep: Int64?
-    var cachedGradientStep: Int64?
-    var cachedGradient: [Double] = []
-
-    /// Moves to `target`; returns false when `target` precedes the first checkpoint. `gradient(θ)`
-    /// must be the recorder's ∇L (from `evaluate`/`evaluateDeferringGram`), bit for bit.
-    mutating func advance(to target: Int64, checkpointSteps: [Int64], eta: Double, stats: inout Stats,
-                          loadCheckpoint: (Int) throws -> [Double],
-                          gradient: ([Double]) throws -> [Double]) throws -> Bool {
-        // Nearest checkpoint at or before target.
-        var lo = 0, hi = checkpointSteps.count
-        while lo < hi { let mid = (lo + hi) / 2; if checkpointSteps[mid] <= target { lo = mid + 1 } else { hi = mid } }
-        let j = lo - 1
-        guard j >= 0 else { return false }
-        // Start from the checkpoint only when there is no usable state; otherwise keep replaying
-        // forward, so that every checkpoint passed on the way is compared with the replayed θ.
-        if currentStep == nil || currentStep! > target {
-            theta = try loadCheckpoint(j)
-            currentStep = checkpointSteps[j]
-            cachedGradientStep = nil
-        }
-        // First checkpoint after the current state.
-        var nextCk = j
-        while nextCk > 0 && checkpointSteps[nextCk - 1] > currentStep! { nextCk -= 1 }
-        while nextCk < checkpointSteps.count && checkpointSteps[nextCk] <= currentStep! { nextCk += 1 }
-        while currentStep! < target {
-            let g = cachedGradientStep == currentStep ? cachedGradient : try gradient(theta)
-            BLAS.axpy(-eta, g, &theta)
-            currentStep! += 1
-            stats.stepsReplayed += 1
-            cachedGradientStep = nil
-            if nextCk < checkpointSteps.count && checkpointSteps[nextCk] == currentStep! {
-                let ck = try loadCheckpoint(nextCk)
-                var diff = 0.0, norm = 0.0
-                for i in 0..<ck.count { let e = theta[i] - ck[i]; diff += e * e; norm += ck[i] * ck[i] }
-                let drift = norm > 0 ? (diff / norm).squareRoot() : diff.squareRoot()
-                stats.maxCheckpointDrift = max(stats.maxCheckpointDrift, drift)
-                stats.checkpointsCompared += 1
-                theta = ck
-                nextCk += 1
-            }
-        }
-        return true
-    }
-}
-
-/// The producer of the pipelined replay: a thread that runs the GD chain ahead of the analyzer,
-/// θ(t) → `evaluateDeferringGram(θ)` → θ(t+1), and queues each row's evaluation with its
-/// `DeferredGram` (at most `capacity` rows ahead, bounding memory). The consumer forms M. Every
-/// BLAS call is single-threaded with the serial replay's inputs, so results are bit-identical.
-///
-/// Checkpoints are read by the consumer (HDF5 is not thread-safe): the producer posts a request
-/// and waits; the consumer serves it while popping. Errors travel in the queue at their row, so
-/// the consumer throws them exactly where the serial replay would.
-///
-/// @unchecked Sendable: every mutable field is guarded by `cond`; the evaluator is used by the
-/// producer thread alone while it runs (the consumer touches only its immutable X and network and
-/// the `DeferredGram`s, documented safe on another thread), and `stop()` joins the thread.
-final class ReplayPipeline: @unchecked Sendable {
-    struct Item {
-        var row: Int
-        var evaluation: StepEvaluation?
-        var later: ModelEvaluator.DeferredGram?
-        var stats: ReplayWalker.Stats
-        var error: (any Error)?
-    }
-    private struct Cancelled: Error {}
-
-    private let cond = NSCondition()
-    private var queue: [Item] = []
-    private var cancelled = false
-    private var finished = false
-    private var request: Int?
-    private var reply: Result<[Double], any Error>?
-    private let exited = DispatchSemaphore(value: 0)
-    private var joined = false
-    private let capacity = 3
-    private let evaluator: ModelEvaluator   // the producer's alone while it runs
-    private let fileName: String
-
-    init(evaluator: ModelEvaluator, steps: [Int64], checkpointSteps: [Int64], eta: Double, startRow: Int, fileName: String) {
-        self.evaluator = evaluator
-        self.fileName = fileName
-        let thread = Thread { [self] in
-            produce(evaluator: self.evaluator, steps: steps, checkpointSteps: checkpointSteps, eta: eta,
-                    startRow: startRow, fileName: fileName)
-        }
-        thread.name = "eostrace.replay.producer"
-        thread.start()
-    }
-
-    /// Stops the producer and waits for its thread to end (at most one evaluation). Idempotent.
-    func stop() {
-        cond.lock()
-        cancelled = true
-        cond.broadcast()
-        let wait = !joined
-        joined = true
-        cond.unlock()
-        if wait { exited.wait() }
-    }
-
-    /// The next row's item, serving checkpoint requests meanwhile.
-    func pop(loadCheckpoint: (Int) throws -> [Double]) throws -> Item {
-        cond.lock()
-        defer { cond.unlock() }
-        while true {
-            if let j = request, reply == nil {
-                cond.unlock()
-                let r = Result { try loadCheckpoint(j) }
-                cond.lock()
-                reply = r
-                cond.broadcast()
-                continue
-            }
-            if !queue.isEmpty {
-                let item = queue.removeFirst()
-                cond.broadcast()
-                return item
-            }
-            if finished { throw AnalysisError.replay(file: fileName, problem: "internal: replay producer ended early") }
-            cond.wait()
-        }
-    }
-
-    private var isCancelled: Bool { cond.lock(); defer { cond.unlock() }; return cancelled }
-
-    private func requestCheckpoint(_ j: Int) throws -> [Double] {
-        cond.lock()
-        defer { cond.unlock() }
-        request = j
-        reply = nil
-        cond.broadcast()
-        while reply == nil && !cancelled { cond.wait() }
-        if cancelled { throw Cancelled() }
-        let r = reply!
-        request = nil
-        reply = nil
-        return try r.get()
-    }
-
-    /// False when cancelled.
-    private func push(_ item: Item) -> Bool {
-        cond.lock()
-        defer { cond.unlock() }
-        while queue.count >= capacity && !cancelled { cond.wait() }
-        if cancelled { return false }
-        queue.append(item)
-        cond.broadcast()
-        return true
-    }
-
-    private func produce(evaluator: ModelEvaluator, steps: [Int64], checkpointSteps: [Int64], eta: Double,
-                         startRow: Int, fileName: String) {
-        defer {
-            cond.lock(); finished = true; cond.broadcast(); cond.unlock()
-            exited.signal()
-        }
-        func wrap<T>(_ body: () throws -> T) throws -> T {
-            do { return try body() } catch let e as AnalysisError { throw e } catch {
-                throw AnalysisError.replay(file: fileName, problem: "\(error)")
-            }
-        }
-        var walker = ReplayWalker()
-        var stats = ReplayWalker.Stats()
-        for row in startRow..<steps.count where steps[row] >= checkpointSteps[0] {
-            do {
-                _ = try walker.advance(to: steps[row], checkpointSteps: checkpointSteps, eta: eta, stats: &stats,
-                                       loadCheckpoint: { try requestCheckpoint($0) },
-                                       gradient: { th in
-                                           if isCancelled { throw Cancelled() }
-                                           return try wrap { try evaluator.evaluateDeferringGram(th).0.gradient }
-                                       })
-                if isCancelled { return }
-                let (ev, later) = try wrap { try evaluator.evaluateDeferringGram(walker.theta) }
-                walker.cachedGradient = ev.gradient
-                walker.cachedGradientStep = walker.currentStep
-                guard push(Item(row: row, evaluation: ev, later: later, stats: stats, error: nil)) else { return }
-                stats = ReplayWalker.Stats()
-            } catch is Cancelled {
-                return
-            } catch {
-                _ = push(Item(row: row, evaluation: nil, later: nil, stats: stats, error: error))
-                return
-            }
-        }
     }
 }

@@ -1,5 +1,6 @@
 import EOSModels
 import EOSNumerics
+import EOSRun
 import Foundation
 
 /// Progress of a running `Trainer`, for progress lines.
@@ -30,13 +31,10 @@ public struct TrainerOutcome: Sendable {
     public var divergenceReason: String?
 }
 
-/// Mutable run state shared with the recording thread (accessed by one thread at a time: the
-/// hand-off is ordered by a semaphore).
-private final class OutcomeBox: @unchecked Sendable {
-    var value: TrainerOutcome
+/// Statistics of the eigensolves of one `run`.
+private struct SolveStats {
     var solves = 0, eigenIterations = 0
     var firstCheckpointStep = -1
-    init(_ v: TrainerOutcome) { value = v }
 }
 /// What the recording work of one step reports back.
 private struct RecordJobResult {
@@ -44,15 +42,6 @@ private struct RecordJobResult {
     var divergence: String?
     var error: Error?
 }
-private final class ResultBox: @unchecked Sendable {
-    var value = RecordJobResult()
-    private let lock = NSLock()
-    private var done = false
-    /// Set by the recording thread when `value` is final (before it signals the semaphore).
-    func markDone() { lock.lock(); done = true; lock.unlock() }
-    var isDone: Bool { lock.lock(); defer { lock.unlock() }; return done }
-}
-private final class UncheckedRef<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
 
 /// Full-batch GD with constant η, recording every step (SPEC §2) into a `TrajectorySink`.
 ///
@@ -75,7 +64,7 @@ public final class Trainer {
         try config.validate()
         try evaluator.network.checkParameters(theta, object: "initial parameters")
         guard config.k <= evaluator.n else {
-            throw RecorderError.invalidConfig(source: "config", problem: "k=\(config.k) exceeds n=\(evaluator.n)")
+            throw RunError.invalidConfig(source: "config", problem: "k=\(config.k) exceeds n=\(evaluator.n)")
         }
         self.config = config; self.evaluator = evaluator; self.theta = theta; self.step = 0
         self.solver = TopKEigensolver(k: config.k, options: TopKOptions(tolerance: config.eigenTolerance))
@@ -97,12 +86,14 @@ public final class Trainer {
         self.skipRecordAtStart = true
     }
 
-    /// Overlap the recording work of step t (M, eigensolve, sink writes) with the forward and
-    /// backward pass of step t+1 on a second thread. The results are bit-identical either way
-    /// (the recording work runs in step order, the eigensolver sees the same warm starts, and θ
-    /// never depends on it). It only pays when a second core is idle: measured on the shared
-    /// 2-core machine at load 9–12 it was ~20% slower than serial, so the default is serial and
-    /// `eostrace record --pipeline auto` turns it on when the load average leaves a core free.
+    /// Run the GD chain (forward and backward pass, θ update) of step t+1 on a producer thread
+    /// (`GDChain`) while this thread does the recording work of step t (M, eigensolve, sink
+    /// writes); the producer also runs pieces of step t+1's M (`GramWork`) while step t is being
+    /// recorded. The results are bit-identical either way (the recording work runs in step order,
+    /// the eigensolver sees the same warm starts, and θ never depends on it). It only pays when a
+    /// second core is idle: measured on the shared 2-core machine at load 9–12 it was ~20% slower
+    /// than serial, so the default is serial and `eostrace record --pipeline auto` turns it on
+    /// when the load average leaves a core free.
     public var pipelined = false
 
     /// Whether pipelining is likely to pay: ≥ 2 active processors and a 1-minute load average
@@ -115,135 +106,82 @@ public final class Trainer {
         return load <= Double(cores - 1)
     }
 
-    /// The recording work of one step, done after θ(t)'s gradient is known.
-    private struct Job: @unchecked Sendable {
-        var t: Int
-        var ev: StepEvaluation
-        /// M and λ_max(M_A) as pieces the main thread may help with (`GramWork`).
-        var work: GramWork
-        var theta: [Double]
-    }
-
     /// Runs until `config.steps`, divergence, or `shouldStop()` returns true (checked once per
-    /// step). A resume continues from the last regular checkpoint (every `checkpointEvery` steps),
-    /// where the eigensolver's warm start is reset, so resumed runs are bit-identical to
-    /// uninterrupted ones.
+    /// step, after the step is recorded). A resume continues from the last regular checkpoint
+    /// (every `checkpointEvery` steps), where the eigensolver's warm start is reset, so resumed
+    /// runs are bit-identical to uninterrupted ones.
+    ///
+    /// The GD chain (forward, backward, θ update) is a `GDChain`; with `pipelined` it runs on a
+    /// producer thread one step ahead while this thread does the recording work, in step order.
     public func run(sink: TrajectorySink, shouldStop: () -> Bool = { false },
                     progress: (TrainerProgress) -> Void = { _ in }) throws -> TrainerOutcome {
         let c = config
         let start = Date()
-        let box = OutcomeBox(TrainerOutcome(status: .running, lastStep: step, maxCrossCheckDiscrepancy: 0, crossChecks: 0,
-                                            lapackFallbacks: 0, meanEigenIterations: 0, seconds: 0, divergenceReason: nil))
+        var outcome = TrainerOutcome(status: .running, lastStep: step, maxCrossCheckDiscrepancy: 0, crossChecks: 0,
+                                     lapackFallbacks: 0, meanEigenIterations: 0, seconds: 0, divergenceReason: nil)
+        var solves = SolveStats()
         let firstStep = step
-        box.firstCheckpointStep = firstStep
+        solves.firstCheckpointStep = firstStep
         let threshold = 2 / c.learningRate
-        let queue = DispatchQueue(label: "eostrace.trainer.record")
-        let unchecked = UncheckedRef((trainer: self, sink: sink))
-        // The job in flight (at most one) and its completion.
-        var pending: (job: Job, done: DispatchSemaphore, result: ResultBox)? = nil
-        // Finishes the pending job; returns its divergence reason (θ and step restored to it) if any.
-        func finishPending() throws -> String? {
-            guard let p = pending else { return nil }
-            pending = nil
-            p.done.wait()
-            let r = p.result.value
-            if let e = r.error { throw e }
-            if let why = r.divergence {
-                theta = p.job.theta; step = p.job.t
-                return why
-            }
-            let elapsed = Date().timeIntervalSince(start)
-            progress(TrainerProgress(step: p.job.t, totalSteps: c.steps, loss: p.job.ev.loss, sharpness: r.sharpness,
-                                     threshold: threshold, stepsPerSecond: Double(p.job.t - firstStep + 1) / max(elapsed, 1e-9)))
-            return nil
-        }
+        let skipFirst = skipRecordAtStart
+        let divergenceLoss = c.divergenceLoss
+        let chain = GDChain(evaluator: evaluator, learningRate: c.learningRate, theta: theta, step: Int64(firstStep),
+                            lastStep: Int64(c.steps),
+                            options: GDChain.Options(divergence: { Trainer.divergence($0, divergenceLoss: divergenceLoss) },
+                                                     gramWork: { !(skipFirst && $0 == Int64(firstStep)) },
+                                                     threaded: pipelined, capacity: 1))
+        defer { chain.stop() }
         func diverge(_ why: String) {
-            box.value.status = .diverged; box.value.divergenceReason = why
+            outcome.status = .diverged; outcome.divergenceReason = why
         }
-        while true {
-            let t = step
-            let record = !(skipRecordAtStart && t == firstStep)
-            guard theta.allSatisfy({ $0.isFinite }) else {
-                if let why = try finishPending() { diverge(why); break }
-                diverge("step \(t): parameters not finite")
-                break
-            }
-            let ev: StepEvaluation, later: ModelEvaluator.DeferredGram
-            do {
-                (ev, later) = try evaluator.evaluateDeferringGram(theta)
-            } catch let e as NumericsError {
-                // Overflow inside the network (e.g. Inf activations) is divergence, not a failure.
-                if let why = try finishPending() { diverge(why); break }
-                diverge("step \(t): \(e)")
-                break
-            }
-            let work = record ? later.work(outputLayerSharpness: true) : nil
-            if let work, let p = pending, divergence(ev) == nil {
-                // While the recording thread is still busy with step t−1, run pieces of this
-                // step's Gram here: M is bit-identical whichever thread runs which piece, and
-                // the two cores share the recording work.
-                while !p.result.isDone && work.helpOne() {}
-            }
-            if let why = try finishPending() { diverge(why); break }
-            if let why = divergence(ev) {
+        for index in chain.targets.indices {
+            let item = try chain.item(at: index)
+            let t = Int(item.step)
+            theta = item.theta; step = t
+            if let why = item.halt {
                 diverge("step \(t): \(why)")
                 break
             }
-            if record, let work {
-                let job = Job(t: t, ev: ev, work: work, theta: theta)
-                let result = ResultBox()
-                let done = DispatchSemaphore(value: 0)
-                let jobRef = UncheckedRef(job)
-                if pipelined {
-                    queue.async {
-                        result.value = unchecked.value.trainer.recordStep(jobRef.value, sink: unchecked.value.sink, outcome: box)
-                        result.markDone()
-                        done.signal()
-                    }
-                } else {
-                    result.value = recordStep(job, sink: sink, outcome: box)
-                    result.markDone()
-                    done.signal()
-                }
-                pending = (job, done, result)
+            if let work = item.work, let ev = item.evaluation {
+                let r = recordStep(t: t, ev: ev, work: work, theta: item.theta, sink: sink, outcome: &outcome, solves: &solves)
+                if let e = r.error { throw e }
+                if let why = r.divergence { diverge(why); break }
+                let elapsed = Date().timeIntervalSince(start)
+                progress(TrainerProgress(step: t, totalSteps: c.steps, loss: ev.loss, sharpness: r.sharpness,
+                                         threshold: threshold, stepsPerSecond: Double(t - firstStep + 1) / max(elapsed, 1e-9)))
             }
             if t >= c.steps {
-                if let why = try finishPending() { diverge(why); break }
-                box.value.status = .completed
+                outcome.status = .completed
                 break
             }
             if shouldStop() {
                 // No extra checkpoint: a resume restarts from the last regular checkpoint, so the
                 // resumed trajectory (eigensolver warm starts included) is bit-identical.
-                if let why = try finishPending() { diverge(why); break }
-                box.value.status = .interrupted
+                outcome.status = .interrupted
                 break
             }
-            BLAS.axpy(-c.learningRate, ev.gradient, &theta)
-            step += 1
         }
-        var outcome = box.value
         try sink.setStatus(outcome.status)
         outcome.seconds = Date().timeIntervalSince(start)
-        outcome.meanEigenIterations = box.solves == 0 ? 0 : Double(box.eigenIterations) / Double(box.solves)
+        outcome.meanEigenIterations = solves.solves == 0 ? 0 : Double(solves.eigenIterations) / Double(solves.solves)
         return outcome
     }
 
     /// The recording work of step t: M, λ_max(M_A), the top-k eigenpairs (warm-started), signs,
     /// the cross-check, the row, and the cadenced extras. Runs in step order.
-    private func recordStep(_ job: Job, sink: TrajectorySink, outcome box: OutcomeBox) -> RecordJobResult {
+    private func recordStep(t: Int, ev: StepEvaluation, work: GramWork, theta: [Double], sink: TrajectorySink,
+                            outcome: inout TrainerOutcome, solves: inout SolveStats) -> RecordJobResult {
         let c = config
-        let t = job.t
-        var ev = job.ev
+        var ev = ev
         do {
-            let M = job.work.gram()
-            do { ev.outputLayerSharpness = try job.work.outputLayerSharpness() } catch let e as NumericsError {
+            let M = work.gram()
+            do { ev.outputLayerSharpness = try work.outputLayerSharpness() } catch let e as NumericsError {
                 return RecordJobResult(divergence: "step \(t): \(e)")
             }
             if !M.isFinite { return RecordJobResult(divergence: "step \(t): Gram matrix not finite") }
             let r = try solver.solve(M)
-            box.solves += 1; box.eigenIterations += r.iterations
-            if r.usedLAPACK && M.rows > 64 { box.value.lapackFallbacks += 1 }
+            solves.solves += 1; solves.eigenIterations += r.iterations
+            if r.usedLAPACK && M.rows > 64 { outcome.lapackFallbacks += 1 }
             var vectors = r.pairs.vectors
             EigenvectorSigns.apply(&vectors, previous: previousVectors)
             previousVectors = vectors
@@ -252,8 +190,8 @@ public final class Trainer {
                 let scale = max(abs(ref.values[0]), .leastNormalMagnitude)
                 var worst = 0.0
                 for i in 0..<c.k { worst = max(worst, abs(ref.values[i] - r.pairs.values[i]) / scale) }
-                box.value.maxCrossCheckDiscrepancy = max(box.value.maxCrossCheckDiscrepancy, worst)
-                box.value.crossChecks += 1
+                outcome.maxCrossCheckDiscrepancy = max(outcome.maxCrossCheckDiscrepancy, worst)
+                outcome.crossChecks += 1
             }
             try sink.append(StepRecord(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
                                        outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values,
@@ -264,25 +202,26 @@ public final class Trainer {
             }
             if c.gramEvery > 0 && t % c.gramEvery == 0 { try sink.appendGram(step: t, matrix: M) }
             if c.hessianEvery > 0 && t % c.hessianEvery == 0 {
-                let op = try HessianOperator(evaluator: evaluator, theta: job.theta)
+                let op = try HessianOperator(evaluator: evaluator, theta: theta)
                 let lz = try op.sharpness(maxIterations: 100, tolerance: 1e-8, seed: UInt64(t) &+ 1)
                 try sink.appendHessianSharpness(step: t, value: lz.value)
             }
-            if t == box.firstCheckpointStep || t == c.steps || (c.checkpointEvery > 0 && t % c.checkpointEvery == 0) {
-                try sink.appendCheckpoint(step: t, parameters: job.theta)
+            if t == solves.firstCheckpointStep || t == c.steps || (c.checkpointEvery > 0 && t % c.checkpointEvery == 0) {
+                try sink.appendCheckpoint(step: t, parameters: theta)
                 // Restart the eigensolver from exactly what a resume from this checkpoint sees.
                 solver.setWarmStart(vectors, seed: UInt64(t))
             }
-            box.value.lastStep = t
+            outcome.lastStep = t
             return RecordJobResult(sharpness: r.pairs.values[0])
         } catch {
             return RecordJobResult(error: error)
         }
     }
 
-    private func divergence(_ ev: StepEvaluation) -> String? {
+    /// Why the evaluation at θ(t) ends the run (non-finite or too large loss, non-finite ∇L), if it does.
+    private static func divergence(_ ev: StepEvaluation, divergenceLoss: Double) -> String? {
         if !ev.loss.isFinite { return "loss is \(ev.loss)" }
-        if ev.loss > config.divergenceLoss { return "loss \(ev.loss) exceeds divergence_loss \(config.divergenceLoss)" }
+        if ev.loss > divergenceLoss { return "loss \(ev.loss) exceeds divergence_loss \(divergenceLoss)" }
         if !ev.gradient.allSatisfy({ $0.isFinite }) { return "gradient not finite" }
         if let g = ev.gram, !g.isFinite { return "Gram matrix not finite" }
         return nil

@@ -1,5 +1,6 @@
 import EOSModels
 import EOSNumerics
+import EOSRun
 import Foundation
 import TrajectoryFormat
 
@@ -44,11 +45,8 @@ public enum RecordingSession {
         var c = c
         c.data = c.data.resolvingPaths()
         try c.validate()
-        let data = try c.data.load()
-        let network = try Network(c.model)
-        let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
-        let theta0 = network.initialParameters(seed: c.initSeed, scale: c.initScale)
-        let trainer = try Trainer(config: c, evaluator: evaluator, theta: theta0)
+        let setup = try RunSetup(config: c), data = setup.data, network = setup.network
+        let trainer = try Trainer(config: c, evaluator: setup.evaluator, theta: setup.initialParameters)
         let opts = writerOptions ?? defaultWriterOptions(config: c)
         let writer = try TrajectoryWriter(path: path, metadata: metadata(config: c, data: data, network: network),
                                           X: inputs(config: c, data: data), Y: data.Y, options: opts)
@@ -64,54 +62,17 @@ public enum RecordingSession {
     /// X stored in the file when it is smaller than `store_data_below` bytes (float64), else a
     /// reference: its location and the SHA-256 of the X used for training (float64 little-endian,
     /// row-major n × d, after the row subset and centering of the config).
-    public static func inputs(config c: RunConfig, data: Dataset) -> TrainingInputs {
-        let bytes = data.X.data.count * MemoryLayout<Double>.size
-        if bytes < (c.storeDataBelow ?? RunConfig.defaultStoreDataBelow) { return .stored(values: data.X.data, d: data.d) }
-        return .reference(path: c.data.inputsLocation, values: data.X.data, d: data.d)
-    }
+    public static func inputs(config c: RunConfig, data: Dataset) -> TrainingInputs { StoredRun.trainingInputs(config: c, data: data) }
 
     /// Rebuilds the training data of a recording from its `/run@config` and checks it against the
-    /// file: Y against `/data/Y`, X against `/data/X` or, when X is only referenced, against the
-    /// digest `/data@x_sha256`. A mismatch (the data file changed) throws a one-line error.
-    public static func verifiedData(reader: TrajectoryReader, config c: RunConfig) throws -> Dataset {
-        func fail(_ s: String) -> RecorderError { .cannotResume(file: reader.path, problem: s) }
-        let data: Dataset
-        do { data = try c.data.load() } catch {
-            throw fail("cannot rebuild the training data from /run@config: \(error)")
-        }
-        guard data.n == reader.n, data.d == reader.d else {
-            throw fail("rebuilt data are \(data.n) × \(data.d), the recording has n = \(reader.n), d = \(reader.d)")
-        }
-        guard data.Y == (try reader.Y()) else { throw fail("rebuilt targets Y differ from the recorded /data/Y") }
-        if let x = try reader.X() {
-            if x != data.X.data { throw fail("rebuilt inputs X differ from the recorded /data/X") }
-        } else if let ref = try reader.xReference() {
-            let digest = SHA256.hex(float64LittleEndian: data.X.data)
-            guard digest == ref.sha256.lowercased() else {
-                throw fail("X digest mismatch: \(ref.path) now gives sha256 \(digest.prefix(16))…, the recording has \(ref.sha256.prefix(16))… (the data file changed)")
-            }
-        } else {
-            throw fail("/data has neither X nor a reference to it")
-        }
-        return data
-    }
+    /// file (`StoredRun.verifiedData`).
+    public static func verifiedData(reader: TrajectoryReader, config c: RunConfig) throws -> Dataset { try StoredRun.verifiedData(reader: reader, config: c) }
 
     /// The recording's configuration (`/run@config`).
-    public static func config(reader: TrajectoryReader) throws -> RunConfig {
-        guard let json = reader.metadata.config, !json.isEmpty else {
-            throw RecorderError.cannotResume(file: reader.path, problem: "no /run@config (not written by eostrace record)")
-        }
-        do { return try JSONDecoder().decode(RunConfig.self, from: Data(json.utf8)) } catch {
-            throw RecorderError.cannotResume(file: reader.path, problem: "/run@config is not a valid run configuration")
-        }
-    }
+    public static func config(reader: TrajectoryReader) throws -> RunConfig { try StoredRun.config(reader: reader) }
 
-    /// X (n × d) of a recording: `/data/X`, or, when only referenced, rebuilt from `/run@config`
-    /// and checked against `/data@x_sha256` (for replays of recordings that do not hold X).
-    public static func inputs(reader: TrajectoryReader) throws -> Matrix {
-        if let x = try reader.X() { return Matrix(rows: reader.n, cols: reader.d, data: x) }
-        return try verifiedData(reader: reader, config: config(reader: reader)).X
-    }
+    /// X (n × d) of a recording (`StoredRun.inputs`).
+    public static func inputs(reader: TrajectoryReader) throws -> Matrix { try StoredRun.inputs(reader: reader) }
 
     /// Reopens an interrupted (or killed) recording at `path`: reads its configuration, rebuilds
     /// the data (checked against the stored X and Y), restores θ from the last checkpoint that has
@@ -137,8 +98,7 @@ public enum RecordingSession {
         let ev = try reader.eigenvectors(row..<(row + 1))
         let vectors = Matrix(rows: c.k, cols: data.n, data: ev.values)
         reader.close(); readerOpen = false
-        let network = try Network(c.model)
-        let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
+        let evaluator = try RunSetup(config: c, data: data).evaluator
         let trainer = try Trainer(config: c, evaluator: evaluator, checkpoint: theta, step: Int(step), eigenvectors: vectors)
         let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: step)
         return (trainer, WriterSink(writer: writer), c)

@@ -198,11 +198,8 @@ struct RecordCommand: ParsableCommand {
                 let r = try RecordingSession.start(config: cfg, path: output, writerOptions: opts)
                 trainer = r.trainer; base = r.sink; writerSink = r.sink
             } else {
-                let data = try cfg.data.load()
-                let network = try Network(cfg.model)
-                let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
-                trainer = try Trainer(config: cfg, evaluator: evaluator,
-                                      theta: network.initialParameters(seed: cfg.initSeed, scale: cfg.initScale))
+                let setup = try RunSetup(config: cfg)
+                trainer = try Trainer(config: cfg, evaluator: setup.evaluator, theta: setup.initialParameters)
                 base = MemorySink(keep: false)
             }
             trainer.pipelined = pipeline == "on" || (pipeline == "auto" && Trainer.pipeliningLikelyHelps())

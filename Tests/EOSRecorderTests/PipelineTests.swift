@@ -4,14 +4,12 @@ import EOSModels
 import EOSNumerics
 import TrajectoryFormat
 
-/// The pipelined trainer (recording work of step t on a second thread during step t+1) writes
+/// The pipelined trainer (GD chain of step t+1 on a producer thread during the recording of step t) writes
 /// exactly what the serial one writes, including divergence and interruption.
 final class PipelineTests: XCTestCase {
     func run(_ c: RunConfig, pipelined: Bool, stopAfter: Int? = nil) throws -> (MemorySink, TrainerOutcome, Trainer) {
-        let data = try c.data.load()
-        let net = try Network(c.model)
-        let ev = try ModelEvaluator(network: net, X: data.X, Y: data.Y)
-        let tr = try Trainer(config: c, evaluator: ev, theta: net.initialParameters(seed: c.initSeed, scale: c.initScale))
+        let setup = try RunSetup(config: c)
+        let tr = try Trainer(config: c, evaluator: setup.evaluator, theta: setup.initialParameters)
         tr.pipelined = pipelined
         let sink = MemorySink(keep: true)
         var progressSteps: [Int] = []

@@ -172,7 +172,8 @@ final class UserDataTests: XCTestCase {
         _ = try record(config(DataSpec(kind: "npy", x: "x.npy", y: "./y.npy"), steps: 2), dir + "/r.h5")
         let r = try TrajectoryReader(path: dir + "/r.h5"); defer { r.close() }
         let stored = try RecordingSession.config(reader: r)
-        XCTAssertTrue(stored.data.x!.hasPrefix("/") && stored.data.x!.hasSuffix("/x.npy"), stored.data.x!)
-        XCTAssertTrue(stored.data.y!.hasSuffix("/y.npy") && !stored.data.y!.contains("./"), stored.data.y!)
+        guard case let .npy(files) = stored.data, let x = files.x, let y = files.y else { return XCTFail("\(stored.data)") }
+        XCTAssertTrue(x.hasPrefix("/") && x.hasSuffix("/x.npy"), x)
+        XCTAssertTrue(y.hasSuffix("/y.npy") && !y.contains("./"), y)
     }
 }

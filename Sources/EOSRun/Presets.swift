@@ -10,12 +10,12 @@ public enum Preset: String, CaseIterable, Sendable {
     public var config: RunConfig {
         switch self {
         case .fmnistTanh:
-            return RunConfig(data: DataSpec(kind: "fashion-mnist", n: 1000, classes: [0, 6], seed: 0),
+            return RunConfig(data: .fashionMNIST(.init(n: 1000, classes: [0, 6], seed: 0)),
                              model: .mlp(inputDim: 784, widths: [100, 100], activation: .tanh, bias: true, outputScale: 1),
                              initSeed: 0, initScale: 1, learningRate: 0.05, steps: 1000, k: 8,
                              spectrumEvery: 250, hessianEvery: 500, checkpointEvery: 250, crossCheckEvery: 100)
         case .linearSynthetic:
-            return RunConfig(data: DataSpec(kind: "synthetic", n: 200, seed: 0, d: 50, chi: 3, gap: 2, decay: 1.1),
+            return RunConfig(data: .synthetic(.init(n: 200, seed: 0, d: 50, chi: 3, gap: 2, decay: 1.1)),
                              model: .twoLayerLinear(inputDim: 50, width: 500),
                              initSeed: 0, initScale: 0.1, learningRate: 8, steps: 1500, k: 8,
                              spectrumEvery: 250, hessianEvery: 500, checkpointEvery: 250, crossCheckEvery: 100)

@@ -1,0 +1,131 @@
+import EOSModels
+import EOSNumerics
+import Foundation
+import Yams
+
+/// A complete, reproducible description of a recording run (stored as JSON in `/run@config`).
+public struct RunConfig: Codable, Sendable, Equatable {
+    public var data: DataSpec
+    public var model: ModelDescription
+    /// Seed and scale of the parameter initialization (see `Network.initialParameters`).
+    public var initSeed: UInt64
+    public var initScale: Double
+    /// Constant GD step size η.
+    public var learningRate: Double
+    /// Number of GD updates; steps 0...steps are recorded.
+    public var steps: Int
+    /// Top-k eigenpairs of M recorded at every step.
+    public var k: Int
+    /// Cadences (0 = never): full spectrum of M, Hessian sharpness (Lanczos), θ checkpoints,
+    /// LAPACK cross-check of the iterative eigensolver, full Gram matrix.
+    public var spectrumEvery: Int
+    public var hessianEvery: Int
+    public var checkpointEvery: Int
+    public var crossCheckEvery: Int
+    public var gramEvery: Int
+    /// Stop with status "diverged" when the loss exceeds this (or is not finite).
+    public var divergenceLoss: Double
+    /// Residual tolerance of the iterative eigensolver (‖Mv − λv‖ ≤ tol·‖M‖).
+    public var eigenTolerance: Double
+    /// Store X in the recording when it takes at most this many bytes (float64); otherwise store
+    /// only its location and SHA-256 digest (`/data@x_path`, `/data@x_sha256`). nil: 64 MiB.
+    public var storeDataBelow: Int?
+    public static let defaultStoreDataBelow = 64 << 20
+
+    enum CodingKeys: String, CodingKey {
+        case data, model, initSeed = "init_seed", initScale = "init_scale", learningRate = "learning_rate", steps, k
+        case spectrumEvery = "spectrum_every", hessianEvery = "hessian_every", checkpointEvery = "checkpoint_every"
+        case crossCheckEvery = "cross_check_every", gramEvery = "gram_every", divergenceLoss = "divergence_loss"
+        case eigenTolerance = "eigen_tolerance", storeDataBelow = "store_data_below"
+    }
+
+    public init(data: DataSpec, model: ModelDescription, initSeed: UInt64 = 0, initScale: Double = 1,
+                learningRate: Double, steps: Int, k: Int = 8, spectrumEvery: Int = 100, hessianEvery: Int = 0,
+                checkpointEvery: Int = 500, crossCheckEvery: Int = 100, gramEvery: Int = 0,
+                divergenceLoss: Double = 1e6, eigenTolerance: Double = 1e-10, storeDataBelow: Int? = nil) {
+        self.data = data; self.model = model; self.initSeed = initSeed; self.initScale = initScale
+        self.learningRate = learningRate; self.steps = steps; self.k = k; self.spectrumEvery = spectrumEvery
+        self.hessianEvery = hessianEvery; self.checkpointEvery = checkpointEvery; self.crossCheckEvery = crossCheckEvery
+        self.gramEvery = gramEvery; self.divergenceLoss = divergenceLoss; self.eigenTolerance = eigenTolerance
+        self.storeDataBelow = storeDataBelow
+    }
+
+    /// Decodes with defaults for every field except data, model, learning_rate and steps.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(data: try c.decode(DataSpec.self, forKey: .data),
+                  model: try c.decode(ModelDescription.self, forKey: .model),
+                  initSeed: try c.decodeIfPresent(UInt64.self, forKey: .initSeed) ?? 0,
+                  initScale: try c.decodeIfPresent(Double.self, forKey: .initScale) ?? 1,
+                  learningRate: try c.decode(Double.self, forKey: .learningRate),
+                  steps: try c.decode(Int.self, forKey: .steps),
+                  k: try c.decodeIfPresent(Int.self, forKey: .k) ?? 8,
+                  spectrumEvery: try c.decodeIfPresent(Int.self, forKey: .spectrumEvery) ?? 100,
+                  hessianEvery: try c.decodeIfPresent(Int.self, forKey: .hessianEvery) ?? 0,
+                  checkpointEvery: try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? 500,
+                  crossCheckEvery: try c.decodeIfPresent(Int.self, forKey: .crossCheckEvery) ?? 100,
+                  gramEvery: try c.decodeIfPresent(Int.self, forKey: .gramEvery) ?? 0,
+                  divergenceLoss: try c.decodeIfPresent(Double.self, forKey: .divergenceLoss) ?? 1e6,
+                  eigenTolerance: try c.decodeIfPresent(Double.self, forKey: .eigenTolerance) ?? 1e-10,
+                  storeDataBelow: try c.decodeIfPresent(Int.self, forKey: .storeDataBelow))
+    }
+
+    /// Checks ranges; errors name `source`.
+    public func validate(source: String = "config") throws {
+        func bad(_ s: String) -> RunError { .invalidConfig(source: source, problem: s) }
+        try model.validate(source: source + " model")
+        guard learningRate > 0 && learningRate.isFinite else { throw bad("learning_rate must be positive, got \(learningRate)") }
+        guard steps >= 0 else { throw bad("steps must be ≥ 0, got \(steps)") }
+        guard k >= 1 else { throw bad("k must be ≥ 1, got \(k)") }
+        for (name, v) in [("spectrum_every", spectrumEvery), ("hessian_every", hessianEvery), ("checkpoint_every", checkpointEvery),
+                          ("cross_check_every", crossCheckEvery), ("gram_every", gramEvery)] where v < 0 {
+            throw bad("\(name) must be ≥ 0, got \(v)")
+        }
+        guard initScale > 0 && initScale.isFinite else { throw bad("init_scale must be positive") }
+        guard divergenceLoss > 0 && divergenceLoss.isFinite else { throw bad("divergence_loss must be positive and finite (use e.g. 1e300 for no threshold)") }
+        guard eigenTolerance > 0 && eigenTolerance < 1e-3 else { throw bad("eigen_tolerance must be in (0, 1e-3)") }
+        if let s = storeDataBelow, s < 0 { throw bad("store_data_below must be ≥ 0 bytes, got \(s)") }
+    }
+
+    /// Canonical JSON (sorted keys).
+    public func jsonString() -> String {
+        let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// Parses a config file: YAML when the name ends in .yaml or .yml, JSON otherwise (the keys
+    /// of /run@config either way; JSON is also valid YAML).
+    public static func load(path: String) throws -> RunConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RunError.invalidConfig(source: path, problem: "cannot read file")
+        }
+        let ext = (path as NSString).pathExtension.lowercased()
+        do {
+            let c: RunConfig
+            if ext == "yaml" || ext == "yml" {
+                guard let text = String(data: data, encoding: .utf8) else {
+                    throw RunError.invalidConfig(source: path, problem: "not UTF-8 text")
+                }
+                do { c = try YAMLDecoder().decode(RunConfig.self, from: text) } catch let e as YamlError {
+                    throw RunError.invalidConfig(source: path, problem: "YAML: " + "\(e)".split(whereSeparator: \.isNewline).joined(separator: " "))
+                }
+            } else {
+                c = try JSONDecoder().decode(RunConfig.self, from: data)
+            }
+            try c.validate(source: path)
+            return c
+        } catch let e as RunError { throw e
+        } catch let e as ModelError { throw e
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw RunError.invalidConfig(source: path, problem: "missing key \"\((ctx.codingPath.map { $0.stringValue } + [key.stringValue]).joined(separator: "."))\"")
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw RunError.invalidConfig(source: path, problem: "wrong type at \"\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))\"")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            let under = ctx.underlyingError.map { ": " + "\($0)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ") } ?? ""
+            throw RunError.invalidConfig(source: path, problem: ctx.debugDescription + under + (ctx.codingPath.isEmpty ? "" : " at \"\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))\""))
+        } catch {
+            throw RunError.invalidConfig(source: path, problem: "\(error)")
+        }
+    }
+}
+
