@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "TrajectoryFormat", targets: ["TrajectoryFormat"]),
         .library(name: "EOSNumerics", targets: ["EOSNumerics"]),
         .library(name: "EOSModels", targets: ["EOSModels"]),
+        .library(name: "EOSPhases", targets: ["EOSPhases"]),
         .library(name: "EOSRecorder", targets: ["EOSRecorder"]),
         .library(name: "EOSAnalysis", targets: ["EOSAnalysis"]),
         .library(name: "EOSReport", targets: ["EOSReport"]),
@@ -29,12 +30,13 @@ let package = Package(
         .target(name: "EOSNumerics", dependencies: ["CLapack"], exclude: ["README.md"]),
         .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"], exclude: ["README.md"]),
-        .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat",
+        .target(name: "EOSPhases", exclude: ["README.md"]),
+        .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSPhases", "EOSNumerics", "TrajectoryFormat",
                                                     .product(name: "Yams", package: "Yams")], exclude: ["README.md"]),
-        .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "EOSRecorder", "TrajectoryFormat", "HDF5Kit"], exclude: ["README.md"]),
-        .target(name: "EOSReport", dependencies: ["EOSAnalysis", "TrajectoryFormat"], exclude: ["README.md"]),
+        .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "EOSPhases", "EOSRecorder", "TrajectoryFormat", "HDF5Kit"], exclude: ["README.md"]),
+        .target(name: "EOSReport", dependencies: ["EOSAnalysis", "EOSPhases", "TrajectoryFormat"], exclude: ["README.md"]),
         .executableTarget(name: "eostrace", dependencies: [
-            "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRecorder", "EOSAnalysis", "EOSReport",
+            "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSPhases", "EOSRecorder", "EOSAnalysis", "EOSReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -42,9 +44,10 @@ let package = Package(
         .testTarget(name: "TrajectoryFormatTests", dependencies: ["TrajectoryFormat", "HDF5Kit"]),
         .testTarget(name: "EOSNumericsTests", dependencies: ["EOSNumerics"]),
         .testTarget(name: "EOSModelsTests", dependencies: ["EOSModels", "EOSNumerics"]),
+        .testTarget(name: "EOSPhasesTests", dependencies: ["EOSPhases"]),
         .testTarget(name: "EOSRecorderTests", dependencies: ["EOSRecorder", "EOSModels", "TrajectoryFormat"]),
-        .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSModels", "EOSNumerics", "TrajectoryFormat", "HDF5Kit"]),
-        .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis"]),
+        .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSPhases", "EOSModels", "EOSNumerics", "TrajectoryFormat", "HDF5Kit"]),
+        .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis", "EOSPhases"]),
         .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat", "HDF5Kit"]),
     ]
 )

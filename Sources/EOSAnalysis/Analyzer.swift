@@ -1,3 +1,5 @@
+import EOSPhases
+
 import Foundation
 
 /// Computes everything SPEC §3 defines from an `AnalysisInput`.
