@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "EOSPhasesTests", dependencies: ["EOSPhases"]),
         .testTarget(name: "EOSRecorderTests", dependencies: ["EOSRecorder", "EOSModels", "TrajectoryFormat"]),
         .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSPhases", "EOSModels", "EOSNumerics", "TrajectoryFormat", "HDF5Kit"]),
-        .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis", "EOSPhases"]),
+        .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis", "EOSPhases", "TrajectoryFormat"]),
         .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat", "HDF5Kit"]),
     ]
 )
