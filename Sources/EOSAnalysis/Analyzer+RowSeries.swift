@@ -68,15 +68,15 @@ extension Analyzer {
 
         for i in 0..<t {
             let dBase = i * n
-            let d = input.residual[dBase..<(dBase + n)]
-            let v1 = input.leadingEigenvector(row: i)
+            let d = input.residual[dBase..<(dBase + n)]          // D(t), indices dBase...
+            let v1 = input.leadingEigenvector(row: i)            // v1(t), indices vBase...
             let vBase = v1.startIndex
             // Decomposition D = c1 v1 + R.
-            let c = dot(d, v1)
-            var r = [Double](repeating: 0, count: n)
-            for j in 0..<n { r[j] = d[dBase + j] - c * v1[vBase + j] }
+            let c1 = dot(d, v1)
+            var r = [Double](repeating: 0, count: n)             // R(t) = D − c1 v1
+            for j in 0..<n { r[j] = d[dBase + j] - c1 * v1[vBase + j] }
             let rNorm = norm2(r[...])
-            series.c1[i] = c
+            series.c1[i] = c1
             series.rNormSq[i] = rNorm * rNorm / Double(n)
             series.residualNorm[i] = norm2(d)
 
@@ -89,7 +89,7 @@ extension Analyzer {
 
             guard input.isConsecutive(i) else { continue }
             let dnBase = (i + 1) * n
-            let dn = input.residual[dnBase..<(dnBase + n)]
+            let dn = input.residual[dnBase..<(dnBase + n)]       // D(t+1), indices dnBase...
 
             // One application of M(t) to [D, P R′_S, P R′_P], P = I − v1 v1ᵀ.
             let fromStartAlongV1 = dot(v1, tracker.fromStart[...]), primaryAlongV1 = dot(v1, tracker.primary[...])

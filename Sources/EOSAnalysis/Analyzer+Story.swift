@@ -10,16 +10,17 @@ extension Analyzer {
         return "not supported"
     }
 
+    /// The paper's claims, each with its measure, value and verdict (`verdict`).
     static func makeStory(phases: PhaseSummary, anomalies: AnomalySummary, checks: ChecksSummary,
                           rPrime: RPrimeSummary, decomposition: DecompositionSummary, approximate: Bool) -> [StoryItem] {
         var items: [StoryItem] = []
         func add(_ claim: String, _ measure: String, _ value: Double, _ rate: Double) {
             items.append(StoryItem(claim: claim, measure: measure, value: value, verdict: verdict(rate)))
         }
-        let cyc = Double(phases.cycleCount)
+        let cycleCount = Double(phases.cycleCount)
         add("EOS: Λ crosses 2/η and comes back below it (§3.1)",
-            "complete II→III→IV cycles / cycles", cyc,
-            phases.cycleCount == 0 ? 0 : Double(phases.completeCycles) / cyc)
+            "complete II→III→IV cycles / cycles", cycleCount,
+            phases.cycleCount == 0 ? 0 : Double(phases.completeCycles) / cycleCount)
         add("‖A‖ and Λ move together (Assumption 3.1)", "co-movement rate", checks.coMovement.all.rate,
             checks.coMovement.all.rate)
         // Lift above chance: (near rate − chance)/(1 − chance); n/a when every pair is near a change.
@@ -28,44 +29,48 @@ extension Analyzer {
             "fraction of anomalies within \(anomalies.window) steps (chance \(fmt(chance)); rate: lift above chance)",
             anomalies.nearSignChangeRate,
             chance < 1 ? (anomalies.nearSignChangeRate - chance) / (1 - chance) : .nan)
-        let fo = checks.firstOrderResidual.all.median
+        let firstOrderErrorMedian = checks.firstOrderResidual.all.median
         add("D follows its first-order update (Assumption 3.2)" + (approximate ? " [approximate M]" : ""),
-            "median ‖D(t+1) − (I − ηM)D(t)‖/‖ΔD‖ (rate: 1 − median)", fo, 1 - fo)
-        let ao = checks.firstOrderOutputNorm.all.median
-        add("‖A‖² follows −(4η/n)DᵀF (Assumption 3.2)", "median relative error (rate: 1 − median)", ao, 1 - ao)
-        let e2 = checks.eps2.all.p90
-        add("v1 moves slowly (Assumption 3.5(iii))", "p90 of ε2 (rate: 1 − 10·p90)", e2, 1 - 10 * e2)
+            "median ‖D(t+1) − (I − ηM)D(t)‖/‖ΔD‖ (rate: 1 − median)", firstOrderErrorMedian, 1 - firstOrderErrorMedian)
+        let outputNormErrorMedian = checks.firstOrderOutputNorm.all.median
+        add("‖A‖² follows −(4η/n)DᵀF (Assumption 3.2)", "median relative error (rate: 1 − median)",
+            outputNormErrorMedian, 1 - outputNormErrorMedian)
+        let eps2P90 = checks.eps2.all.p90
+        add("v1 moves slowly (Assumption 3.5(iii))", "p90 of ε2 (rate: 1 − 10·p90)", eps2P90, 1 - 10 * eps2P90)
         add("D has a v1 component at phase-II starts (Assumption 3.6)", "rate c > 1", checks.assumption36Holds.rate,
             checks.assumption36Holds.rate)
-        if let a37 = checks.assumption37 {
-            add("λ2 < 1/η (Assumption 3.7)", "rate", a37.all.rate, a37.all.rate)
+        if let assumption37 = checks.assumption37 {
+            add("λ2 < 1/η (Assumption 3.7)", "rate", assumption37.all.rate, assumption37.all.rate)
         }
-        if let ol = checks.outputLayerRatio {
-            let m = ol.all.median
-            add("λ_max(M_A) ≪ Λ (§3.2)", "median λ_max(M_A)/Λ (rate: 1 − 5·median)", m, 1 - 5 * m)
+        if let outputLayerRatio = checks.outputLayerRatio {
+            let ratioMedian = outputLayerRatio.all.median
+            add("λ_max(M_A) ≪ Λ (§3.2)", "median λ_max(M_A)/Λ (rate: 1 − 5·median)", ratioMedian, 1 - 5 * ratioMedian)
         }
-        if let p = checks.proposition31 {
-            add("‖D‖ > ‖Y‖ ⇒ DᵀF > 0 (Proposition 3.1)", "rate", p.all.rate, p.all.rate)
+        if let proposition31 = checks.proposition31 {
+            add("‖D‖ > ‖Y‖ ⇒ DᵀF > 0 (Proposition 3.1)", "rate", proposition31.all.rate, proposition31.all.rate)
         }
-        if let p = checks.proposition32Bound {
-            add("‖D‖ > ‖Y‖ ⇒ ‖A‖² drops by > (4η/n)(‖D‖−‖Y‖)² (Proposition 3.2)", "rate", p.all.rate, p.all.rate)
+        if let proposition32 = checks.proposition32Bound {
+            add("‖D‖ > ‖Y‖ ⇒ ‖A‖² drops by > (4η/n)(‖D‖−‖Y‖)² (Proposition 3.2)", "rate",
+                proposition32.all.rate, proposition32.all.rate)
         }
         add("|c1| grows geometrically in phases II–III (Lemma 3.2)", "rate |c1(t+1)/c1(t)| > 1",
             checks.lemma32.growth.rate, checks.lemma32.growth.rate)
-        let rp = rPrime.primary.relError.all.median
+        let rPrimeRelErrorMedian = rPrime.primary.relError.all.median
         add("R stays close to R′ (Lemma 3.5, Theorem 2)" + (approximate ? " [approximate M]" : ""),
-            "median ‖R − R′‖/‖R‖ (rate: 1 − median)", rp, 1 - rp)
-        let rd = decomposition.rNormSqDecreases.all.rate, ld = decomposition.lossDecreases.all.rate
-        add("‖R‖² decreases more steadily than L (§3.4)", "rate ‖R‖² decreases (vs L: \(fmt(ld)))", rd,
-            rd.isNaN || ld.isNaN ? .nan : (rd >= ld ? rd : 0))
-        if let ex = checks.exactUpdate {
-            let m = ex.relativeToResidual.max
+            "median ‖R − R′‖/‖R‖ (rate: 1 − median)", rPrimeRelErrorMedian, 1 - rPrimeRelErrorMedian)
+        let rDecreaseRate = decomposition.rNormSqDecreases.all.rate, lossDecreaseRate = decomposition.lossDecreases.all.rate
+        add("‖R‖² decreases more steadily than L (§3.4)", "rate ‖R‖² decreases (vs L: \(fmt(lossDecreaseRate)))",
+            rDecreaseRate,
+            rDecreaseRate.isNaN || lossDecreaseRate.isNaN ? .nan : (rDecreaseRate >= lossDecreaseRate ? rDecreaseRate : 0))
+        if let exactUpdate = checks.exactUpdate {
+            let maxRelativeResidual = exactUpdate.relativeToResidual.max
             add("Two-layer linear: D(t+1) = (I − ηM*)D(t) exactly (§4)", "max relative residual (rate: 1 if ≤ 1e-8)",
-                m, m <= 1e-8 ? 1 : 0)
+                maxRelativeResidual, maxRelativeResidual <= 1e-8 ? 1 : 0)
         }
         return items
     }
 
+    /// `%.3g`, or "n/a" for NaN.
     static func fmt(_ x: Double) -> String {
         x.isNaN ? "n/a" : String(format: "%.3g", x)
     }
