@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "EOSNumerics", targets: ["EOSNumerics"]),
         .library(name: "EOSModels", targets: ["EOSModels"]),
         .library(name: "EOSRun", targets: ["EOSRun"]),
+        .library(name: "EOSPhases", targets: ["EOSPhases"]),
         .library(name: "EOSRecorder", targets: ["EOSRecorder"]),
         .library(name: "EOSAnalysis", targets: ["EOSAnalysis"]),
         .library(name: "EOSReport", targets: ["EOSReport"]),
@@ -32,11 +33,12 @@ let package = Package(
         .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSRun", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat",
                                                .product(name: "Yams", package: "Yams")], exclude: ["README.md"]),
-        .target(name: "EOSRecorder", dependencies: ["EOSRun", "EOSModels", "EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
-        .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "EOSRun", "TrajectoryFormat", "HDF5Kit"], exclude: ["README.md"]),
-        .target(name: "EOSReport", dependencies: ["EOSAnalysis", "TrajectoryFormat"], exclude: ["README.md"]),
+        .target(name: "EOSPhases", exclude: ["README.md"]),
+        .target(name: "EOSRecorder", dependencies: ["EOSRun", "EOSPhases", "EOSModels", "EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
+        .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "EOSRun", "EOSPhases", "TrajectoryFormat", "HDF5Kit"], exclude: ["README.md"]),
+        .target(name: "EOSReport", dependencies: ["EOSAnalysis", "EOSPhases", "TrajectoryFormat"], exclude: ["README.md"]),
         .executableTarget(name: "eostrace", dependencies: [
-            "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRecorder", "EOSAnalysis", "EOSReport",
+            "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSPhases", "EOSRecorder", "EOSAnalysis", "EOSReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -45,9 +47,10 @@ let package = Package(
         .testTarget(name: "EOSNumericsTests", dependencies: ["EOSNumerics"]),
         .testTarget(name: "EOSModelsTests", dependencies: ["EOSModels", "EOSNumerics"]),
         .testTarget(name: "EOSRunTests", dependencies: ["EOSRun", "EOSModels", "EOSNumerics", "TrajectoryFormat"]),
+        .testTarget(name: "EOSPhasesTests", dependencies: ["EOSPhases"]),
         .testTarget(name: "EOSRecorderTests", dependencies: ["EOSRecorder", "EOSModels", "TrajectoryFormat"]),
-        .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSModels", "EOSNumerics", "TrajectoryFormat", "HDF5Kit"]),
-        .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis"]),
+        .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSPhases", "EOSModels", "EOSNumerics", "TrajectoryFormat", "HDF5Kit"]),
+        .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis", "EOSPhases", "TrajectoryFormat"]),
         .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat", "HDF5Kit"]),
     ]
 )

@@ -1,14 +1,9 @@
+import EOSPhases
+
 /// Options of one analysis; recorded with every result (JSON key `options`).
 public struct AnalysisOptions: Codable, Equatable, Sendable {
-    /// How phase IV ends (SPEC §3.1).
-    public enum PhaseRule: String, Codable, Sendable, CaseIterable {
-        /// IV ends at the first step with L(t) ≤ L(p) (p = peak of the run), or when the next run
-        /// above 2/η begins. The step with L(t) ≤ L(p) is phase I.
-        case loss
-        /// IV ends at the first step with DᵀF < 0, or when the next run above 2/η begins. That
-        /// step is phase I.
-        case dtf
-    }
+    /// How phase IV ends (SPEC §3.1): `EOSPhases.PhaseRule` (`loss` or `dtf`).
+    public typealias PhaseRule = EOSPhases.PhaseRule
 
     /// Phase-IV end rule.
     public var phaseRule: PhaseRule

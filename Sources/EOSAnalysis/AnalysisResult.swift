@@ -1,3 +1,5 @@
+import EOSPhases
+
 /// Everything one analysis computed. Encodes to JSON with sorted keys (see `jsonData()`); numbers
 /// that are undefined (0/0 ratios, statistics of empty samples) are NaN in memory and the strings
 /// "NaN", "Infinity", "-Infinity" in JSON. Per-row quantities live in `perStep`; quantities of a

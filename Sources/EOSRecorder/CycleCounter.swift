@@ -1,21 +1,29 @@
-/// Counts Edge-of-Stability cycles online: a cycle is a maximal run of steps with Λ > 2/η that
-/// ends (Λ comes back to ≤ 2/η). Also remembers the first step where Λ > 2/η.
-public struct CycleCounter: Sendable {
-    public let threshold: Double
-    public private(set) var completedCycles = 0
-    public private(set) var above = false
-    public private(set) var firstCrossing: Int?
-    public private(set) var maxSharpness = -Double.infinity
+import EOSNumerics
+import EOSPhases
 
-    public init(learningRate: Double) { threshold = 2 / learningRate }
+/// Counts Edge-of-Stability cycles online for `record`'s summary: a cycle is a maximal run of
+/// steps with Λ > 2/η that *ended* (Λ came back to ≤ 2/η). Also remembers the first step where
+/// Λ > 2/η and the largest Λ. A thin view of `EOSPhases.ThresholdRunCounter` (the one
+/// implementation of the run rule), keeping the recorder's API.
+public struct CycleCounter: Sendable {
+    /// The counter this view reads.
+    public private(set) var runs: ThresholdRunCounter
+
+    /// 2/η.
+    public var threshold: Double { runs.threshold }
+    /// Runs above 2/η that ended.
+    public var completedCycles: Int { runs.runsEnded }
+    /// True while the last observed step was above 2/η.
+    public var above: Bool { runs.isAbove }
+    /// First step with Λ > 2/η.
+    public var firstCrossing: Int? { runs.firstStepAbove.map { Int($0) } }
+    /// max Λ observed (−∞ before the first step).
+    public var maxSharpness: Double { runs.maxSharpness }
+
+    public init(learningRate: Double) { runs = ThresholdRunCounter(learningRate: learningRate) }
 
     public mutating func observe(step: Int, sharpness: Double) {
-        maxSharpness = max(maxSharpness, sharpness)
-        if sharpness > threshold {
-            if !above { above = true; if firstCrossing == nil { firstCrossing = step } }
-        } else if above {
-            above = false; completedCycles += 1
-        }
+        runs.observe(step: Int64(step), sharpness: sharpness)
     }
 }
 
@@ -31,5 +39,3 @@ public final class CountingSink: TrajectorySink {
     public func appendGram(step: Int, matrix: EOSNumerics.Matrix) throws { try base.appendGram(step: step, matrix: matrix) }
     public func setStatus(_ status: TrainingStatus) throws { try base.setStatus(status) }
 }
-
-import EOSNumerics

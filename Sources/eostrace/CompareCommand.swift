@@ -40,8 +40,8 @@ struct CompareCommand: ParsableCommand {
             choice.gram = GramChoice.topk.rawValue
             choice.phaseRule = phaseRule
             let analysed = try runs.map { try ReportRunLoader.load(path: $0, choice: choice, quiet: true) }
-            let labels = CompareCommand.labels(paths: runs, etas: analysed.map(\.input.learningRate),
-                                               seeds: analysed.map(\.seed), by: label)
+            let labels = RunComparison.labels(paths: runs, etas: analysed.map(\.input.learningRate),
+                                              seeds: analysed.map(\.seed), by: RunLabelRule(rawValue: label.rawValue) ?? .auto)
             let inputs = zip(labels, analysed).map { CompareInput(label: $0, analysisInput: $1.input, result: $1.result) }
             print(try RunComparison.text(inputs), terminator: "")
             if let output {
@@ -49,27 +49,5 @@ struct CompareCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("eostrace: wrote \(output)\n".utf8))
             }
         }
-    }
-
-    /// Run labels: by η when they differ (auto), else seed, else file name; made unique by
-    /// appending the file name where two labels coincide.
-    static func labels(paths: [String], etas: [Double], seeds: [Int64?], by: LabelBy) -> [String] {
-        let files = paths.map { ($0 as NSString).lastPathComponent }
-        var mode = by
-        if mode == .auto {
-            if Set(etas).count == etas.count { mode = .eta }
-            else if seeds.allSatisfy({ $0 != nil }) && Set(seeds.map { $0! }).count == seeds.count { mode = .seed }
-            else { mode = .file }
-        }
-        var labels: [String] = paths.indices.map { i in
-            switch mode {
-            case .eta: return "η = \(etas[i])"
-            case .seed: return seeds[i].map { "seed \($0)" } ?? files[i]
-            case .file, .auto: return files[i]
-            }
-        }
-        let counts = Dictionary(labels.map { ($0, 1) }, uniquingKeysWith: +)
-        for i in labels.indices where counts[labels[i]]! > 1 && labels[i] != files[i] { labels[i] += " (\(files[i]))" }
-        return labels
     }
 }

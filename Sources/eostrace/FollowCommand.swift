@@ -1,4 +1,5 @@
 import ArgumentParser
+import EOSPhases
 import Foundation
 import TrajectoryFormat
 
@@ -7,7 +8,7 @@ import TrajectoryFormat
 /// Opens RUN as an SWMR reader, and every `--interval` seconds refreshes it and prints the new
 /// steps: step, loss L, sharpness Λ, Λη/2 (≥ 1 means Λ ≥ 2/η) and the phase (I–IV).
 ///
-/// Phases (SPEC §3.1), computed online, one step at a time (`OnlinePhaseTracker`): a step with
+/// Phases (SPEC §3.1), computed online, one step at a time (`EOSPhases.OnlinePhaseTracker`): a step with
 /// Λ > 2/η opens a run above 2/η (phase II); inside the run a step is II when its Λ is a new
 /// maximum of the run (strictly larger than every earlier one) and III otherwise; after the run,
 /// phase IV lasts until the first step with L(t) ≤ L(p) (p = the peak so far) or until the next
@@ -66,7 +67,7 @@ struct FollowCommand: ParsableCommand {
                     let loss = try reader.read(Layout.Series.loss, range: r)
                     let lam = try reader.read(Layout.Series.sharpness, range: r)
                     for i in 0..<r.count {
-                        let phase = tracker.next(sharpness: lam[i], loss: loss[i])
+                        let phase = tracker.next(step: steps[i], sharpness: lam[i], loss: loss[i])
                         if !quiet {
                             print(String(format: "%10lld %23.16e %23.16e %9.6f  %@", steps[i], loss[i], lam[i],
                                          lam[i] * eta / 2, phase.roman))
@@ -116,54 +117,6 @@ struct FollowCommand: ParsableCommand {
                 throw failure(String(describing: error), code: CLIExit.unreadable)
             }
         }
-    }
-}
-
-/// The SPEC §3.1 phase of each new step, from the steps seen so far (see `FollowCommand`).
-struct OnlinePhaseTracker {
-    enum Phase: Int8 {
-        case I = 1, II, III, IV
-        var roman: String { ["I", "II", "III", "IV"][Int(rawValue) - 1] }
-    }
-
-    private enum State {
-        case below
-        case above(peakSharpness: Double, lossAtPeak: Double)
-        case recovering(lossAtPeak: Double)
-    }
-
-    let threshold: Double
-    private var state = State.below
-    /// Runs above 2/η begun so far.
-    private(set) var cycles = 0
-
-    init(learningRate: Double) { threshold = 2 / learningRate }
-
-    mutating func next(sharpness: Double, loss: Double) -> Phase {
-        if sharpness > threshold {
-            if case .above(let peak, _) = state {
-                if sharpness > peak {
-                    state = .above(peakSharpness: sharpness, lossAtPeak: loss)
-                    return .II
-                }
-                return .III
-            }
-            cycles += 1
-            state = .above(peakSharpness: sharpness, lossAtPeak: loss)
-            return .II
-        }
-        let lossAtPeak: Double
-        switch state {
-        case .below: return .I
-        case .above(_, let lp): lossAtPeak = lp
-        case .recovering(let lp): lossAtPeak = lp
-        }
-        if loss <= lossAtPeak {
-            state = .below
-            return .I
-        }
-        state = .recovering(lossAtPeak: lossAtPeak)
-        return .IV
     }
 }
 

@@ -49,9 +49,7 @@ struct ReportCommand: ParsableCommand {
         try refuseOverwritingInputs(output: out, option: "--output", inputs: [run])
         try reportingErrors {
             let analysed = try ReportRunLoader.load(path: run, choice: analysis, window: (from, to))
-            var input = ReportInput(runName: (run as NSString).lastPathComponent, analysisInput: analysed.input,
-                                    result: analysed.result, metadata: analysed.metadata)
-            input.hessianSharpness = analysed.hessian
+            let input = analysed.reportInput(runName: (run as NSString).lastPathComponent)
             let options = RunReport.Options(from: from, to: to, yScale: yScale.choice)
             let html: String
             do {
@@ -97,17 +95,9 @@ struct ReportAnalysisOptions: ParsableArguments {
     }
 }
 
-/// Reads a recording into the analyzer's input and analyses it (shared by report and compare).
+/// The CLI side of `AnalysedRun.load` for report and compare: opens the file, prints the note on
+/// M(t) and the progress on stderr, maps an empty window to exit 1; writes output files.
 enum ReportRunLoader {
-    struct Analysed {
-        var input: AnalysisInput
-        var result: AnalysisResult
-        var metadata: [(key: String, value: String)]
-        var seed: Int64?
-        /// Hessian sharpness on its own cadence, when recorded.
-        var hessian: (steps: [Int], values: [Double])?
-    }
-
     static func defaultOutput(for run: String, suffix: String) -> String {
         let base = (run as NSString).deletingPathExtension
         return base + suffix
@@ -123,57 +113,26 @@ enum ReportRunLoader {
     }
 
     /// - Parameter window: when given, fails early (before analysing) if no recorded step lies in it.
-    static func load(path: String, choice: ReportAnalysisOptions, window: (Int?, Int?)? = nil, quiet: Bool = false) throws -> Analysed {
+    static func load(path: String, choice: ReportAnalysisOptions, window: (Int?, Int?)? = nil, quiet: Bool = false) throws -> AnalysedRun {
         let reader = try TrajectoryReader(path: path)
         defer { reader.close() }
-        let md = reader.metadata
-        let steps = try reader.steps()
-        if let (from, to) = window, from != nil || to != nil {
-            let lo = Int64(from ?? Int.min), hi = Int64(to ?? Int.max)
-            if !steps.contains(where: { $0 >= lo && $0 <= hi }) {
-                throw failure(ReportError.emptyWindow(run: (path as NSString).lastPathComponent, from: from, to: to,
-                                                      first: steps.first.map { Int($0) }, last: steps.last.map { Int($0) }).description,
-                              code: CLIExit.invalid)
-            }
-        }
-        // Same steps as `Analyzer.analyze(reader:options:gram:)`, keeping the input for the figures.
-        let input = try AnalysisInput(reader: reader)
-        let rule = AnalysisOptions.PhaseRule(rawValue: choice.phaseRule) ?? .loss
-        let selection = try GramSelection.make(reader: reader, input: input, choice: GramChoice(rawValue: choice.gram) ?? .auto)
-        if let note = selection.note, !quiet {
-            FileHandle.standardError.write(Data("eostrace: \(path): \(note)\n".utf8))
-        }
+        let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: choice.phaseRule) ?? .loss)
         var progress = ProgressLine()
-        var result = try Analyzer.analyze(input, gram: selection.provider, options: AnalysisOptions(phaseRule: rule),
-                                          gramNote: selection.note) { done, total in
-            if !quiet { progress.update("analysing \((path as NSString).lastPathComponent): \(done)/\(total) steps", force: done == total) }
+        let name = (path as NSString).lastPathComponent
+        do {
+            let analysed = try AnalysedRun.load(
+                reader: reader, options: options, gram: GramChoice(rawValue: choice.gram) ?? .auto,
+                window: window.map { (from: $0.0, to: $0.1) },
+                gramSelected: { note in
+                    if let note, !quiet { FileHandle.standardError.write(Data("eostrace: \(path): \(note)\n".utf8)) }
+                },
+                progress: { done, total in
+                    if !quiet { progress.update("analysing \(name): \(done)/\(total) steps", force: done == total) }
+                })
+            if !quiet { progress.finish() }
+            return analysed
+        } catch let e as ReportError {
+            throw failure(e.description, code: CLIExit.invalid)
         }
-        if !quiet { progress.finish() }
-        if let r = selection.replay { result.gram.replay = r.report }
-
-        var meta: [(key: String, value: String)] = [
-            ("file", path),
-            ("format", "\(Layout.formatName) \(reader.formatVersion.map(String.init).joined(separator: "."))"),
-            ("status", (try? reader.status().rawValue) ?? "unknown"),
-            ("software", "\(md.software) \(md.softwareVersion)"),
-        ]
-        if let c = md.created { meta.append(("created", c)) }
-        meta += [
-            ("learning rate η", "\(md.learningRate)"),
-            ("n (samples)", "\(md.n)"), ("p (parameters)", "\(md.p)"), ("k (eigenpairs)", "\(md.k)"), ("d (input dim)", "\(reader.d)"),
-            ("loss", md.loss), ("model", md.model),
-            ("recorded steps", "\(steps.count) (\(steps.first.map(String.init) ?? "-") … \(steps.last.map(String.init) ?? "-"))"),
-        ]
-        if let s = md.seed { meta.append(("seed", "\(s)")) }
-        if let s = md.dataSeed { meta.append(("data seed", "\(s)")) }
-        if let s = md.dataDescription { meta.append(("data", s)) }
-        if let s = md.cadences { meta.append(("cadences", s)) }
-        if let s = md.config { meta.append(("config", s)) }
-        meta.append(("analysis", "version \(result.analysisVersion), phase rule \(rule.rawValue), M(t): \(result.gram.label)"))
-        var hessian: (steps: [Int], values: [Double])?
-        if reader.has(Layout.Series.hessianSharpness) {
-            hessian = (try reader.hessianSteps().map { Int($0) }, try reader.hessianSharpness())
-        }
-        return Analysed(input: input, result: result, metadata: meta, seed: md.seed, hessian: hessian)
     }
 }

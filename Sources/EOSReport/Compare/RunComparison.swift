@@ -1,3 +1,4 @@
+import EOSPhases
 import Foundation
 
 /// One run of a comparison (e.g. one η or one seed).
@@ -80,14 +81,7 @@ public enum RunComparison {
                 median = quantile(sorted: v, 0.5); q1 = quantile(sorted: v, 0.25); q3 = quantile(sorted: v, 0.75)
             }
         }
-        let cycles: Int
-        if let phase = run.phase {
-            cycles = PhaseShading.cycleCount(phase)
-        } else {
-            var c = 0
-            for i in run.sharpness.indices where run.sharpness[i] > thr && (i == 0 || !(run.sharpness[i - 1] > thr)) { c += 1 }
-            cycles = c
-        }
+        let cycles = run.phase.map(CycleCount.phaseIIRuns) ?? CycleCount.runsAbove(sharpness: run.sharpness, learningRate: run.eta)
         return Metrics(label: run.label, eta: run.eta, recordedSteps: run.steps.count,
                        firstStepAboveThreshold: first.map { run.steps[$0] },
                        plateauMedian: median, plateauQ1: q1, plateauQ3: q3, cycles: cycles, anomalyRate: run.anomalyRate)

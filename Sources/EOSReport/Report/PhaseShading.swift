@@ -1,3 +1,4 @@
+import EOSPhases
 import Foundation
 
 /// The four phases of SPEC §3.1 as shaded x-intervals and their names.
@@ -33,10 +34,6 @@ public enum PhaseShading {
     }
 
     /// Number of cycles: maximal runs of phase II (each starts one II→III→IV cycle; a run cut
-    /// off by the end of the recording still counts).
-    public static func cycleCount(_ phase: [Int]) -> Int {
-        var count = 0
-        for i in phase.indices where phase[i] == 2 && (i == 0 || phase[i - 1] != 2) { count += 1 }
-        return count
-    }
+    /// off by the end of the recording still counts) — `EOSPhases.CycleCount.phaseIIRuns`.
+    public static func cycleCount(_ phase: [Int]) -> Int { CycleCount.phaseIIRuns(phase) }
 }

@@ -1,46 +1,10 @@
-/// One II→III→IV cycle (SPEC §3.1). Rows index the input arrays; steps are the GD step values.
-public struct Cycle: Codable, Equatable, Sendable {
-    /// Why phase IV ended.
-    public enum IVEnd: String, Codable, Sendable {
-        /// A step with L(t) ≤ L(p) was reached (loss rule).
-        case lossRecovered = "loss_recovered"
-        /// A step with DᵀF < 0 was reached (dtf rule).
-        case dtfNegative = "dtf_negative"
-        /// The next run above 2/η began first.
-        case nextRun = "next_run"
-        /// The recording ended first.
-        case endOfRecording = "end_of_recording"
-    }
+@testable import EOSPhases
 
-    public var index: Int
-    /// First row of phase II (a), the peak row p (last of II), the last row of phase III (b).
-    public var startRow: Int, peakRow: Int, endRow: Int
-    /// Last row of phase IV, nil when IV is empty.
-    public var ivEndRow: Int?
-    public var startStep: Int64, peakStep: Int64, endStep: Int64
-    public var ivEndStep: Int64?
-    /// Rows in phases II, III, IV.
-    public var rowsPhase2: Int, rowsPhase3: Int, rowsPhase4: Int
-    /// Step spans (last step − first step + 1; equals rows when there are no gaps; 0 when empty).
-    public var stepsPhase2: Int64, stepsPhase3: Int64, stepsPhase4: Int64
-    public var ivEndReason: IVEnd
-    /// Λ(p) and L(p).
-    public var peakSharpness: Double
-    public var lossAtPeak: Double
-    /// max L over phase III (= L(p) when III is empty) and the rise max L(III) − L(p) (≥ 0).
-    public var maxLossPhase3: Double
-    public var lossRisePhase3: Double
-    /// False when the run above 2/η touches the last row (the recording may have cut it short)
-    /// or IV ended with the recording.
-    public var complete: Bool
-}
-
-/// Phase segmentation of SPEC §3.1 on rows.
-public enum PhaseSegmentation {
-    /// - Returns: per-row phase (1–4) and the cycles in order.
-    /// - Precondition: all arrays have the same length (programmer error otherwise).
-    public static func segment(steps: [Int64], sharpness: [Double], loss: [Double], dtf: [Double],
-                               learningRate: Double, rule: AnalysisOptions.PhaseRule) -> (phases: [Int8], cycles: [Cycle]) {
+/// `PhaseSegmentation.segment` as it was before the EOSPhases module (EOSAnalysis/Phases.swift),
+/// kept verbatim as the reference the shared implementation must reproduce exactly.
+enum ReferenceSegmentation {
+    static func segment(steps: [Int64], sharpness: [Double], loss: [Double], dtf: [Double],
+                        learningRate: Double, rule: PhaseRule) -> (phases: [Int8], cycles: [Cycle]) {
         let t = sharpness.count
         precondition(steps.count == t && loss.count == t && dtf.count == t, "segment: length mismatch")
         let threshold = 2 / learningRate

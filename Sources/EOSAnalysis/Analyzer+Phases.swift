@@ -1,0 +1,34 @@
+import EOSPhases
+
+extension Analyzer {
+    /// Rows per phase, the cycles and their duration / loss-rise distributions (SPEC §3.1).
+    static func phaseSummary(phases: [Int8], cycles: [Cycle], rule: AnalysisOptions.PhaseRule) -> PhaseSummary {
+        var rowsPerPhase = [Int](repeating: 0, count: 5)
+        for p in phases { rowsPerPhase[Int(p)] += 1 }
+        return PhaseSummary(
+            rule: rule,
+            rows: PerPhase(all: phases.count, phase1: rowsPerPhase[1], phase2: rowsPerPhase[2],
+                           phase3: rowsPerPhase[3], phase4: rowsPerPhase[4]),
+            cycles: cycles, cycleCount: cycles.count, completeCycles: cycles.filter(\.complete).count,
+            durationPhase2: Distribution(cycles.map { Double($0.stepsPhase2) }),
+            durationPhase3: Distribution(cycles.map { Double($0.stepsPhase3) }),
+            durationPhase4: Distribution(cycles.map { Double($0.stepsPhase4) }),
+            lossRisePhase3: Distribution(cycles.map(\.lossRisePhase3)))
+    }
+
+    /// |c1|, the share ‖R‖²/n of L, and how often L and ‖R‖²/n decrease, per phase (SPEC §3.2, §3.4).
+    static func decompositionSummary(_ input: AnalysisInput, _ series: RowSeries, phases: [Int8],
+                                     pairRows: [Int]) -> DecompositionSummary {
+        let t = input.count
+        var lossDecreases = [Bool?](repeating: nil, count: t), rNormSqDecreases = lossDecreases
+        for i in pairRows {
+            lossDecreases[i] = input.loss[i + 1] < input.loss[i]
+            rNormSqDecreases[i] = series.rNormSq[i + 1] < series.rNormSq[i]
+        }
+        return DecompositionSummary(
+            absC1: PerPhase(values: rowValues(series.c1.map { abs($0) }), phases: phases),
+            rShareOfLoss: PerPhase(values: (0..<t).map { series.rNormSq[$0] / input.loss[$0] }, phases: phases),
+            lossDecreases: PerPhase(flags: lossDecreases, phases: phases),
+            rNormSqDecreases: PerPhase(flags: rNormSqDecreases, phases: phases))
+    }
+}
