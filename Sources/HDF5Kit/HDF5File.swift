@@ -174,6 +174,16 @@ public final class HDF5File {
         try site.check("close") { H5Fclose(fid) }
     }
 
+    /// Closes the file handle without reporting an error (for deinit paths: the error that left a
+    /// file half-written was reported already, and HDF5's own final flush may fail again).
+    /// Idempotent; prefer `close()`.
+    public func release() {
+        guard id >= 0 else { return }
+        let fid = id
+        id = -1
+        _ = site.quiet { H5Fclose(fid) }
+    }
+
     /// The end-of-allocation address: how long HDF5 believes the file is (nil when unknown).
     public func endOfAllocation() -> Int? {
         guard id >= 0 else { return nil }
