@@ -38,7 +38,7 @@ final class AnalysisResultsTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try f.dataset("/analysis/c1").attachedScales(axis: 0), ["/analysis/step"])
         XCTAssertEqual(try f.root().stringAttribute("format"), AnalysisResults.separateFormatName)
         XCTAssertEqual(try f.root().stringAttribute("software_version"), "0.1.0")
-        XCTAssertFalse(f.root().hasAttribute("format_version"))
+        XCTAssertFalse(try f.root().hasAttribute("format_version"))
         XCTAssertEqual(try f.dataset("/analysis/step").scalarAttribute("_Netcdf4Dimid", as: Int32.self), 0)
     }
 
