@@ -7,7 +7,10 @@ import HDF5Kit
 /// one file flush, so a killed writer leaves every step up to the last flush readable. Memory is
 /// bounded by one batch per series, whatever the run length.
 ///
-/// Not thread-safe: use from one thread (HDF5 here is a serial build).
+/// Not thread-safe: use from one thread at a time (its row buffers are not synchronized; the HDF5
+/// calls themselves are serialized by HDF5Kit, see "Threads" in Sources/HDF5Kit/README.md).
+///
+/// End with `close(status:)`, which reports every error; deinit only releases the handles.
 public final class TrajectoryWriter {
     public let path: String
     public let metadata: RunMetadata
