@@ -30,8 +30,8 @@ let package = Package(
         .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"], exclude: ["README.md"],
                 plugins: ["EmbedSchema"]),
         // Build-time embedding of schemas/trajectory-v1.json into TrajectoryFormat (no checked-in copy).
-        .executableTarget(name: "EmbedSchemaTool"),
-        .plugin(name: "EmbedSchema", capability: .buildTool(), dependencies: ["EmbedSchemaTool"]),
+        .executableTarget(name: "EmbedSchemaTool", exclude: ["README.md"]),
+        .plugin(name: "EmbedSchema", capability: .buildTool(), dependencies: ["EmbedSchemaTool"], exclude: ["README.md"]),
         .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat",
                                                     .product(name: "Yams", package: "Yams")], exclude: ["README.md"]),

@@ -49,9 +49,8 @@ public final class FileDump {
         }
     }
 
-    /// Releases the file handle.
-    public func close() { try? file.close() }
-    deinit { file.release() }
+    /// Releases the file handle (also done when the dump is released).
+    public func close() { file.release() }
 
     private func fail(_ object: String, _ message: String) -> TrajectoryError {
         TrajectoryError(.missingObject, file: path, object: object, message)
