@@ -95,7 +95,6 @@ public struct AnalysisResults: Sendable, Equatable {
     ///
     /// - Throws: `TrajectoryError(.invalidData)` when the steps differ from the recording's.
     public func writeInPlace(recording path: String) throws {
-        try check(file: path)
         let file = try HDF5File.open(path, mode: .readWrite)
         defer { try? file.close() }
         let recorded = try file.dataset("/trajectory/step").read(Int64.self)
@@ -103,6 +102,7 @@ public struct AnalysisResults: Sendable, Equatable {
             throw TrajectoryError(.invalidData, file: path, object: "/trajectory/step",
                                   "the analysis covers \(steps.count) steps that do not match the recording's \(recorded.count)")
         }
+        try check(file: path)
         let group: HDF5Group
         let scale: HDF5Dataset
         if file.kind(of: "/analysis") == .group {
