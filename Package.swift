@@ -29,7 +29,11 @@ let package = Package(
         // Swift modules, one job each (see each folder's README.md).
         .target(name: "HDF5Kit", dependencies: ["CHDF5"], exclude: ["README.md"]),
         .target(name: "EOSNumerics", dependencies: ["CLapack"], exclude: ["README.md"]),
-        .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"], exclude: ["README.md"]),
+        .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"], exclude: ["README.md"],
+                plugins: ["EmbedSchema"]),
+        // Build-time embedding of schemas/trajectory-v1.json into TrajectoryFormat (no checked-in copy).
+        .executableTarget(name: "EmbedSchemaTool", exclude: ["README.md"]),
+        .plugin(name: "EmbedSchema", capability: .buildTool(), dependencies: ["EmbedSchemaTool"], exclude: ["README.md"]),
         .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSRun", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat",
                                                .product(name: "Yams", package: "Yams")], exclude: ["README.md"]),

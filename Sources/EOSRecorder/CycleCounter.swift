@@ -1,5 +1,6 @@
 import EOSNumerics
 import EOSPhases
+import TrajectoryFormat
 
 /// Counts Edge-of-Stability cycles online for `record`'s summary: a cycle is a maximal run of
 /// steps with Λ > 2/η that *ended* (Λ came back to ≤ 2/η). Also remembers the first step where
@@ -32,10 +33,10 @@ public final class CountingSink: TrajectorySink {
     public let base: TrajectorySink
     public private(set) var counter: CycleCounter
     public init(base: TrajectorySink, learningRate: Double) { self.base = base; counter = CycleCounter(learningRate: learningRate) }
-    public func append(_ record: StepRecord) throws { counter.observe(step: record.step, sharpness: record.sharpness); try base.append(record) }
+    public func append(_ row: StepRow) throws { counter.observe(step: Int(row.step), sharpness: row.sharpness); try base.append(row) }
     public func appendSpectrum(step: Int, eigenvalues: [Double]) throws { try base.appendSpectrum(step: step, eigenvalues: eigenvalues) }
     public func appendHessianSharpness(step: Int, value: Double) throws { try base.appendHessianSharpness(step: step, value: value) }
     public func appendCheckpoint(step: Int, parameters: [Double]) throws { try base.appendCheckpoint(step: step, parameters: parameters) }
     public func appendGram(step: Int, matrix: EOSNumerics.Matrix) throws { try base.appendGram(step: step, matrix: matrix) }
-    public func setStatus(_ status: TrainingStatus) throws { try base.setStatus(status) }
+    public func setStatus(_ status: RunStatus) throws { try base.setStatus(status) }
 }

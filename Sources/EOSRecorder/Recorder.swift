@@ -93,7 +93,7 @@ public final class Recorder {
         EigenvectorSigns.apply(&v, previous: previous)
         previous = v
         lastStep = step
-        try sink.append(StepRecord(step: step, loss: BLAS.dot(residual, residual) / Double(n), residual: residual, outputs: F,
+        try sink.append(StepRow(step: step, loss: BLAS.dot(residual, residual) / Double(n), residual: residual, outputs: F,
                                    outputNormSquared: outputNormSquared, eigenvalues: eigenvalues, eigenvectors: v,
                                    dtf: BLAS.dot(residual, F)))
     }
@@ -101,12 +101,13 @@ public final class Recorder {
     /// Records a parameter checkpoint θ(step).
     public func checkpoint(step: Int, parameters: [Double]) throws { try sink.appendCheckpoint(step: step, parameters: parameters) }
 
-    /// Flushes and closes with the given final status.
-    public func finish(status: TrainingStatus = .completed) throws {
+    /// Writes what is buffered, sets the final status and closes the file (or sets the status of
+    /// a custom sink). Every error is thrown. Call it once the loop ends, also when it stops early
+    /// (`.interrupted`): a `Recorder` released without `finish` writes nothing more (rows since
+    /// the last flush are lost, `/run/status` stays "running").
+    public func finish(status: RunStatus = .completed) throws {
         guard !finished else { return }
         finished = true
         if let ws = writerSink { try ws.close(status: status) } else { try sink.setStatus(status) }
     }
-
-    deinit { if !finished { try? finish(status: .interrupted) } }
 }

@@ -2,6 +2,7 @@ import EOSModels
 import EOSNumerics
 import EOSRun
 import Foundation
+import TrajectoryFormat
 
 /// Progress of a running `Trainer`, for progress lines.
 public struct TrainerProgress: Sendable {
@@ -16,7 +17,7 @@ public struct TrainerProgress: Sendable {
 
 /// Summary of a finished (or stopped) run.
 public struct TrainerOutcome: Sendable {
-    public var status: TrainingStatus
+    public var status: RunStatus
     /// Last recorded step.
     public var lastStep: Int
     /// Largest relative eigenvalue discrepancy max_i |λ_i − λ_i^LAPACK| / |λ_1^LAPACK| over the cross-checks.
@@ -193,7 +194,7 @@ public final class Trainer {
                 outcome.maxCrossCheckDiscrepancy = max(outcome.maxCrossCheckDiscrepancy, worst)
                 outcome.crossChecks += 1
             }
-            try sink.append(StepRecord(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
+            try sink.append(StepRow(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
                                        outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values,
                                        eigenvectors: vectors, dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness,
                                        gradNorm: ev.gradientNorm))
@@ -250,7 +251,7 @@ public final class Trainer {
             EigenvectorSigns.apply(&v, previous: previous)
             previous = v
             let t3 = Date()
-            try sink.append(StepRecord(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
+            try sink.append(StepRow(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
                                        outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values, eigenvectors: v,
                                        dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness, gradNorm: ev.gradientNorm))
             BLAS.axpy(-config.learningRate, ev.gradient, &thB)

@@ -4,25 +4,45 @@ import EOSRun
 import Foundation
 import TrajectoryFormat
 
-/// Adapts a `TrajectoryWriter` (the HDF5 format) to `TrajectorySink`.
+/// Adapts a `TrajectoryWriter` (the HDF5 format) to `TrajectorySink`. Optional series the writer
+/// does not record (`WriterOptions`) are dropped from the rows handed to it.
 public final class WriterSink: TrajectorySink {
     public let writer: TrajectoryWriter
     public init(writer: TrajectoryWriter) { self.writer = writer }
 
-    public func append(_ r: StepRecord) throws {
-        try writer.append(StepRow(step: Int64(r.step), loss: r.loss, residual: r.residual, outputNormSq: r.outputNormSquared,
-                                  sharpness: r.sharpness, eigenvalues: r.eigenvalues, eigenvectors: r.eigenvectors.data,
-                                  dtf: r.dtf, outputs: writer.options.outputs ? r.outputs : nil,
-                                  outputLayerSharpness: writer.options.outputLayerSharpness ? r.outputLayerSharpness : nil,
-                                  gradNorm: writer.options.gradNorm ? r.gradNorm : nil))
+    public func append(_ row: StepRow) throws {
+        var r = row
+        if !writer.options.outputs { r.outputs = nil }
+        if !writer.options.outputLayerSharpness { r.outputLayerSharpness = nil }
+        if !writer.options.gradNorm { r.gradNorm = nil }
+        try writer.append(r)
     }
     public func appendSpectrum(step: Int, eigenvalues: [Double]) throws { try writer.appendSpectrum(step: Int64(step), eigenvalues: eigenvalues) }
     public func appendHessianSharpness(step: Int, value: Double) throws { try writer.appendHessianSharpness(step: Int64(step), value: value) }
     public func appendCheckpoint(step: Int, parameters: [Double]) throws { try writer.appendCheckpoint(step: Int64(step), parameters: parameters) }
     public func appendGram(step: Int, matrix: Matrix) throws { try writer.appendGram(step: Int64(step), matrix: matrix.data) }
-    public func setStatus(_ status: TrainingStatus) throws { try writer.setStatus(RunStatus(rawValue: status.rawValue) ?? .running) }
-    /// Flushes, sets the final status and closes the file.
-    public func close(status: TrainingStatus) throws { try writer.close(status: RunStatus(rawValue: status.rawValue) ?? .running) }
+    public func setStatus(_ status: RunStatus) throws { try writer.setStatus(status) }
+    /// Flushes, sets the final status and closes the file (`TrajectoryWriter.close(status:)`).
+    public func close(status: RunStatus) throws { try writer.close(status: status) }
+
+    /// Ends a `Trainer` run: stores the eigensolver's LAPACK cross-check summary of the run as the
+    /// JSON attribute `/run@eigensolver_check` ({"checks", "lapack_fallbacks",
+    /// "max_relative_discrepancy", "mean_iterations", "tolerance"}; a resumed run merges with the
+    /// stored value: max of discrepancies, sum of counts), then closes with `outcome.status`.
+    /// The attribute is written by the writer before it closes; the file is not reopened.
+    public func finish(outcome: TrainerOutcome, tolerance: Double) throws {
+        var disc = outcome.maxCrossCheckDiscrepancy, checks = outcome.crossChecks, fallbacks = outcome.lapackFallbacks
+        if let stored = try writer.storedEigensolverCheck(),
+           let old = try? JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any] {
+            disc = max(disc, old["max_relative_discrepancy"] as? Double ?? 0)
+            checks += old["checks"] as? Int ?? 0
+            fallbacks += old["lapack_fallbacks"] as? Int ?? 0
+        }
+        let json = String(format: #"{"checks":%d,"lapack_fallbacks":%d,"max_relative_discrepancy":%.6e,"mean_iterations":%.3f,"tolerance":%.3e}"#,
+                          checks, fallbacks, disc, outcome.meanEigenIterations, tolerance)
+        try writer.setEigensolverCheck(json)
+        try writer.close(status: outcome.status)
+    }
 }
 
 /// Creating and resuming recordings of `Trainer` runs.
@@ -102,29 +122,5 @@ public enum RecordingSession {
         let trainer = try Trainer(config: c, evaluator: evaluator, checkpoint: theta, step: Int(step), eigenvectors: vectors)
         let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: step)
         return (trainer, WriterSink(writer: writer), c)
-    }
-}
-
-import HDF5Kit
-
-extension RecordingSession {
-    /// Stores the eigensolver's LAPACK cross-check summary of a finished (or stopped) run as the
-    /// JSON attribute `/run@eigensolver_check`: {"max_relative_discrepancy", "checks",
-    /// "lapack_fallbacks", "mean_iterations", "tolerance"}. A resumed run merges with the stored
-    /// value (max of discrepancies, sum of counts). Call after the writer is closed.
-    public static func annotate(path: String, outcome: TrainerOutcome, tolerance: Double) throws {
-        let file = try HDF5File.open(path, mode: .readWrite)
-        defer { try? file.close() }
-        let run = try file.group("/run")
-        var disc = outcome.maxCrossCheckDiscrepancy, checks = outcome.crossChecks, fallbacks = outcome.lapackFallbacks
-        if run.hasAttribute("eigensolver_check"),
-           let old = try? JSONSerialization.jsonObject(with: Data(try run.stringAttribute("eigensolver_check").utf8)) as? [String: Any] {
-            disc = max(disc, old["max_relative_discrepancy"] as? Double ?? 0)
-            checks += old["checks"] as? Int ?? 0
-            fallbacks += old["lapack_fallbacks"] as? Int ?? 0
-        }
-        let json = String(format: #"{"checks":%d,"lapack_fallbacks":%d,"max_relative_discrepancy":%.6e,"mean_iterations":%.3f,"tolerance":%.3e}"#,
-                          checks, fallbacks, disc, outcome.meanEigenIterations, tolerance)
-        try run.setAttribute("eigensolver_check", json)
     }
 }

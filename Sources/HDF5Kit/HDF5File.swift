@@ -5,8 +5,8 @@ import Glibc
 import Darwin
 #endif
 
-/// An open HDF5 file. Owns its `hid_t`; close it explicitly with `close()` (deinit closes too,
-/// at an unpredictable time). Files are opened with close degree STRONG: closing the file closes
+/// An open HDF5 file. Owns its `hid_t`; close it explicitly with `close()`, which reports errors
+/// (deinit and `release()` close too, without reporting). Files are opened with close degree STRONG: closing the file closes
 /// every object opened from it.
 public final class HDF5File {
     /// How a file is opened.
@@ -152,8 +152,9 @@ public final class HDF5File {
 
     // MARK: - File operations
 
-    /// Switches an open read-write file to SWMR writing. Afterwards no group, dataset or
-    /// attribute can be created; datasets can be extended and written.
+    /// Switches an open read-write file to SWMR writing. Afterwards SWMR allows no new group or
+    /// dataset; datasets can be extended and written. (libhdf5 1.10.8 and 2.0 still accept
+    /// creating or replacing an attribute; TrajectoryWriter does that once, right before close.)
     public func startSWMRWrite() throws {
         let fid = try openID()
         try site.check("start SWMR write") { H5Fstart_swmr_write(fid) }
@@ -172,6 +173,16 @@ public final class HDF5File {
         let fid = id
         id = -1
         try site.check("close") { H5Fclose(fid) }
+    }
+
+    /// Closes the file handle without reporting an error (for deinit paths: the error that left a
+    /// file half-written was reported already, and HDF5's own final flush may fail again).
+    /// Idempotent; prefer `close()`.
+    public func release() {
+        guard id >= 0 else { return }
+        let fid = id
+        id = -1
+        _ = site.quiet { H5Fclose(fid) }
     }
 
     /// The end-of-allocation address: how long HDF5 believes the file is (nil when unknown).

@@ -1,11 +1,15 @@
 import Foundation
 import HDF5Kit
 
-/// Per-step results of `eostrace analyze` (SPEC §3.6) and how they are stored: an `/analysis`
-/// group, either in the recording itself (on its `/trajectory/step` coordinate) or in a separate
-/// file (root `format` = "eostrace-analysis"); both have their own `/analysis/step` coordinate (in
-/// place a copy of `/trajectory/step`), attached to every dataset, so xarray opens
-/// `group="analysis"` directly.
+/// Per-step results of `eostrace analyze` (SPEC §3.6) as stored in an `/analysis` group, either
+/// in the recording itself (`writeInPlace`) or in a separate file (`write(to:)`, root `format` =
+/// "eostrace-analysis"). Both have their own `/analysis/step` coordinate (in place a copy of
+/// `/trajectory/step`), attached to every dataset, so xarray opens `group="analysis"` directly.
+/// This is the only writer and reader of `/analysis` (EOSAnalysis converts its `AnalysisResult`).
+///
+/// Datasets (one value per step, dimension `step`): `phase` int8, `c1`, `r_norm_sq`,
+/// `r_prime_error` float64, `anomaly` uint8, each with a `long_name` attribute; group attributes
+/// `options`, `summary` (compact JSON), `source_file`, `software_version`.
 public struct AnalysisResults: Sendable, Equatable {
     /// The recording's steps (one per row).
     public var steps: [Int64]
@@ -19,22 +23,26 @@ public struct AnalysisResults: Sendable, Equatable {
     public var rPrimeError: [Double]
     /// 1 at anomaly points, else 0.
     public var anomaly: [UInt8]
+    /// `long_name` attribute of each dataset, by dataset name (`datasetNames`); none when absent.
+    public var longNames: [String: String]
     /// JSON of the options used (phase rule included).
     public var options: String
     /// JSON summary.
     public var summary: String
-    /// Path of the analyzed recording.
+    /// Path of the analyzed recording (`source_file`).
     public var sourceFile: String?
     public var softwareVersion: String
 
     public init(steps: [Int64], phase: [Int8], c1: [Double], rNormSq: [Double], rPrimeError: [Double],
-                anomaly: [UInt8], options: String, summary: String, sourceFile: String?, softwareVersion: String) {
+                anomaly: [UInt8], longNames: [String: String] = [:], options: String, summary: String,
+                sourceFile: String?, softwareVersion: String) {
         self.steps = steps
         self.phase = phase
         self.c1 = c1
         self.rNormSq = rNormSq
         self.rPrimeError = rPrimeError
         self.anomaly = anomaly
+        self.longNames = longNames
         self.options = options
         self.summary = summary
         self.sourceFile = sourceFile
@@ -43,6 +51,8 @@ public struct AnalysisResults: Sendable, Equatable {
 
     /// Root `format` of a separate analysis file.
     public static let separateFormatName = "eostrace-analysis"
+    /// Datasets written under /analysis (besides `step`), in writing order.
+    public static let datasetNames = ["phase", "c1", "r_norm_sq", "r_prime_error", "anomaly"]
 
     func check(file: String) throws {
         let t = steps.count
@@ -53,72 +63,101 @@ public struct AnalysisResults: Sendable, Equatable {
         }
     }
 
-    /// Writes a separate analysis file (replacing it).
+    /// Creates (replacing) `path` holding only `/analysis`, with its own `/analysis/step`
+    /// coordinate (netCDF dimension "step"), and the root attributes `format`
+    /// ("eostrace-analysis"), `software`, `software_version`. HDF5 1.10-readable
+    /// (libver earliest..v110).
     public func write(to path: String) throws {
         try check(file: path)
-        let f = try HDF5File.create(path, bounds: .earliestToV110)
-        do {
-            let root = try f.root()
-            try root.setAttribute("format", AnalysisResults.separateFormatName)
-            try root.setAttribute("format_version", [Int64(TrajectorySchema.current.major), Int64(TrajectorySchema.current.minor)])
-            try root.setAttribute("software", "eostrace")
-            try root.setAttribute("software_version", softwareVersion)
-            let g = try f.createGroup("/analysis")
-            let step = try g.createDataset("step", type: .int64, shape: [steps.count])
-            try step.write(steps)
-            try step.makeDimensionScale(name: "step")
-            try step.setAttribute("_Netcdf4Dimid", Int32(0))
-            try writeSeries(g, scale: step)
-            try f.close()
-        } catch {
-            try? f.close()
-            throw error
-        }
+        let file = try HDF5File.create(path)
+        defer { try? file.close() }
+        let root = try file.root()
+        try root.setAttribute("format", Self.separateFormatName)
+        try root.setAttribute("software", "eostrace")
+        try root.setAttribute("software_version", softwareVersion)
+        let group = try file.createGroup("/analysis")
+        let stepDS = try group.createDataset("step", type: .int64, shape: [steps.count])
+        try stepDS.write(steps)
+        try stepDS.makeDimensionScale(name: "step")
+        try stepDS.setAttribute("_Netcdf4Dimid", Int32(0))
+        try writeSeries(into: group, scale: stepDS)
+        try writeAttributes(on: group)
+        try file.flush()
+        try file.close()
     }
 
-    /// Writes `/analysis` into the recording at `path` (replacing an earlier one). The steps must
-    /// be the recording's `/trajectory/step` (its common length, values identical). The recording
-    /// must not be open by a writer.
+    /// Writes `/analysis` into the recording at `path`. The steps must equal `/trajectory/step`.
+    /// `/analysis/step` is written as the group's own coordinate (a copy of `/trajectory/step`):
+    /// netCDF-4 readers (h5netcdf, xarray) only see dimensions of the group and its ancestors, so
+    /// `xarray.open_dataset(path, group="analysis", engine="h5netcdf")` needs it there. An existing
+    /// `/analysis` of the same length is overwritten in place (analyzing twice gives the same
+    /// contents); one of another length is an error. The recording must not be open by a writer.
+    ///
+    /// - Throws: `TrajectoryError(.invalidData)` when the steps differ from the recording's.
     public func writeInPlace(recording path: String) throws {
-        try check(file: path)
-        let recorded = try TrajectoryReader(path: path).steps()
+        let file = try HDF5File.open(path, mode: .readWrite)
+        defer { try? file.close() }
+        let recorded = try file.dataset("/trajectory/step").read(Int64.self)
         guard recorded == steps else {
-            throw TrajectoryError(.invalidArgument, file: path, object: "/analysis",
-                                  "steps differ from /trajectory/step (\(steps.count) vs \(recorded.count) rows)")
+            throw TrajectoryError(.invalidData, file: path, object: "/trajectory/step",
+                                  "the analysis covers \(steps.count) steps that do not match the recording's \(recorded.count)")
         }
-        let f = try HDF5File.open(path, mode: .readWrite)
-        do {
-            if f.exists("/analysis") { try f.root().removeLink("analysis") }
-            let g = try f.createGroup("/analysis")
-            // Its own copy of the steps: netCDF readers see only the dimensions of a group and its
-            // parents, not /trajectory's.
-            let step = try g.createDataset("step", type: .int64, shape: [steps.count])
-            try step.write(steps)
-            try step.makeDimensionScale(name: "step")
-            try writeSeries(g, scale: step)
-            try f.close()
-        } catch {
-            try? f.close()
-            throw error
+        try check(file: path)
+        let group: HDF5Group
+        let scale: HDF5Dataset
+        if file.kind(of: "/analysis") == .group {
+            group = try file.group("/analysis")
+            for name in Self.datasetNames + ["step"] where group.exists(name) {
+                let ds = try group.dataset(name)
+                guard try ds.shape() == [recorded.count] else {
+                    throw TrajectoryError(.invalidData, file: path, object: "/analysis/\(name)",
+                                          "existing dataset has shape \(try ds.shape()), expected [\(recorded.count)]; write to a separate file with --out")
+                }
+            }
+            guard group.exists("step") else {
+                throw TrajectoryError(.invalidData, file: path, object: "/analysis/step",
+                                      "existing /analysis has no step coordinate; write to a separate file with --out")
+            }
+            scale = try group.dataset("step")
+            try scale.write(recorded)
+        } else {
+            group = try file.createGroup("/analysis")
+            scale = try group.createDataset("step", type: .int64, shape: [recorded.count])
+            try scale.write(recorded)
+            try scale.makeDimensionScale(name: "step")
+            try scale.setAttribute("_Netcdf4Dimid", Int32(0))
         }
+        try writeSeries(into: group, scale: scale)
+        try writeAttributes(on: group)
+        try file.flush()
+        try file.close()
     }
 
-    private func writeSeries(_ g: HDF5Group, scale: HDF5Dataset) throws {
-        try g.setAttribute("options", options)
-        try g.setAttribute("summary", summary)
-        if let s = sourceFile { try g.setAttribute("source_file", s) }
-        try g.setAttribute("software_version", softwareVersion)
+    private func writeSeries(into group: HDF5Group, scale: HDF5Dataset) throws {
         let t = steps.count
-        func make<T: HDF5Element>(_ name: String, _ values: [T]) throws {
-            let ds = try g.createDataset(name, type: T.hdf5Type, shape: [t])
+        func put<T: HDF5Element>(_ name: String, _ values: [T]) throws {
+            let ds: HDF5Dataset
+            if group.exists(name) {
+                ds = try group.dataset(name)
+            } else {
+                ds = try group.createDataset(name, type: T.hdf5Type, shape: [t])
+                try ds.attachScale(scale, axis: 0)
+            }
             try ds.write(values)
-            try ds.attachScale(scale, axis: 0)
+            if let doc = longNames[name] { try ds.setAttribute("long_name", doc) }
         }
-        try make("phase", phase)
-        try make("c1", c1)
-        try make("r_norm_sq", rNormSq)
-        try make("r_prime_error", rPrimeError)
-        try make("anomaly", anomaly)
+        try put("phase", phase)
+        try put("c1", c1)
+        try put("r_norm_sq", rNormSq)
+        try put("r_prime_error", rPrimeError)
+        try put("anomaly", anomaly)
+    }
+
+    private func writeAttributes(on group: HDF5Group) throws {
+        try group.setAttribute("options", options)
+        try group.setAttribute("summary", summary)
+        if let sourceFile { try group.setAttribute("source_file", sourceFile) }
+        try group.setAttribute("software_version", softwareVersion)
     }
 
     /// Reads analysis results from a separate analysis file or a recording with `/analysis`.
@@ -142,11 +181,16 @@ public struct AnalysisResults: Sendable, Equatable {
             }
             return try f.dataset("/analysis/\(name)").read(T.self)
         }
+        var longNames: [String: String] = [:]
+        for name in datasetNames where f.kind(of: "/analysis/\(name)") == .dataset {
+            let ds = try f.dataset("/analysis/\(name)")
+            if ds.hasAttribute("long_name") { longNames[name] = try ds.stringAttribute("long_name") }
+        }
         let phase: [Int8] = try values("phase")
         let steps = try f.dataset(stepPath).readRows(0..<phase.count, as: Int64.self)
         return AnalysisResults(
             steps: steps, phase: phase, c1: try values("c1"), rNormSq: try values("r_norm_sq"),
-            rPrimeError: try values("r_prime_error"), anomaly: try values("anomaly"),
+            rPrimeError: try values("r_prime_error"), anomaly: try values("anomaly"), longNames: longNames,
             options: try attr("options"), summary: try attr("summary"),
             sourceFile: g.hasAttribute("source_file") ? try g.stringAttribute("source_file") : nil,
             softwareVersion: g.hasAttribute("software_version") ? try g.stringAttribute("software_version") : "")

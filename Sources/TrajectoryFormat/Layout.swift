@@ -5,6 +5,8 @@ public enum Layout {
     public static let data = "/data"
     public static let trajectory = "/trajectory"
     public static let status = "/run/status"
+    /// Attribute of `/run`: JSON summary of the eigensolver's LAPACK cross-checks.
+    public static let eigensolverCheck = "eigensolver_check"
     public static let x = "/data/X"
     public static let y = "/data/Y"
     /// Size in bytes of the fixed-length `/run/status` string (null-terminated).

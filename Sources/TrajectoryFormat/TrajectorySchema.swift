@@ -1,7 +1,7 @@
 import Foundation
 
 /// The parsed layout of schemas/trajectory-v1.json (embedded in the module, see
-/// `EmbeddedSchema.swift`). The validator, writer and reader take names, dtypes and dimensions
+/// `EmbeddedSchema.swift`, generated at build time by the EmbedSchema plugin). The validator, writer and reader take names, dtypes and dimensions
 /// from here.
 public struct TrajectorySchema: Decodable, Sendable {
     public struct Attribute: Decodable, Sendable {
@@ -96,7 +96,7 @@ public struct TrajectorySchema: Decodable, Sendable {
         do {
             return try JSONDecoder().decode(TrajectorySchema.self, from: Data(embeddedJSON.utf8))
         } catch {
-            // The embedded schema is generated from the repository file and tested; failing here
+            // The embedded schema is generated from the repository file at build time and tested; failing here
             // is a build defect, not bad input.
             fatalError("embedded trajectory schema does not parse: \(error)")
         }

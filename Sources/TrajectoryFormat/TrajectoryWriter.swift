@@ -7,7 +7,10 @@ import HDF5Kit
 /// one file flush, so a killed writer leaves every step up to the last flush readable. Memory is
 /// bounded by one batch per series, whatever the run length.
 ///
-/// Not thread-safe: use from one thread (HDF5 here is a serial build).
+/// Not thread-safe: use from one thread at a time (its row buffers are not synchronized; the HDF5
+/// calls themselves are serialized by HDF5Kit, see "Threads" in Sources/HDF5Kit/README.md).
+///
+/// End with `close(status:)`, which reports every error; deinit only releases the handles.
 public final class TrajectoryWriter {
     public let path: String
     public let metadata: RunMetadata
@@ -28,6 +31,8 @@ public final class TrajectoryWriter {
     private var closed = false
     /// The first write/flush error; afterwards only `close(status:)` is accepted.
     private var failure: Error?
+    /// JSON written as `/run@eigensolver_check` by `close(status:)` (see `setEigensolverCheck`).
+    private var eigensolverCheck: String?
     /// Held while open: tells other processes that a live writer has the file (see `WriterLock`).
     var lock: WriterLock?
 
@@ -121,12 +126,15 @@ public final class TrajectoryWriter {
         self.side = side
     }
 
+    /// Releases the handles only: no row, status or attribute is written here and no error can be
+    /// reported. Call `close(status:)`; a writer dropped without it loses the rows buffered since
+    /// the last flush and leaves `/run/status` as it was (e.g. "running").
     deinit {
         if !closed {
-            // Best effort: keep what was buffered; the status stays as it was (e.g. "running").
-            if failure == nil { try? writeBuffered() }
             let eoa = failure == nil ? nil : file.endOfAllocation()
-            try? file.close()
+            file.release()
+            // After a failed write the superblock may claim more bytes than reached the disk (see
+            // `HDF5File.extend`); without this the file could not be opened again.
             if let eoa { HDF5File.extend(path, to: eoa) }
         }
         lock?.release()
@@ -301,15 +309,45 @@ public final class TrajectoryWriter {
         }
     }
 
-    /// Writes what is buffered, sets the final status, flushes and closes. Idempotent.
+    /// Writes what is buffered, sets the final status (flushed), writes the eigensolver check
+    /// given to `setEigensolverCheck`, and closes the file. Idempotent once it succeeded.
+    ///
+    /// Every error is thrown. When writing the rows, the status or the check fails, the file stays
+    /// open so that a second `close(status:)` (e.g. with `.interrupted`) can still try to record a
+    /// status; a writer dropped then only releases its handles.
     public func close(status: RunStatus = .completed) throws {
         if closed { return }
         try setStatus(status)
+        if let check = eigensolverCheck {
+            // HDF5 1.10 (and 2.0) accept creating this attribute while SWMR-writing; it is the
+            // last metadata change, right before the close (and its final flush).
+            do { try file.group(Layout.run).setAttribute(Layout.eigensolverCheck, check) } catch {
+                if failure == nil { failure = error }
+                throw error
+            }
+            eigensolverCheck = nil
+        }
         closed = true
         defer { lock?.release() }
         let eoa = failure == nil ? nil : file.endOfAllocation()
         try file.close()
         if let eoa { HDF5File.extend(path, to: eoa) }
+    }
+
+    /// Sets the JSON summary stored as `/run@eigensolver_check` when the writer closes
+    /// (replacing the value of an earlier, resumed part; see `storedEigensolverCheck()`).
+    public func setEigensolverCheck(_ json: String) throws {
+        try ensureOpen()
+        eigensolverCheck = json
+    }
+
+    /// The `/run@eigensolver_check` already in the file (written by the part of the run before a
+    /// resume), nil when there is none or it is not a string.
+    public func storedEigensolverCheck() throws -> String? {
+        try ensureOpen()
+        let run = try file.group(Layout.run)
+        guard run.hasAttribute(Layout.eigensolverCheck) else { return nil }
+        return try? run.stringAttribute(Layout.eigensolverCheck)
     }
 
     /// Number of rows written or buffered at the main cadence.

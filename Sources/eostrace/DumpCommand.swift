@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import HDF5Kit
 import TrajectoryFormat
 
 /// `eostrace dump FILE OBJECT [--from N --to N]`: values of a dataset or attribute as JSON, with
@@ -36,82 +35,33 @@ struct DumpCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let f: HDF5File
-            do {
-                f = try HDF5File.open(file, mode: .readOnly)
-            } catch let e as HDF5Error where e.kind == .fileLocked {
-                f = try HDF5File.open(file, mode: .swmrRead)
-            }
-            defer { try? f.close() }
-            // Any HDF5 file can be dumped, but a recording of a newer major version is refused.
-            let root = try f.root()
-            if root.hasAttribute("format"), (try? root.stringAttribute("format")) == Layout.formatName {
-                _ = try TrajectoryReader.checkFormat(root, path: file)
-            }
+            let dump = try FileDump(path: file)
+            defer { dump.close() }
+            let item: FileDump.Item
             if let at = object.lastIndex(of: "@") {
                 let path = object[..<at].isEmpty ? "/" : String(object[..<at])
-                let name = String(object[object.index(after: at)...])
-                try dumpAttribute(f, path: path, name: name)
+                item = try dump.attribute(String(object[object.index(after: at)...]), of: path)
             } else {
-                let path = object.hasPrefix("/") ? object : "/trajectory/" + object
-                try dumpDataset(f, path: path)
+                item = try dump.dataset(object.hasPrefix("/") ? object : "/trajectory/" + object, from: from, to: to)
             }
+            print(json(item))
         }
     }
 
-    func dumpAttribute(_ f: HDF5File, path: String, name: String) throws {
-        guard let kind = f.kind(of: path) else { throw failure("\(file): \(path): no such object") }
-        let obj: HDF5Object = kind == .group ? try f.group(path) : try f.dataset(path)
-        let (type, shape) = try obj.attributeInfo(name)
-        let label = "\(path)@\(name)"
-        switch type.typeClass {
-        case .string:
-            print(header(label, type, shape, nil) + "\"data\":" + JSONText.string(try obj.stringAttribute(name)) + "}")
-        case .integer:
-            let v = try obj.attribute(name, as: Int64.self)
-            print(header(label, type, shape, nil) + "\"data\":" + JSONText.nested(v.map { String($0) }, shape: shape) + "}")
-        case .float:
-            let v = try obj.attribute(name, as: Double.self)
-            print(header(label, type, shape, nil) + "\"data\":" + JSONText.nested(v.map(JSONText.number), shape: shape) + "}")
-        case .other:
-            throw failure("\(file): \(label): unsupported attribute type")
+    /// {"object":…, "dtype":…, "shape":[…], ("from":…, "to":…,) "data":…}
+    func json(_ item: FileDump.Item) -> String {
+        var s = "{\"object\":\(JSONText.string(item.object)),\"dtype\":\(JSONText.string(item.dtype)),"
+        s += "\"shape\":[\(item.shape.map(String.init).joined(separator: ","))],"
+        if let range = item.rows { s += "\"from\":\(range.lowerBound),\"to\":\(range.upperBound)," }
+        var sub = item.shape
+        if let range = item.rows { sub[0] = range.count }
+        let data: String
+        switch item.values {
+        case .string(let v): data = JSONText.string(v)
+        case .integers(let v): data = JSONText.nested(v.map { String($0) }, shape: sub)
+        case .floats(let v): data = JSONText.nested(v.map(JSONText.number), shape: sub)
         }
-    }
-
-    func dumpDataset(_ f: HDF5File, path: String) throws {
-        guard f.kind(of: path) == .dataset else { throw failure("\(file): \(path): no such dataset") }
-        let ds = try f.dataset(path, chunkCacheBytes: 8 << 20)
-        let type = try ds.typeInfo()
-        let shape = try ds.shape()
-        if type.typeClass == .string {
-            print(header(path, type, shape, nil) + "\"data\":" + JSONText.string(try ds.readString()) + "}")
-            return
-        }
-        guard type.typeClass != .other else { throw failure("\(file): \(path): unsupported dtype") }
-        if shape.isEmpty {
-            let s = type.typeClass == .integer ? String(try ds.read(Int64.self)[0]) : JSONText.number(try ds.read(Double.self)[0])
-            print(header(path, type, shape, nil) + "\"data\":" + s + "}")
-            return
-        }
-        let lo = min(from ?? 0, shape[0])
-        let hi = min(to ?? shape[0], shape[0])
-        let range = lo..<max(lo, hi)
-        var sub = shape
-        sub[0] = range.count
-        let items: [String]
-        if type.typeClass == .integer {
-            items = try ds.readRows(range, as: Int64.self).map { String($0) }
-        } else {
-            items = try ds.readRows(range, as: Double.self).map(JSONText.number)
-        }
-        print(header(path, type, shape, range) + "\"data\":" + JSONText.nested(items, shape: sub) + "}")
-    }
-
-    func header(_ object: String, _ type: HDF5TypeInfo, _ shape: [Int], _ range: Range<Int>?) -> String {
-        var s = "{\"object\":\(JSONText.string(object)),\"dtype\":\(JSONText.string(type.typeClass == .string ? "string" : type.description)),"
-        s += "\"shape\":[\(shape.map(String.init).joined(separator: ","))],"
-        if let range { s += "\"from\":\(range.lowerBound),\"to\":\(range.upperBound)," }
-        return s
+        return s + "\"data\":" + data + "}"
     }
 }
 

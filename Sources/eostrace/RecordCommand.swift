@@ -218,10 +218,7 @@ struct RecordCommand: ParsableCommand {
                 try? writerSink?.close(status: .interrupted)
                 throw error
             }
-            try writerSink?.close(status: outcome.status)
-            if let ws = writerSink {
-                try RecordingSession.annotate(path: ws.writer.path, outcome: outcome, tolerance: trainer.config.eigenTolerance)
-            }
+            try writerSink?.finish(outcome: outcome, tolerance: trainer.config.eigenTolerance)
             if !quiet { line.finish() }
             let cc = sink.counter
             if let output, !noOutput { print("output \(output)") }

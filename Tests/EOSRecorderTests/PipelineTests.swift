@@ -15,7 +15,7 @@ final class PipelineTests: XCTestCase {
         var progressSteps: [Int] = []
         let out = try tr.run(sink: sink, shouldStop: { stopAfter.map { tr.step >= $0 } ?? false },
                              progress: { progressSteps.append($0.step) })
-        XCTAssertEqual(progressSteps, sink.records.map(\.step), "progress once per recorded step, in order")
+        XCTAssertEqual(progressSteps, sink.records.map { Int($0.step) }, "progress once per recorded step, in order")
         return (sink, out, tr)
     }
 
@@ -31,7 +31,7 @@ final class PipelineTests: XCTestCase {
             XCTAssertEqual(x.step, y.step, file: file, line: line)
             XCTAssertEqual(x.loss, y.loss, file: file, line: line)
             XCTAssertEqual(x.eigenvalues, y.eigenvalues, file: file, line: line)
-            XCTAssertEqual(x.eigenvectors.data, y.eigenvectors.data, file: file, line: line)
+            XCTAssertEqual(x.eigenvectors, y.eigenvectors, file: file, line: line)
             XCTAssertEqual(x.outputLayerSharpness, y.outputLayerSharpness, file: file, line: line)
         }
         XCTAssertEqual(a.0.checkpoints.map(\.step), b.0.checkpoints.map(\.step), file: file, line: line)

@@ -197,6 +197,34 @@ final class HDF5KitTests: XCTestCase {
     }
 
     /// HDF5Kit can be used from several threads (calls are serialized by its lock).
+    func testReleaseClosesWithoutReportingAndIsIdempotent() throws {
+        let f = try HDF5File.create(path("release.h5"))
+        let g = try f.createGroup("/g")
+        try g.setAttribute("a", Int64(1))
+        f.release()
+        XCTAssertFalse(f.isOpen)
+        f.release()
+        XCTAssertNoThrow(try f.close())
+        XCTAssertThrowsError(try f.flush())
+        let r = try HDF5File.open(path("release.h5"))
+        XCTAssertEqual(try r.group("/g").scalarAttribute("a", as: Int64.self), 1)
+        try r.close()
+    }
+
+    func testAttributeCanBeCreatedAndReplacedWhileSWMRWriting() throws {
+        // TrajectoryWriter relies on this for /run@eigensolver_check (written right before close).
+        let f = try HDF5File.create(path("swmr-attr.h5"), bounds: .v110)
+        try f.createGroup("/run")
+        try f.startSWMRWrite()
+        try f.group("/run").setAttribute("x", "{\"a\":1}")
+        try f.group("/run").setAttribute("x", "{\"a\":2}")
+        try f.close()
+        let r = try HDF5File.open(path("swmr-attr.h5"))
+        XCTAssertEqual(try r.group("/run").stringAttribute("x"), "{\"a\":2}")
+        XCTAssertTrue(try r.group("/run").attributeInfo("x").type.isVariableLengthString)
+        try r.close()
+    }
+
     func testConcurrentReadersOnSeveralThreads() throws {
         let p = path("conc.h5")
         let values = (0..<5000).map { Double($0) * 0.5 }

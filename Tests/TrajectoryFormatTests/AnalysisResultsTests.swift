@@ -9,7 +9,7 @@ final class AnalysisResultsTests: TemporaryDirectoryTestCase {
                         c1: (0..<steps).map { Double($0) * 0.25 }, rNormSq: (0..<steps).map { 1 / Double($0 + 1) },
                         rPrimeError: (0..<steps).map { $0 == 0 ? .nan : Double($0) },
                         anomaly: (0..<steps).map { UInt8($0 % 7 == 0 ? 1 : 0) },
-                        options: "{\"phase_rule\":\"loss\"}", summary: "{\"cycles\":0}", sourceFile: "rec.h5",
+                        longNames: ["phase": "Phase 1-4", "c1": "c1(t)"], options: "{\"phase_rule\":\"loss\"}", summary: "{\"cycles\":0}", sourceFile: "rec.h5",
                         softwareVersion: "0.1.0")
     }
 
@@ -23,6 +23,7 @@ final class AnalysisResultsTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(a.options, b.options, file: file, line: line)
         XCTAssertEqual(a.summary, b.summary, file: file, line: line)
         XCTAssertEqual(a.sourceFile, b.sourceFile, file: file, line: line)
+        XCTAssertEqual(a.longNames, b.longNames, file: file, line: line)
     }
 
     func testSeparateFileRoundTrip() throws {
@@ -35,6 +36,10 @@ final class AnalysisResultsTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try f.dataset("/analysis/phase").typeInfo().elementType, .int8)
         XCTAssertEqual(try f.dataset("/analysis/anomaly").typeInfo().elementType, .uint8)
         XCTAssertEqual(try f.dataset("/analysis/c1").attachedScales(axis: 0), ["/analysis/step"])
+        XCTAssertEqual(try f.root().stringAttribute("format"), AnalysisResults.separateFormatName)
+        XCTAssertEqual(try f.root().stringAttribute("software_version"), "0.1.0")
+        XCTAssertFalse(try f.root().hasAttribute("format_version"))
+        XCTAssertEqual(try f.dataset("/analysis/step").scalarAttribute("_Netcdf4Dimid", as: Int32.self), 0)
     }
 
     func testInPlaceRoundTripValidatesAndReplaces() throws {
@@ -42,13 +47,13 @@ final class AnalysisResultsTests: TemporaryDirectoryTestCase {
         try writeSynthetic(rec, steps: 25)
         let r = results(steps: 25)
         try r.writeInPlace(recording: rec)
-        try r.writeInPlace(recording: rec) // replaces
+        try r.writeInPlace(recording: rec) // overwrites in place
         assertSame(try AnalysisResults.read(path: rec), r)
         keep(rec)
         XCTAssertEqual(try Validator().validate(path: rec), [])
         XCTAssertEqual(try HDF5File.open(rec).dataset("/analysis/phase").attachedScales(axis: 0), ["/analysis/step"])
         XCTAssertThrowsError(try results(steps: 24).writeInPlace(recording: rec)) { e in
-            XCTAssertEqual((e as? TrajectoryError)?.kind, .invalidArgument)
+            XCTAssertEqual((e as? TrajectoryError)?.kind, .invalidData)
         }
         var bad = r
         bad.c1.removeLast()

@@ -7,11 +7,13 @@ final class SchemaTests: XCTestCase {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
+    /// `embeddedJSON` is generated at build time by the EmbedSchema plugin (Plugins/EmbedSchema):
+    /// this checks the build output against the repository file.
     func testEmbeddedSchemaEqualsRepositoryFileByteForByte() throws {
         let url = Self.repositoryRoot.appendingPathComponent("schemas/trajectory-v1.json")
         let onDisk = try Data(contentsOf: url)
         XCTAssertEqual(Data(TrajectorySchema.embeddedJSON.utf8), onDisk,
-                       "run `python3 scripts/embed-schema.py` after editing schemas/trajectory-v1.json")
+                       "the EmbedSchema plugin's output differs from schemas/trajectory-v1.json")
     }
 
     func testSchemaParsesWithTheContractNames() throws {

@@ -17,9 +17,7 @@ let silenceHDF5Errors: Void = {
 }()
 
 /// Every call into libhdf5, and the reading of its error stack after a failure, happens under
-/// this process-wide recursive lock. Debian's libhdf5 1.10.8 is built thread-safe
-/// (H5_HAVE_THREADSAFE), but other builds (Homebrew, source) often are not; the lock makes
-/// HDF5Kit safe to use from several threads with either (calls are serialized anyway).
+/// this process-wide recursive lock (what that guarantees: "Threads" in Sources/HDF5Kit/README.md).
 let hdf5Lock = NSRecursiveLock()
 
 @inline(__always)

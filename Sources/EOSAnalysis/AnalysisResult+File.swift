@@ -1,0 +1,40 @@
+import TrajectoryFormat
+
+extension AnalysisResult {
+    /// The `/analysis` contents of this result in the format's type (written by TrajectoryFormat):
+    /// the per-step table, a `long_name` per dataset, `options` and `summary` JSON.
+    public func fileResults(sourceFile: String?, softwareVersion: String) throws -> AnalysisResults {
+        let p = perStep
+        return AnalysisResults(
+            steps: p.step, phase: p.phase, c1: p.c1, rNormSq: p.rNormSq, rPrimeError: p.rPrimeError, anomaly: p.anomaly,
+            longNames: [
+                "phase": "Phase 1-4 (SPEC 3.1), rule: \(options.phaseRule.rawValue)",
+                "c1": "c1(t) = D(t)^T v1(t)",
+                "r_norm_sq": "|R(t)|^2 / n, R = (I - v1 v1^T) D",
+                "r_prime_error": "|R(t) - R'(t)| (\(rPrime.primary.mode); M: \(rPrime.gramSource)); NaN where undefined",
+                "anomaly": "1 at step t when sign(Lambda(t+1)-Lambda(t)) != sign(|A(t+1)|-|A(t)|)",
+            ],
+            options: try optionsJSON(), summary: try summaryJSON(), sourceFile: sourceFile,
+            softwareVersion: softwareVersion)
+    }
+}
+
+/// Writes the `/analysis` group of SPEC §3.6 and schemas/trajectory-v1.json (see
+/// `TrajectoryFormat.AnalysisResults` for the layout; TrajectoryFormat does the writing).
+public enum AnalysisFile {
+    /// Datasets written under /analysis (besides `step`).
+    public static let datasetNames = AnalysisResults.datasetNames
+
+    /// Creates (replacing) `path` holding only `/analysis` (root `format` "eostrace-analysis").
+    public static func write(_ result: AnalysisResult, to path: String, sourceFile: String?, softwareVersion: String) throws {
+        try result.fileResults(sourceFile: sourceFile, softwareVersion: softwareVersion).write(to: path)
+    }
+
+    /// Writes `/analysis` into the recording itself (`source_file` = `path`). The steps must equal
+    /// `/trajectory/step`; an existing `/analysis` of the same length is overwritten in place.
+    ///
+    /// - Throws: `TrajectoryError(.invalidData)` when the steps differ from the recording's.
+    public static func writeInPlace(_ result: AnalysisResult, recording path: String, softwareVersion: String) throws {
+        try result.fileResults(sourceFile: path, softwareVersion: softwareVersion).writeInPlace(recording: path)
+    }
+}
