@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "eostrace", targets: ["eostrace"]),
+        .executable(name: "eostrace-dev", targets: ["eostrace-dev"]),
         .library(name: "HDF5Kit", targets: ["HDF5Kit"]),
         .library(name: "TrajectoryFormat", targets: ["TrajectoryFormat"]),
         .library(name: "EOSNumerics", targets: ["EOSNumerics"]),
@@ -27,6 +28,7 @@ let package = Package(
         // Swift modules, one job each (see each folder's README.md).
         .target(name: "HDF5Kit", dependencies: ["CHDF5"], exclude: ["README.md"]),
         .target(name: "EOSNumerics", dependencies: ["CLapack"], exclude: ["README.md"]),
+        .target(name: "EOSSystem", exclude: ["README.md"]),
         .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSRecorder", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat",
@@ -34,17 +36,24 @@ let package = Package(
         .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "EOSRecorder", "TrajectoryFormat", "HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSReport", dependencies: ["EOSAnalysis", "TrajectoryFormat"], exclude: ["README.md"]),
         .executableTarget(name: "eostrace", dependencies: [
-            "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRecorder", "EOSAnalysis", "EOSReport",
+            "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRecorder", "EOSAnalysis", "EOSReport", "EOSSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Shared by the test targets and eostrace-dev; never linked into the product.
+        .target(name: "EOSTestSupport", dependencies: ["EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
+        // Developer tools (fuzzer, benchmarks, sample and test writers), kept out of the product CLI.
+        .executableTarget(name: "eostrace-dev", dependencies: [
+            "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRecorder", "EOSSystem", "EOSTestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], exclude: ["README.md"]),
 
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
-        .testTarget(name: "TrajectoryFormatTests", dependencies: ["TrajectoryFormat", "HDF5Kit"]),
+        .testTarget(name: "TrajectoryFormatTests", dependencies: ["TrajectoryFormat", "HDF5Kit", "EOSTestSupport"]),
         .testTarget(name: "EOSNumericsTests", dependencies: ["EOSNumerics"]),
         .testTarget(name: "EOSModelsTests", dependencies: ["EOSModels", "EOSNumerics"]),
         .testTarget(name: "EOSRecorderTests", dependencies: ["EOSRecorder", "EOSModels", "TrajectoryFormat"]),
-        .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSModels", "EOSNumerics", "TrajectoryFormat", "HDF5Kit"]),
-        .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis"]),
-        .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat", "HDF5Kit"]),
+        .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSModels", "EOSNumerics", "TrajectoryFormat", "HDF5Kit", "EOSTestSupport"]),
+        .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis", "EOSNumerics", "EOSTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat", "HDF5Kit", "EOSTestSupport"]),
     ]
 )
