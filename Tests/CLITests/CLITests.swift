@@ -55,8 +55,13 @@ final class CLITests: XCTestCase {
             XCTFail("eostrace binary not found; run `swift build` first or set EOSTRACE_BIN", file: file, line: line)
             throw XCTSkip("no binary")
         }
+        return try run(bin, args)
+    }
+
+    /// Runs `executable` with `args`, collecting both streams.
+    func run(_ executable: String, _ args: [String]) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: bin)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -76,6 +81,25 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(lines.count, 1, "stderr: \(r.stderr)", file: file, line: line)
         XCTAssertTrue(r.stderr.contains(mentioning), "stderr '\(r.stderr)' lacks '\(mentioning)'", file: file, line: line)
         XCTAssertFalse(r.stderr.contains("Fatal error"), file: file, line: line)
+    }
+
+    /// The product lists user commands only; the developer tools are eostrace-dev's.
+    func testHelpListsUserCommandsAndDevToolsSeparately() throws {
+        let help = try run(["--help"])
+        XCTAssertEqual(help.code, 0, help.stderr)
+        let commands = Set(help.stdout.components(separatedBy: "SUBCOMMANDS:").last!.split(separator: "\n")
+            .compactMap { $0.hasPrefix("  ") && !$0.hasPrefix("   ") ? $0.split(separator: " ").first.map(String.init) : nil })
+        let devTools: Set = ["fuzz", "bench-write", "bench-record", "make-sample", "blas-core", "synthetic-writer", "write-forever"]
+        XCTAssertTrue(commands.isSuperset(of: ["record", "analyze", "report", "compare", "follow", "validate", "info", "dump"]), help.stdout)
+        XCTAssertTrue(commands.isDisjoint(with: devTools), help.stdout)
+        XCTAssertFalse(commands.contains { $0.hasPrefix("_") }, help.stdout)
+        for gone in [["_fuzz", "--check", path("x.h5")], ["_write-forever", path("y.h5")], ["bench-write", "--out", path("b")]] {
+            XCTAssertEqual(try run(gone).code, 64, "\(gone[0]) is no product command")
+        }
+        guard let dev = Self.devBinary else { return XCTFail("eostrace-dev binary not found") }
+        let devHelp = try run(dev, ["--help"])
+        XCTAssertEqual(devHelp.code, 0, devHelp.stderr)
+        for tool in devTools { XCTAssertTrue(devHelp.stdout.contains("  \(tool) "), tool) }
     }
 
     /// No command that was asked to read a recording replaces it: an output path naming the input
