@@ -55,5 +55,6 @@ let package = Package(
         .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSModels", "EOSNumerics", "TrajectoryFormat", "HDF5Kit", "EOSTestSupport"]),
         .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis", "EOSNumerics", "EOSTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat", "HDF5Kit", "EOSTestSupport"]),
+        .testTarget(name: "EOSSystemTests", dependencies: ["EOSSystem", "EOSTestSupport"]),
     ]
 )

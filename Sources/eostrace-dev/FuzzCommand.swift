@@ -144,7 +144,7 @@ struct FuzzCommand: ParsableCommand {
             h.write(Data(s.utf8))
             h.closeFile()
         } else {
-            FileManager.default.createFile(atPath: path, contents: Data(s.utf8))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(s.utf8))
         }
     }
 }
