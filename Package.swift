@@ -1,11 +1,13 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The module graph is one-way; docs/ARCHITECTURE.md states it and its "never" rules.
 let package = Package(
     name: "eostrace",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "eostrace", targets: ["eostrace"]),
+        .executable(name: "eostrace-dev", targets: ["eostrace-dev"]),
         .library(name: "HDF5Kit", targets: ["HDF5Kit"]),
         .library(name: "TrajectoryFormat", targets: ["TrajectoryFormat"]),
         .library(name: "EOSNumerics", targets: ["EOSNumerics"]),
@@ -29,7 +31,9 @@ let package = Package(
         // Swift modules, one job each (see each folder's README.md).
         .target(name: "HDF5Kit", dependencies: ["CHDF5"], exclude: ["README.md"]),
         .target(name: "EOSNumerics", dependencies: ["CLapack"], exclude: ["README.md"]),
-        .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit"], exclude: ["README.md"],
+        .target(name: "EOSSystem", exclude: ["README.md"]),
+        .target(name: "EOSPhases", exclude: ["README.md"]),
+        .target(name: "TrajectoryFormat", dependencies: ["HDF5Kit", "EOSSystem"], exclude: ["README.md"],
                 plugins: ["EmbedSchema"]),
         // Build-time embedding of schemas/trajectory-v1.json into TrajectoryFormat (no checked-in copy).
         .executableTarget(name: "EmbedSchemaTool", exclude: ["README.md"]),
@@ -37,24 +41,31 @@ let package = Package(
         .target(name: "EOSModels", dependencies: ["EOSNumerics", "CZlib", "HDF5Kit"], exclude: ["README.md"]),
         .target(name: "EOSRun", dependencies: ["EOSModels", "EOSNumerics", "TrajectoryFormat",
                                                .product(name: "Yams", package: "Yams")], exclude: ["README.md"]),
-        .target(name: "EOSPhases", exclude: ["README.md"]),
         .target(name: "EOSRecorder", dependencies: ["EOSRun", "EOSPhases", "EOSModels", "EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
-        .target(name: "EOSAnalysis", dependencies: ["EOSModels", "EOSNumerics", "EOSRun", "EOSPhases", "TrajectoryFormat", "HDF5Kit"], exclude: ["README.md"]),
+        .target(name: "EOSAnalysis", dependencies: ["EOSRun", "EOSPhases", "EOSModels", "EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
         .target(name: "EOSReport", dependencies: ["EOSAnalysis", "EOSPhases", "TrajectoryFormat"], exclude: ["README.md"]),
         .executableTarget(name: "eostrace", dependencies: [
-            "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSPhases", "EOSRecorder", "EOSAnalysis", "EOSReport",
+            "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRun", "EOSPhases", "EOSRecorder", "EOSAnalysis", "EOSReport", "EOSSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Shared by the test targets and eostrace-dev; never linked into the product.
+        .target(name: "EOSTestSupport", dependencies: ["EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
+        // Developer tools (fuzzer, benchmarks, sample and test writers), kept out of the product CLI.
+        .executableTarget(name: "eostrace-dev", dependencies: [
+            "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRun", "EOSRecorder", "EOSSystem", "EOSTestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], exclude: ["README.md"]),
 
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
-        .testTarget(name: "TrajectoryFormatTests", dependencies: ["TrajectoryFormat", "HDF5Kit"]),
+        .testTarget(name: "EOSSystemTests", dependencies: ["EOSSystem", "EOSTestSupport"]),
+        .testTarget(name: "TrajectoryFormatTests", dependencies: ["TrajectoryFormat", "HDF5Kit", "EOSTestSupport"]),
         .testTarget(name: "EOSNumericsTests", dependencies: ["EOSNumerics"]),
         .testTarget(name: "EOSModelsTests", dependencies: ["EOSModels", "EOSNumerics"]),
         .testTarget(name: "EOSRunTests", dependencies: ["EOSRun", "EOSModels", "EOSNumerics", "TrajectoryFormat"]),
         .testTarget(name: "EOSPhasesTests", dependencies: ["EOSPhases"]),
-        .testTarget(name: "EOSRecorderTests", dependencies: ["EOSRecorder", "EOSModels", "TrajectoryFormat"]),
-        .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSPhases", "EOSModels", "EOSNumerics", "TrajectoryFormat", "HDF5Kit"]),
-        .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis", "EOSPhases", "TrajectoryFormat"]),
-        .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat", "HDF5Kit"]),
+        .testTarget(name: "EOSRecorderTests", dependencies: ["EOSRecorder", "EOSRun", "EOSModels", "TrajectoryFormat"]),
+        .testTarget(name: "EOSAnalysisTests", dependencies: ["EOSAnalysis", "EOSPhases", "EOSModels", "EOSNumerics", "TrajectoryFormat", "HDF5Kit", "EOSTestSupport"]),
+        .testTarget(name: "EOSReportTests", dependencies: ["EOSReport", "EOSAnalysis", "EOSPhases", "EOSNumerics", "TrajectoryFormat", "EOSTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TrajectoryFormat", "HDF5Kit", "EOSTestSupport"]),
     ]
 )

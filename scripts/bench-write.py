@@ -2,7 +2,7 @@
 """Write-throughput benchmark: the Swift writer against h5py and a raw sequential file.
 
 One run writes the same payload three ways:
-  swift  `eostrace bench-write` (release build by default: .build/release/eostrace)
+  swift  `eostrace-dev bench-write` (release build by default: .build/release/eostrace-dev)
   h5py   eostrace_format.RecordingWriter: same layout, same chunk shapes (read back from the
          Swift-written file when it is kept, else the writer's defaults), same batch size
   raw    one sequential file: the same byte count written in the same batch-sized pieces
@@ -12,7 +12,7 @@ process, an upper bound) plus the ratios Swift/h5py and Swift/raw (as
 throughput ratios: > 1 means Swift is faster). Targets: Swift >= h5py, Swift >= 0.5 x raw.
 All files go to a temporary directory that is deleted at the end.
 
-    swift build -c release && python3 scripts/bench-write.py [--bin PATH] [--n 1000 --k 8
+    swift build -c release --product eostrace-dev && python3 scripts/bench-write.py [--bin PATH] [--n 1000 --k 8
         --steps 5000 --params 200000 --checkpoint-every 10] [--fsync] [--json]
 """
 
@@ -136,7 +136,8 @@ def run_raw(path: Path, a) -> tuple[float, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", default=os.environ.get("EOSTRACE_BIN", str(ROOT / ".build" / "release" / "eostrace")))
+    ap.add_argument("--bin", default=os.environ.get("EOSTRACE_DEV_BIN", str(ROOT / ".build" / "release" / "eostrace-dev")),
+                    help="the eostrace-dev binary (env EOSTRACE_DEV_BIN)")
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--steps", type=int, default=5000)

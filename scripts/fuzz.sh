@@ -13,8 +13,8 @@
 #    missing and wrong-kind objects, link cycles, attribute corruption (format_version [9,0],
 #    bad model JSON, negative n, ...). Each is run through `eostrace validate`, `info`,
 #    `info --json`, `dump` and `follow` as subprocesses with a timeout.
-# 3. Byte-level mutations: `eostrace _fuzz --cases CASES --seed SEED --corpus corpus` (hidden
-#    subcommand, see Sources/eostrace/FuzzCommand.swift): fork per case, the child runs what
+# 3. Byte-level mutations: `eostrace-dev fuzz --cases CASES --seed SEED --corpus corpus` (developer
+#    tool, see Sources/eostrace-dev/FuzzCommand.swift): fork per case, the child runs what
 #    validate/info/follow do in-process; exit by signal = crash, alarm = hang, exit not in
 #    0/1/2 = bad exit. Findings are copied to WORKDIR/findings with findings.txt.
 # 4. Every crash/hang file found is then run through `eostrace validate` and `eostrace info` as
@@ -27,15 +27,17 @@ CASES=${1:-10000}
 SEED=${2:-1}
 WORK=${3:-$(mktemp -d /tmp/eostrace-fuzz.XXXXXX)}
 BIN=${EOSTRACE_BIN:-$PWD/.build/debug/eostrace}
+DEV=${EOSTRACE_DEV_BIN:-$PWD/.build/debug/eostrace-dev}
 export SWIFT_BACKTRACE=enable=no
 [ -x "$BIN" ] || { echo "fuzz.sh: $BIN not built (swift build --product eostrace)"; exit 2; }
+[ -x "$DEV" ] || { echo "fuzz.sh: $DEV not built (swift build --product eostrace-dev)"; exit 2; }
 mkdir -p "$WORK/corpus" "$WORK/findings"
 C="$WORK/corpus"
 
 cp samples/*.h5 "$C/" 2>/dev/null
-"$BIN" _synthetic-writer "$C/swift-swmr.h5" --steps 40 --flush-every 8 --checkpoint-every 10 >/dev/null
-"$BIN" _synthetic-writer "$C/swift-earliest.h5" --steps 40 --flush-every 8 --checkpoint-every 10 --no-swmr >/dev/null
-"$BIN" _synthetic-writer "$C/swift-killed.h5" --steps 100000 --flush-every 8 --delay-ms 2 > "$WORK/killed.out" &
+"$DEV" synthetic-writer "$C/swift-swmr.h5" --steps 40 --flush-every 8 --checkpoint-every 10 >/dev/null
+"$DEV" synthetic-writer "$C/swift-earliest.h5" --steps 40 --flush-every 8 --checkpoint-every 10 --no-swmr >/dev/null
+"$DEV" synthetic-writer "$C/swift-killed.h5" --steps 100000 --flush-every 8 --delay-ms 2 > "$WORK/killed.out" &
 KP=$!
 for _ in $(seq 100); do grep -q "^flushed .* 24$" "$WORK/killed.out" 2>/dev/null && break; sleep 0.1; done
 kill -9 $KP 2>/dev/null; wait $KP 2>/dev/null
@@ -54,7 +56,7 @@ for v in version-9-0 model-bad-json n-negative loss-int32 eigvec-rank2 swap-loss
 done
 echo "corpus: $(ls "$C" | wc -l) files in $C"
 
-"$BIN" _fuzz --cases "$CASES" --seed "$SEED" --corpus "$C" --findings "$WORK/findings" --timeout 10 --progress 250 \
+"$DEV" fuzz --cases "$CASES" --seed "$SEED" --corpus "$C" --findings "$WORK/findings" --timeout 10 --progress 250 \
     > "$WORK/fuzz.log" 2>&1
 grep -E "^FINDING" "$WORK/fuzz.log" | tail -n 20
 tail -n 3 "$WORK/fuzz.log"

@@ -7,13 +7,16 @@
 # h5repack -f GZIP=6 (lossless; keeps dimension scales) to stay under 2 MB.
 # Deterministic: single-threaded BLAS; re-running on a machine with the same OpenBLAS kernels
 # (samples/blas-core.txt) gives identical numbers (tested in CLITests).
-# Usage: scripts/make-samples.sh [OUTDIR]   (env: EOSTRACE_BIN, default .build/debug/eostrace)
+# Usage: scripts/make-samples.sh [OUTDIR]   (env: EOSTRACE_BIN, default .build/debug/eostrace;
+#                                           EOSTRACE_DEV_BIN, default .build/debug/eostrace-dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-samples}"
 export OPENBLAS_NUM_THREADS=1
 BIN="${EOSTRACE_BIN:-.build/debug/eostrace}"
 [ -x "$BIN" ] || swift build --product eostrace >/dev/null
+DEV="${EOSTRACE_DEV_BIN:-.build/debug/eostrace-dev}"
+[ -x "$DEV" ] || swift build --product eostrace-dev >/dev/null
 command -v h5repack >/dev/null || { echo "make-samples: h5repack not found (apt-get install hdf5-tools)" >&2; exit 1; }
 mkdir -p "$OUT"
 TMP="$(mktemp -d)"
@@ -31,7 +34,7 @@ JSON
 
 # The numbers are bit-reproducible only with the same OpenBLAS kernels (chosen per CPU at run
 # time); the test that re-records the samples checks bit for bit only on a matching machine.
-"$BIN" _blas-core > "$OUT/blas-core.txt"
+"$DEV" blas-core > "$OUT/blas-core.txt"
 
 for pair in "fmnist:fmnist-tanh-small" "linear:linear-synthetic-small"; do
     src="${pair%%:*}"; dst="$OUT/${pair##*:}.h5"

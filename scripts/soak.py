@@ -30,7 +30,7 @@ A kill of a resumed writer before its first line (while it reopens and truncates
 every row the earlier writers flushed.
 
 Writers:
-  --writer synthetic (default): the hidden `eostrace _synthetic-writer FILE --steps N
+  --writer synthetic (default): the developer tool `eostrace-dev synthetic-writer FILE --steps N
       --delay-ms M --flush-every F [--resume]` (deterministic SyntheticRecording data,
       TrajectoryWriter, prints "flushed STEP ROWS" after every flush).
   --writer record: `eostrace record --output FILE <--record-args> --force` and
@@ -99,6 +99,7 @@ class Soak:
         self.a = args
         self.rng = random.Random(args.seed)
         self.bin = str(args.bin)
+        self.dev_bin = str(args.dev_bin)
         self.work = Path(args.workdir or tempfile.mkdtemp(prefix="eostrace-soak-"))
         self.work.mkdir(parents=True, exist_ok=True)
         self.kills = 0
@@ -130,7 +131,7 @@ class Soak:
     def writer_cmd(self, path: Path, resume: bool, final: bool = False) -> list[str]:
         a = self.a
         if a.writer == "synthetic":
-            cmd = [self.bin, "_synthetic-writer", str(path), "--steps", str(a.steps),
+            cmd = [self.dev_bin, "synthetic-writer", str(path), "--steps", str(a.steps),
                    "--flush-every", str(a.flush_every), "--seed", str(a.seed + 1),
                    "--checkpoint-every", str(a.checkpoint_every)]
             if not final:
@@ -349,6 +350,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rtol", type=float, default=0.0, help="0: compare bit for bit")
     ap.add_argument("--run-timeout", type=float, default=600)
     ap.add_argument("--bin", default=os.environ.get("EOSTRACE_BIN", REPO / ".build" / "debug" / "eostrace"))
+    ap.add_argument("--dev-bin", default=os.environ.get("EOSTRACE_DEV_BIN", REPO / ".build" / "debug" / "eostrace-dev"),
+                    help="the developer tools (synthetic writer)")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true", help="keep the recordings")
     ap.add_argument("--quiet", action="store_true")

@@ -6,8 +6,11 @@ cd "$(dirname "$0")/.."
 
 swift build 2>&1 | tail -n 3
 swift build --product eostrace 2>&1 | tail -n 1
+swift build --product eostrace-dev 2>&1 | tail -n 1
 export EOSTRACE_BIN="$PWD/.build/debug/eostrace"
+export EOSTRACE_DEV_BIN="$PWD/.build/debug/eostrace-dev"
 [ -x "$EOSTRACE_BIN" ] || { echo "test.sh: $EOSTRACE_BIN was not built"; exit 1; }
+[ -x "$EOSTRACE_DEV_BIN" ] || { echo "test.sh: $EOSTRACE_DEV_BIN was not built"; exit 1; }
 
 swift_log=$(mktemp); py_log=$(mktemp)
 swift test 2>&1 | tee "$swift_log" | grep -E "error:|failed|Executed .* tests" | grep -v "passed" | tail -n 40

@@ -53,7 +53,8 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
     public mutating func int(below upper: Int) -> Int { Int.random(in: 0..<upper, using: &self) }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny generator used to seed `SeededRNG`.
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny generator used to seed `SeededRNG`, and the
+/// generator of test data (EOSTestSupport). The only SplitMix64 of the package.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
     public init(seed: UInt64) { state = seed }
@@ -64,6 +65,9 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// Uniform in [0, 1) with 53 random bits (`next() >> 11` scaled by 2⁻⁵³), like `SeededRNG.uniform()`.
+    public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 }
 
 import Foundation

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import EOSSystem
 import HDF5Kit
 
 /// "A live writer has this recording open": an advisory lock that a `TrajectoryWriter` holds for
@@ -10,52 +6,30 @@ import HDF5Kit
 /// died (both keep `/run/status` = "running" and HDF5's SWMR marks), and so that a second writer
 /// (`resume`, or a new recording at the same path) is refused instead of corrupting the file.
 ///
-/// Mechanism: a Linux open-file-description lock (`F_OFD_SETLK`, write lock) on one byte at offset
-/// 2^62, far beyond any data, taken on a descriptor of our own. The kernel drops it when the
-/// writer closes or its process dies (SIGKILL included). It does not interact with the `flock`
-/// locks HDF5 itself takes, nor with reads. Other platforms: classic `F_SETLK` (per process).
-/// Only eostrace's writer takes it: a file written live by another program (e.g. h5py) looks
-/// "not held".
+/// Mechanism: `EOSSystem.FileLock`, a write lock on one byte at offset 2^62, far beyond any data
+/// (Linux: open-file-description lock; the kernel drops it when the writer closes or its process
+/// dies, SIGKILL included). It does not interact with the `flock` locks HDF5 itself takes, nor
+/// with reads. Only eostrace's writer takes it: a file written live by another program (e.g.
+/// h5py) looks "not held".
 final class WriterLock {
-    static let offset: off_t = 1 << 62
-    #if os(Linux)
-    static let setLock: Int32 = 37   // F_OFD_SETLK
-    static let getLock: Int32 = 36   // F_OFD_GETLK
-    #else
-    static let setLock: Int32 = F_SETLK
-    static let getLock: Int32 = F_GETLK
-    #endif
+    static let offset: Int64 = 1 << 62
 
-    private var fd: Int32
-
-    private static func lockRecord(_ type: Int32) -> flock {
-        var l = flock()
-        l.l_type = Int16(type)
-        l.l_whence = Int16(SEEK_SET)
-        l.l_start = offset
-        l.l_len = 1
-        l.l_pid = 0
-        return l
-    }
+    private var lock: FileLock?
 
     /// Takes the lock on `path` (which must exist). Throws `HDF5Error` kind `.fileLocked` when
     /// another writer holds it.
     init(path: String) throws {
-        fd = open(path, O_RDWR | O_CLOEXEC)
-        if fd < 0 {
-            let e = errno
-            throw HDF5Error(kind: e == ENOENT ? .fileNotFound : .library, file: path, object: "/",
-                            operation: "open for writing", message: String(cString: strerror(e)))
+        let outcome: FileLock.Outcome
+        do {
+            outcome = try FileLock.acquire(path: path, offset: WriterLock.offset)
+        } catch let e as SystemError {
+            throw HDF5Error(kind: e.isNoSuchFile ? .fileNotFound : .library, file: path, object: "/",
+                            operation: "open for writing", message: e.message)
         }
-        var l = WriterLock.lockRecord(Int32(F_WRLCK))
-        if fcntl(fd, WriterLock.setLock, &l) != 0 {
-            let e = errno
-            close(fd)
-            fd = -1
-            if e == EAGAIN || e == EACCES {
-                throw WriterLock.busy(path)
-            }
-            // Filesystems without lock support: carry on without the liveness mark.
+        switch outcome {
+        case .acquired(let l): lock = l
+        case .busy: throw WriterLock.busy(path)
+        case .unsupported: lock = nil  // filesystems without lock support: carry on without the liveness mark
         }
     }
 
@@ -66,8 +40,8 @@ final class WriterLock {
 
     /// Releases the lock (idempotent).
     func release() {
-        if fd >= 0 { close(fd) }
-        fd = -1
+        lock?.release()
+        lock = nil
     }
 
     deinit { release() }
@@ -77,30 +51,15 @@ final class WriterLock {
     /// readers a shared one). Creating the file then would truncate it under that program:
     /// libhdf5 opens with O_TRUNC before it checks the lock.
     static func checkNotOpenElsewhere(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let e = errno
-            if e == EWOULDBLOCK || e == EAGAIN {
-                throw HDF5Error(kind: .fileLocked, file: path, object: "/", operation: "create",
-                                message: "the file is open in another program (HDF5 file lock held); not replacing it")
-            }
-            return
+        if FileLock.isFlockHeldElsewhere(path: path) {
+            throw HDF5Error(kind: .fileLocked, file: path, object: "/", operation: "create",
+                            message: "the file is open in another program (HDF5 file lock held); not replacing it")
         }
-        _ = flock(fd, LOCK_UN)
     }
 
     /// Whether some writer (another open file description, in any process) holds the lock.
     /// false when the file does not exist or the lock cannot be probed.
-    static func isHeld(path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var l = lockRecord(Int32(F_WRLCK))
-        guard fcntl(fd, getLock, &l) == 0 else { return false }
-        return l.l_type != Int16(F_UNLCK)
-    }
+    static func isHeld(path: String) -> Bool { FileLock.isHeld(path: path, offset: offset) }
 }
 
 /// How to read `/run/status` of a file that may be live or left by a killed writer.

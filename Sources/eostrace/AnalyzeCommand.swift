@@ -1,9 +1,7 @@
 import ArgumentParser
 import EOSAnalysis
+import EOSSystem
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import TrajectoryFormat
 
 /// `eostrace analyze RUN`: SPEC §3 on a recording.
@@ -82,7 +80,7 @@ struct AnalyzeCommand: ParsableCommand {
     func run() throws {
         // The replay allocates several n×n matrices per step; keep freed blocks in the heap instead
         // of returning them to the kernel (mmap/munmap churn cost ~1/3 of the CPU time as page faults).
-        keepLargeAllocationsInHeap()
+        Memory.keepLargeAllocationsInHeap()
         try refuseOverwritingInputs(output: out, option: "--out", inputs: [recording])
         try refuseOverwritingInputs(output: csv, option: "--csv", inputs: [recording])
         let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: phaseRule)!, rPrimeRestarts: rPrimeRestarts,
@@ -129,18 +127,4 @@ struct CLIFileError: Error, CustomStringConvertible {
     var path: String
     var problem: String
     var description: String { "\(path): \(problem)" }
-}
-
-/// glibc `mallopt(M_MMAP_THRESHOLD = -3, 1 GiB)` and `mallopt(M_TRIM_THRESHOLD = -1, 1 GiB)`:
-/// large blocks are served from (and returned to) the heap instead of fresh mmap'ed pages, so the
-/// replay's per-step n×n temporaries do not page-fault. `malloc.h` is not in the Glibc module,
-/// hence the lookup. A no-op elsewhere.
-private func keepLargeAllocationsInHeap() {
-    #if os(Linux)
-    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-    guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
-    let mallopt = unsafeBitCast(sym, to: Mallopt.self)
-    _ = mallopt(-3, 1 << 30)
-    _ = mallopt(-1, 1 << 30)
-    #endif
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EOSSystem
 import Foundation
 
 /// How every subcommand ends on bad input: one line on stderr naming the file, the object and the
@@ -36,7 +37,7 @@ func reportingErrors<T>(code: Int32 = CLIExit.unreadable, _ body: () throws -> T
 
 /// Progress lines for long work go to stderr, rewritten in place when stderr is a terminal.
 struct ProgressLine {
-    private let isTTY = isatty(STDERR_FILENO) != 0
+    private let isTTY = StandardStreams.standardErrorIsTerminal
     private var lastPrint = Date.distantPast
     var minimumInterval: TimeInterval = 0.5
 
@@ -55,11 +56,7 @@ struct ProgressLine {
 
 /// True when both paths name the same existing file (same device and inode: symlinks, hard links
 /// and different spellings of one path all count).
-func isSameFile(_ a: String, _ b: String) -> Bool {
-    var sa = stat(), sb = stat()
-    guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
-}
+func isSameFile(_ a: String, _ b: String) -> Bool { FileIdentity.isSameFile(a, b) }
 
 /// Refuses, before any work starts, an output path that is one of the inputs: a command that was
 /// asked to read a recording never replaces it.

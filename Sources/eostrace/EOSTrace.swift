@@ -6,8 +6,9 @@ struct EOSTrace: ParsableCommand {
         commandName: "eostrace",
         abstract: "Record and analyze gradient-descent trajectories at the Edge of Stability.",
         version: "0.1.0",
-        // One subcommand per file: Sources/eostrace/<Name>Command.swift. Listed in the order of
-        // the workflow (record, analyze, look, check); hidden helpers last.
+        // One subcommand per file: Sources/eostrace/<Name>Command.swift, user commands only (the
+        // developer tools are the separate executable eostrace-dev). Listed in the order of the
+        // workflow: record, analyze, look, check.
         subcommands: [
             RecordCommand.self,
             AnalyzeCommand.self,
@@ -18,13 +19,6 @@ struct EOSTrace: ParsableCommand {
             InfoCommand.self,
             DumpCommand.self,
             DiffCommand.self,
-            BenchWriteCommand.self,
-            // hidden: test and fuzz helpers
-            FuzzCommand.self,
-            MakeSampleCommand.self,
-            BLASCoreCommand.self,
-            SyntheticWriterCommand.self,
-            WriteForeverCommand.self,
         ])
 
     static func main() {

@@ -2,6 +2,7 @@ import ArgumentParser
 import EOSModels
 import EOSNumerics
 import EOSRecorder
+import EOSRun
 import Foundation
 
 /// `eostrace record`: full-batch GD with every step recorded.
@@ -60,8 +61,6 @@ struct RecordCommand: ParsableCommand {
     var resume = false
     @Flag(help: "Run without writing a file (prints the summary only).")
     var noOutput = false
-    @Option(help: "Benchmark: time N plain GD steps and N fully recorded steps, print per-step costs, and exit.")
-    var benchmark: Int?
     @Flag(help: "No progress line.")
     var quiet = false
     @Flag(help: "Replace --output if it exists (without it, an existing file is never touched).")
@@ -90,8 +89,8 @@ struct RecordCommand: ParsableCommand {
         if let sweepLr {
             _ = try Sweep.parseRates(sweepLr)
             guard outputDir != nil else { throw ValidationError("--sweep-lr needs --output-dir DIR") }
-            guard output == nil, !resume, !noOutput, benchmark == nil else {
-                throw ValidationError("--sweep-lr cannot be combined with --output, --resume, --no-output or --benchmark")
+            guard output == nil, !resume, !noOutput else {
+                throw ValidationError("--sweep-lr cannot be combined with --output, --resume or --no-output")
             }
             if let jobs, jobs < 1 { throw ValidationError("--jobs must be ≥ 1") }
         }
@@ -102,9 +101,9 @@ struct RecordCommand: ParsableCommand {
             return
         }
         if outputDir != nil || jobs != nil { throw ValidationError("--output-dir and --jobs apply to --sweep-lr only") }
-        if output == nil && !noOutput && benchmark == nil { throw ValidationError("give --output FILE (or --no-output)") }
+        if output == nil && !noOutput { throw ValidationError("give --output FILE (or --no-output)") }
         if resume && output == nil { throw ValidationError("--resume needs --output FILE") }
-        if let output, !resume, !noOutput, benchmark == nil, !force, FileManager.default.fileExists(atPath: output) {
+        if let output, !resume, !noOutput, !force, FileManager.default.fileExists(atPath: output) {
             throw failure("\(output): exists; pass --force to replace it, or --resume to continue it", code: CLIExit.invalid)
         }
     }
@@ -168,19 +167,6 @@ struct RecordCommand: ParsableCommand {
                     throw failure("sweep: \(failed.count) of \(runs.count) runs failed (lr \(failed.map(\.label).joined(separator: ", ")))", code: CLIExit.invalid)
                 }
                 if runs.contains(where: { $0.exitCode != 0 }) { throw ExitCode(130) }
-                return
-            }
-            if let steps = benchmark {
-                let data = try cfg.data.load()
-                let network = try Network(cfg.model)
-                let evaluator = try ModelEvaluator(network: network, X: data.X, Y: data.Y)
-                let theta0 = network.initialParameters(seed: cfg.initSeed, scale: cfg.initScale)
-                let r = try Trainer.benchmark(config: cfg, evaluator: evaluator, theta: theta0, steps: max(steps, 2))
-                print(String(format: "plain_step_seconds %.6f\nrecorded_step_seconds %.6f\nratio %.3f\nmean_eigensolver_iterations %.2f\nevaluate_with_gram_seconds %.6f\neigensolver_seconds %.6f\nn %d\np %d\nk %d",
-                             r.plain, r.recorded, r.recorded / r.plain, r.eigenIterations, r.evaluate, r.eigensolver, data.n, network.parameterCount, cfg.k))
-                let w = try Trainer.benchmarkRuns(config: cfg, evaluator: evaluator, theta: theta0, steps: max(steps, 2))
-                print(String(format: "plain_run_step_seconds %.6f\nserial_run_step_seconds %.6f\npipelined_run_step_seconds %.6f\npipelined_ratio %.3f",
-                             w.plain, w.serial, w.pipelined, w.pipelined / w.plain))
                 return
             }
             let stop = StopFlag.install()

@@ -1,39 +1,48 @@
 import Foundation
 import XCTest
+import EOSTestSupport
 import HDF5Kit
 import TrajectoryFormat
 
 /// End-to-end tests of the built `eostrace` binary (EOSTRACE_BIN, or next to the test bundle,
-/// or .build/debug/eostrace).
+/// or .build/debug/eostrace) and of the developer tools it needs (`eostrace-dev`, EOSTRACE_DEV_BIN,
+/// found the same way).
 final class CLITests: XCTestCase {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    static var binary: String? {
-        if let env = ProcessInfo.processInfo.environment["EOSTRACE_BIN"] { return env }
+    /// The product CLI.
+    static var binary: String? { locate("eostrace", environment: "EOSTRACE_BIN") }
+
+    /// The developer tools (synthetic writers, fuzzer, ...).
+    static var devBinary: String? { locate("eostrace-dev", environment: "EOSTRACE_DEV_BIN") }
+
+    /// $`environment`, else `name` next to the test bundle, else .build/debug/`name`.
+    static func locate(_ name: String, environment: String) -> String? {
+        if let env = ProcessInfo.processInfo.environment[environment] { return env }
         var candidates: [String] = []
         // The xctest bundle (Linux: an executable) lives in the build products directory.
         let runner = URL(fileURLWithPath: CommandLine.arguments.first ?? "")
-        candidates.append(runner.deletingLastPathComponent().appendingPathComponent("eostrace").path)
+        candidates.append(runner.deletingLastPathComponent().appendingPathComponent(name).path)
         for b in Bundle.allBundles {
-            candidates.append(b.bundleURL.deletingLastPathComponent().appendingPathComponent("eostrace").path)
+            candidates.append(b.bundleURL.deletingLastPathComponent().appendingPathComponent(name).path)
         }
-        candidates.append(repositoryRoot.appendingPathComponent(".build/debug/eostrace").path)
+        candidates.append(repositoryRoot.appendingPathComponent(".build/debug/\(name)").path)
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    var dir: URL!
+    private var temporary: TemporaryDirectory!
+    var dir: URL { temporary.url }
 
     override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("clitest-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        temporary = try TemporaryDirectory(prefix: "clitest")
     }
 
     override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: dir)
+        temporary?.remove()
     }
 
-    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+    func path(_ name: String) -> String { temporary.path(name) }
 
     struct Result {
         var code: Int32
@@ -46,8 +55,13 @@ final class CLITests: XCTestCase {
             XCTFail("eostrace binary not found; run `swift build` first or set EOSTRACE_BIN", file: file, line: line)
             throw XCTSkip("no binary")
         }
+        return try run(bin, args)
+    }
+
+    /// Runs `executable` with `args`, collecting both streams.
+    func run(_ executable: String, _ args: [String]) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: bin)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -67,6 +81,25 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(lines.count, 1, "stderr: \(r.stderr)", file: file, line: line)
         XCTAssertTrue(r.stderr.contains(mentioning), "stderr '\(r.stderr)' lacks '\(mentioning)'", file: file, line: line)
         XCTAssertFalse(r.stderr.contains("Fatal error"), file: file, line: line)
+    }
+
+    /// The product lists user commands only; the developer tools are eostrace-dev's.
+    func testHelpListsUserCommandsAndDevToolsSeparately() throws {
+        let help = try run(["--help"])
+        XCTAssertEqual(help.code, 0, help.stderr)
+        let commands = Set(help.stdout.components(separatedBy: "SUBCOMMANDS:").last!.split(separator: "\n")
+            .compactMap { $0.hasPrefix("  ") && !$0.hasPrefix("   ") ? $0.split(separator: " ").first.map(String.init) : nil })
+        let devTools: Set = ["fuzz", "bench-write", "bench-record", "make-sample", "blas-core", "synthetic-writer", "write-forever"]
+        XCTAssertTrue(commands.isSuperset(of: ["record", "analyze", "report", "compare", "follow", "validate", "info", "dump"]), help.stdout)
+        XCTAssertTrue(commands.isDisjoint(with: devTools), help.stdout)
+        XCTAssertFalse(commands.contains { $0.hasPrefix("_") }, help.stdout)
+        for gone in [["_fuzz", "--check", path("x.h5")], ["_write-forever", path("y.h5")], ["bench-write", "--out", path("b")]] {
+            XCTAssertEqual(try run(gone).code, 64, "\(gone[0]) is no product command")
+        }
+        guard let dev = Self.devBinary else { return XCTFail("eostrace-dev binary not found") }
+        let devHelp = try run(dev, ["--help"])
+        XCTAssertEqual(devHelp.code, 0, devHelp.stderr)
+        for tool in devTools { XCTAssertTrue(devHelp.stdout.contains("  \(tool) "), tool) }
     }
 
     /// No command that was asked to read a recording replaces it: an output path naming the input
@@ -251,11 +284,11 @@ final class CLITests: XCTestCase {
     /// A writer killed with SIGKILL leaves a file that opens (SWMR read, automatically) and holds
     /// every step up to the last flush.
     func testKilledWriterLeavesEveryFlushedStep() throws {
-        guard let bin = Self.binary else { return XCTFail("eostrace binary not found") }
+        guard let dev = Self.devBinary else { return XCTFail("eostrace-dev binary not found") }
         let file = path("killed.h5")
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: bin)
-        p.arguments = ["_write-forever", file, "--flush-every", "7", "--sleep-ms", "2", "--max-seconds", "30"]
+        p.executableURL = URL(fileURLWithPath: dev)
+        p.arguments = ["write-forever", file, "--flush-every", "7", "--sleep-ms", "2", "--max-seconds", "30"]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice

@@ -1,16 +1,15 @@
 import Foundation
 import XCTest
+import EOSTestSupport
 import HDF5Kit
 import TrajectoryFormat
 
 /// End-to-end tests of `eostrace record`: sweeps over step sizes, and the shipped real samples.
 final class RecordCLITests: XCTestCase {
-    var dir: String!
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "recordcli-\(getpid())-\(UUID().uuidString.prefix(6))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+    private var temporary: TemporaryDirectory!
+    var dir: String { temporary.url.path }
+    override func setUpWithError() throws { temporary = try TemporaryDirectory(prefix: "recordcli") }
+    override func tearDownWithError() throws { temporary?.remove() }
 
     func run(_ args: [String], cwd: String? = nil) throws -> (code: Int32, stdout: String, stderr: String) {
         guard let bin = CLITests.binary else { XCTFail("eostrace binary not found"); throw XCTSkip("no binary") }
@@ -122,12 +121,13 @@ final class RecordCLITests: XCTestCase {
             XCTAssertNotNil(try r.X(), "X is stored (replay)")
         }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/h5repack") else { throw XCTSkip("h5repack not installed") }
-        guard let bin = CLITests.binary else { return XCTFail("no binary") }
+        guard let bin = CLITests.binary, let dev = CLITests.devBinary else { return XCTFail("no binary") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: root + "/scripts/make-samples.sh")
         p.arguments = [dir]
         var env = ProcessInfo.processInfo.environment
         env["EOSTRACE_BIN"] = bin
+        env["EOSTRACE_DEV_BIN"] = dev
         env.removeValue(forKey: "EOSTRACE_BLAS_THREADS")
         p.environment = env
         let err = Pipe(); p.standardError = err; p.standardOutput = Pipe()

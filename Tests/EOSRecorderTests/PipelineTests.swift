@@ -1,5 +1,6 @@
 import XCTest
 @testable import EOSRecorder
+import EOSRun
 import EOSModels
 import EOSNumerics
 import TrajectoryFormat

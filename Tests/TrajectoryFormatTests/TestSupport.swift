@@ -1,21 +1,23 @@
 import Foundation
 import XCTest
 @testable import TrajectoryFormat
+// SyntheticRecording and TemporaryDirectory, visible in every file of this target.
+@_exported import EOSTestSupport
 
 /// A temporary directory removed after the test.
 class TemporaryDirectoryTestCase: XCTestCase {
-    var dir: URL!
+    private var temporary: TemporaryDirectory!
+    var dir: URL { temporary.url }
 
     override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("trajfmt-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        temporary = try TemporaryDirectory(prefix: "trajfmt")
     }
 
     override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: dir)
+        temporary?.remove()
     }
 
-    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+    func path(_ name: String) -> String { temporary.path(name) }
 
     /// Writes a synthetic recording with every series; returns the generator.
     @discardableResult
@@ -38,11 +40,5 @@ class TemporaryDirectoryTestCase: XCTestCase {
     }
 
     /// For inspecting test files with other tools: EOSTRACE_KEEP_DIR=/some/dir swift test ...
-    func keep(_ file: String) {
-        if let keep = ProcessInfo.processInfo.environment["EOSTRACE_KEEP_DIR"] {
-            let dest = URL(fileURLWithPath: keep).appendingPathComponent(URL(fileURLWithPath: file).lastPathComponent)
-            try? FileManager.default.removeItem(at: dest)
-            try? FileManager.default.copyItem(at: URL(fileURLWithPath: file), to: dest)
-        }
-    }
+    func keep(_ file: String) { TemporaryDirectory.keep(file) }
 }

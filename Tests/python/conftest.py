@@ -1,7 +1,8 @@
 """pytest setup for the Python interop tests: repo root, the eostrace binary, test files.
 
-The binary comes from $EOSTRACE_BIN (default <repo>/.build/debug/eostrace). Tests that
-need it FAIL (never skip) when it is missing.
+The binary comes from $EOSTRACE_BIN (default <repo>/.build/debug/eostrace), the developer tools
+(synthetic writers, fuzzer, bench-write) from $EOSTRACE_DEV_BIN (default
+<repo>/.build/debug/eostrace-dev). Tests that need them FAIL (never skip) when they are missing.
 """
 
 from __future__ import annotations
@@ -35,6 +36,18 @@ def eostrace_bin() -> Path:
     path = eostrace_path()
     if not (path.is_file() and os.access(path, os.X_OK)):
         pytest.fail(f"eostrace binary not found at {path}: run `swift build` or set EOSTRACE_BIN")
+    return path
+
+
+def eostrace_dev_path() -> Path:
+    return Path(os.environ.get("EOSTRACE_DEV_BIN", REPO_ROOT / ".build" / "debug" / "eostrace-dev"))
+
+
+@pytest.fixture(scope="session")
+def eostrace_dev_bin() -> Path:
+    path = eostrace_dev_path()
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"eostrace-dev binary not found at {path}: run `swift build` or set EOSTRACE_DEV_BIN")
     return path
 
 
@@ -100,10 +113,10 @@ def py_file(tmp_path_factory, py_run) -> Path:
 
 
 @pytest.fixture(scope="session")
-def swift_bench_file(tmp_path_factory, eostrace) -> Path:
-    """A small recording written by the Swift writer (eostrace bench-write, SWMR on)."""
+def swift_bench_file(tmp_path_factory, eostrace_dev_bin) -> Path:
+    """A small recording written by the Swift writer (eostrace-dev bench-write, SWMR on)."""
     out = tmp_path_factory.mktemp("swift")
-    proc = eostrace("bench-write", "--out", out, "--n", 32, "--k", 3, "--steps", 40,
+    proc = run_eostrace(eostrace_dev_bin, "bench-write", "--out", out, "--n", 32, "--k", 3, "--steps", 40,
                     "--params", 13, "--checkpoint-every", 10, check=True)
     res = json.loads(proc.stdout)
     path = Path(res["file"])
@@ -116,7 +129,7 @@ def swift_file(request, repo_root) -> Path:
     """Swift-written recordings: a fresh bench-write file and samples/synthetic-small.h5."""
     if request.param == "sample":
         path = repo_root / "samples" / "synthetic-small.h5"
-        assert path.is_file(), f"{path} missing (written by `eostrace _make-sample`)"
+        assert path.is_file(), f"{path} missing (written by `eostrace-dev make-sample`)"
         return path
     return request.getfixturevalue("swift_bench_file")
 

@@ -1,4 +1,4 @@
-"""`eostrace follow` end to end: a live writer (hidden `_synthetic-writer`) and `follow` reading it.
+"""`eostrace follow` end to end: a live writer (`eostrace-dev synthetic-writer`) and `follow` reading it.
 
 Independent answers: the rows printed by follow are compared bit for bit with what h5py reads
 from the finished file, and the phases with SPEC §3.1's offline rule implemented here in numpy.
@@ -53,10 +53,10 @@ def parse_follow(stdout):
     return rows
 
 
-def test_follow_live_writer(eostrace_bin, tmp_path):
+def test_follow_live_writer(eostrace_bin, eostrace_dev_bin, tmp_path):
     path = tmp_path / "live.h5"
     eta = 0.01
-    writer = subprocess.Popen([str(eostrace_bin), "_synthetic-writer", str(path), "--steps", "700",
+    writer = subprocess.Popen([str(eostrace_dev_bin), "synthetic-writer", str(path), "--steps", "700",
                                "--delay-ms", "2", "--flush-every", "25", "--lr", str(eta)],
                               stdout=subprocess.PIPE, text=True)
     # Start following once the file exists and SWMR writing began (first "flushed" line).
@@ -98,9 +98,9 @@ def test_follow_live_writer(eostrace_bin, tmp_path):
     assert (online == 4).sum() == (offline == 4).sum()
 
 
-def test_follow_reports_dead_writer(eostrace_bin, tmp_path):
+def test_follow_reports_dead_writer(eostrace_bin, eostrace_dev_bin, tmp_path):
     path = tmp_path / "killed.h5"
-    writer = subprocess.Popen([str(eostrace_bin), "_synthetic-writer", str(path), "--steps", "100000",
+    writer = subprocess.Popen([str(eostrace_dev_bin), "synthetic-writer", str(path), "--steps", "100000",
                                "--delay-ms", "1", "--flush-every", "10"], stdout=subprocess.PIPE, text=True)
     flushed = 0
     for line in writer.stdout:
@@ -125,9 +125,9 @@ def test_follow_reports_dead_writer(eostrace_bin, tmp_path):
     assert info.returncode == 0 and "status:      interrupted (writer died)" in info.stdout, info.stdout
 
 
-def test_follow_timeout_on_live_writer(eostrace_bin, tmp_path):
+def test_follow_timeout_on_live_writer(eostrace_bin, eostrace_dev_bin, tmp_path):
     path = tmp_path / "slow.h5"
-    writer = subprocess.Popen([str(eostrace_bin), "_synthetic-writer", str(path), "--steps", "100000",
+    writer = subprocess.Popen([str(eostrace_dev_bin), "synthetic-writer", str(path), "--steps", "100000",
                                "--delay-ms", "5"], stdout=subprocess.PIPE, text=True)
     try:
         writer.stdout.readline()

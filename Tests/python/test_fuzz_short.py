@@ -1,6 +1,6 @@
 """Short fuzz run (~200 cases) and the regressions the long runs found.
 
-- `eostrace _fuzz --cases 200` over a small corpus (Swift writer: SWMR and earliest format;
+- `eostrace-dev fuzz --cases 200` over a small corpus (Swift writer: SWMR and earliest format;
   Python writer): no Swift trap, no hang, no exit code outside 0/1/2 in the in-process checks;
   libhdf5-internal segfaults (its global heap code on corrupted files) may occur there, and
   every such file must end as exit 2 + one line through the CLI (CrashGuard).
@@ -46,20 +46,20 @@ def assert_clean(binary, path, expect=None):
 
 
 @pytest.fixture(scope="module")
-def small_corpus(tmp_path_factory, eostrace_bin):
+def small_corpus(tmp_path_factory, eostrace_dev_bin):
     d = tmp_path_factory.mktemp("corpus")
     ef.write_recording(d / "py-small.h5", software="h5py", software_version="test",
                        **conftest.synthetic_run(n=7, d=3, k=3, T=25, p=11))
     for name, extra in (("swift-swmr.h5", []), ("swift-earliest.h5", ["--no-swmr"])):
-        p = run(eostrace_bin, "_synthetic-writer", d / name, "--steps", 24, "--flush-every", 8,
+        p = run(eostrace_dev_bin, "synthetic-writer", d / name, "--steps", 24, "--flush-every", 8,
                 "--checkpoint-every", 10, *extra)
         assert p.returncode == 0, p.stderr
     return d
 
 
-def test_fuzz_short(eostrace_bin, small_corpus, tmp_path):
+def test_fuzz_short(eostrace_bin, eostrace_dev_bin, small_corpus, tmp_path):
     findings = tmp_path / "findings"
-    p = run(eostrace_bin, "_fuzz", "--cases", 200, "--seed", 1, "--corpus", small_corpus, "--findings", findings,
+    p = run(eostrace_dev_bin, "fuzz", "--cases", 200, "--seed", 1, "--corpus", small_corpus, "--findings", findings,
             "--timeout", 10, timeout=300)
     summary = p.stdout.strip().splitlines()[-3:]
     m = re.match(r"fuzz: (\d+) crashes, (\d+) hangs, (\d+) bad exits", summary[-1])
@@ -102,14 +102,14 @@ def test_structural_variants(eostrace_bin, small_corpus, repo_root, tmp_path):
     assert findings == 0 and runs > 50
 
 
-def test_regression_files(eostrace_bin, repo_root, tmp_path):
+def test_regression_files(eostrace_bin, eostrace_dev_bin, repo_root, tmp_path):
     files = sorted((repo_root / "samples" / "fuzz-regressions").glob("*.h5.gz"))
     assert len(files) >= 4
     for gz in files:
         path = tmp_path / gz.name.removesuffix(".gz")
         path.write_bytes(gzip.decompress(gz.read_bytes()))
         assert_clean(eostrace_bin, path, expect=None if gz.name.startswith("trap-") else 2)
-        p = run(eostrace_bin, "_fuzz", "--check", path)  # in-process, no CrashGuard
+        p = run(eostrace_dev_bin, "fuzz", "--check", path)  # in-process, no CrashGuard
         if gz.name.startswith("trap-"):
             assert p.returncode in (0, 1, 2), p.stderr  # was SIGILL (Swift trap)
         if gz.name.startswith("hang-"):

@@ -28,7 +28,7 @@ IS_ROOT = os.geteuid() == 0
 
 
 def writer(binary, path, *extra, steps=3000, preexec=None, check=False):
-    p = subprocess.run([str(binary), "_synthetic-writer", str(path), "--steps", str(steps), "--flush-every", "50",
+    p = subprocess.run([str(binary), "synthetic-writer", str(path), "--steps", str(steps), "--flush-every", "50",
                         *map(str, extra)], capture_output=True, text=True, timeout=120, preexec_fn=preexec)
     if check:
         assert p.returncode == 0, p.stderr
@@ -49,9 +49,9 @@ def one_line(stderr: str, path, *words):
 
 
 @pytest.fixture(scope="module")
-def reference(eostrace_bin, tmp_path_factory):
+def reference(eostrace_dev_bin, tmp_path_factory):
     path = tmp_path_factory.mktemp("ref") / "ref.h5"
-    writer(eostrace_bin, path, check=True)
+    writer(eostrace_dev_bin, path, check=True)
     with h5py.File(path, "r") as f:
         return {k: f["trajectory"][k][:] for k in f["trajectory"]}
 
@@ -75,7 +75,7 @@ def check_interrupted_file(binary, path, flushed, reference, hdf5_110=True):
         assert v.returncode == 0, v.stdout + v.stderr
 
 
-def test_disk_full_tmpfs(eostrace_bin, reference):
+def test_disk_full_tmpfs(eostrace_bin, eostrace_dev_bin, reference):
     mnt = Path(tempfile.mkdtemp(prefix="eos-full-"))
     m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True)
     if m.returncode != 0:
@@ -83,7 +83,7 @@ def test_disk_full_tmpfs(eostrace_bin, reference):
         pytest.skip(f"cannot mount a tmpfs here: {m.stderr.strip()}")
     try:
         path = mnt / "run.h5"
-        p = writer(eostrace_bin, path)
+        p = writer(eostrace_dev_bin, path)
         assert p.returncode == 2, (p.returncode, p.stderr)
         one_line(p.stderr, path, "No space left on device")
         flushed = last_flushed(p.stdout)
@@ -94,14 +94,14 @@ def test_disk_full_tmpfs(eostrace_bin, reference):
         mnt.rmdir()
 
 
-def test_disk_full_rlimit_fsize(eostrace_bin, reference, tmp_path):
+def test_disk_full_rlimit_fsize(eostrace_bin, eostrace_dev_bin, reference, tmp_path):
     path = tmp_path / "run.h5"
 
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (1_500_000, 1_500_000))
 
-    p = writer(eostrace_bin, path, preexec=limit)
+    p = writer(eostrace_dev_bin, path, preexec=limit)
     assert p.returncode == 2, (p.returncode, p.stderr)  # not a signal: no crash after the failure
     one_line(p.stderr, path, "File too large")
     flushed = last_flushed(p.stdout)
@@ -142,30 +142,30 @@ def binary_usable_by_nobody(binary):
     return p.returncode == 0
 
 
-def test_permission_denied_directory(eostrace_bin, shared_dir):
-    if not binary_usable_by_nobody(eostrace_bin):
+def test_permission_denied_directory(eostrace_dev_bin, shared_dir):
+    if not binary_usable_by_nobody(eostrace_dev_bin):
         pytest.skip("the eostrace binary is not executable by user nobody")
     ro = shared_dir / "readonly-dir"
     ro.mkdir()
     ro.chmod(0o555)
     path = ro / "run.h5"
-    p = run_as_user(eostrace_bin, "_synthetic-writer", path, "--steps", 10)
+    p = run_as_user(eostrace_dev_bin, "synthetic-writer", path, "--steps", 10)
     assert p.returncode == 2
     one_line(p.stderr, path, "Permission denied")
     assert not path.exists()
 
 
-def test_read_only_file(eostrace_bin, shared_dir, reference):
-    if not binary_usable_by_nobody(eostrace_bin):
+def test_read_only_file(eostrace_bin, eostrace_dev_bin, shared_dir, reference):
+    if not binary_usable_by_nobody(eostrace_bin) or not binary_usable_by_nobody(eostrace_dev_bin):
         pytest.skip("the eostrace binary is not executable by user nobody")
     path = shared_dir / "run.h5"
-    writer(eostrace_bin, path, steps=100, check=True)
+    writer(eostrace_dev_bin, path, steps=100, check=True)
     path.chmod(0o444)
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     # Reading works; writing (resume) is refused with one line; the file is untouched.
     v = run_as_user(eostrace_bin, "validate", path)
     assert v.returncode == 0, v.stdout + v.stderr
-    p = run_as_user(eostrace_bin, "_synthetic-writer", path, "--steps", 200, "--resume")
+    p = run_as_user(eostrace_dev_bin, "synthetic-writer", path, "--steps", 200, "--resume")
     assert p.returncode == 2
     one_line(p.stderr, path, "Permission denied")
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
@@ -178,14 +178,14 @@ def test_read_only_file(eostrace_bin, shared_dir, reference):
         assert "ermission denied" in q.stderr or "unable to open" in q.stderr, q.stderr
 
 
-def test_file_open_for_writing_by_live_writer(eostrace_bin, tmp_path, reference):
+def test_file_open_for_writing_by_live_writer(eostrace_bin, eostrace_dev_bin, tmp_path, reference):
     path = tmp_path / "live.h5"
-    live = subprocess.Popen([str(eostrace_bin), "_synthetic-writer", str(path), "--steps", "600", "--flush-every", "50",
+    live = subprocess.Popen([str(eostrace_dev_bin), "synthetic-writer", str(path), "--steps", "600", "--flush-every", "50",
                              "--delay-ms", "3"], stdout=subprocess.PIPE, text=True)
     try:
         assert live.stdout.readline().startswith("flushed")
         for extra in ([], ["--resume"]):
-            p = writer(eostrace_bin, path, *extra, steps=10)
+            p = writer(eostrace_dev_bin, path, *extra, steps=10)
             assert p.returncode == 2
             one_line(p.stderr, path, "already open for writing by another live eostrace process")
         # Readers are welcome meanwhile.
@@ -200,13 +200,13 @@ def test_file_open_for_writing_by_live_writer(eostrace_bin, tmp_path, reference)
             assert np.array_equal(f["trajectory"][k][:], reference[k][:600]), k
 
 
-def test_file_open_for_writing_by_h5py(eostrace_bin, tmp_path):
+def test_file_open_for_writing_by_h5py(eostrace_bin, eostrace_dev_bin, tmp_path):
     path = tmp_path / "h5py-writing.h5"
     with h5py.File(path, "w", libver=("earliest", "v110")) as f:
         f["x"] = np.arange(3.0)
         f.flush()
-        for cmd in (["validate", path], ["_synthetic-writer", path, "--steps", 5]):
-            p = subprocess.run([str(eostrace_bin), *map(str, cmd)], capture_output=True, text=True, timeout=60)
+        for binary, cmd in ((eostrace_bin, ["validate", path]), (eostrace_dev_bin, ["synthetic-writer", path, "--steps", 5])):
+            p = subprocess.run([str(binary), *map(str, cmd)], capture_output=True, text=True, timeout=60)
             assert p.returncode == 2, (cmd, p.stdout, p.stderr)
             one_line(p.stderr, path)
     # The h5py file was not damaged by the refused writer.

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 
-def test_soak_short(eostrace_bin, repo_root, tmp_path):
+def test_soak_short(eostrace_bin, eostrace_dev_bin, repo_root, tmp_path):
     p = subprocess.run([sys.executable, str(repo_root / "scripts" / "soak.py"), "--kills", "5", "--steps", "200",
-                        "--seed", "11", "--bin", str(eostrace_bin), "--workdir", str(tmp_path)],
+                        "--seed", "11", "--bin", str(eostrace_bin), "--dev-bin", str(eostrace_dev_bin), "--workdir", str(tmp_path)],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     last = p.stdout.strip().splitlines()[-1]

@@ -176,11 +176,11 @@ def test_both_validators_survive_truncated_files(py_file, tmp_path, eostrace):
         assert ef.validate(p), frac
 
 
-def test_bench_write_script_smoke(eostrace_bin, repo_root, tmp_path):
+def test_bench_write_script_smoke(eostrace_dev_bin, repo_root, tmp_path):
     """scripts/bench-write.py runs end to end on tiny sizes and cleans up after itself."""
     import subprocess
     import sys
-    proc = subprocess.run([sys.executable, str(repo_root / "scripts" / "bench-write.py"), "--bin", str(eostrace_bin),
+    proc = subprocess.run([sys.executable, str(repo_root / "scripts" / "bench-write.py"), "--bin", str(eostrace_dev_bin),
                            "--n", "32", "--k", "2", "--steps", "40", "--params", "100", "--checkpoint-every", "10",
                            "--keep-dir", str(tmp_path / "b"), "--json"],
                           capture_output=True, text=True, timeout=120)

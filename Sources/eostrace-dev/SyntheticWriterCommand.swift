@@ -1,8 +1,10 @@
 import ArgumentParser
+import EOSSystem
+import EOSTestSupport
 import Foundation
 import TrajectoryFormat
 
-/// Hidden test writer: `eostrace _synthetic-writer FILE --steps N --delay-ms M`.
+/// Test writer: `eostrace-dev synthetic-writer FILE --steps N --delay-ms M`.
 ///
 /// Writes a `SyntheticRecording` (deterministic data, no network behind it) with the real
 /// `TrajectoryWriter` (SWMR, batched), so that `follow`, the soak script and the robustness tests
@@ -12,9 +14,8 @@ import TrajectoryFormat
 /// last readable step, writing exactly the rows an uninterrupted run would have written.
 struct SyntheticWriterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "_synthetic-writer",
-        abstract: "Write a synthetic recording slowly (test helper for follow/soak).",
-        shouldDisplay: false)
+        commandName: "synthetic-writer",
+        abstract: "Write a synthetic recording slowly (test helper for follow/soak).")
 
     @Argument(help: "Output file.") var file: String
     @Option(help: "Total steps of the run.") var steps: Int = 100
@@ -63,7 +64,7 @@ struct SyntheticWriterCommand: ParsableCommand {
                     try writer.flush()
                     printFlushed(writer)
                 }
-                if delayMs > 0 { usleep(useconds_t(delayMs * 1000)) }
+                StandardStreams.sleep(milliseconds: delayMs)
             }
             try writer.close(status: final)
         } catch {
@@ -72,11 +73,11 @@ struct SyntheticWriterCommand: ParsableCommand {
             throw failure(String(describing: error))
         }
         print("closed \(writer.lastStep ?? -1) \(writer.stepCount) \(final.rawValue)")
-        flushStandardOutput()
+        StandardStreams.flushAll()
     }
 
     private func printFlushed(_ w: TrajectoryWriter) {
         print("flushed \(w.lastStep ?? -1) \(w.stepCount)")
-        flushStandardOutput()
+        StandardStreams.flushAll()
     }
 }

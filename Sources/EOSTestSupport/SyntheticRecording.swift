@@ -1,7 +1,9 @@
+import EOSNumerics
 import Foundation
+import TrajectoryFormat
 
 /// A deterministic, mutually consistent synthetic recording (no network behind it), for tests,
-/// benchmarks and the sample files:
+/// benchmarks and the sample files (eostrace-dev), seeded by `EOSNumerics.SplitMix64`:
 /// - eigenvectors are rows of the Householder matrix Q(t) = I − 2 w(t) w(t)ᵀ (‖w‖ = 1), so they
 ///   are exactly orthonormal (up to round-off) and vary smoothly with t; v_i = e_i − 2 w_i w has
 ///   its largest-magnitude entry at index i, positive: the unnormalized entries lie in
@@ -32,12 +34,12 @@ public struct SyntheticRecording: Sendable {
         self.learningRate = learningRate
         self.seed = seed
         var rng = SplitMix64(seed: seed)
-        X = (0..<(n * d)).map { _ in rng.nextDouble() * 2 - 1 }
-        Y = (0..<n).map { _ in rng.nextDouble() < 0.5 ? -1 : 1 }
+        X = (0..<(n * d)).map { _ in rng.uniform() * 2 - 1 }
+        Y = (0..<n).map { _ in rng.uniform() < 0.5 ? -1 : 1 }
         // Entries of magnitude in [0.5, 1]; w(t) perturbs them by at most 0.1 (see `w`).
-        wA = (0..<n).map { _ in (rng.nextDouble() < 0.5 ? -1 : 1) * (0.5 + 0.5 * rng.nextDouble()) }
-        wB = (0..<n).map { _ in (rng.nextDouble() < 0.5 ? -1 : 1) * (0.5 + 0.5 * rng.nextDouble()) }
-        residualShape = (0..<n).map { _ in rng.nextDouble() * 2 - 1 }
+        wA = (0..<n).map { _ in (rng.uniform() < 0.5 ? -1 : 1) * (0.5 + 0.5 * rng.uniform()) }
+        wB = (0..<n).map { _ in (rng.uniform() < 0.5 ? -1 : 1) * (0.5 + 0.5 * rng.uniform()) }
+        residualShape = (0..<n).map { _ in rng.uniform() * 2 - 1 }
     }
 
     public func metadata(softwareVersion: String = "0.1.0", cadences: String? = nil) -> RunMetadata {
@@ -128,19 +130,4 @@ public struct SyntheticRecording: Sendable {
 
     /// A Hessian-sharpness value close to λ_1.
     public func hessianSharpness(step: Int64) -> Double { 1.02 * eigenvalues(step: step, count: 1)[0] }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): small, seedable, good enough for test data.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1p-53 }
 }

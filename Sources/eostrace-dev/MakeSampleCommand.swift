@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import EOSNumerics
+import EOSTestSupport
 import TrajectoryFormat
 
-/// Hidden: writes the synthetic sample recording shipped in samples/ (see samples/README.md).
+/// `eostrace-dev make-sample`: writes the synthetic sample recording shipped in samples/ (see samples/README.md).
 struct MakeSampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "_make-sample", abstract: "Write the synthetic sample recording.", shouldDisplay: false)
+        commandName: "make-sample", abstract: "Write the synthetic sample recording.")
 
     @Option(help: "Output file.") var out = "samples/synthetic-small.h5"
     @Option var steps = 300
@@ -15,7 +16,7 @@ struct MakeSampleCommand: ParsableCommand {
         try reportingErrors {
             let syn = SyntheticRecording(n: 40, k: 4, d: 6, p: 120, learningRate: 0.02, seed: 20221128)
             let cadences = "{\"step\":1,\"spectrum\":10,\"hessian\":10,\"checkpoint\":50,\"gram\":100}"
-            var meta = syn.metadata(softwareVersion: EOSTrace.configuration.version, cadences: cadences)
+            var meta = syn.metadata(softwareVersion: EOSTraceDev.configuration.version, cadences: cadences)
             meta.created = "2026-01-01T00:00:00Z"
             let w = try TrajectoryWriter(path: out, metadata: meta, X: .stored(values: syn.X, d: syn.d), Y: syn.Y,
                                          options: WriterOptions.all.with(batch: 64))
@@ -34,11 +35,11 @@ struct MakeSampleCommand: ParsableCommand {
     }
 }
 
-/// Hidden: prints OpenBLAS's kernel set (scripts/make-samples.sh stores it beside the samples,
+/// `eostrace-dev blas-core`: prints OpenBLAS's kernel set (scripts/make-samples.sh stores it beside the samples,
 /// whose numbers are bit-reproducible only with the same kernels).
 struct BLASCoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "_blas-core", abstract: "Print the OpenBLAS kernel set in use.", shouldDisplay: false)
+        commandName: "blas-core", abstract: "Print the OpenBLAS kernel set in use.")
 
     func run() throws { print(BLAS.coreName) }
 }

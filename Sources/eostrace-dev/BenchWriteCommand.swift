@@ -1,8 +1,9 @@
 import ArgumentParser
+import EOSTestSupport
 import Foundation
 import TrajectoryFormat
 
-/// `eostrace bench-write --out DIR`: times the TrajectoryWriter on a realistic recording and
+/// `eostrace-dev bench-write --out DIR`: times the TrajectoryWriter on a realistic recording and
 /// prints {"seconds":…, "bytes":…, …}. scripts/bench-write.py compares it with h5py and a raw
 /// file; keep the options and the two keys stable.
 struct BenchWriteCommand: ParsableCommand {
@@ -84,7 +85,7 @@ struct BenchWriteCommand: ParsableCommand {
             print("{\"seconds\":\(seconds),\"bytes\":\(bytes),\"payload_bytes\":\(payload),\"mb_per_s\":\(mbps),"
                   + "\"steps\":\(steps),\"n\":\(n),\"k\":\(k),\"params\":\(params),\"checkpoint_every\":\(checkpointEvery),"
                   + "\"batch_steps\":\(w.batchSteps),\"swmr\":\(!noSwmr),\"compression\":\(compression.map(String.init) ?? "null"),"
-                  + "\"file\":\(JSONText.string(path))}")
+                  + "\"file\":\(jsonString(path))}")
         }
     }
 }

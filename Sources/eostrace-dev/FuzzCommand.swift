@@ -1,11 +1,10 @@
 import ArgumentParser
+import EOSNumerics
+import EOSSystem
 import Foundation
 import TrajectoryFormat
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// Hidden mutation fuzzer: `eostrace _fuzz --cases N --seed S --corpus DIR`.
+/// Mutation fuzzer: `eostrace-dev fuzz --cases N --seed S --corpus DIR`.
 ///
 /// Each case takes a corpus file (seeded choice), applies 1–3 byte-level mutations (bit flips,
 /// byte overwrites, integer-field smashes, block copies, truncation, appended garbage; half of
@@ -13,7 +12,7 @@ import Glibc
 /// and heap blocks), writes the result to a work file and runs the reader checks on it in a
 /// forked child process (fork per case: a trap or a segfault kills only the child). The checks
 /// are what `validate`, `info` and `follow` do, in-process: `Validator().validate`, the reader
-/// opened plainly and as SWMR reader, `InfoCommand.collect`/`text`, status with writer liveness,
+/// opened plainly and as SWMR reader, `RecordingInfo.collect`/`text` (what `info` prints), status with writer liveness,
 /// every series read in full, X and Y. The child exits 0 (valid), 1 (invalid) or 2 (unreadable);
 /// anything else is a finding:
 /// - exit by a signal = crash (SIGILL/SIGTRAP: Swift trap; SIGSEGV/SIGBUS/SIGABRT: memory error
@@ -26,11 +25,10 @@ import Glibc
 /// Start it with SWIFT_BACKTRACE=enable=no (scripts/fuzz.sh does) so that a crashing child does
 /// not spend seconds symbolicating.
 ///
-/// `eostrace _fuzz --check FILE` runs the same checks on one file in-process and exits 0/1/2.
+/// `eostrace-dev fuzz --check FILE` runs the same checks on one file in-process and exits 0/1/2.
 struct FuzzCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "_fuzz", abstract: "Mutation fuzzer for the reader and validator (test helper).",
-        shouldDisplay: false)
+        commandName: "fuzz", abstract: "Mutation fuzzer for the reader and validator (test helper).")
 
     @Option(help: "Number of cases.") var cases: Int = 1000
     @Option(help: "Seed.") var seed: UInt64 = 1
@@ -45,21 +43,21 @@ struct FuzzCommand: ParsableCommand {
 
     func run() throws {
         if let check {
-            CrashGuard.uninstall()
+            FatalSignalGuard.uninstall()
             throw ExitCode(FuzzChecks.run(path: check))
         }
         let files = try corpusFiles()
-        guard !files.isEmpty else { throw failure("_fuzz: empty corpus (give --corpus DIR with .h5 files)") }
+        guard !files.isEmpty else { throw failure("fuzz: empty corpus (give --corpus DIR with .h5 files)") }
         let bases: [(String, [UInt8])] = try files.map { f in
             guard let d = FileManager.default.contents(atPath: f) else { throw failure("\(f): cannot read") }
             return (f, [UInt8](d))
         }
         let workDir = work ?? (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
-        let caseFile = workDir + "/eostrace-fuzz-\(getpid()).h5"
-        let errFile = workDir + "/eostrace-fuzz-\(getpid()).err"
+        let caseFile = workDir + "/eostrace-fuzz-\(ChildProcess.currentID).h5"
+        let errFile = workDir + "/eostrace-fuzz-\(ChildProcess.currentID).err"
         defer {
-            unlink(caseFile)
-            unlink(errFile)
+            FileIdentity.removeIgnoringErrors(caseFile)
+            FileIdentity.removeIgnoringErrors(errFile)
         }
         if let findings { try FileManager.default.createDirectory(atPath: findings, withIntermediateDirectories: true) }
         var rng = FuzzRNG(seed: seed)
@@ -94,14 +92,14 @@ struct FuzzCommand: ParsableCommand {
                       + "\(stats.hangs) hangs, \(stats.badExits) bad exits; exit 0/1/2: "
                       + "\(stats.exits[0] ?? 0)/\(stats.exits[1] ?? 0)/\(stats.exits[2] ?? 0)")
             }
-            flushStandardOutput()
+            StandardStreams.flushAll()
         }
         let dt = Date().timeIntervalSince(start)
         print(String(format: "fuzz: %d cases in %.1f s (%.1f ms/case), seed %llu, %d corpus files", cases, dt,
                      1000 * dt / Double(max(1, cases)), seed, bases.count))
         print("fuzz: exit 0: \(stats.exits[0] ?? 0), exit 1: \(stats.exits[1] ?? 0), exit 2: \(stats.exits[2] ?? 0)")
         print("fuzz: \(stats.crashes) crashes, \(stats.hangs) hangs, \(stats.badExits) bad exits")
-        flushStandardOutput()
+        StandardStreams.flushAll()
         if stats.crashes + stats.hangs + stats.badExits > 0 { throw ExitCode(1) }
     }
 
@@ -122,34 +120,22 @@ struct FuzzCommand: ParsableCommand {
         return out
     }
 
+    /// One case in a forked child: stderr to `errFile`, stdout discarded, RLIMIT_AS = --memory-mb,
+    /// RLIMIT_CPU = 2 × --timeout, no crash guard, `alarm(--timeout)`, then the checks.
     private func runChild(caseFile: String, errFile: String) -> FuzzOutcome {
-        flushStandardOutput()
-        let pid = fork()
-        if pid == 0 {
-            // Child: stderr to errFile, stdout discarded, limits, then the checks.
-            let fd = open(errFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            if fd >= 0 { dup2(fd, 2); close(fd) }
-            let null = open("/dev/null", O_WRONLY)
-            if null >= 0 { dup2(null, 1); close(null) }
-            var lim = rlimit(rlim_cur: rlim_t(memoryMB) << 20, rlim_max: rlim_t(memoryMB) << 20)
-            setrlimit(Int32(RLIMIT_AS.rawValue), &lim)
-            var cpu = rlimit(rlim_cur: rlim_t(timeout) * 2, rlim_max: rlim_t(timeout) * 2 + 1)
-            setrlimit(Int32(RLIMIT_CPU.rawValue), &cpu)
-            CrashGuard.uninstall()
-            alarm(timeout)
-            _exit(FuzzChecks.run(path: caseFile))
-        }
-        if pid < 0 { return .badExit(-1) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let sig = status & 0x7f
-        if sig == 0 {
-            let code = (status >> 8) & 0xff
+        StandardStreams.flushAll()
+        let limits = ChildProcess.Limits(standardErrorPath: errFile, discardStandardOutput: true, addressSpaceMiB: memoryMB,
+                                         cpuSeconds: timeout * 2, alarmSeconds: timeout)
+        switch ChildProcess.run(limits: limits, prepare: { FatalSignalGuard.uninstall() },
+                                body: { FuzzChecks.run(path: caseFile) }) {
+        case .forkFailed:
+            return .badExit(-1)
+        case .exited(let code):
             return (0...2).contains(code) ? .exit(code) : .badExit(code)
+        case .signaled(let sig):
+            if sig == ChildProcess.alarmSignal || ChildProcess.cpuLimitSignals.contains(sig) { return .hang }
+            return .crash(sig)
         }
-        if sig == SIGALRM { return .hang }
-        if sig == SIGKILL || sig == SIGXCPU { return .hang }
-        return .crash(sig)
     }
 
     private func appendLine(_ s: String, to path: String) {
@@ -158,7 +144,7 @@ struct FuzzCommand: ParsableCommand {
             h.write(Data(s.utf8))
             h.closeFile()
         } else {
-            FileManager.default.createFile(atPath: path, contents: Data(s.utf8))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(s.utf8))
         }
     }
 }
@@ -184,7 +170,7 @@ enum FuzzOutcome: CustomStringConvertible {
         switch self {
         case .exit(let c): return "exit \(c)"
         case .badExit(let c): return "bad exit \(c)"
-        case .crash(let s): return "crash (signal \(s): \(String(cString: strsignal(s))))"
+        case .crash(let s): return "crash (signal \(s): \(FatalSignalGuard.signalName(s)))"
         case .hang: return "hang"
         }
     }
@@ -207,22 +193,22 @@ struct FuzzStats {
 /// What `validate`, `info` and `follow` do with a file, in-process. 0 valid, 1 invalid, 2 unreadable.
 enum FuzzChecks {
     static func run(path: String) -> Int32 {
-        var code = CLIExit.ok
+        var code = DevExit.ok
         // validate
         do {
-            if try !Validator().validate(path: path).isEmpty { code = CLIExit.invalid }
+            if try !Validator().validate(path: path).isEmpty { code = DevExit.invalid }
         } catch {
-            code = CLIExit.unreadable
+            code = DevExit.unreadable
         }
         // info (plain open, SWMR fallback)
         do {
             let r = try TrajectoryReader(path: path)
             defer { r.close() }
-            _ = InfoCommand.text(try InfoCommand.collect(r))
+            _ = RecordingInfo.text(try RecordingInfo.collect(r))
             _ = try? r.statusReport()
             readEverything(r)
         } catch {
-            code = max(code, CLIExit.unreadable)
+            code = max(code, DevExit.unreadable)
         }
         // follow (SWMR reader + refresh)
         if let r = try? TrajectoryReader(path: path, swmr: true) {
@@ -257,30 +243,15 @@ enum FuzzChecks {
     }
 }
 
-/// xoshiro256** seeded by SplitMix64 (Blackman & Vigna).
+/// The fuzzer's random stream: `EOSNumerics.SeededRNG` (xoshiro256** seeded by SplitMix64),
+/// with the fuzzer's own reductions (`below` is a plain modulo, so streams of cases stay as they
+/// were recorded in findings and regressions).
 struct FuzzRNG {
-    private var s: (UInt64, UInt64, UInt64, UInt64)
+    private var base: SeededRNG
 
-    init(seed: UInt64) {
-        var x = seed
-        func next() -> UInt64 {
-            x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s = (next(), next(), next(), next())
-    }
+    init(seed: UInt64) { base = SeededRNG(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
-        let t = s.1 << 17
-        s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3
-        s.2 ^= t
-        s.3 = (s.3 << 45) | (s.3 >> 19)
-        return result
-    }
+    mutating func next() -> UInt64 { base.next() }
 
     /// Uniform in 0..<n (n > 0).
     mutating func below(_ n: UInt64) -> UInt64 { n <= 1 ? 0 : next() % n }

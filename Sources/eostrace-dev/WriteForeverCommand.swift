@@ -1,13 +1,14 @@
 import ArgumentParser
+import EOSSystem
+import EOSTestSupport
 import Foundation
 import TrajectoryFormat
 
-/// Hidden test helper: writes synthetic steps until killed (or --max-seconds), printing
+/// `eostrace-dev write-forever FILE`: writes synthetic steps until killed (or --max-seconds), printing
 /// `flushed <rows>` after each batch flush. Used by the kill test (CLITests).
 struct WriteForeverCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "_write-forever", abstract: "Test helper: write synthetic steps until killed.",
-        shouldDisplay: false)
+        commandName: "write-forever", abstract: "Test helper: write synthetic steps until killed.")
 
     @Argument var file: String
     @Option var flushEvery = 10
@@ -31,7 +32,7 @@ struct WriteForeverCommand: ParsableCommand {
                 if w.stepCount % max(1, flushEvery) == 0 {
                     FileHandle.standardOutput.write(Data("flushed \(w.stepCount)\n".utf8))
                 }
-                if sleepMs > 0 { usleep(UInt32(sleepMs) * 1000) }
+                StandardStreams.sleep(milliseconds: sleepMs)
             }
             try w.close(status: .interrupted)
         }
