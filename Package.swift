@@ -44,15 +44,18 @@ let package = Package(
         .target(name: "EOSRecorder", dependencies: ["EOSRun", "EOSPhases", "EOSModels", "EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
         .target(name: "EOSAnalysis", dependencies: ["EOSRun", "EOSPhases", "EOSModels", "EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
         .target(name: "EOSReport", dependencies: ["EOSAnalysis", "EOSPhases", "TrajectoryFormat"], exclude: ["README.md"]),
+        // How both executables end on bad input: one stderr line and a documented exit code.
+        .target(name: "EOSCommandLine", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+                exclude: ["README.md"]),
         .executableTarget(name: "eostrace", dependencies: [
-            "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRun", "EOSPhases", "EOSRecorder", "EOSAnalysis", "EOSReport", "EOSSystem",
+            "EOSCommandLine", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRun", "EOSPhases", "EOSRecorder", "EOSAnalysis", "EOSReport", "EOSSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Shared by the test targets and eostrace-dev; never linked into the product.
         .target(name: "EOSTestSupport", dependencies: ["EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
         // Developer tools (fuzzer, benchmarks, sample and test writers), kept out of the product CLI.
         .executableTarget(name: "eostrace-dev", dependencies: [
-            "HDF5Kit", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRun", "EOSRecorder", "EOSSystem", "EOSTestSupport",
+            "EOSCommandLine", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRun", "EOSRecorder", "EOSSystem", "EOSTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"]),
 

@@ -14,8 +14,7 @@ import Foundation
 /// The sources register asynchronously: a signal in the first moments after `install` is
 /// ignored like any other.
 ///
-/// The same mechanism as the CLI's `StopFlag` (Sources/eostrace/RecordCommand.swift), offered
-/// here so that the CLI can use it instead.
+/// Used by `eostrace record` (and its sweeps) to end a run as `interrupted`.
 public final class StopRequest: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false

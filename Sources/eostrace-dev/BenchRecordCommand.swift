@@ -1,4 +1,5 @@
 import ArgumentParser
+import EOSCommandLine
 import EOSModels
 import EOSRecorder
 import EOSRun
@@ -29,7 +30,7 @@ struct BenchRecordCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors(code: DevExit.invalid) {
+        try reportingErrors(code: CLIExit.invalid) {
             let cfg = try config.map { try RunConfig.load(path: $0) } ?? Preset(rawValue: preset)!.config
             try cfg.validate(source: config ?? "preset \(preset)")
             let data = try cfg.data.load()

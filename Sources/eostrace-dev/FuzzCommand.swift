@@ -1,4 +1,5 @@
 import ArgumentParser
+import EOSCommandLine
 import EOSNumerics
 import EOSSystem
 import Foundation
@@ -193,12 +194,12 @@ struct FuzzStats {
 /// What `validate`, `info` and `follow` do with a file, in-process. 0 valid, 1 invalid, 2 unreadable.
 enum FuzzChecks {
     static func run(path: String) -> Int32 {
-        var code = DevExit.ok
+        var code = CLIExit.ok
         // validate
         do {
-            if try !Validator().validate(path: path).isEmpty { code = DevExit.invalid }
+            if try !Validator().validate(path: path).isEmpty { code = CLIExit.invalid }
         } catch {
-            code = DevExit.unreadable
+            code = CLIExit.unreadable
         }
         // info (plain open, SWMR fallback)
         do {
@@ -208,7 +209,7 @@ enum FuzzChecks {
             _ = try? r.statusReport()
             readEverything(r)
         } catch {
-            code = max(code, DevExit.unreadable)
+            code = max(code, CLIExit.unreadable)
         }
         // follow (SWMR reader + refresh)
         if let r = try? TrajectoryReader(path: path, swmr: true) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EOSCommandLine
 import EOSSystem
 import EOSTestSupport
 import Foundation

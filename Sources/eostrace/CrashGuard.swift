@@ -1,3 +1,4 @@
+import EOSCommandLine
 import EOSSystem
 
 /// Last line of defence against bugs of libhdf5 1.10 on corrupted files.

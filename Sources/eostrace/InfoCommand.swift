@@ -1,4 +1,5 @@
 import ArgumentParser
+import EOSCommandLine
 import Foundation
 import TrajectoryFormat
 

@@ -1,8 +1,10 @@
 import ArgumentParser
+import EOSCommandLine
 import EOSModels
 import EOSNumerics
 import EOSRecorder
 import EOSRun
+import EOSSystem
 import Foundation
 
 /// `eostrace record`: full-batch GD with every step recorded.
@@ -158,7 +160,7 @@ struct RecordCommand: ParsableCommand {
                 _ = cfg  // the configuration is checked once here, before any child starts
                 // Ctrl-C reaches the children (same process group): they stop after their current
                 // step and mark their files interrupted; the parent waits for them and reports.
-                _ = StopFlag.install()
+                _ = StopRequest.install()
                 let runs = try Sweep.run(rates: rates, outputDir: outputDir, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
                                          baseArguments: base, force: force, quiet: quiet)
                 print(Sweep.table(runs))
@@ -169,7 +171,7 @@ struct RecordCommand: ParsableCommand {
                 if runs.contains(where: { $0.exitCode != 0 }) { throw ExitCode(130) }
                 return
             }
-            let stop = StopFlag.install()
+            let stop = StopRequest.install()
             let trainer: Trainer
             let base: TrajectorySink
             var writerSink: WriterSink?
@@ -219,26 +221,5 @@ struct RecordCommand: ParsableCommand {
             if let why = outcome.divergenceReason { print("diverged: \(why)") }
             if outcome.status == .interrupted { throw ExitCode(130) }
         }
-    }
-}
-
-/// Set by SIGINT/SIGTERM (through a dispatch signal source, not in the handler); checked once per step.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    private var sources: [DispatchSourceSignal] = []
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
-
-    static func install() -> StopFlag {
-        let flag = StopFlag()
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            src.setEventHandler { flag.set() }
-            src.resume()
-            flag.sources.append(src)
-        }
-        return flag
     }
 }

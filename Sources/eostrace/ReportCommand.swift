@@ -1,4 +1,5 @@
 import ArgumentParser
+import EOSCommandLine
 import EOSAnalysis
 import EOSReport
 import Foundation

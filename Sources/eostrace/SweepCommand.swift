@@ -1,4 +1,5 @@
 import ArgumentParser
+import EOSCommandLine
 import Foundation
 
 /// `eostrace record --sweep-lr η1,η2,… --output-dir DIR`: one child `eostrace record` process per
