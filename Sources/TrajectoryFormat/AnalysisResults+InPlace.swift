@@ -48,6 +48,7 @@ extension AnalysisResults {
         do {
             try AtomicFile.copyContents(of: target, into: temporary, target: path)
             try addAnalysis(toFileAt: temporary)
+            try verifyWritten(in: temporary, target: path)
             try AtomicFile.setMode(temporary, original.mode, target: path)
             AtomicFile.setOwner(temporary, owner: original.owner, group: original.group)
             // Another program may have opened the original for writing meanwhile (eostrace
@@ -82,7 +83,7 @@ extension AnalysisResults {
         if let live = OutputFile.liveWriterProblem(target) {
             throw OutputFile.Failure(.refused, path: path, problem: live.replacingOccurrences(of: "not replacing it", with: "not changing it"))
         }
-        if !AtomicFile.isWritable(target) {
+        if !AtomicFile.isWritable(target) || st.mode & 0o222 == 0 {  // root passes access(2) on 0444 files
             throw OutputFile.Failure(.refused, path: path, problem: "is read-only; not changing it (make it writable, or write the analysis with --out FILE)")
         }
         let dir = AtomicFile.directory(of: target)
@@ -90,5 +91,32 @@ extension AnalysisResults {
             throw OutputFile.Failure(.refused, path: path,
                                      problem: "the directory \(dir) is not writable: --in-place writes the new recording beside it and renames it (use --out FILE)")
         }
+    }
+
+    /// Reads `/analysis` back from the finished file `path` (a fresh open) and checks it holds
+    /// exactly these results, bit for bit. libhdf5 1.10.8 can drop a failed raw-data `pwrite`
+    /// (ENOSPC) without reporting it: H5Dwrite, H5Fflush and H5Fclose all succeed and the
+    /// dataset keeps its old bytes. The read-back sees what reached the file.
+    ///
+    /// - Throws: `OutputFile.Failure(.failed)` naming `target` when the contents differ.
+    func verifyWritten(in path: String, target: String) throws {
+        let back: AnalysisResults
+        do {
+            back = try AnalysisResults.read(path: path)
+        } catch {
+            throw OutputFile.Failure(.failed, path: target, problem: "the new file does not read back (a write was lost): \(OutputFile.renamed(error, from: path, to: target))")
+        }
+        guard back.hasSameBits(as: self) else {
+            throw OutputFile.Failure(.failed, path: target, problem: "the new file does not hold what was written (a write was lost; disk full?)")
+        }
+    }
+
+    /// Equality with every float compared by bit pattern (NaN equals NaN).
+    func hasSameBits(as other: AnalysisResults) -> Bool {
+        func bits(_ a: [Double]) -> [UInt64] { a.map(\.bitPattern) }
+        return steps == other.steps && phase == other.phase && anomaly == other.anomaly
+            && bits(c1) == bits(other.c1) && bits(rNormSq) == bits(other.rNormSq) && bits(rPrimeError) == bits(other.rPrimeError)
+            && longNames == other.longNames && options == other.options && summary == other.summary
+            && sourceFile == other.sourceFile && softwareVersion == other.softwareVersion
     }
 }

@@ -72,7 +72,10 @@ public struct AnalysisResults: Sendable, Equatable {
     /// - Throws: `OutputFile.Failure` (refused or failed), `TrajectoryError`, `HDF5Error`.
     public func write(to path: String, force: Bool = false) throws {
         try check(file: path)
-        try OutputFile.produce(path, force: force) { temporary in try writeFile(at: temporary) }
+        try OutputFile.produce(path, force: force) { temporary in
+            try writeFile(at: temporary)
+            try verifyWritten(in: temporary, target: path)
+        }
     }
 
     /// Creates the separate analysis file at `path` (replacing it): the body of `write(to:force:)`.
