@@ -45,6 +45,10 @@ struct ReportCommand: ParsableCommand {
 
     @OptionGroup var analysis: ReportAnalysisOptions
 
+    /// Every file name `--svg-dir` can write (`RunReport.svgFiles`; which ones depends on the run),
+    /// checked against the output rule before the analysis starts.
+    static let figureFiles = ["fig1.svg", "fig2.svg", "fig3a.svg", "fig3b.svg", "fig3c.svg", "fig4.svg"]
+
     func validate() throws {
         if let from, let to, from > to {
             throw ValidationError("--from \(from) is greater than --to \(to)")
@@ -54,7 +58,10 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let run = recording
         let out = output ?? ReportRunLoader.defaultOutput(for: run, suffix: ".report.html")
-        try checkOutputs([(out, "--output")], inputs: [run], force: force)
+        // Before the analysis: the page and every figure file --svg-dir may write.
+        let svgCandidates = (svgDir.map { d in Self.figureFiles.map { (d as NSString).appendingPathComponent($0) } } ?? [])
+            .filter { FileManager.default.fileExists(atPath: $0) }.map { (path: Optional($0), option: "--svg-dir") }
+        try checkOutputs([(out, "--output")] + svgCandidates, inputs: [run], force: force)
         try reportingErrors {
             let analysed = try ReportRunLoader.load(path: run, choice: analysis, window: (from, to))
             let input = analysed.reportInput(runName: (run as NSString).lastPathComponent)
