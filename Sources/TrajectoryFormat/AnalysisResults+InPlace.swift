@@ -33,12 +33,6 @@ extension AnalysisResults {
             throw OutputFile.Failure(.refused, path: path, problem: "is a recording that a live eostrace process is writing; not changing it")
         }
         defer { lock.release() }
-        // Cheap checks on the original before copying it.
-        do {
-            let file = try HDF5File.open(target, mode: .readOnly)
-            defer { try? file.close() }
-            _ = try verifyFits(file, path: path)
-        }
         let temporary: String
         do {
             temporary = try AtomicFile.createTemporary(beside: target, mode: original.mode)
