@@ -63,8 +63,11 @@ def setup(eostrace_bin, tmp_path_factory):
         pytest.fail("strace not found at /usr/bin/strace (Debian package strace)")
     base = tmp_path_factory.mktemp("crash-in-place")
     original = base / "original.h5"
-    subprocess.run([str(eostrace_bin), "record", "--preset", "linear-synthetic", "-o", str(original), "--steps", "30",
-                    "--n", "40", "--k", "3", "--quiet"], check=True, capture_output=True, timeout=120)
+    if os.environ.get("EOSTRACE_CRASH_RECORDING"):  # scripts/crash-in-place-sweep.sh: a larger recording
+        shutil.copy(os.environ["EOSTRACE_CRASH_RECORDING"], original)
+    else:
+        subprocess.run([str(eostrace_bin), "record", "--preset", "linear-synthetic", "-o", str(original), "--steps",
+                        "30", "--n", "40", "--k", "3", "--quiet"], check=True, capture_output=True, timeout=120)
     # The clean reference: analyze --out, run from a directory where the recording is called run.h5
     # (source_file is the path as given, so the in-place runs below give it the same way).
     refdir = base / "ref"
@@ -155,6 +158,7 @@ def test_kill_at_every_write(setup, sweep):
         # A kill leaves at most the temporary copy, never another file.
         assert all(n.startswith(".run.h5.eostrace-tmp-") for n in r["others"]), f"{where}: {r['others']}"
     outcomes = collections.Counter(r["outcome"] for r in kills)
+    print(f"\nkill points per call: {dict(counts)}; outcomes: {dict(outcomes)}")
     # Kills before the rename keep the original, kills after it (directory fsync, stdout) the result.
     assert outcomes["unchanged"] >= counts["pwrite64"] and outcomes["analysed"] >= 1, outcomes
 
@@ -182,6 +186,7 @@ def test_no_space_at_every_write(setup, sweep, call):
         assert len(lines) == 1 and lines[0].startswith("eostrace: ") and "run.h5" in lines[0], r["stderr"]
     # Most failures are refused cleanly; none may pass unnoticed (checked above).
     unchanged = sum(r["outcome"] == "unchanged" for r in points)
+    print(f"\nENOSPC at {call}: {n} points; " + ", ".join(f"#{r['k']} {r['outcome']} exit {r['rc']}" for r in points))
     assert unchanged >= (n - 1 if call != "pwrite64" else n // 2), [(r["k"], r["outcome"]) for r in points]
 
 
