@@ -14,7 +14,7 @@ extension AnalysisResults {
     ///
     /// While it works it holds the recording's `WriterLock`, so `eostrace record --resume` is
     /// refused meanwhile. Cost: one copy of the file (`copy_file_range`, a reflink on filesystems
-    /// that have them).
+    /// that have them) and two HDF5 opens of the copy (write, read-back).
     ///
     /// - Throws: `OutputFile.Failure(.refused)` for a recording being written (live eostrace
     ///   writer, HDF5 write lock or write marks), a read-only recording or directory;
@@ -48,7 +48,7 @@ extension AnalysisResults {
             // Another program may have opened the original for writing meanwhile (eostrace
             // writers are kept out by the lock we hold).
             if let live = OutputFile.liveWriterProblem(target, checkingWriterLock: false) {
-                throw OutputFile.Failure(.refused, path: path, problem: live)
+                throw OutputFile.Failure(.refused, path: path, problem: live.replacingOccurrences(of: "not replacing it", with: "not changing it"))
             }
         } catch {
             AtomicFile.discard(temporary)
