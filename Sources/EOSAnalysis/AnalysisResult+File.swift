@@ -25,13 +25,18 @@ public enum AnalysisFile {
     /// Datasets written under /analysis (besides `step`).
     public static let datasetNames = AnalysisResults.datasetNames
 
-    /// Creates (replacing) `path` holding only `/analysis` (root `format` "eostrace-analysis").
-    public static func write(_ result: AnalysisResult, to path: String, sourceFile: String?, softwareVersion: String) throws {
-        try result.fileResults(sourceFile: sourceFile, softwareVersion: softwareVersion).write(to: path)
+    /// Writes `path` holding only `/analysis` (root `format` "eostrace-analysis") under the output
+    /// rule of `TrajectoryFormat.OutputFile`: an existing file only with `force`, never a live
+    /// one, written beside it and renamed into place when complete.
+    public static func write(_ result: AnalysisResult, to path: String, force: Bool = false, sourceFile: String?,
+                             softwareVersion: String) throws {
+        try result.fileResults(sourceFile: sourceFile, softwareVersion: softwareVersion).write(to: path, force: force)
     }
 
-    /// Writes `/analysis` into the recording itself (`source_file` = `path`). The steps must equal
-    /// `/trajectory/step`; an existing `/analysis` of the same length is overwritten in place.
+    /// Writes `/analysis` into the recording itself (`source_file` = `path`), crash-safe: a
+    /// complete copy with `/analysis` is renamed over the recording (see
+    /// `AnalysisResults.writeInPlace(recording:)`). The steps must equal `/trajectory/step`; an
+    /// existing `/analysis` of the same length is replaced.
     ///
     /// - Throws: `TrajectoryError(.invalidData)` when the steps differ from the recording's.
     public static func writeInPlace(_ result: AnalysisResult, recording path: String, softwareVersion: String) throws {

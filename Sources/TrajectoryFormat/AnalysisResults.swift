@@ -63,12 +63,23 @@ public struct AnalysisResults: Sendable, Equatable {
         }
     }
 
-    /// Creates (replacing) `path` holding only `/analysis`, with its own `/analysis/step`
-    /// coordinate (netCDF dimension "step"), and the root attributes `format`
-    /// ("eostrace-analysis"), `software`, `software_version`. HDF5 1.10-readable
-    /// (libver earliest..v110).
-    public func write(to path: String) throws {
+    /// Writes `path` holding only `/analysis`, with its own `/analysis/step` coordinate (netCDF
+    /// dimension "step"), and the root attributes `format` ("eostrace-analysis"), `software`,
+    /// `software_version`. HDF5 1.10-readable (libver earliest..v110). Under the output rule
+    /// (`OutputFile`): an existing file only with `force`, never a live one; written to a
+    /// temporary file beside it and renamed into place when complete.
+    ///
+    /// - Throws: `OutputFile.Failure` (refused or failed), `TrajectoryError`, `HDF5Error`.
+    public func write(to path: String, force: Bool = false) throws {
         try check(file: path)
+        try OutputFile.produce(path, force: force) { temporary in
+            try writeFile(at: temporary)
+            try verifyWritten(in: temporary, target: path)
+        }
+    }
+
+    /// Creates the separate analysis file at `path` (replacing it): the body of `write(to:force:)`.
+    private func writeFile(at path: String) throws {
         let file = try HDF5File.create(path)
         defer { try? file.close() }
         let root = try file.root()
@@ -86,38 +97,23 @@ public struct AnalysisResults: Sendable, Equatable {
         try file.close()
     }
 
-    /// Writes `/analysis` into the recording at `path`. The steps must equal `/trajectory/step`.
-    /// `/analysis/step` is written as the group's own coordinate (a copy of `/trajectory/step`):
+    /// Adds `/analysis` to the recording at `path` in place: the body of
+    /// `writeInPlace(recording:)`, run on the recording's temporary copy. The steps must equal
+    /// `/trajectory/step`. `/analysis/step` is written as the group's own coordinate (a copy of `/trajectory/step`):
     /// netCDF-4 readers (h5netcdf, xarray) only see dimensions of the group and its ancestors, so
     /// `xarray.open_dataset(path, group="analysis", engine="h5netcdf")` needs it there. An existing
     /// `/analysis` of the same length is overwritten in place (analyzing twice gives the same
-    /// contents); one of another length is an error. The recording must not be open by a writer.
+    /// contents); one of another length is an error. The file must not be open by a writer.
     ///
     /// - Throws: `TrajectoryError(.invalidData)` when the steps differ from the recording's.
-    public func writeInPlace(recording path: String) throws {
+    func addAnalysis(toFileAt path: String) throws {
         let file = try HDF5File.open(path, mode: .readWrite)
         defer { try? file.close() }
-        let recorded = try file.dataset("/trajectory/step").read(Int64.self)
-        guard recorded == steps else {
-            throw TrajectoryError(.invalidData, file: path, object: "/trajectory/step",
-                                  "the analysis covers \(steps.count) steps that do not match the recording's \(recorded.count)")
-        }
-        try check(file: path)
+        let recorded = try verifyFits(file, path: path)
         let group: HDF5Group
         let scale: HDF5Dataset
         if file.kind(of: "/analysis") == .group {
             group = try file.group("/analysis")
-            for name in Self.datasetNames + ["step"] where group.exists(name) {
-                let ds = try group.dataset(name)
-                guard try ds.shape() == [recorded.count] else {
-                    throw TrajectoryError(.invalidData, file: path, object: "/analysis/\(name)",
-                                          "existing dataset has shape \(try ds.shape()), expected [\(recorded.count)]; write to a separate file with --out")
-                }
-            }
-            guard group.exists("step") else {
-                throw TrajectoryError(.invalidData, file: path, object: "/analysis/step",
-                                      "existing /analysis has no step coordinate; write to a separate file with --out")
-            }
             scale = try group.dataset("step")
             try scale.write(recorded)
         } else {
@@ -131,6 +127,32 @@ public struct AnalysisResults: Sendable, Equatable {
         try writeAttributes(on: group)
         try file.flush()
         try file.close()
+    }
+
+    /// Checks that these results can go into the recording `file` (named `path` in errors): the
+    /// steps equal `/trajectory/step`, and an existing `/analysis` has the same length and a
+    /// step coordinate. Returns the recorded steps.
+    func verifyFits(_ file: HDF5File, path: String) throws -> [Int64] {
+        let recorded = try file.dataset("/trajectory/step").read(Int64.self)
+        guard recorded == steps else {
+            throw TrajectoryError(.invalidData, file: path, object: "/trajectory/step",
+                                  "the analysis covers \(steps.count) steps that do not match the recording's \(recorded.count)")
+        }
+        try check(file: path)
+        guard file.kind(of: "/analysis") == .group else { return recorded }
+        let group = try file.group("/analysis")
+        for name in Self.datasetNames + ["step"] where group.exists(name) {
+            let ds = try group.dataset(name)
+            guard try ds.shape() == [recorded.count] else {
+                throw TrajectoryError(.invalidData, file: path, object: "/analysis/\(name)",
+                                      "existing dataset has shape \(try ds.shape()), expected [\(recorded.count)]; write to a separate file with --out")
+            }
+        }
+        guard group.exists("step") else {
+            throw TrajectoryError(.invalidData, file: path, object: "/analysis/step",
+                                  "existing /analysis has no step coordinate; write to a separate file with --out")
+        }
+        return recorded
     }
 
     private func writeSeries(into group: HDF5Group, scale: HDF5Dataset) throws {

@@ -15,6 +15,14 @@ struct AnalyzeCommand: ParsableCommand {
         parameter checkpoints when possible (checked against the recorded residuals), else the stored
         `gram`, else the top-k approximation Σ λ_i v_i v_iᵀ; results that depend on an approximate M
         are labelled. The recording is only read unless --in-place is given.
+
+        Output files (--out, --csv) never replace an existing file without --force, and never a file \
+        another process is writing (a live recording), even with --force; they are written beside \
+        the target and renamed into place when complete, so a failed or killed run leaves the old \
+        file as it was. --in-place writes a complete copy of the recording with /analysis beside it \
+        and renames it over the recording (same permissions): killed at any moment, the recording \
+        is either unchanged or holds the complete /analysis. It needs a writable directory and \
+        refuses a recording that is being written. Refusals exit 1, failed writes 2.
         """)
 
     @Argument(help: ArgumentHelp("Recording (HDF5).", valueName: "run"))
@@ -23,14 +31,17 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(help: "Print every number as JSON (sorted keys; NaN/Inf as strings) instead of the summary.")
     var json = false
 
-    @Option(help: "Write the per-step table as CSV to this file.")
+    @Option(help: "Write the per-step table as CSV to this file (- for stdout, instead of the summary).")
     var csv: String?
 
-    @Option(help: "Write the /analysis group to this (new or replaced) HDF5 file.")
+    @Option(help: "Write the /analysis group to this new HDF5 file (an existing one only with --force).")
     var out: String?
 
-    @Flag(help: "Write the /analysis group into the recording itself.")
+    @Flag(help: "Write the /analysis group into the recording itself (crash-safe: a complete copy is renamed over it).")
     var inPlace = false
+
+    @Flag(help: forceHelp)
+    var force = false
 
     @Option(help: "Phase IV end rule: loss (L ≤ L(peak)) or dtf (DᵀF < 0).")
     var phaseRule: String = AnalysisOptions.PhaseRule.loss.rawValue
@@ -69,6 +80,7 @@ struct AnalyzeCommand: ParsableCommand {
         if inPlace && out != nil { throw ValidationError("--in-place and --out are exclusive") }
         if steps != nil && stepRange == nil { throw ValidationError("--steps must be A:B with integers A ≤ B") }
         if steps != nil && inPlace { throw ValidationError("--in-place needs the whole recording (no --steps)") }
+        if csv == "-" && json { throw ValidationError("--csv - and --json both write to stdout; give --csv a file") }
     }
 
     private var stepRange: ClosedRange<Int64>? {
@@ -82,8 +94,12 @@ struct AnalyzeCommand: ParsableCommand {
         // The replay allocates several n×n matrices per step; keep freed blocks in the heap instead
         // of returning them to the kernel (mmap/munmap churn cost ~1/3 of the CPU time as page faults).
         Memory.keepLargeAllocationsInHeap()
-        try refuseOverwritingInputs(output: out, option: "--out", inputs: [recording])
-        try refuseOverwritingInputs(output: csv, option: "--csv", inputs: [recording])
+        if let out, URL(fileURLWithPath: out).standardizedFileURL == URL(fileURLWithPath: recording).standardizedFileURL {
+            throw failure("\(out): --out is the recording itself; use --in-place to write into it", code: CLIExit.invalid)
+        }
+        let csvFile = csv == "-" ? nil : csv
+        try checkOutputs([(out, "--out"), (csvFile, "--csv")], inputs: [recording], force: force)
+        if inPlace { try writingOutputs { try AnalysisResults.checkInPlace(recording: recording) } }
         let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: phaseRule)!, rPrimeRestarts: rPrimeRestarts,
                                       rPrimeWindow: rPrimeWindow, anomalyWindow: anomalyWindow, c1Floor: c1Floor)
         let version = EOSTrace.configuration.version
@@ -98,34 +114,24 @@ struct AnalyzeCommand: ParsableCommand {
             if !quiet { progress.finish() }
             return r
         }
-        try reportingErrors {
-            if let csv {
-                guard FileManager.default.createFile(atPath: csv, contents: Data(result.csv().utf8)) else {
-                    throw CLIFileError(path: csv, problem: "cannot write the CSV file")
-                }
+        try reportingErrors { try writingOutputs {
+            if let csvFile {
+                try OutputFile.write(result.csv(), to: csvFile, force: force)
             }
             if let out {
-                if URL(fileURLWithPath: out).standardizedFileURL == URL(fileURLWithPath: recording).standardizedFileURL {
-                    throw CLIFileError(path: out, problem: "--out is the recording itself; use --in-place to write into it")
-                }
-                try AnalysisFile.write(result, to: out, sourceFile: recording, softwareVersion: version)
+                try AnalysisFile.write(result, to: out, force: force, sourceFile: recording, softwareVersion: version)
             }
             if inPlace {
                 try AnalysisFile.writeInPlace(result, recording: recording, softwareVersion: version)
             }
-            if json {
+            if csv == "-" {
+                print(result.csv(), terminator: "")
+            } else if json {
                 FileHandle.standardOutput.write(try result.jsonData())
                 FileHandle.standardOutput.write(Data("\n".utf8))
             } else {
                 print(result.summaryText(), terminator: "")
             }
-        }
+        } }
     }
-}
-
-/// A file the CLI itself could not write.
-struct CLIFileError: Error, CustomStringConvertible {
-    var path: String
-    var problem: String
-    var description: String { "\(path): \(problem)" }
 }

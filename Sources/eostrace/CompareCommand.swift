@@ -13,7 +13,9 @@ struct CompareCommand: ParsableCommand {
         Prints the comparison table; with -o also writes one self-contained HTML page with Λ·η/2 of every \
         run on one figure. Runs are labelled by η when their learning rates differ, else by seed, else by \
         file name (--label chooses). Phases and anomalies come from the analysis (the Gram matrix is not \
-        needed for them, so compare uses the fast top-k approximation).
+        needed for them, so compare uses the fast top-k approximation). An existing -o file is replaced only \
+        with --force, never one another process is writing; it is written beside the target and renamed \
+        into place when complete (refusals exit 1, failed writes 2).
         """)
 
     enum LabelBy: String, ExpressibleByArgument, CaseIterable { case auto, eta, seed, file }
@@ -21,8 +23,11 @@ struct CompareCommand: ParsableCommand {
     @Argument(help: "Recordings to compare.")
     var runs: [String]
 
-    @Option(name: [.short, .customLong("output")], help: "Also write the comparison as an HTML page.")
+    @Option(name: [.short, .customLong("output")], help: "Also write the comparison as an HTML page (an existing file only with --force).")
     var output: String?
+
+    @Flag(help: forceHelp)
+    var force = false
 
     @Option(help: "Label runs by: auto, eta, seed or file.")
     var label: LabelBy = .auto
@@ -35,7 +40,7 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
-        try refuseOverwritingInputs(output: output, option: "--output", inputs: runs)
+        try checkOutputs([(output, "--output")], inputs: runs, force: force)
         try reportingErrors {
             var choice = try ReportAnalysisOptions.parse([])
             choice.gram = GramChoice.topk.rawValue
@@ -46,7 +51,7 @@ struct CompareCommand: ParsableCommand {
             let inputs = zip(labels, analysed).map { CompareInput(label: $0, analysisInput: $1.input, result: $1.result) }
             print(try RunComparison.text(inputs), terminator: "")
             if let output {
-                try ReportRunLoader.write(try RunComparison.html(inputs), to: output)
+                try ReportRunLoader.write(try RunComparison.html(inputs), to: output, force: force)
                 FileHandle.standardError.write(Data("eostrace: wrote \(output)\n".utf8))
             }
         }

@@ -16,12 +16,16 @@ struct ReportCommand: ParsableCommand {
         The page has no scripts and no external references: it opens offline. --from/--to restrict the \
         figures to a step window (the analysis itself always covers the whole run). --svg-dir also writes \
         each figure as a standalone SVG file (fig1.svg, fig2.svg, fig3a.svg, …) for papers.
+
+        Existing output files (the HTML page, the SVG files) are replaced only with --force, and never \
+        a file another process is writing; each is written beside its target and renamed into place \
+        when complete. Refusals exit 1, failed writes 2.
         """)
 
     @Argument(help: "The recording (HDF5, eostrace-trajectory format).")
     var recording: String
 
-    @Option(name: [.short, .customLong("output")], help: "HTML file to write (default: RUN with .report.html).")
+    @Option(name: [.short, .customLong("output")], help: "HTML file to write (default: RUN with .report.html); an existing one only with --force.")
     var output: String?
 
     @Option(help: "First step to draw (inclusive).")
@@ -33,10 +37,17 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .customLong("y-scale"), help: "y-axes: auto (log when positive values span > 2 decades), linear or log.")
     var yScale: YScaleOption = .auto
 
-    @Option(name: .customLong("svg-dir"), help: "Also write each figure as a standalone .svg file into this directory.")
+    @Option(name: .customLong("svg-dir"), help: "Also write each figure as a standalone .svg file into this directory (existing .svg files only with --force).")
     var svgDir: String?
 
+    @Flag(help: forceHelp)
+    var force = false
+
     @OptionGroup var analysis: ReportAnalysisOptions
+
+    /// Every file name `--svg-dir` can write (`RunReport.svgFiles`; which ones depends on the run),
+    /// checked against the output rule before the analysis starts.
+    static let figureFiles = ["fig1.svg", "fig2.svg", "fig3a.svg", "fig3b.svg", "fig3c.svg", "fig4.svg"]
 
     func validate() throws {
         if let from, let to, from > to {
@@ -47,7 +58,10 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let run = recording
         let out = output ?? ReportRunLoader.defaultOutput(for: run, suffix: ".report.html")
-        try refuseOverwritingInputs(output: out, option: "--output", inputs: [run])
+        // Before the analysis: the page and every figure file --svg-dir may write.
+        let svgCandidates = (svgDir.map { d in Self.figureFiles.map { (d as NSString).appendingPathComponent($0) } } ?? [])
+            .filter { FileManager.default.fileExists(atPath: $0) }.map { (path: Optional($0), option: "--svg-dir") }
+        try checkOutputs([(out, "--output")] + svgCandidates, inputs: [run], force: force)
         try reportingErrors {
             let analysed = try ReportRunLoader.load(path: run, choice: analysis, window: (from, to))
             let input = analysed.reportInput(runName: (run as NSString).lastPathComponent)
@@ -59,12 +73,16 @@ struct ReportCommand: ParsableCommand {
                 throw failure(e.description, code: CLIExit.invalid)
             }
             if let svgDir {
-                try FileManager.default.createDirectory(atPath: svgDir, withIntermediateDirectories: true)
-                for f in try RunReport.svgFiles(input, options: options) {
-                    try ReportRunLoader.write(f.svg, to: (svgDir as NSString).appendingPathComponent(f.name))
+                let files = try RunReport.svgFiles(input, options: options)
+                    .map { (path: (svgDir as NSString).appendingPathComponent($0.name), svg: $0.svg) }
+                if !FileManager.default.fileExists(atPath: svgDir) {
+                    try FileManager.default.createDirectory(atPath: svgDir, withIntermediateDirectories: true)
                 }
+                // Every file is checked before the first is written.
+                try checkOutputs(files.map { ($0.path, "--svg-dir") } + [(out, "--output")], inputs: [run], force: force)
+                for f in files { try ReportRunLoader.write(f.svg, to: f.path, force: force) }
             }
-            try ReportRunLoader.write(html, to: out)
+            try ReportRunLoader.write(html, to: out, force: force)
             FileHandle.standardError.write(Data("eostrace: wrote \(out)\n".utf8))
         }
     }
@@ -104,13 +122,10 @@ enum ReportRunLoader {
         return base + suffix
     }
 
-    /// Writes `text` atomically (a temporary file renamed into place).
-    static func write(_ text: String, to path: String) throws {
-        do {
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
-        } catch {
-            throw failure("\(path): cannot write: \(error.localizedDescription)", code: CLIExit.unreadable)
-        }
+    /// Writes `text` under the output rule (`TrajectoryFormat.OutputFile`: an existing file only
+    /// with `force`, never a live one, atomically); refusals exit 1, failed writes 2.
+    static func write(_ text: String, to path: String, force: Bool) throws {
+        try writingOutputs { try OutputFile.write(text, to: path, force: force) }
     }
 
     /// - Parameter window: when given, fails early (before analysing) if no recorded step lies in it.
