@@ -53,6 +53,8 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Analyze only recorded steps A...B (inclusive).", valueName: "A:B"))
     var steps: String?
 
+    @OptionGroup var excursion: ExcursionOptions
+
     @Flag(help: "No progress lines on stderr.")
     var quiet = false
 
@@ -85,7 +87,8 @@ struct AnalyzeCommand: ParsableCommand {
         try refuseOverwritingInputs(output: out, option: "--out", inputs: [recording])
         try refuseOverwritingInputs(output: csv, option: "--csv", inputs: [recording])
         let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: phaseRule)!, rPrimeRestarts: rPrimeRestarts,
-                                      rPrimeWindow: rPrimeWindow, anomalyWindow: anomalyWindow, c1Floor: c1Floor)
+                                      rPrimeWindow: rPrimeWindow, anomalyWindow: anomalyWindow, c1Floor: c1Floor,
+                                      excursions: excursion.rule)
         let version = EOSTrace.configuration.version
         let result: AnalysisResult = try reportingErrors {
             let reader = try TrajectoryReader(path: recording)
