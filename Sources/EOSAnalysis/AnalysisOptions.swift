@@ -30,7 +30,7 @@ public struct AnalysisOptions: Codable, Equatable, Sendable {
 
     public init(phaseRule: PhaseRule = .loss, rPrimeRestarts: Bool = true, rPrimeWindow: Int? = nil,
                 anomalyWindow: Int = 2, c1Floor: Double = 1e-10, excursions: ExcursionRule = .init(),
-                hoverMargin: Double = 0.01, hoverMinSteps: Int = 20) {
+                hoverMargin: Double = 0.03, hoverMinSteps: Int = 20) {
         self.phaseRule = phaseRule
         self.rPrimeRestarts = rPrimeRestarts
         self.rPrimeWindow = rPrimeWindow
