@@ -121,6 +121,7 @@ extension AnalysisResult {
         rateRow("3.1 co-movement sign(ΔΛ)=sign(Δ‖A‖)", checks.coMovement)
         distRow("3.2 first-order error of D\(star)", checks.firstOrderResidual)
         distRow("3.2 first-order error of ‖A‖²", checks.firstOrderOutputNorm)
+        if let b = checks.outputBias, b.error.all.count > 0 { distRow("3.2 ‖A‖² bias-exact −(4η/n)Dᵀ(F−b)", b.error) }
         distRow("3.5(iii) ε2 = 1−|⟨v1(t),v1(t+1)⟩|", checks.eps2)
         if let a = checks.assumption37 { rateRow("3.7 λ2 < 1/η", a) }
         if let o = checks.outputLayerRatio { distRow("λmax(M_A)/Λ", o) }
@@ -132,6 +133,9 @@ extension AnalysisResult {
         rateRow("L decreases", decomposition.lossDecreases)
         line("Lemma 3.2: predicted |1−ηΛ| median \(g(checks.lemma32.predictedRatio.median)); log(measured/predicted) median \(g(checks.lemma32.logRatioError.median)); growth rate \(g(checks.lemma32.growth.rate)) of \(checks.lemma32.growth.total) pairs (\(checks.lemma32.excludedBelowFloor) with |c1| ≤ \(g(options.c1Floor))·‖D‖ left out)")
         line("3.6 at phase-II starts: holds (c > 1) at \(checks.assumption36Holds.hits) of \(checks.assumption36Holds.total) with ε2 = max over the phase-II pairs; at \(checks.assumption36HoldsAtStart.hits) of \(checks.assumption36HoldsAtStart.total) with ε2 at the start step")
+        if let b = checks.outputBias {
+            line("3.2 ‖A‖² with the output bias b (\(b.note)): median error \(g(b.error.all.median)) against the paper's \(g(checks.firstOrderOutputNorm.all.median)); first pair \(g(b.firstPairError)) against \(g(b.firstPairPaperError)); median b \(g(b.medianBias))")
+        }
         let rg = checks.regimes
         line("3.1 by regime: hover (\(rg.hoverRuns) runs of ≥ \(options.hoverMinSteps) steps with |ηΛ/2−1| ≤ \(g(options.hoverMargin)), \(rg.hoverRows) rows) \(g(rg.coMovementHover.rate)) (\(rg.coMovementHover.total)); catapult (phases II–IV outside hovers, \(rg.catapultRows) rows) \(g(rg.coMovementCatapult.rate)) (\(rg.coMovementCatapult.total)); other \(g(rg.coMovementOther.rate)) (\(rg.coMovementOther.total))")
         if !checks.phase2Lengths.isEmpty {

@@ -37,3 +37,17 @@ public struct RegimeSummary: Codable, Equatable, Sendable {
     public var coMovementCatapult: Rate
     public var coMovementOther: Rate
 }
+
+/// Assumption 3.2 for ‖A‖² with the output bias: |Δ‖A‖² + (4η/n)Dᵀ(F − β1)| / |Δ‖A‖²| beside the
+/// paper's |Δ‖A‖² + (4η/n)DᵀF| / |Δ‖A‖²| (`ChecksSummary.firstOrderOutputNorm`).
+public struct BiasExactCheck: Codable, Equatable, Sendable {
+    /// Where β came from or why it is unavailable (`OutputBias.note`).
+    public var note: String
+    /// The bias-exact error per phase, on the pairs where β is known (empty when unavailable).
+    public var error: PerPhase<Distribution>
+    /// Both errors at the first pair where β is known (NaN when none).
+    public var firstPairError: Double
+    public var firstPairPaperError: Double
+    /// Median of β over the rows where it is known.
+    public var medianBias: Double
+}

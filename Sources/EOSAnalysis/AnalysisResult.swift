@@ -198,6 +198,8 @@ public struct ChecksSummary: Codable, Equatable, Sendable {
     public var firstOrderResidual: PerPhase<Distribution>
     /// 3.2: |Δ‖A‖² + (4η/n)DᵀF| / |Δ‖A‖²|.
     public var firstOrderOutputNorm: PerPhase<Distribution>
+    /// 3.2 bias-exact: |Δ‖A‖² + (4η/n)Dᵀ(F − β1)| / |Δ‖A‖²| with β the output bias (nil when not computed).
+    public var outputBias: BiasExactCheck?
     /// 3.5(iii): ε2(t) = 1 − |⟨v1(t), v1(t+1)⟩|.
     public var eps2: PerPhase<Distribution>
     /// 3.6 at each phase-II start.

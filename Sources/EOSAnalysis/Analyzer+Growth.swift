@@ -97,3 +97,27 @@ extension Analyzer {
             coMovementOther: Rate(hits: hits[2], total: totals[2]))
     }
 }
+
+extension Analyzer {
+    /// The bias-exact ‖A‖² first-order line (`BiasExactCheck`); nil when no bias was supplied.
+    static func biasExactCheck(_ input: AnalysisInput, _ bias: OutputBias?, phases: [Int8], pairRows: [Int]) -> BiasExactCheck? {
+        guard let bias else { return nil }
+        let n = input.n, eta = input.learningRate
+        var errors = [Double?](repeating: nil, count: input.count)
+        var first: Int?
+        for i in pairRows where bias.values[i].isFinite {
+            let change = input.outputNormSq[i + 1] - input.outputNormSq[i]
+            let sumD = input.residual[(i * n)..<((i + 1) * n)].reduce(0, +)
+            errors[i] = abs(change + 4 * eta / Double(n) * (input.dtf[i] - bias.values[i] * sumD)) / abs(change)
+            if first == nil { first = i }
+        }
+        let paper: Double
+        if let f = first {
+            let change = input.outputNormSq[f + 1] - input.outputNormSq[f]
+            paper = abs(change + 4 * eta / Double(n) * input.dtf[f]) / abs(change)
+        } else { paper = .nan }
+        return BiasExactCheck(note: bias.note, error: PerPhase(values: errors, phases: phases),
+                              firstPairError: first.flatMap { errors[$0] } ?? .nan, firstPairPaperError: paper,
+                              medianBias: Distribution(bias.values).median)
+    }
+}

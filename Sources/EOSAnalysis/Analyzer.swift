@@ -15,6 +15,7 @@ public enum Analyzer {
     ///     provider returns nil use the top-k approximation and are counted.
     ///   - replay: report to attach when `gram` replayed GD (see also `analyze(reader:…)`).
     ///   - gramNote: why a better source of M was not used (recorded in `gram.note`).
+    ///   - outputBias: the output bias per row, for the bias-exact ‖A‖² line (nil: not computed).
     ///   - progress: called with (rows done, total rows) now and then.
     ///
     /// Stages, each in its own file: phase segmentation (`EOSPhases`, summarized in
@@ -22,7 +23,7 @@ public enum Analyzer {
     /// quantities: Analyzer+RowSeries, Analyzer+RPrime), anomaly points (Analyzer+Anomalies),
     /// assumption checks (Analyzer+Checks) and the story (Analyzer+Story).
     public static func analyze(_ input: AnalysisInput, gram: GramProvider? = nil, options: AnalysisOptions = .init(),
-                               replay: ReplayReport? = nil, gramNote: String? = nil,
+                               replay: ReplayReport? = nil, gramNote: String? = nil, outputBias: OutputBias? = nil,
                                progress: ((Int, Int) -> Void)? = nil) throws -> AnalysisResult {
         try input.validate()
         try options.validate()
@@ -45,7 +46,8 @@ public enum Analyzer {
         let (gramUsage, gramLabel) = gramUsage(provider: provider, counts: gramCounts, replay: replay, note: gramNote)
         let rPrime = rPrimeSummary(series, phases: phases, options: options, gramLabel: gramLabel)
         let anomalies = anomalySummary(input, anomaly: series.anomaly, phases: phases, pairRows: pairRows, options: options)
-        let checks = checksSummary(input, series, phases: phases, cycles: cycles, pairRows: pairRows, options: options)
+        var checks = checksSummary(input, series, phases: phases, cycles: cycles, pairRows: pairRows, options: options)
+        checks.outputBias = biasExactCheck(input, outputBias, phases: phases, pairRows: pairRows)
         let story = makeStory(phases: phaseSummary, anomalies: anomalies, checks: checks, rPrime: rPrime,
                               decomposition: decomposition, approximate: gramUsage.approximate,
                               rows: StoryRows(phases: phases, series: series))

@@ -54,6 +54,10 @@ extension ReportInput {
         rows.append(CheckRow(name: "3.1 co-movement sign(ΔΛ) = sign(Δ‖A‖)", value: rate(c.coMovement.all), detail: perPhase(c.coMovement, rate)))
         rows.append(CheckRow(name: "3.2 first-order error of D\(star)", value: dist(c.firstOrderResidual.all), detail: "medians " + perPhase(c.firstOrderResidual, short)))
         rows.append(CheckRow(name: "3.2 first-order error of ‖A‖²", value: dist(c.firstOrderOutputNorm.all), detail: "medians " + perPhase(c.firstOrderOutputNorm, short)))
+        if let b = c.outputBias {
+            rows.append(CheckRow(name: "3.2 ‖A‖² bias-exact −(4η/n)Dᵀ(F − b)", value: b.error.all.count == 0 ? "-" : dist(b.error.all),
+                                 detail: b.note + "; first pair \(g(b.firstPairError)) (paper's line \(g(b.firstPairPaperError)))"))
+        }
         rows.append(CheckRow(name: "3.5(iii) ε2 = 1 − |⟨v1(t), v1(t+1)⟩|", value: dist(c.eps2.all), detail: "medians " + perPhase(c.eps2, short)))
         rows.append(CheckRow(name: "3.6 at phase-II starts (c > 1)", value: rate(c.assumption36Holds),
                              detail: "ε2 = max over the phase-II pairs; with ε2 at the start step: \(rate(c.assumption36HoldsAtStart))"))
