@@ -120,4 +120,21 @@ final class ScienceTests: XCTestCase {
         }
         XCTAssertTrue(r.story.allSatisfy { !$0.basis.isEmpty })
     }
+
+    func testBiasExactOutputNormLine() throws {
+        // η = 0.5, n = 2, D(t) = (1, 0.5), so 1ᵀD = 1.5; DᵀF = 2 and β = 0.4 at every row;
+        // ‖A‖² moves by exactly −(4η/n)(DᵀF − β·1ᵀD) = −(2 − 0.6) = −1.4 per step.
+        var base = input(eta: 0.5, sharpness: [1, 1, 1, 1], c1: [1, 1, 1, 1], r: [0.5, 0.5, 0.5, 0.5],
+                         outputNormSq: [10, 8.6, 7.2, 5.8])
+        base.dtf = [2, 2, 2, 2]
+        let r = try Analyzer.analyze(base, outputBias: OutputBias(values: [0.4, 0.4, 0.4, 0.4], note: "test"))
+        let b = try XCTUnwrap(r.checks.outputBias)
+        XCTAssertEqual(b.error.all.count, 3)
+        XCTAssertEqual(b.error.all.max, 0, accuracy: 1e-15)
+        // The paper's line misses (4η/n)β·1ᵀD = 0.6 of |Δ‖A‖²| = 1.4.
+        XCTAssertEqual(b.firstPairPaperError, 0.6 / 1.4, accuracy: 1e-15)
+        XCTAssertEqual(r.checks.firstOrderOutputNorm.all.median, 0.6 / 1.4, accuracy: 1e-15)
+        XCTAssertEqual(b.medianBias, 0.4)
+        XCTAssertNil(try Analyzer.analyze(base).checks.outputBias)
+    }
 }

@@ -164,3 +164,22 @@ def test_reference_segmentation_closed_forms():
     (item,) = sci.phase2_lengths(lam2, 1.0, c1, dnorm, ev, cons, cyc)
     assert (item["predicted"], item["measured"], item["pairs"]) == (18, 20, 20)
     assert item["measured_growth"] == pytest.approx(1.5, rel=1e-12)
+
+
+def test_bias_exact_output_norm_line(analysed):
+    rec, js, *_ = analysed
+    beta = sci.output_bias(rec)
+    b = js["checks"]["output_bias"]
+    if beta is None:
+        assert b["note"].startswith("unavailable") and b["error"]["all"]["count"] == 0
+        return
+    exact, paper = sci.bias_exact_errors(rec, beta)
+    fin = exact[np.isfinite(exact)]
+    assert b["error"]["all"]["count"] == fin.size
+    assert b["error"]["all"]["median"] == pytest.approx(float(np.median(fin)), rel=1e-9)
+    first = int(np.nonzero(np.isfinite(beta) & ref.consecutive_pairs(rec.steps))[0][0])
+    assert b["first_pair_error"] == pytest.approx(exact[first], rel=1e-9)
+    assert b["first_pair_paper_error"] == pytest.approx(paper[first], rel=1e-9)
+    # Without an output bias the two lines are the same.
+    if not np.any(beta):
+        assert b["error"]["all"]["median"] == js["checks"]["first_order_output_norm"]["all"]["median"]

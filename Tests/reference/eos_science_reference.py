@@ -134,3 +134,48 @@ def regimes(lam, A2, eta, phase, cons, margin=0.03, min_steps=20):
         counts[regime[i], 1] += 1
         counts[regime[i], 0] += int((dl > 0) == (da > 0))
     return dict(hover_rows=int(hover.sum()), catapult_rows=int((regime == 1).sum()), counts=counts)
+
+
+def output_bias(rec):
+    """β(t) = s·b(t) per row (NaN where unknown), or zeros when the model has no output bias; None
+    when it cannot be known (no checkpoints). b is the last entry of θ at each checkpoint, carried
+    by b(t+1) = b(t) − (2ηs/n)·1ᵀD(t) (so β(t+1) = β(t) − (2ηs²/n)·1ᵀD(t))."""
+    m = rec.model
+    T = rec.T
+    if m.get("kind") == "two_layer_linear" or (m.get("kind") == "mlp" and not m.get("bias", True)):
+        return np.zeros(T)
+    if m.get("kind") != "mlp" or rec.ck is None or len(rec.ck_steps) == 0:
+        return None
+    s = float(m.get("output_scale", 1.0))
+    cons = ref.consecutive_pairs(rec.steps)
+    sumD = rec.D.sum(axis=1)
+    rate = 2 * rec.eta * s * s / rec.n
+    row_of = {int(st): i for i, st in enumerate(rec.steps)}
+    anchors = [(row_of[int(st)], s * float(rec.ck[j][-1])) for j, st in enumerate(rec.ck_steps) if int(st) in row_of]
+    if not anchors:
+        return None
+    beta = np.full(T, np.nan)
+    for j, (r0, b0) in enumerate(anchors):
+        stop = anchors[j + 1][0] if j + 1 < len(anchors) else T
+        beta[r0] = b0
+        for i in range(r0, stop - 1):
+            if not cons[i]:
+                break
+            beta[i + 1] = beta[i] - rate * sumD[i]
+    for i in range(anchors[0][0] - 1, -1, -1):
+        if not cons[i]:
+            break
+        beta[i] = beta[i + 1] + rate * sumD[i]
+    return beta
+
+
+def bias_exact_errors(rec, beta):
+    """Per pair: (bias-exact error, paper's error) of the ‖A‖² first-order line; NaN where undefined."""
+    cons = ref.consecutive_pairs(rec.steps)
+    dA = np.full(rec.T, np.nan)
+    dA[:-1] = rec.A2[1:] - rec.A2[:-1]
+    k = 4 * rec.eta / rec.n
+    exact = np.abs(dA + k * (rec.dtf - beta * rec.D.sum(axis=1))) / np.abs(dA)
+    paper = np.abs(dA + k * rec.dtf) / np.abs(dA)
+    ok = cons & np.isfinite(beta)
+    return np.where(ok, exact, np.nan), np.where(cons, paper, np.nan)
