@@ -1,7 +1,7 @@
 /// Runs of Λ > 2/η seen one step at a time: how many began, how many ended (Λ came back to
-/// ≤ 2/η), the first step above 2/η and the largest Λ so far. The recorder's `CycleCounter`
-/// (`record`'s `eos_cycles`: runs *ended*) and `OnlinePhaseTracker` (`follow`: runs *begun*) are
-/// built on it.
+/// ≤ 2/η), the one-step runs, the first step above 2/η and the largest Λ so far. The recorder's
+/// `CycleCounter` (`record`) and `OnlinePhaseTracker` (`follow`) are built on it; both print
+/// `CycleCount(online:)`, runs *begun*.
 public struct ThresholdRunCounter: Sendable, Equatable {
     /// What one observed step did to the run state.
     public enum Transition: Sendable, Equatable {
