@@ -183,3 +183,25 @@ def test_bias_exact_output_norm_line(analysed):
     # Without an output bias the two lines are the same.
     if not np.any(beta):
         assert b["error"]["all"]["median"] == js["checks"]["first_order_output_norm"]["all"]["median"]
+
+
+def test_all_five_commands_agree_on_a_run_cut_off_by_the_end(eostrace_bin, tmp_path):
+    # n = 50, η = 0.045: Λ crosses 2/η at step 268 and is still above it at step 300, so the one
+    # cycle is cut off by the end of the recording: it counts, and is incomplete.
+    path = tmp_path / "cut.h5"
+    rec = run_eostrace(eostrace_bin, "record", "--preset", "fmnist-tanh", "--n", 50, "--widths", "16,16", "--k", 2,
+                       "--lr", 0.045, "--steps", 300, "--checkpoint-every", 100, "--spectrum-every", 0,
+                       "--hessian-every", 0, "--quiet", "-o", path, check=True).stdout
+    fields = dict(line.split(" ", 1) for line in rec.splitlines() if " " in line)
+    assert fields["eos_first_crossing"] == "268" and fields["eos_cycles"] == "1"
+    js = json.loads(run_eostrace(eostrace_bin, "analyze", path, "--quiet", "--json", check=True).stdout)
+    assert (js["phases"]["cycle_count"], js["phases"]["complete_cycles"]) == (1, 0)
+    assert fields["eos_cycles_text"] == js["phases"]["cycle_text"] == "1 cycle"
+    follow = run_eostrace(eostrace_bin, "follow", path, "--quiet", check=True).stdout
+    assert "(1 cycle)" in follow
+    row = [ln for ln in run_eostrace(eostrace_bin, "compare", path, check=True).stdout.splitlines()
+           if ln.startswith("η")][0]
+    assert row.split()[-3] == "1"
+    html = tmp_path / "cut.html"
+    run_eostrace(eostrace_bin, "report", path, "-o", html, check=True)
+    assert "1 cycle" in html.read_text()
