@@ -27,7 +27,7 @@ public enum Preset: String, CaseIterable, Sendable {
         case .fmnistLinearFigure1:
             return RunConfig(data: .fashionMNIST(.init(n: 1000, classes: [0, 6], seed: 0)),
                              model: .mlp(inputDim: 784, widths: [100, 100], activation: .linear, bias: true, outputScale: 1),
-                             initSeed: 0, initScale: 1, learningRate: 0.12, steps: 1000, k: 8,
+                             initSeed: 0, initScale: 1, learningRate: 0.08, steps: 1000, k: 8,
                              spectrumEvery: 250, hessianEvery: 500, checkpointEvery: 250, crossCheckEvery: 100)
         case .fmnistTanhHover:
             return RunConfig(data: .fashionMNIST(.init(n: 100, classes: [0, 6], seed: 0)),
