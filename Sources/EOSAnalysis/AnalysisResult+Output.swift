@@ -87,11 +87,13 @@ extension AnalysisResult {
         }
         line()
         line("Phases (rule: \(options.phaseRule.rawValue)):  I \(phases.rows.phase1)  II \(phases.rows.phase2)  III \(phases.rows.phase3)  IV \(phases.rows.phase4) rows")
-        line("Cycles: \(phases.cycleCount) (\(phases.completeCycles) complete)")
+        let ex = phases.excursions
+        let exText = ex.isDefault ? "every run above 2/η" : "runs merged across gaps < \(ex.mergeGap) steps, kept with ≥ \(ex.minSteps) steps above 2/η and peak > (1+\(g(ex.minMargin)))·2/η"
+        line("Cycles: \(phases.cycleText) (\(phases.completeCycles) complete; excursions: \(exText))")
         if !phases.cycles.isEmpty {
             line(pad(["#", "II start", "peak", "III end", "IV end", "II", "III", "IV", "Λ peak", "L(p)", "L rise III", "IV ended by"]))
             for c in phases.cycles.prefix(maxCycles) {
-                line(pad(["\(c.index)", "\(c.startStep)", "\(c.peakStep)", "\(c.endStep)", c.ivEndStep.map { "\($0)" } ?? "-",
+                line(pad(["\(c.index)", "\(c.startStep)", "\(c.peakStep)", "\(c.endStep)", c.ivEndStep.map { "\($0)" } ?? "empty",
                           "\(c.stepsPhase2)", "\(c.stepsPhase3)", "\(c.stepsPhase4)", g(c.peakSharpness), g(c.lossAtPeak),
                           g(c.lossRisePhase3), c.ivEndReason.rawValue]))
             }
@@ -119,6 +121,7 @@ extension AnalysisResult {
         rateRow("3.1 co-movement sign(ΔΛ)=sign(Δ‖A‖)", checks.coMovement)
         distRow("3.2 first-order error of D\(star)", checks.firstOrderResidual)
         distRow("3.2 first-order error of ‖A‖²", checks.firstOrderOutputNorm)
+        if let b = checks.outputBias, b.error.all.count > 0 { distRow("3.2 ‖A‖² bias-exact −(4η/n)Dᵀ(F−b)", b.error) }
         distRow("3.5(iii) ε2 = 1−|⟨v1(t),v1(t+1)⟩|", checks.eps2)
         if let a = checks.assumption37 { rateRow("3.7 λ2 < 1/η", a) }
         if let o = checks.outputLayerRatio { distRow("λmax(M_A)/Λ", o) }
@@ -129,14 +132,31 @@ extension AnalysisResult {
         rateRow("‖R‖² decreases", decomposition.rNormSqDecreases)
         rateRow("L decreases", decomposition.lossDecreases)
         line("Lemma 3.2: predicted |1−ηΛ| median \(g(checks.lemma32.predictedRatio.median)); log(measured/predicted) median \(g(checks.lemma32.logRatioError.median)); growth rate \(g(checks.lemma32.growth.rate)) of \(checks.lemma32.growth.total) pairs (\(checks.lemma32.excludedBelowFloor) with |c1| ≤ \(g(options.c1Floor))·‖D‖ left out)")
-        line("3.6 at phase-II starts: holds (c > 1) at \(checks.assumption36Holds.hits) of \(checks.assumption36Holds.total)")
+        line("3.6 at phase-II starts: holds (c > 1) at \(checks.assumption36Holds.hits) of \(checks.assumption36Holds.total) with ε2 = max over the phase-II pairs; at \(checks.assumption36HoldsAtStart.hits) of \(checks.assumption36HoldsAtStart.total) with ε2 at the start step")
+        if let b = checks.outputBias {
+            line("3.2 ‖A‖² with the output bias b (\(b.note)): median error \(g(b.error.all.median)) against the paper's \(g(checks.firstOrderOutputNorm.all.median)); first pair \(g(b.firstPairError)) against \(g(b.firstPairPaperError)); median b \(g(b.medianBias))")
+        }
+        let rg = checks.regimes
+        line("3.1 by regime: hover (\(rg.hoverRuns) runs of ≥ \(options.hoverMinSteps) steps with |ηΛ/2−1| ≤ \(g(options.hoverMargin)), \(rg.hoverRows) rows) \(g(rg.coMovementHover.rate)) (\(rg.coMovementHover.total)); catapult (phases II–IV outside hovers, \(rg.catapultRows) rows) \(g(rg.coMovementCatapult.rate)) (\(rg.coMovementCatapult.total)); other \(g(rg.coMovementOther.rate)) (\(rg.coMovementOther.total))")
+        if !checks.phase2Lengths.isEmpty {
+            line()
+            line("Phase II length from Lemma 3.2's growth law (τ: first τ with |c1(a)|·Π|1−ηΛ(t)| ≥ ‖D(a)‖; measured: steps a→peak):")
+            line(pad(["#", "II start", "|c1|/‖D‖", "floor", "predicted", "measured", "growth meas.", "|1−ηΛ|", "pairs"]))
+            for item in checks.phase2Lengths.prefix(maxCycles) {
+                line(pad(["\(item.cycle)", "\(item.startStep)", g(item.c1Share) + (item.startBelowFloor ? "*" : ""), g(item.floorShare),
+                          item.predictedSteps.map { "\($0)" } ?? "never", "\(item.measuredSteps)",
+                          g(item.measuredGrowth), g(item.predictedGrowth), "\(item.pairsAboveFloor)"]))
+            }
+            if checks.phase2Lengths.count > maxCycles { line("  … \(checks.phase2Lengths.count - maxCycles) more (see --json)") }
+            if checks.phase2Lengths.contains(where: \.startBelowFloor) { line("  * |c1(a)| at or below the eigenvector's accuracy floor: the prediction starts from noise") }
+        }
         if let e = checks.exactUpdate {
             line("Two-layer linear exact update: ‖D(t+1)−(I−ηM*)D(t)‖/‖D(t+1)‖ median \(g(e.relativeToResidual.median)), max \(g(e.relativeToResidual.max))")
         }
         line()
         line("How much of the paper's story this run supports:")
         for item in story {
-            line("  [\(item.verdict)] \(item.claim): \(item.measure) = \(g(item.value))")
+            line("  [\(item.verdict)] \(item.claim): \(item.measure) = \(g(item.value))  (on \(item.basis))")
         }
         return s
     }

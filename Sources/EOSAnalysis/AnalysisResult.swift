@@ -87,6 +87,13 @@ public struct PhaseSummary: Codable, Equatable, Sendable {
     public var cycles: [Cycle]
     public var cycleCount: Int
     public var completeCycles: Int
+    /// The excursion rule that made the cycles (`options.excursions`).
+    public var excursions: ExcursionRule
+    /// Cycles whose run above 2/η is one row, and max Λ/(2/η) − 1 over them (NaN when none).
+    public var oneStepCycles: Int
+    public var oneStepMaxMargin: Double
+    /// `EOSPhases.CycleCount.text`: "32 cycles, 27 of them one-step excursions ≤ 0.5 % above 2/η".
+    public var cycleText: String
     /// Durations in steps of phases II, III, IV over cycles, and the loss rise in phase III.
     public var durationPhase2: Distribution
     public var durationPhase3: Distribution
@@ -156,6 +163,10 @@ public struct Assumption36Item: Codable, Equatable, Sendable {
     /// c = |c1(t0)| / (ε2 ‖D(t0)‖); the assumption holds when c > 1.
     public var c: Double
     public var holds: Bool
+    /// The second reading: ε2 = ε2(t0) of the pair (t0, t0+1) only, c = |c1(t0)|/(ε2(t0)‖D(t0)‖).
+    public var eps2AtStart: Double
+    public var cAtStart: Double
+    public var holdsAtStart: Bool
     /// τ = ηΛ(t0) − 2 and Lemma 3.2's factor (1+τ)(1 − ε2 − 1/c); growth is guaranteed when > 1.
     public var tau: Double
     public var lemma32Factor: Double
@@ -187,11 +198,19 @@ public struct ChecksSummary: Codable, Equatable, Sendable {
     public var firstOrderResidual: PerPhase<Distribution>
     /// 3.2: |Δ‖A‖² + (4η/n)DᵀF| / |Δ‖A‖²|.
     public var firstOrderOutputNorm: PerPhase<Distribution>
+    /// 3.2 bias-exact: |Δ‖A‖² + (4η/n)Dᵀ(F − β1)| / |Δ‖A‖²| with β the output bias (nil when not computed).
+    public var outputBias: BiasExactCheck?
     /// 3.5(iii): ε2(t) = 1 − |⟨v1(t), v1(t+1)⟩|.
     public var eps2: PerPhase<Distribution>
     /// 3.6 at each phase-II start.
     public var assumption36: [Assumption36Item]
     public var assumption36Holds: Rate
+    /// 3.6 with ε2 at the start step only (the second reading).
+    public var assumption36HoldsAtStart: Rate
+    /// Lemma 3.2's growth law: predicted against measured length of every phase II.
+    public var phase2Lengths: [PhaseIILengthItem]
+    /// 3.1 co-movement by regime (hover, catapult cycles, other rows).
+    public var regimes: RegimeSummary
     /// 3.7: λ2(t) < 1/η (nil when k < 2), and ηλ2 distribution.
     public var assumption37: PerPhase<Rate>?
     public var etaLambda2: Distribution?
@@ -216,6 +235,8 @@ public struct StoryItem: Codable, Equatable, Sendable {
     /// "supported" (≥ 0.9), "mostly" (≥ 0.7), "partly" (≥ 0.4), "not supported", or "n/a";
     /// thresholds apply to rates; error measures are mapped to a rate first (see `Analyzer`).
     public var verdict: String
+    /// The rows (phases) the value and verdict are computed on, e.g. "phases II–III".
+    public var basis: String
 }
 
 /// Per-row series (CSV columns, /analysis datasets). Pair quantities sit at the first row.

@@ -23,6 +23,9 @@ extension Analyzer {
                                            phases: phases),
             eps2: PerPhase(values: pairValues(series.eps2, pairRows: pairRows), phases: phases),
             assumption36: assumption36, assumption36Holds: Rate(assumption36.map(\.holds)),
+            assumption36HoldsAtStart: Rate(assumption36.map(\.holdsAtStart)),
+            phase2Lengths: phase2LengthItems(input, series, cycles: cycles, options: options),
+            regimes: regimeSummary(input, phases: phases, pairRows: pairRows, options: options),
             assumption37: assumption37, etaLambda2: etaLambda2, outputLayerRatio: outputLayerRatio,
             proposition31: propositions?.proposition31, proposition32Bound: propositions?.proposition32Bound,
             proposition32Direction: propositions?.proposition32Direction,
@@ -42,7 +45,9 @@ extension Analyzer {
     }
 
     /// Assumption 3.6 at every phase-II start a: c = |c1(a)| / (ε2·‖D(a)‖) > 1, with ε2 the
-    /// largest ε2 of the phase-II pairs, τ = ηΛ(a) − 2 and Lemma 3.2's factor (1 + τ)(1 − ε2 − 1/c).
+    /// largest ε2 of the phase-II pairs (Assumption 3.5(iii) bounds ε2 over the whole phase),
+    /// τ = ηΛ(a) − 2 and Lemma 3.2's factor (1 + τ)(1 − ε2 − 1/c); and the second reading, with
+    /// ε2(a) of the pair (a, a+1) only (NaN when a is the last row or before a gap).
     static func assumption36Items(_ input: AnalysisInput, _ series: RowSeries, cycles: [Cycle]) -> [Assumption36Item] {
         let eta = input.learningRate
         return cycles.map { cycle in
@@ -55,8 +60,11 @@ extension Analyzer {
             let c = abs(series.c1[start]) / (maxEps2 * series.residualNorm[start])
             let tau = eta * input.sharpness[start] - 2
             let lemma32Factor = (1 + tau) * (1 - maxEps2 - 1 / c)
+            let eps2AtStart = series.eps2[start]
+            let cAtStart = abs(series.c1[start]) / (eps2AtStart * series.residualNorm[start])
             return Assumption36Item(cycle: cycle.index, step: input.steps[start], c1: series.c1[start],
                                     residualNorm: series.residualNorm[start], eps2: maxEps2, c: c, holds: c > 1,
+                                    eps2AtStart: eps2AtStart, cAtStart: cAtStart, holdsAtStart: cAtStart > 1,
                                     tau: tau, lemma32Factor: lemma32Factor)
         }
     }

@@ -2,14 +2,16 @@ import EOSPhases
 
 extension Analyzer {
     /// Rows per phase, the cycles and their duration / loss-rise distributions (SPEC §3.1).
-    static func phaseSummary(phases: [Int8], cycles: [Cycle], rule: AnalysisOptions.PhaseRule) -> PhaseSummary {
+    static func phaseSummary(phases: [Int8], cycles: [Cycle], options: AnalysisOptions, threshold: Double) -> PhaseSummary {
+        let count = CycleCount(cycles: cycles, threshold: threshold)
         var rowsPerPhase = [Int](repeating: 0, count: 5)
         for p in phases { rowsPerPhase[Int(p)] += 1 }
         return PhaseSummary(
-            rule: rule,
+            rule: options.phaseRule,
             rows: PerPhase(all: phases.count, phase1: rowsPerPhase[1], phase2: rowsPerPhase[2],
                            phase3: rowsPerPhase[3], phase4: rowsPerPhase[4]),
-            cycles: cycles, cycleCount: cycles.count, completeCycles: cycles.filter(\.complete).count,
+            cycles: cycles, cycleCount: count.cycles, completeCycles: count.complete, excursions: options.excursions,
+            oneStepCycles: count.oneStep, oneStepMaxMargin: count.oneStepMaxMargin, cycleText: count.text,
             durationPhase2: Distribution(cycles.map { Double($0.stepsPhase2) }),
             durationPhase3: Distribution(cycles.map { Double($0.stepsPhase3) }),
             durationPhase4: Distribution(cycles.map { Double($0.stepsPhase4) }),

@@ -40,7 +40,7 @@ extension Analyzer {
         let selection = try GramSelection.make(reader: reader, input: input, choice: gram)
         gramSelected?(selection.note)
         var result = try analyze(input, gram: selection.provider, options: options, gramNote: selection.note,
-                                 progress: progress)
+                                 outputBias: OutputBias.from(reader: reader, input: input), progress: progress)
         if let r = selection.replay { result.gram.replay = r.report }
         return AnalyzedRecording(input: input, result: result, gramNote: selection.note)
     }

@@ -15,6 +15,7 @@ public enum Analyzer {
     ///     provider returns nil use the top-k approximation and are counted.
     ///   - replay: report to attach when `gram` replayed GD (see also `analyze(reader:…)`).
     ///   - gramNote: why a better source of M was not used (recorded in `gram.note`).
+    ///   - outputBias: the output bias per row, for the bias-exact ‖A‖² line (nil: not computed).
     ///   - progress: called with (rows done, total rows) now and then.
     ///
     /// Stages, each in its own file: phase segmentation (`EOSPhases`, summarized in
@@ -22,30 +23,34 @@ public enum Analyzer {
     /// quantities: Analyzer+RowSeries, Analyzer+RPrime), anomaly points (Analyzer+Anomalies),
     /// assumption checks (Analyzer+Checks) and the story (Analyzer+Story).
     public static func analyze(_ input: AnalysisInput, gram: GramProvider? = nil, options: AnalysisOptions = .init(),
-                               replay: ReplayReport? = nil, gramNote: String? = nil,
+                               replay: ReplayReport? = nil, gramNote: String? = nil, outputBias: OutputBias? = nil,
                                progress: ((Int, Int) -> Void)? = nil) throws -> AnalysisResult {
         try input.validate()
         try options.validate()
         let t = input.count, eta = input.learningRate
         let (phases, cycles) = PhaseSegmentation.segment(
             steps: input.steps, sharpness: input.sharpness, loss: input.loss, dtf: input.dtf,
-            learningRate: eta, rule: options.phaseRule)
+            learningRate: eta, rule: options.phaseRule, excursions: options.excursions)
+        // The primary R′ restarts where a recorder restarts it: at every run of the default rule.
+        let restartRows = PhaseSegmentation.runsAbove(sharpness: input.sharpness, threshold: 2 / eta).map(\.start)
         let topK = TopKGramProvider(input)
         let provider: GramProvider = gram ?? topK
 
         let (series, gramCounts) = try computeRowSeries(
-            input, provider: provider, topK: topK, phaseIIStarts: Set(cycles.map(\.startRow)), options: options,
+            input, provider: provider, topK: topK, phaseIIStarts: Set(restartRows), options: options,
             progress: progress)
 
         let pairRows = (0..<t).filter { input.isConsecutive($0) }
-        let phaseSummary = phaseSummary(phases: phases, cycles: cycles, rule: options.phaseRule)
+        let phaseSummary = phaseSummary(phases: phases, cycles: cycles, options: options, threshold: 2 / eta)
         let decomposition = decompositionSummary(input, series, phases: phases, pairRows: pairRows)
         let (gramUsage, gramLabel) = gramUsage(provider: provider, counts: gramCounts, replay: replay, note: gramNote)
         let rPrime = rPrimeSummary(series, phases: phases, options: options, gramLabel: gramLabel)
         let anomalies = anomalySummary(input, anomaly: series.anomaly, phases: phases, pairRows: pairRows, options: options)
-        let checks = checksSummary(input, series, phases: phases, cycles: cycles, pairRows: pairRows, options: options)
+        var checks = checksSummary(input, series, phases: phases, cycles: cycles, pairRows: pairRows, options: options)
+        checks.outputBias = biasExactCheck(input, outputBias, phases: phases, pairRows: pairRows)
         let story = makeStory(phases: phaseSummary, anomalies: anomalies, checks: checks, rPrime: rPrime,
-                              decomposition: decomposition, approximate: gramUsage.approximate)
+                              decomposition: decomposition, approximate: gramUsage.approximate,
+                              rows: StoryRows(phases: phases, series: series))
 
         let table = PerStepTable(
             step: input.steps, phase: phases, loss: input.loss, sharpness: input.sharpness,

@@ -1,7 +1,7 @@
 /// Runs of Λ > 2/η seen one step at a time: how many began, how many ended (Λ came back to
-/// ≤ 2/η), the first step above 2/η and the largest Λ so far. The recorder's `CycleCounter`
-/// (`record`'s `eos_cycles`: runs *ended*) and `OnlinePhaseTracker` (`follow`: runs *begun*) are
-/// built on it.
+/// ≤ 2/η), the one-step runs, the first step above 2/η and the largest Λ so far. The recorder's
+/// `CycleCounter` (`record`) and `OnlinePhaseTracker` (`follow`) are built on it; both print
+/// `CycleCount(online:)`, runs *begun*.
 public struct ThresholdRunCounter: Sendable, Equatable {
     /// What one observed step did to the run state.
     public enum Transition: Sendable, Equatable {
@@ -27,6 +27,19 @@ public struct ThresholdRunCounter: Sendable, Equatable {
     public private(set) var firstStepAbove: Int64?
     /// max Λ observed (−∞ before the first observation; NaN values are skipped by `max`).
     public private(set) var maxSharpness = -Double.infinity
+    /// Rows of the run in progress (0 when below), its peak, and the one-step runs that ended.
+    private var runLength = 0, runPeak = -Double.infinity
+    private var endedOneStep = 0, endedOneStepMaxMargin = -Double.infinity
+
+    /// Runs of a single row so far (the run in progress counts when it has one row, as the
+    /// offline count does when the recording ends there).
+    public var oneStepRuns: Int { endedOneStep + (isAbove && runLength == 1 ? 1 : 0) }
+    /// max Λ/(2/η) − 1 over those runs (NaN when there are none).
+    public var oneStepMaxMargin: Double {
+        let current = isAbove && runLength == 1 ? runPeak / threshold - 1 : -Double.infinity
+        let m = max(endedOneStepMaxMargin, current)
+        return m == -.infinity ? .nan : m
+    }
 
     public init(learningRate: Double) { threshold = StabilityThreshold.of(learningRate: learningRate) }
 
@@ -35,6 +48,8 @@ public struct ThresholdRunCounter: Sendable, Equatable {
     public mutating func observe(step: Int64? = nil, sharpness: Double) -> Transition {
         maxSharpness = max(maxSharpness, sharpness)
         if StabilityThreshold.isAbove(sharpness, threshold: threshold) {
+            runLength += 1
+            runPeak = max(runPeak, sharpness)
             if isAbove { return .runContinues }
             isAbove = true
             runsBegun += 1
@@ -44,6 +59,12 @@ public struct ThresholdRunCounter: Sendable, Equatable {
         guard isAbove else { return .belowThreshold }
         isAbove = false
         runsEnded += 1
+        if runLength == 1 {
+            endedOneStep += 1
+            endedOneStepMaxMargin = max(endedOneStepMaxMargin, runPeak / threshold - 1)
+        }
+        runLength = 0
+        runPeak = -.infinity
         return .runEnded
     }
 }
@@ -74,8 +95,10 @@ public struct OnlinePhaseTracker: Sendable {
 
     /// 2/η.
     public var threshold: Double { runs.threshold }
-    /// Runs above 2/η begun so far (what `follow` prints as cycles).
+    /// Runs above 2/η begun so far (the one cycle count, `CycleCount`).
     public var cycles: Int { runs.runsBegun }
+    /// The cycle count so far (`CycleCount(online:)`).
+    public var cycleCount: CycleCount { CycleCount(online: runs) }
 
     public init(learningRate: Double, rule: PhaseRule = .loss) {
         self.rule = rule

@@ -12,15 +12,18 @@ public enum PhaseSegmentation {
     ///   - sharpness: Λ(t) per row (T values).
     ///   - loss: L(t) per row (T values); read by the `loss` rule and for the cycles' loss rise.
     ///   - dtf: DᵀF(t) per row (T values); read by the `dtf` rule.
+    ///   - excursions: which runs above 2/η count (merging, minimum excursion); the default is
+    ///     every maximal run (the paper's rule).
     /// - Returns: per-row phase (1–4, T values) and the cycles in order.
     /// - Precondition: all arrays have the same length (programmer error otherwise).
     public static func segment(steps: [Int64], sharpness: [Double], loss: [Double], dtf: [Double],
-                               learningRate: Double, rule: PhaseRule) -> (phases: [Int8], cycles: [Cycle]) {
+                               learningRate: Double, rule: PhaseRule,
+                               excursions: ExcursionRule = .init()) -> (phases: [Int8], cycles: [Cycle]) {
         let rowCount = sharpness.count
         precondition(steps.count == rowCount && loss.count == rowCount && dtf.count == rowCount, "segment: length mismatch")
         let threshold = StabilityThreshold.of(learningRate: learningRate)
         var phases = [Int8](repeating: Phase.I.rawValue, count: rowCount)
-        let runs = runsAbove(sharpness: sharpness, threshold: threshold)
+        let runs = excursions.runs(sharpness: sharpness, threshold: threshold)
         var cycles: [Cycle] = []
         for (runIndex, (start, end)) in runs.enumerated() {
             var peak = start
@@ -79,19 +82,70 @@ public enum PhaseSegmentation {
     }
 }
 
-/// The cycle counts the commands print, each from one rule (they may differ; see README.md).
-public enum CycleCount {
-    /// Maximal runs of phase II in a phase series (values 1–4): each starts one II→III→IV cycle;
-    /// a run cut off by the end of the recording still counts. What `report` and `compare` show;
-    /// equals the number of runs above 2/η of the segmentation that produced the phases.
+/// The one cycle count every command prints (`record`, `follow`, `analyze`, `compare`, `report`).
+///
+/// A cycle is one excursion above 2/η — a maximal run of rows with Λ > 2/η, after the
+/// `ExcursionRule` has merged and filtered runs — with the phases II, III and IV that follow it.
+/// It is counted when it *begins* inside the recording: a run still above 2/η at the last row,
+/// or whose phase IV is cut off by the end of the recording, counts, and is reported as
+/// incomplete (`Cycle.complete == false`). A run of a single row above 2/η is a *one-step
+/// excursion*; the count says how many cycles are one-step and how far above 2/η the highest of
+/// those went (`oneStepMaxMargin`, relative: Λ/(2/η) − 1).
+public struct CycleCount: Sendable, Equatable {
+    /// Cycles begun in the recording.
+    public var cycles: Int
+    /// Cycles whose run above 2/η ended and whose phase IV ended before the recording did.
+    public var complete: Int
+    /// Cycles whose run is a single row.
+    public var oneStep: Int
+    /// max over one-step cycles of Λ/(2/η) − 1 (NaN when there are none).
+    public var oneStepMaxMargin: Double
+
+    public init(cycles: Int, complete: Int, oneStep: Int, oneStepMaxMargin: Double) {
+        self.cycles = cycles
+        self.complete = complete
+        self.oneStep = oneStep
+        self.oneStepMaxMargin = oneStepMaxMargin
+    }
+
+    /// The count of the offline segmentation's cycles (2/η = `threshold`).
+    public init(cycles list: [Cycle], threshold: Double) {
+        let oneStep = list.filter { $0.endRow == $0.startRow }
+        self.init(cycles: list.count, complete: list.filter(\.complete).count, oneStep: oneStep.count,
+                  oneStepMaxMargin: oneStep.isEmpty ? .nan : oneStep.map { $0.peakSharpness / threshold - 1 }.max()!)
+    }
+
+    /// The count of the online counter (default `ExcursionRule`): equal to the offline count of
+    /// the same series, except `complete`, which the online counter does not know (it counts runs
+    /// that ended instead).
+    public init(online counter: ThresholdRunCounter) {
+        self.init(cycles: counter.runsBegun, complete: counter.runsEnded, oneStep: counter.oneStepRuns,
+                  oneStepMaxMargin: counter.oneStepMaxMargin)
+    }
+
+    /// "32 cycles, 27 of them one-step excursions ≤ 0.5 % above 2/η", or "3 cycles" when none is
+    /// one-step. The phrase every command prints.
+    public var text: String {
+        let head = "\(cycles) cycle\(cycles == 1 ? "" : "s")"
+        guard oneStep > 0 else { return head }
+        let pct = oneStepMaxMargin * 100
+        // Rounded up, so that "≤" holds: one decimal (two below 0.1 %, none from 10 % on).
+        let scale = pct < 0.1 ? 100.0 : (pct < 10 ? 10.0 : 1.0)
+        let up = (pct * scale).rounded(.up) / scale
+        let margin = up == up.rounded() ? "\(Int(up))" : "\(up)"
+        return head + ", \(oneStep == cycles ? (cycles == 1 ? "it" : "all") : "\(oneStep)") of them one-step excursion\(oneStep == 1 ? "" : "s") ≤ \(margin) % above 2/η"
+    }
+
+    /// Maximal runs of phase II in a phase series (values 1–4): each starts one cycle. Equals
+    /// `cycles` of the segmentation that produced the phases (any `ExcursionRule`: two cycles are
+    /// always separated by a row of phase I or IV).
     public static func phaseIIRuns<P: BinaryInteger>(_ phases: [P]) -> Int {
         var count = 0
         for i in phases.indices where phases[i] == 2 && (i == 0 || phases[i - 1] != 2) { count += 1 }
         return count
     }
 
-    /// Maximal runs of Λ > 2/η begun in `sharpness` (a run cut off by the end counts), via the
-    /// online counter `ThresholdRunCounter.runsBegun`.
+    /// Cycles of `sharpness` under the default rule, counted online (`ThresholdRunCounter`).
     public static func runsAbove(sharpness: [Double], learningRate: Double) -> Int {
         var counter = ThresholdRunCounter(learningRate: learningRate)
         for s in sharpness { counter.observe(sharpness: s) }

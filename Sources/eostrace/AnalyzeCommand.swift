@@ -64,6 +64,8 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Analyze only recorded steps A...B (inclusive).", valueName: "A:B"))
     var steps: String?
 
+    @OptionGroup var excursion: ExcursionOptions
+
     @Flag(help: "No progress lines on stderr.")
     var quiet = false
 
@@ -101,7 +103,8 @@ struct AnalyzeCommand: ParsableCommand {
         try checkOutputs([(out, "--out"), (csvFile, "--csv")], inputs: [recording], force: force)
         if inPlace { try writingOutputs { try AnalysisResults.checkInPlace(recording: recording) } }
         let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: phaseRule)!, rPrimeRestarts: rPrimeRestarts,
-                                      rPrimeWindow: rPrimeWindow, anomalyWindow: anomalyWindow, c1Floor: c1Floor)
+                                      rPrimeWindow: rPrimeWindow, anomalyWindow: anomalyWindow, c1Floor: c1Floor,
+                                      excursions: excursion.rule)
         let version = EOSTrace.configuration.version
         let result: AnalysisResult = try reportingErrors {
             let reader = try TrajectoryReader(path: recording)

@@ -35,6 +35,8 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .customLong("phase-rule"), help: "Phase IV end rule: loss (SPEC default) or dtf.")
     var phaseRule: String = "loss"
 
+    @OptionGroup var excursion: ExcursionOptions
+
     func validate() throws {
         if runs.isEmpty { throw ValidationError("give at least one recording") }
     }
@@ -45,6 +47,7 @@ struct CompareCommand: ParsableCommand {
             var choice = try ReportAnalysisOptions.parse([])
             choice.gram = GramChoice.topk.rawValue
             choice.phaseRule = phaseRule
+            choice.excursion = excursion
             let analysed = try runs.map { try ReportRunLoader.load(path: $0, choice: choice, quiet: true) }
             let labels = RunComparison.labels(paths: runs, etas: analysed.map(\.input.learningRate),
                                               seeds: analysed.map(\.seed), by: RunLabelRule(rawValue: label.rawValue) ?? .auto)

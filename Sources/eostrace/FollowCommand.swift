@@ -81,7 +81,7 @@ struct FollowCommand: ParsableCommand {
                 return report
             }
             if report.stored != .running {
-                print("status: \(report.stored.rawValue) after \(shown) steps (\(tracker.cycles) cycles above 2/η)")
+                print("status: \(report.stored.rawValue) after \(shown) steps (\(tracker.cycleCount.text))")
                 flushStandardOutput()
                 return
             }

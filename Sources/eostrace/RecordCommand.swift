@@ -1,6 +1,7 @@
 import ArgumentParser
 import EOSCommandLine
 import EOSModels
+import EOSPhases
 import EOSNumerics
 import EOSRecorder
 import EOSRun
@@ -214,7 +215,9 @@ struct RecordCommand: ParsableCommand {
             print("last_step \(outcome.lastStep)")
             print(String(format: "seconds %.2f", outcome.seconds))
             print("eos_first_crossing \(cc.firstCrossing.map(String.init) ?? "none")")
-            print("eos_cycles \(cc.completedCycles)\(resume ? " (resumed part only)" : "")")
+            let cycles = CycleCount(online: cc.runs)
+            print("eos_cycles \(cycles.cycles)\(resume ? " (resumed part only)" : "")")
+            print("eos_cycles_text \(cycles.text)")
             print(String(format: "max_sharpness %.6g (2/eta %.6g)", cc.maxSharpness, cc.threshold))
             print(String(format: "eigensolver_max_lapack_discrepancy %.3e over %d checks, %d fallbacks, %.2f mean iterations",
                          outcome.maxCrossCheckDiscrepancy, outcome.crossChecks, outcome.lapackFallbacks, outcome.meanEigenIterations))

@@ -104,6 +104,8 @@ struct ReportAnalysisOptions: ParsableArguments {
     @Option(name: .customLong("phase-rule"), help: "Phase IV end rule: loss (L ≤ L(peak), SPEC default) or dtf (DᵀF < 0).")
     var phaseRule: String = AnalysisOptions.PhaseRule.loss.rawValue
 
+    @OptionGroup var excursion: ExcursionOptions
+
     func validate() throws {
         guard AnalysisOptions.PhaseRule(rawValue: phaseRule) != nil else {
             throw ValidationError("--phase-rule must be one of: \(AnalysisOptions.PhaseRule.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -132,7 +134,8 @@ enum ReportRunLoader {
     static func load(path: String, choice: ReportAnalysisOptions, window: (Int?, Int?)? = nil, quiet: Bool = false) throws -> AnalysedRun {
         let reader = try TrajectoryReader(path: path)
         defer { reader.close() }
-        let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: choice.phaseRule) ?? .loss)
+        let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: choice.phaseRule) ?? .loss,
+                                      excursions: choice.excursion.rule)
         var progress = ProgressLine()
         let name = (path as NSString).lastPathComponent
         do {

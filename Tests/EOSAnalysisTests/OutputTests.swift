@@ -32,9 +32,15 @@ final class OutputTests: XCTestCase {
     }
 
     func testOptionsAreRecorded() throws {
-        let r = try sampleResult(options: .init(phaseRule: .dtf, rPrimeRestarts: false, rPrimeWindow: 7, anomalyWindow: 3))
+        // The excursion and hover options are recorded too (added with the hover-proof phase options).
+        let r = try sampleResult(options: .init(phaseRule: .dtf, rPrimeRestarts: false, rPrimeWindow: 7, anomalyWindow: 3,
+                                                excursions: .init(minSteps: 2, minMargin: 0.005, mergeGap: 3)))
         XCTAssertEqual(try r.optionsJSON(),
-                       #"{"anomaly_window":3,"c1_floor":1e-10,"phase_rule":"dtf","r_prime_restarts":false,"r_prime_window":7}"#)
+                       #"{"anomaly_window":3,"c1_floor":1e-10,"excursions":{"merge_gap":3,"min_margin":0.005,"min_steps":2},"hover_margin":0.03,"hover_min_steps":20,"phase_rule":"dtf","r_prime_restarts":false,"r_prime_window":7}"#)
+        // Options written before these existed still decode, with the defaults.
+        let old = try AnalysisResult.decoder().decode(AnalysisOptions.self, from: Data(
+            #"{"anomaly_window":3,"c1_floor":1e-10,"phase_rule":"dtf","r_prime_restarts":false,"r_prime_window":7}"#.utf8))
+        XCTAssertEqual(old, AnalysisOptions(phaseRule: .dtf, rPrimeRestarts: false, rPrimeWindow: 7, anomalyWindow: 3))
         XCTAssertFalse(try r.summaryJSON().contains("per_step\":{\"anomaly\":[0"))
     }
 

@@ -58,7 +58,7 @@ sys.path.insert(0, str(REPO / "Tests" / "reference"))
 import eos_reference as ref  # noqa: E402
 from conftest import eostrace_path, run_eostrace  # noqa: E402
 
-SAMPLES = ["fmnist-tanh-small", "linear-synthetic-small", "synthetic-small"]
+SAMPLES = ["fmnist-tanh-small", "fmnist-tanh-hover-small", "linear-synthetic-small", "synthetic-small"]
 C1_RTOL = 1e-12
 R_NORM_SQ_RTOL = 1e-12
 R_PRIME_RTOL = 1e-10
