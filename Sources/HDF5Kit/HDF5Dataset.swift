@@ -95,7 +95,14 @@ public final class HDF5Dataset: HDF5Object {
 
     private func readSelection<T: HDF5Element>(start: [Int]?, count: [Int]?, rowSize: Int, rows: Int) throws -> [T] {
         let did = try openID()
-        let n = rowSize * rows
+        // Nothing is allocated for a selection the file cannot hold (a forged extent).
+        let stored = (try? typeInfo().size) ?? MemoryLayout<T>.stride
+        guard let n = Self.checkedBytes([rowSize, rows], elementSize: 1),
+              let bytes = Self.checkedBytes([n], elementSize: max(stored, MemoryLayout<T>.stride)),
+              bytes <= storageLimit() else {
+            throw site.fail(.notHDF5, "read \(rows) rows of \(rowSize) elements",
+                            extentProblem() ?? "selection larger than the file can hold (corrupt or forged extent)")
+        }
         var out = [T](repeating: T(), count: n)
         if n == 0 { return out }
         let info = try typeInfo()

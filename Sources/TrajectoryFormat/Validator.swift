@@ -103,7 +103,7 @@ private struct Run {
     mutating func checkRunValues() {
         guard let run = try? file.group("/run") else { return }
         if run.hasAttribute("learning_rate"), let eta = try? run.scalarAttribute("learning_rate", as: Double.self),
-           !(eta.isFinite && eta > 0) {
+           !SeriesInvariants.isValidLearningRate(eta) {
             problem("/run@learning_rate", "is \(eta), expected a finite positive step size")
         }
         if let n = sizes["n"], n < 1 { problem("/run@n_samples", "is \(n), expected ≥ 1") }
@@ -261,6 +261,10 @@ private struct Run {
         }
         guard kind == .dataset, let ds = try? file.dataset(path, chunkCacheBytes: 8 << 20) else {
             problem(path, "is not a dataset")
+            return
+        }
+        if let p = ds.extentProblem() {
+            problem(path, p)
             return
         }
         for r in spec.requires ?? [] where file.kind(of: r) == nil {
@@ -475,7 +479,7 @@ private struct Run {
                 return
             }
             for (i, s) in vals.enumerated() {
-                if let p = prev, s <= p {
+                if let p = prev, !SeriesInvariants.isIncreasing(p, then: s) {
                     bad += 1
                     if first == nil { first = (start + i, p, s) }
                 }
@@ -490,7 +494,7 @@ private struct Run {
 
     /// loss[t] = mean(residual[t, :]²) to the loss tolerance (relative).
     mutating func checkMeanSquare(_ ds: HDF5Dataset, spec: TrajectorySchema.Dataset, other: String) {
-        guard file.kind(of: other) == .dataset, let o = try? file.dataset(other, chunkCacheBytes: 8 << 20),
+        guard file.kind(of: other) == .dataset, let o = try? file.dataset(other, chunkCacheBytes: 8 << 20), o.extentProblem() == nil,
               let oshape = try? o.shape(), oshape.count == 2, let rows = try? ds.rowCount(),
               (try? o.typeInfo().elementType) == .float64 else { return }
         let n = oshape[1]
@@ -521,7 +525,7 @@ private struct Run {
 
     /// sharpness[t] = eigenvalues[t, 0].
     mutating func checkFirstColumn(_ ds: HDF5Dataset, spec: TrajectorySchema.Dataset, other: String) {
-        guard file.kind(of: other) == .dataset, let o = try? file.dataset(other),
+        guard file.kind(of: other) == .dataset, let o = try? file.dataset(other), o.extentProblem() == nil,
               let oshape = try? o.shape(), oshape.count == 2, oshape[1] >= 1, let rows = try? ds.rowCount() else { return }
         let k = oshape[1]
         let common = min(rows, oshape[0])
