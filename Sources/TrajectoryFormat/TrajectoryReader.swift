@@ -108,6 +108,10 @@ public final class TrajectoryReader {
                                   "missing or malformed format_version (expected [major, minor])")
         }
         let supported = TrajectorySchema.current.major
+        guard v[0] >= 1, v[1] >= 0 else {
+            throw TrajectoryError(.notATrajectory, file: path, object: "/@format_version",
+                                  "\(v) is not a format version (expected [major ≥ 1, minor ≥ 0], e.g. [\(supported), 0])")
+        }
         if v[0] > supported {
             throw TrajectoryError(.unsupportedVersion, file: path, object: "/@format_version",
                                   "format version \(v[0]).\(v[1]) is newer than this eostrace reads (\(supported).x); upgrade eostrace")

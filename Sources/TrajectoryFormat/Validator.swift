@@ -23,6 +23,8 @@ public struct ValidationProblem: Sendable, Equatable, CustomStringConvertible {
 /// file. Never modifies the file.
 public struct Validator {
     public let schema: TrajectorySchema
+    /// Absolute tolerance of ⟨v_i, v_j⟩ = 0 (i ≠ j) for the eigenvectors of one step.
+    public var orthogonalityTolerance = 1e-6
     /// Relative tolerance of loss = mean(residual²).
     public var lossTolerance = 1e-9
     /// Relative tolerance of sharpness = eigenvalues[:, 0] and of Gram symmetry.
@@ -52,8 +54,8 @@ public struct Validator {
     }
 }
 
-/// One validation pass.
-private struct Run {
+/// One validation pass (the semantic checks are in Validator+Semantics.swift).
+struct Run {
     let v: Validator
     let file: HDF5File
     var schema: TrajectorySchema { v.schema }
@@ -92,7 +94,10 @@ private struct Run {
             isRunning = st == "running"
         }
         checkRunValues()
+        checkModelSize()
+        checkCompletedHasSteps()
         for spec in schema.datasets { checkDataset(spec) }
+        checkEigenRows()
         checkDimensionScaleNames()
         checkUndeclaredDatasets()
     }
