@@ -3,7 +3,7 @@ import HDF5Kit
 
 /// Checks that relate values across objects, beyond what each dataset's schema entry says:
 ///
-/// - `/run@n_parameters` equals the parameter count of `/run@model` (MLP: Σ in·out (+ out with
+/// - `/run@n_parameters`, when not 0 (unknown), equals the parameter count of `/run@model` (MLP: Σ in·out (+ out with
 ///   bias) over the layers d → widths → 1; two-layer linear: m·d + m), and the model's
 ///   `input_dim` equals d (the columns of /data/X);
 /// - a `completed` run has at least one recorded step;
@@ -47,7 +47,7 @@ extension Run {
     mutating func checkModelSize() {
         guard let run = try? file.group("/run"), run.hasAttribute("model"),
               let text = try? run.stringAttribute("model"), let m = Self.modelSize(text) else { return }
-        if let p = sizes["p"], p != m.p {
+        if let p = sizes["p"], p != 0, p != m.p {  // 0: unknown (the schema's convention)
             problem("/run@n_parameters", "is \(p), but /run@model has \(m.p) parameters")
         }
         if let d = sizes["d"], d != m.inputDim {
