@@ -8,9 +8,17 @@
 # package's own sources of HDF5Kit, EOSSystem and TrajectoryFormat (the schema embedded as the
 # EmbedSchema plugin does) by `swiftc -sanitize=fuzzer,address -parse-as-library`: no SwiftPM
 # product, no unsafeFlags in Package.swift. libhdf5 itself is not instrumented.
-# Seeds: samples/*.h5 and samples/fuzz-regressions/*.h5.gz (gunzipped). Each run starts from a
-# fresh copy of the seeds in .build/libfuzz/corpus-<name> (libFuzzer adds what it finds there);
+# Seeds: small Python-written recordings (below), samples/*.h5 and samples/fuzz-regressions/*.h5.gz
+# (gunzipped). Inputs are capped at LIBFUZZ_MAX_LEN bytes (default 65536: the samples then count
+# by their first 64 KiB, where the writer puts the metadata; larger caps run ~60 executions/s). Each run starts from a
+# fresh copy of the seeds in .build/libfuzz/corpus-<name>-<pid> (libFuzzer adds what it finds there;
+# removed afterwards); logs: .build/libfuzz/<name>-<RUNS>.log;
 # crash inputs land in .build/libfuzz/artifacts/.
+# Single huge mallocs are not failures by themselves (-malloc_limit_mb is lifted, ASan returns NULL
+# instead of aborting): libhdf5 1.10.8 mallocs a variable-length attribute's declared length
+# (e.g. a forged DIMENSION_LIST sequence of 15 GB) before reading it, and fails cleanly when the
+# allocation fails, which is what the commands do under a memory limit; real RSS growth above
+# 4 GiB still counts (-rss_limit_mb).
 # Leak detection is off (libhdf5 keeps free lists and global state until exit). ld.gold prints
 # harmless "Cannot export local symbol" warnings while linking.
 # Output: one summary line per harness: "<name>: N executions, crashes C" (C = 0 when clean);
@@ -69,22 +77,53 @@ if [ ! -f "$OUT/obj/.stamp" ] || [ -n "$(stamp "$ROOT/Sources/HDF5Kit" "$ROOT/So
 fi
 [ "$BUILD_ONLY" = 1 ] && exit 0
 
+# Small seeds (a few KiB: libFuzzer's mutations and hashing cost grows with the input) written by
+# the Python writer: a completed run with every optional series, a minimal one, a killed SWMR one.
+mkdir -p "$OUT/seeds"
+python3 - "$ROOT/samples/python" "$OUT/seeds" <<'PY'
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+import eostrace_format as ef
+ef.MIN_CHUNK_BYTES, ef.TARGET_CHUNK_BYTES = 64, 256  # small chunks: small files
+out = sys.argv[2]
+def run(n, d, k, T, extra):
+    rng = np.random.default_rng(n * 100 + T)
+    X = rng.standard_normal((n, d)); Y = rng.standard_normal(n)
+    F = rng.standard_normal((T, n)); D = F - Y
+    ev = np.sort(rng.random((T, k)), axis=1)[:, ::-1].copy()
+    V = np.swapaxes(np.linalg.qr(np.swapaxes(rng.standard_normal((T, k, n)), 1, 2))[0], 1, 2).copy()
+    kw = dict(learning_rate=0.1, model={"kind": "two_layer_linear", "input_dim": d, "width": 1}, X=X, Y=Y,
+              step=np.arange(T, dtype=np.int64), loss=(D ** 2).mean(axis=1), residual=D,
+              output_norm_sq=rng.random(T), sharpness=ev[:, 0].copy(), eigenvalues=ev, eigenvectors=V,
+              dtf=(D * F).sum(axis=1), n_parameters=d + 1)
+    kw.update(extra(rng, n, T))
+    return kw
+full = lambda rng, n, T: dict(outputs=rng.standard_normal((T, n)), checkpoint_step=np.array([0, T - 1]),
+                              parameters=rng.standard_normal((2, 3)), gram_step=np.array([0]),
+                              gram=np.eye(n)[None].copy(), spectrum_step=np.array([0]),
+                              spectrum=np.sort(rng.random((1, n)))[:, ::-1].copy())
+ef.write_recording(f"{out}/seed-full.h5", **run(3, 2, 2, 4, full))
+ef.write_recording(f"{out}/seed-min.h5", **run(2, 1, 1, 2, lambda *a: {}))
+ef.write_recording(f"{out}/seed-running.h5", status="running", **run(3, 2, 2, 3, lambda *a: {}))
+PY
+
 status=0
 for h in reader validator; do
-  corpus="$OUT/corpus-$h"
+  corpus="$OUT/corpus-$h-$$"  # per run: a short run beside a long one does not share it
   rm -rf "$corpus" && mkdir -p "$corpus"
-  cp "$ROOT"/samples/*.h5 "$corpus"/
+  cp "$OUT"/seeds/*.h5 "$ROOT"/samples/*.h5 "$corpus"/
   for g in "$ROOT"/samples/fuzz-regressions/*.h5.gz; do gunzip -c "$g" > "$corpus/$(basename "${g%.gz}")"; done
-  log="$OUT/$h.log"
+  log="$OUT/$h-$RUNS.log"
   set +e
-  ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 "$OUT/$h-fuzzer" -runs="$RUNS" -max_len=2000000 -timeout=20 \
-    -rss_limit_mb=4096 -artifact_prefix="$OUT/artifacts/$h-" -print_final_stats=1 "$corpus" >"$log" 2>&1
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:allocator_may_return_null=1 "$OUT/$h-fuzzer" -runs="$RUNS" \
+    -max_len="${LIBFUZZ_MAX_LEN:-65536}" -timeout=20 -rss_limit_mb=4096 -malloc_limit_mb=1000000 -artifact_prefix="$OUT/artifacts/$h-" -print_final_stats=1 "$corpus" >"$log" 2>&1
   rc=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   crashes=$(grep -c -E 'ERROR: (AddressSanitizer|libFuzzer)|deadly signal|Fatal error' "$log" || true)
   echo "$h: ${execs:-0} executions, crashes $crashes (exit $rc, log $log)"
   if [ "$rc" != 0 ] || [ "$crashes" != 0 ]; then status=1; fi
+  rm -rf "$corpus"
 done
-rm -f /dev/shm/eostrace-libfuzz-* 2>/dev/null || true
+
 exit $status
