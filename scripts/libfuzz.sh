@@ -21,7 +21,7 @@
 # 4 GiB still counts (-rss_limit_mb).
 # Leak detection is off (libhdf5 keeps free lists and global state until exit). ld.gold prints
 # harmless "Cannot export local symbol" warnings while linking.
-# Environment: LIBFUZZ_ONLY=reader|validator runs one harness; LIBFUZZ_MAX_TIME=S stops a harness
+# Environment: LIBFUZZ_SEED (default 1: runs are repeatable); LIBFUZZ_ONLY=reader|validator runs one harness; LIBFUZZ_MAX_TIME=S stops a harness
 # after S seconds even before RUNS (0: no limit); LIBFUZZ_MAX_LEN (above).
 # Speed here (2 shared cores, ASan): ~50-65 executions/s per harness, so 10^5 each takes ~30 min
 # per harness; run them side by side (LIBFUZZ_ONLY) on a machine with free cores.
@@ -117,11 +117,16 @@ for h in ${LIBFUZZ_ONLY:-reader validator}; do
   corpus="$OUT/corpus-$h-$$"  # per run: a short run beside a long one does not share it
   rm -rf "$corpus" && mkdir -p "$corpus"
   cp "$SEEDS"/*.h5 "$ROOT"/samples/*.h5 "$corpus"/
-  for g in "$ROOT"/samples/fuzz-regressions/*.h5.gz; do gunzip -c "$g" > "$corpus/$(basename "${g%.gz}")"; done
+  for g in "$ROOT"/samples/fuzz-regressions/*.h5.gz; do
+    # known, unfixed out-of-bounds reads inside libhdf5 (samples/fuzz-regressions/README.md):
+    # seeding with them would stop every run at its first input
+    case "$(basename "$g")" in asan-h5o-attr-message-past-header.*|asan-h5hg-read-vlen-past-object.*) continue ;; esac
+    gunzip -c "$g" > "$corpus/$(basename "${g%.gz}")"
+  done
   log="$OUT/$h-$RUNS.log"
   set +e
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:allocator_may_return_null=1 "$OUT/$h-fuzzer" -runs="$RUNS" \
-    -max_len="${LIBFUZZ_MAX_LEN:-65536}" -timeout=20 -max_total_time="${LIBFUZZ_MAX_TIME:-0}" -rss_limit_mb=4096 -malloc_limit_mb=1000000 -artifact_prefix="$OUT/artifacts/$h-" -print_final_stats=1 "$corpus" >"$log" 2>&1
+    -max_len="${LIBFUZZ_MAX_LEN:-65536}" -seed="${LIBFUZZ_SEED:-1}" -timeout=20 -max_total_time="${LIBFUZZ_MAX_TIME:-0}" -rss_limit_mb=4096 -malloc_limit_mb=1000000 -artifact_prefix="$OUT/artifacts/$h-" -print_final_stats=1 "$corpus" >"$log" 2>&1
   rc=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)

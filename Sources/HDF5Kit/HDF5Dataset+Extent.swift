@@ -38,6 +38,13 @@ extension HDF5Dataset {
         guard let bytes = Self.checkedBytes(dims, elementSize: elementSize) else {
             return "declares extent \(dims) of \(elementSize)-byte elements, whose size overflows 64 bits (corrupt or forged file)"
         }
+        // Compact data live in the object header and contiguous data in one allocated block of
+        // exactly the extent's size: an extent larger than that block is forged (libhdf5 1.10.8
+        // memcpy's past a compact dataset's buffer: a heap overflow libFuzzer found).
+        if let (layout, stored) = layoutAndStorage(), layout != H5D_CHUNKED, stored > 0 || layout == H5D_COMPACT,
+           bytes > stored {
+            return "declares extent \(dims) (\(bytes) bytes) but its \(layout == H5D_COMPACT ? "compact" : "contiguous") storage holds \(stored) bytes (corrupt or forged extent)"
+        }
         let limit = storageLimit()
         if bytes <= limit { return nil }
         return "declares extent \(dims) (\(bytes) bytes) but the file can hold at most \(limit) bytes of it (corrupt or forged extent)"
@@ -46,6 +53,17 @@ extension HDF5Dataset {
     /// Throws `.notHDF5` (the file is corrupt) when `extentProblem()` finds one.
     public func checkExtent() throws {
         if let p = extentProblem() { throw site.fail(.notHDF5, "check extent", p) }
+    }
+
+    /// The storage layout and the allocated bytes (H5Dget_storage_size), or nil.
+    func layoutAndStorage() -> (H5D_layout_t, Int)? {
+        guard let did = try? openID() else { return nil }
+        let plist = site.quiet { H5Dget_create_plist(did) }
+        guard plist >= 0 else { return nil }
+        defer { closeIfValid(plist) }
+        let layout = site.quiet { H5Pget_layout(plist) }
+        guard layout.rawValue >= 0 else { return nil }
+        return (layout, Int(clamping: site.quiet { H5Dget_storage_size(did) }))
     }
 
     /// The most bytes this dataset's extent may take (see the type's documentation).

@@ -99,7 +99,7 @@ public final class HDF5Dataset: HDF5Object {
         let stored = (try? typeInfo().size) ?? MemoryLayout<T>.stride
         guard let n = Self.checkedBytes([rowSize, rows], elementSize: 1),
               let bytes = Self.checkedBytes([n], elementSize: max(stored, MemoryLayout<T>.stride)),
-              bytes <= storageLimit() else {
+              bytes <= storageLimit(), extentProblem() == nil else {
             throw site.fail(.notHDF5, "read \(rows) rows of \(rowSize) elements",
                             extentProblem() ?? "selection larger than the file can hold (corrupt or forged extent)")
         }
