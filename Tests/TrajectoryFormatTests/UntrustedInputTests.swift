@@ -47,7 +47,9 @@ final class UntrustedInputTests: XCTestCase {
             XCTAssertEqual(h?.object, "/x")
         }
         XCTAssertThrowsError(try ds.checkExtent())
-        // a read the file can hold still works
+        // a dataset whose extent is forged is refused as a whole, even for rows the file holds
+        XCTAssertThrowsError(try ds.readRows(0..<4, as: Double.self))
+        try ds.setRowCount(4)
         XCTAssertEqual(try ds.readRows(0..<4, as: Double.self), [1, 2, 3, 4])
         try f.close()
     }

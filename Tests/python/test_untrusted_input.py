@@ -366,6 +366,20 @@ def test_local_heap_without_nul(tmp_path, eostrace):
         one_line(proc, str(p), "local heap at byte", "does not end in a NUL")
 
 
+def test_unfixed_libhdf5_faults(eostrace, tmp_path):
+    """Inputs on which libhdf5 1.10.8 reads out of bounds (ASan) before any check of ours refuses
+    them: without ASan every command still ends with exit 0-2 and at most one stderr line."""
+    files = sorted((REPO / "samples" / "fuzz-regressions" / "libhdf5-unfixed").glob("*.h5.gz"))
+    assert len(files) == 2
+    for gz in files:
+        p = tmp_path / gz.name.removesuffix(".gz")
+        p.write_bytes(gzip.decompress(gz.read_bytes()))
+        for cmd in ("validate", "info"):
+            proc = eostrace(cmd, p)
+            assert proc.returncode in (0, 1, 2), (cmd, proc.returncode, proc.stderr)
+            assert len(proc.stderr.splitlines()) <= 1
+
+
 # -- libFuzzer (short) ------------------------------------------------------------------------
 
 
