@@ -1,3 +1,5 @@
+import TrajectoryFormat
+
 /// Everything the analyzer needs from one recording, held in memory.
 ///
 /// Rows are recorded steps, in increasing step order. Steps may have gaps (a recording made at a
@@ -119,17 +121,22 @@ public struct AnalysisInput: Sendable {
         try need(t >= 1, "step", "no recorded steps")
         try need(n >= 1, "residual", "n must be ≥ 1, got \(n)")
         try need(k >= 1, "eigenvalues", "k must be ≥ 1, got \(k)")
-        try need(learningRate.isFinite && learningRate > 0, "learning_rate", "must be finite and > 0, got \(learningRate)")
-        for i in 1..<max(t, 1) where steps[i] <= steps[i - 1] {
+        try need(SeriesInvariants.isValidLearningRate(learningRate), "learning_rate", "must be finite and > 0, got \(learningRate)")
+        if let i = SeriesInvariants.firstNonIncreasingIndex(steps) {
             throw AnalysisError.invalidInput(object: "step", problem: "not strictly increasing at row \(i) (\(steps[i - 1]) then \(steps[i]))")
         }
-        let series: [(String, [Double]?, Int)] = [
-            ("loss", loss, t), ("residual", residual, t * n), ("outputs", outputs, t * n), ("Y", targets, n),
-            ("output_norm_sq", outputNormSq, t), ("sharpness", sharpness, t), ("eigenvalues", eigenvalues, t * k),
-            ("eigenvectors", eigenvectors, t * vectorsPerRow * n), ("dtf", dtf, t), ("output_layer_sharpness", outputLayerSharpness, t),
+        // Overflow-checked: n and k come from the file (/run@n_samples = 2^62 must not trap).
+        func times(_ a: Int...) -> Int? { SeriesInvariants.checkedProduct(a) }
+        let series: [(String, [Double]?, Int?)] = [
+            ("loss", loss, t), ("residual", residual, times(t, n)), ("outputs", outputs, times(t, n)), ("Y", targets, n),
+            ("output_norm_sq", outputNormSq, t), ("sharpness", sharpness, t), ("eigenvalues", eigenvalues, times(t, k)),
+            ("eigenvectors", eigenvectors, times(t, vectorsPerRow, n)), ("dtf", dtf, t), ("output_layer_sharpness", outputLayerSharpness, t),
         ]
-        for (name, values, expected) in series {
+        for (name, values, expectedOrNil) in series {
             guard let values else { continue }
+            guard let expected = expectedOrNil else {
+                throw AnalysisError.invalidInput(object: name, problem: "has \(values.count) values, expected more than 2^63 (n = \(n), k = \(k))")
+            }
             try need(values.count == expected, name, "has \(values.count) values, expected \(expected)")
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
                 throw AnalysisError.invalidInput(object: name, problem: "non-finite value \(values[bad]) at flat index \(bad)")

@@ -11,6 +11,7 @@ public struct NPYArray: Sendable {
 /// Fortran order for 1-D and 2-D arrays (transposed on read). Object arrays are refused.
 public enum NPY {
     public static func read(_ path: String) throws -> NPYArray {
+        try requireRegularFile(path)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError.cannotOpen(file: path, reason: FileManager.default.fileExists(atPath: path) ? "unreadable" : "no such file")
         }
@@ -55,7 +56,13 @@ public enum NPY {
             guard let v = Int(t), v >= 0 else { throw DataError.malformed(file: file, problem: "bad shape entry '\(t)'") }
             shape.append(v)
         }
-        let count = shape.reduce(1, *)
+        // Overflow-checked: a forged header such as (2**32, 2**32) must not trap.
+        var count = 1
+        for v in shape {
+            let (p, o) = count.multipliedReportingOverflow(by: v)
+            guard !o else { throw DataError.malformed(file: file, problem: "shape \(shape) has more elements than fit in 64 bits") }
+            count = p
+        }
         let size: Int
         switch descr {
         case "<f8", "<i8", "<u8": size = 8
@@ -67,8 +74,10 @@ public enum NPY {
             throw DataError.unsupported(file: file, problem: "dtype '\(descr)' (need float64/float32/int/uint)")
         }
         let body = start + headerLen
-        guard b.count - body >= count * size else {
-            throw DataError.malformed(file: file, problem: "truncated data: shape \(shape) of '\(descr)' needs \(count * size) bytes, file has \(b.count - body)")
+        let (needed, overflow) = count.multipliedReportingOverflow(by: size)
+        guard !overflow, b.count - body >= needed else {
+            let need = overflow ? "more than 2^63" : "\(needed)"
+            throw DataError.malformed(file: file, problem: "truncated data: shape \(shape) of '\(descr)' needs \(need) bytes, file has \(b.count - body)")
         }
         if fortran && shape.count > 2 {
             throw DataError.unsupported(file: file, problem: "Fortran-ordered array with \(shape.count) dimensions (save with np.ascontiguousarray)")
@@ -108,4 +117,20 @@ public enum NPY {
         return try HDF5Data.makeDataset(xShape: x.shape, x: x.values, yShape: y.shape, y: y.values, xName: xPath, yName: yPath,
                                         source: "npy X=\(xPath) Y=\(yPath)")
     }
+}
+
+/// Throws `DataError.cannotOpen` when `path` exists but is not a regular file (a FIFO would block
+/// the read forever; a directory or device is no data file).
+public func requireRegularFile(_ path: String) throws {
+    guard let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType else { return }
+    if type == .typeRegular { return }
+    let kind: String
+    switch type {
+    case .typeDirectory: kind = "directory"
+    case .typeCharacterSpecial: kind = "character device"
+    case .typeBlockSpecial: kind = "block device"
+    case .typeSocket: kind = "socket"
+    default: kind = "FIFO or special file"
+    }
+    throw DataError.cannotOpen(file: path, reason: "is a \(kind), not a regular file")
 }

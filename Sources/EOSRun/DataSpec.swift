@@ -200,27 +200,41 @@ public enum DataSpec: Sendable, Equatable {
     public func load() throws -> Dataset {
         switch self {
         case .fashionMNIST(let o):
+            try Self.checkN(o.n)
             let c = o.classes ?? [0, 6]
             guard c.count == 2 else { throw DataError.invalidRequest("config data.classes: need exactly two classes, got \(c)") }
             return try FashionMNIST.load(directory: o.directory ?? FashionMNIST.defaultDirectory, train: o.train ?? true,
                                          classes: (c[0], c[1]), n: o.n ?? 1000, seed: o.seed ?? 0, center: o.center ?? true)
         case .synthetic(let o):
+            try Self.checkN(o.n)
             return try SyntheticData.make(n: o.n ?? 200, d: o.d ?? 50, rank: o.rank, lambda1: o.lambda1, chi: o.chi ?? 3,
                                           gap: o.gap ?? 2, decay: o.decay ?? 1.1, seed: o.seed ?? 0)
         case .npy(let o):
             guard let x = o.x, let y = o.y else { throw DataError.invalidRequest("config data: kind \"npy\" needs \"x\" and \"y\" paths") }
-            return Self.subset(try NPY.loadDataset(x: x, y: y), n: o.n, center: o.center)
+            try Self.checkN(o.n)
+            return try Self.subset(try NPY.loadDataset(x: x, y: y), n: o.n, center: o.center, file: x)
         case .hdf5(let o):
             guard let file = o.file else { throw DataError.invalidRequest("config data: kind \"hdf5\" needs \"file\" (and optionally \"x_dataset\", \"y_dataset\")") }
-            return Self.subset(try HDF5Data.loadDataset(file: file, x: o.xDataset ?? "/X", y: o.yDataset ?? "/Y"), n: o.n, center: o.center)
+            try Self.checkN(o.n)
+            return try Self.subset(try HDF5Data.loadDataset(file: file, x: o.xDataset ?? "/X", y: o.yDataset ?? "/Y"),
+                                   n: o.n, center: o.center, file: file)
         case .unknown(let kind):
             throw DataError.invalidRequest("config data.kind: unknown \"\(kind)\" (expected fashion-mnist, synthetic, npy or hdf5)")
         }
     }
 
-    /// The first `n` rows (when fewer than all), then centered when asked (users' files).
-    private static func subset(_ loaded: Dataset, n: Int?, center: Bool?) -> Dataset {
+    /// Refuses a sample count below 1 before anything is read or generated.
+    static func checkN(_ n: Int?) throws {
+        if let n, n < 1 { throw DataError.invalidRequest("config data.n: must be ≥ 1, got \(n)") }
+    }
+
+    /// The first `n` rows (when fewer than all; more than the file has is an error), then centered
+    /// when asked (users' files).
+    private static func subset(_ loaded: Dataset, n: Int?, center: Bool?, file: String) throws -> Dataset {
         var ds = loaded
+        if let n, n > ds.n {
+            throw DataError.invalidRequest("\(file): config data.n: \(n) samples asked, but the file has only \(ds.n) rows")
+        }
         if let n, n < ds.n {
             ds = Dataset(X: ds.X.rows(0..<n), Y: Array(ds.Y[0..<n]), source: ds.source + " (first \(n) rows)")
         }

@@ -1,6 +1,7 @@
 import EOSModels
 import EOSNumerics
 import Foundation
+import TrajectoryFormat
 import Yams
 
 /// A complete, reproducible description of a recording run (stored as JSON in `/run@config`).
@@ -74,7 +75,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public func validate(source: String = "config") throws {
         func bad(_ s: String) -> RunError { .invalidConfig(source: source, problem: s) }
         try model.validate(source: source + " model")
-        guard learningRate > 0 && learningRate.isFinite else { throw bad("learning_rate must be positive, got \(learningRate)") }
+        guard SeriesInvariants.isValidLearningRate(learningRate) else { throw bad("learning_rate must be positive, got \(learningRate)") }
         guard steps >= 0 else { throw bad("steps must be ≥ 0, got \(steps)") }
         guard k >= 1 else { throw bad("k must be ≥ 1, got \(k)") }
         for (name, v) in [("spectrum_every", spectrumEvery), ("hessian_every", hessianEvery), ("checkpoint_every", checkpointEvery),
@@ -85,6 +86,36 @@ public struct RunConfig: Codable, Sendable, Equatable {
         guard divergenceLoss > 0 && divergenceLoss.isFinite else { throw bad("divergence_loss must be positive and finite (use e.g. 1e300 for no threshold)") }
         guard eigenTolerance > 0 && eigenTolerance < 1e-3 else { throw bad("eigen_tolerance must be in (0, 1e-3)") }
         if let s = storeDataBelow, s < 0 { throw bad("store_data_below must be ≥ 0 bytes, got \(s)") }
+        if let n = data.n, n < 1 { throw bad("data.n must be ≥ 1, got \(n)") }
+        try checkSizes(bad)
+    }
+
+    /// Refuses sizes whose arrays could not be allocated (absurd `--n` or `--widths`): the
+    /// parameter count p and the n × p Jacobian, n × n Gram and k × n eigenvectors, computed with
+    /// overflow checks, must fit in the machine's physical memory.
+    func checkSizes(_ bad: (String) -> RunError) throws {
+        let n = data.n ?? 1
+        var dims = [model.inputDim]
+        switch model {
+        case let .mlp(_, widths, _, bias, _): dims += widths + [1]; _ = bias
+        case let .twoLayerLinear(_, m): dims += [m, 1]
+        }
+        var p = 0
+        for (a, b) in zip(dims, dims.dropFirst()) {
+            guard let w = SeriesInvariants.checkedProduct([a, b]) else { throw bad("model has more parameters than fit in 64 bits") }
+            let (s, o) = p.addingReportingOverflow(w &+ b)
+            guard !o, w < Int.max - b else { throw bad("model has more parameters than fit in 64 bits") }
+            p = s
+        }
+        let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        let width = dims.dropFirst().reduce(0) { $0 > Int.max - $1 ? Int.max : $0 + $1 }
+        for (what, factors) in [("the n × width activations", [n, width, 8]), ("the n × d inputs", [n, model.inputDim, 8]),
+                                ("the n × n Gram matrix", [n, n, 8]),
+                                ("the k × n eigenvectors", [k, n, 8]), ("the parameters", [p, 8])] {
+            guard let bytes = SeriesInvariants.checkedProduct(factors), bytes <= memory else {
+                throw bad("sizes too large: \(what) (n = \(n), p = \(p), k = \(k)) needs more than the \(memory) bytes of memory")
+            }
+        }
     }
 
     /// Canonical JSON (sorted keys).
@@ -96,6 +127,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
     /// Parses a config file: YAML when the name ends in .yaml or .yml, JSON otherwise (the keys
     /// of /run@config either way; JSON is also valid YAML).
     public static func load(path: String) throws -> RunConfig {
+        if let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType, type != .typeRegular {
+            throw RunError.invalidConfig(source: path, problem: "not a regular file")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw RunError.invalidConfig(source: path, problem: "cannot read file")
         }
@@ -106,10 +140,18 @@ public struct RunConfig: Codable, Sendable, Equatable {
                 guard let text = String(data: data, encoding: .utf8) else {
                     throw RunError.invalidConfig(source: path, problem: "not UTF-8 text")
                 }
-                do { c = try YAMLDecoder().decode(RunConfig.self, from: text) } catch let e as YamlError {
+                do {
+                    if let tree = try Yams.load(yaml: text) as? [String: Any], let p = ConfigKeys.problem(in: tree) {
+                        throw RunError.invalidConfig(source: path, problem: p)
+                    }
+                    c = try YAMLDecoder().decode(RunConfig.self, from: text)
+                } catch let e as YamlError {
                     throw RunError.invalidConfig(source: path, problem: "YAML: " + "\(e)".split(whereSeparator: \.isNewline).joined(separator: " "))
                 }
             } else {
+                if let tree = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let p = ConfigKeys.problem(in: tree) {
+                    throw RunError.invalidConfig(source: path, problem: p)
+                }
                 c = try JSONDecoder().decode(RunConfig.self, from: data)
             }
             try c.validate(source: path)

@@ -5,7 +5,8 @@ import Darwin
 #endif
 
 /// A pre-check of HDF5 global heap collections ("GCOL" blocks: the storage of variable-length
-/// strings and of dimension-scale lists), run before libhdf5 opens a file.
+/// strings and of dimension-scale lists) and of local heaps ("HEAP": link names of old-style
+/// groups), run before libhdf5 opens a file.
 ///
 /// libhdf5 1.10.8 decodes a collection (H5HG__cache_heap_deserialize) by walking its objects
 /// without bounds or progress checks: a free-space object of size 0 makes it loop forever, and
@@ -39,18 +40,39 @@ enum GlobalHeapCheck {
         guard ok else { return nil }
         return buf.withUnsafeBufferPointer { b -> String? in
             let n = got
-            var i = 0
-            while i + 16 <= n {
+            let atEOF = Int64(n) == Int64(st.st_size)
+            // Signatures are found with memchr/memcmp (libc: fast, and not instrumented under
+            // -sanitize=fuzzer, where a byte loop dominated every execution).
+            for i in occurrences(of: [0x47, 0x43, 0x4F, 0x4C, 1], in: b, count: n) where i + 16 <= n {
                 // "GCOL", version 1
-                if b[i] == 0x47 && b[i + 1] == 0x43 && b[i + 2] == 0x4F && b[i + 3] == 0x4C && b[i + 4] == 1 {
-                    if let why = walk(b, at: i, available: n, atEOF: Int64(n) == Int64(st.st_size)) {
-                        return "global heap collection at byte \(i): \(why)"
-                    }
+                if let why = walk(b, at: i, available: n, atEOF: atEOF) {
+                    return "global heap collection at byte \(i): \(why)"
                 }
-                i += 1
+            }
+            // "HEAP", version 0, reserved zeros: a local heap (the link names of old-style groups)
+            for i in occurrences(of: [0x48, 0x45, 0x41, 0x50, 0, 0, 0, 0], in: b, count: n) where i + 32 <= n {
+                if let why = localHeapProblem(b, at: i, available: n) {
+                    return "local heap at byte \(i): \(why)"
+                }
             }
             return nil
         }
+    }
+
+    /// Offsets of every occurrence of `pattern` in the first `count` bytes of `b`.
+    private static func occurrences(of pattern: [UInt8], in b: UnsafeBufferPointer<UInt8>, count: Int) -> [Int] {
+        guard let base = b.baseAddress, count >= pattern.count else { return [] }
+        var found: [Int] = []
+        var i = 0
+        pattern.withUnsafeBytes { pat in
+            while i + pattern.count <= count {
+                guard let hit = memchr(base + i, Int32(pattern[0]), count - i - pattern.count + 1) else { break }
+                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if memcmp(base + at, pat.baseAddress!, pattern.count) == 0 { found.append(at) }
+                i = at + 1
+            }
+        }
+        return found
     }
 
     /// Byte `at`, or 0 past the bytes read (libhdf5's sec2 driver reads zeros past end of file).
@@ -60,6 +82,24 @@ enum GlobalHeapCheck {
         var v: UInt64 = 0
         for j in 0..<8 { v |= byte(b, at + j) << (8 * UInt64(j)) }
         return v
+    }
+
+    /// A local heap's data segment holds NUL-terminated link names; libhdf5 1.10.8 copies a
+    /// name with strdup (H5G__ent_to_link), which reads past the segment's buffer when no NUL
+    /// follows the name inside it (libFuzzer found that heap overflow). Every well-formed data
+    /// segment ends in a 0 byte (names are NUL-padded to 8 bytes; a free block there ends with
+    /// the high byte of its size), so a segment whose last byte is not 0 is refused. Segments
+    /// outside the scanned bytes are left to libhdf5.
+    private static func localHeapProblem(_ b: UnsafeBufferPointer<UInt8>, at start: Int, available: Int) -> String? {
+        let size = u64(b, start + 8), freeList = u64(b, start + 16), address = u64(b, start + 24)
+        guard size > 0, size < UInt64(1 << 40), address < UInt64(1 << 40) else { return nil }
+        guard freeList == UInt64.max || freeList < size else { return nil }  // not a heap header
+        let end = address + size
+        guard end <= UInt64(available) else { return nil }
+        if b[Int(end) - 1] != 0 {
+            return "data segment of \(size) bytes at \(address) does not end in a NUL (a link name would run past it)"
+        }
+        return nil
     }
 
     /// Walks one collection the way libhdf5 does; returns what is wrong, or nil.

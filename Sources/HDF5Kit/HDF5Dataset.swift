@@ -95,7 +95,14 @@ public final class HDF5Dataset: HDF5Object {
 
     private func readSelection<T: HDF5Element>(start: [Int]?, count: [Int]?, rowSize: Int, rows: Int) throws -> [T] {
         let did = try openID()
-        let n = rowSize * rows
+        // Nothing is allocated for a selection the file cannot hold (a forged extent).
+        let stored = (try? typeInfo().size) ?? MemoryLayout<T>.stride
+        guard let n = Self.checkedBytes([rowSize, rows], elementSize: 1),
+              let bytes = Self.checkedBytes([n], elementSize: max(stored, MemoryLayout<T>.stride)),
+              bytes <= storageLimit(), extentProblem() == nil else {
+            throw site.fail(.notHDF5, "read \(rows) rows of \(rowSize) elements",
+                            extentProblem() ?? "selection larger than the file can hold (corrupt or forged extent)")
+        }
         var out = [T](repeating: T(), count: n)
         if n == 0 { return out }
         let info = try typeInfo()
@@ -291,10 +298,19 @@ public final class HDF5Dataset: HDF5Object {
         try site.check("set dimension scale '\(name)'") { name.withCString { H5DSset_scale(did, $0) } }
     }
 
-    /// Whether this dataset is a dimension scale.
+    /// Whether this dataset is a dimension scale: its `CLASS` attribute is the string
+    /// "DIMENSION_SCALE" (what H5DSis_scale checks).
+    ///
+    /// Not H5DSis_scale itself: libhdf5_hl 1.10 finds `CLASS` by iterating over *every*
+    /// attribute (H5LT_find_attribute → H5Aiterate2), which decodes each one, and fails when any
+    /// attribute of the object has a datatype newer than 1.10 — h5py with HDF5 ≥ 1.12 and
+    /// `libver="latest"` writes `REFERENCE_LIST` with the new reference type. Opening `CLASS` by
+    /// name decodes only the messages before it, so such files validate like the others.
     public func isDimensionScale() throws -> Bool {
-        let did = try openID()
-        return try site.truth("H5DSis_scale") { H5DSis_scale(did) }
+        _ = try openID()
+        guard hasAttribute("CLASS") else { return false }
+        guard let info = try? attributeInfo("CLASS"), info.type.typeClass == .string else { return false }
+        return try stringAttribute("CLASS") == "DIMENSION_SCALE"
     }
 
     /// Attaches `scale` to axis `axis` of this dataset (H5DSattach_scale).

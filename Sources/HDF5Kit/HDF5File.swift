@@ -83,6 +83,11 @@ public final class HDF5File {
         if !fileExists(path) {
             throw site.fail(.fileNotFound, "open", "no such file")
         }
+        // A FIFO would block the open (and libhdf5 would wait forever for its writer); a
+        // directory or device is no recording either.
+        if let kind = nonRegularKind(path) {
+            throw site.fail(.notHDF5, "open", "is a \(kind), not a regular file")
+        }
         // libhdf5 1.10 loops forever or reads out of bounds on some corrupted global heaps.
         if let problem = GlobalHeapCheck.problem(path: path) {
             throw site.fail(.notHDF5, "open", "corrupt HDF5 file: \(problem)")
@@ -117,6 +122,22 @@ public final class HDF5File {
     /// Whether the file at `path` starts with the HDF5 signature (at offset 0, 512, 1024, ...).
     public static func isHDF5(_ path: String) -> Bool {
         CallSite(file: path, object: "/").quiet { path.withCString { H5Fis_hdf5($0) } } > 0
+    }
+
+    /// "FIFO", "directory", "character device", ... when `path` exists and is not a regular file
+    /// (symbolic links followed); nil for a regular file or when `stat` fails.
+    public static func nonRegularKind(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFIFO: return "FIFO"
+        case S_IFDIR: return "directory"
+        case S_IFCHR: return "character device"
+        case S_IFBLK: return "block device"
+        case S_IFSOCK: return "socket"
+        default: return "special file"
+        }
     }
 
     static func fileExists(_ path: String) -> Bool {

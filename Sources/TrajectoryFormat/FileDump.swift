@@ -81,6 +81,7 @@ public final class FileDump {
     public func dataset(_ datasetPath: String, from: Int?, to: Int?) throws -> Item {
         guard file.kind(of: datasetPath) == .dataset else { throw fail(datasetPath, "no such dataset") }
         let ds = try file.dataset(datasetPath, chunkCacheBytes: 8 << 20)
+        try ds.checkExtent()
         let type = try ds.typeInfo()
         let shape = try ds.shape()
         let dtype = Self.dtype(type)

@@ -64,6 +64,16 @@ public final class TrajectoryReader {
         } else {
             d = 0
         }
+        try checkDeclaredExtents()
+    }
+
+    /// Opens every dataset of the schema the file holds, which checks its declared extent
+    /// against the file size (`HDF5Dataset.checkExtent`): a forged extent is refused at open, by
+    /// every command, before a count or an allocation uses it.
+    func checkDeclaredExtents() throws {
+        for spec in TrajectorySchema.current.datasets where file.kind(of: spec.path) == .dataset {
+            _ = try dataset(spec.path)
+        }
     }
 
     static func openFile(_ path: String, swmr: Bool) throws -> HDF5File {
@@ -98,6 +108,10 @@ public final class TrajectoryReader {
                                   "missing or malformed format_version (expected [major, minor])")
         }
         let supported = TrajectorySchema.current.major
+        guard v[0] >= 1, v[1] >= 0 else {
+            throw TrajectoryError(.notATrajectory, file: path, object: "/@format_version",
+                                  "\(v) is not a format version (expected [major ≥ 1, minor ≥ 0], e.g. [\(supported), 0])")
+        }
         if v[0] > supported {
             throw TrajectoryError(.unsupportedVersion, file: path, object: "/@format_version",
                                   "format version \(v[0]).\(v[1]) is newer than this eostrace reads (\(supported).x); upgrade eostrace")
@@ -152,6 +166,9 @@ public final class TrajectoryReader {
             throw TrajectoryError(.missingObject, file: self.path, object: path, "not recorded in this file")
         }
         let h = try file.dataset(path, chunkCacheBytes: 8 << 20)
+        // Every command reads through here: a declared extent the file cannot hold is refused
+        // before any count, allocation or scan uses it.
+        try h.checkExtent()
         handles[path] = h
         return h
     }

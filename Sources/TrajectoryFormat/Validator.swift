@@ -23,6 +23,8 @@ public struct ValidationProblem: Sendable, Equatable, CustomStringConvertible {
 /// file. Never modifies the file.
 public struct Validator {
     public let schema: TrajectorySchema
+    /// Absolute tolerance of ⟨v_i, v_j⟩ = 0 (i ≠ j) for the eigenvectors of one step.
+    public var orthogonalityTolerance = 1e-6
     /// Relative tolerance of loss = mean(residual²).
     public var lossTolerance = 1e-9
     /// Relative tolerance of sharpness = eigenvalues[:, 0] and of Gram symmetry.
@@ -52,8 +54,8 @@ public struct Validator {
     }
 }
 
-/// One validation pass.
-private struct Run {
+/// One validation pass (the semantic checks are in Validator+Semantics.swift).
+struct Run {
     let v: Validator
     let file: HDF5File
     var schema: TrajectorySchema { v.schema }
@@ -92,7 +94,10 @@ private struct Run {
             isRunning = st == "running"
         }
         checkRunValues()
+        checkModelSize()
+        checkCompletedHasSteps()
         for spec in schema.datasets { checkDataset(spec) }
+        checkEigenRows()
         checkDimensionScaleNames()
         checkUndeclaredDatasets()
     }
@@ -103,7 +108,7 @@ private struct Run {
     mutating func checkRunValues() {
         guard let run = try? file.group("/run") else { return }
         if run.hasAttribute("learning_rate"), let eta = try? run.scalarAttribute("learning_rate", as: Double.self),
-           !(eta.isFinite && eta > 0) {
+           !SeriesInvariants.isValidLearningRate(eta) {
             problem("/run@learning_rate", "is \(eta), expected a finite positive step size")
         }
         if let n = sizes["n"], n < 1 { problem("/run@n_samples", "is \(n), expected ≥ 1") }
@@ -261,6 +266,10 @@ private struct Run {
         }
         guard kind == .dataset, let ds = try? file.dataset(path, chunkCacheBytes: 8 << 20) else {
             problem(path, "is not a dataset")
+            return
+        }
+        if let p = ds.extentProblem() {
+            problem(path, p)
             return
         }
         for r in spec.requires ?? [] where file.kind(of: r) == nil {
@@ -475,7 +484,7 @@ private struct Run {
                 return
             }
             for (i, s) in vals.enumerated() {
-                if let p = prev, s <= p {
+                if let p = prev, !SeriesInvariants.isIncreasing(p, then: s) {
                     bad += 1
                     if first == nil { first = (start + i, p, s) }
                 }
@@ -490,7 +499,7 @@ private struct Run {
 
     /// loss[t] = mean(residual[t, :]²) to the loss tolerance (relative).
     mutating func checkMeanSquare(_ ds: HDF5Dataset, spec: TrajectorySchema.Dataset, other: String) {
-        guard file.kind(of: other) == .dataset, let o = try? file.dataset(other, chunkCacheBytes: 8 << 20),
+        guard file.kind(of: other) == .dataset, let o = try? file.dataset(other, chunkCacheBytes: 8 << 20), o.extentProblem() == nil,
               let oshape = try? o.shape(), oshape.count == 2, let rows = try? ds.rowCount(),
               (try? o.typeInfo().elementType) == .float64 else { return }
         let n = oshape[1]
@@ -521,7 +530,7 @@ private struct Run {
 
     /// sharpness[t] = eigenvalues[t, 0].
     mutating func checkFirstColumn(_ ds: HDF5Dataset, spec: TrajectorySchema.Dataset, other: String) {
-        guard file.kind(of: other) == .dataset, let o = try? file.dataset(other),
+        guard file.kind(of: other) == .dataset, let o = try? file.dataset(other), o.extentProblem() == nil,
               let oshape = try? o.shape(), oshape.count == 2, oshape[1] >= 1, let rows = try? ds.rowCount() else { return }
         let k = oshape[1]
         let common = min(rows, oshape[0])

@@ -80,6 +80,8 @@ def synthetic_run(n=7, d=3, k=3, T=25, p=11, seed=1234, step_stride=1, checkpoin
     ev = np.sort(rng.random((T, k)) * 10.0 ** rng.integers(-3, 4, size=(T, 1)), axis=1)[:, ::-1].copy()
     V = rng.standard_normal((T, k, n))
     V /= np.linalg.norm(V, axis=2, keepdims=True)
+    # the k eigenvectors of one step are orthonormal (validate checks it)
+    V = np.swapaxes(np.linalg.qr(np.swapaxes(V, 1, 2))[0], 1, 2).copy()
     A2 = rng.random(T) * 3 + 1e-300
     dtf = (D * F).sum(axis=1)
     dtf[0] = -0.0
@@ -90,7 +92,9 @@ def synthetic_run(n=7, d=3, k=3, T=25, p=11, seed=1234, step_stride=1, checkpoin
     theta = rng.standard_normal((ck.shape[0], p)) * np.exp(rng.uniform(-30, 30, size=(ck.shape[0], p)))
     return dict(
         learning_rate=0.1 + 1e-17 * 3,  # not a short decimal
-        model={"kind": "two_layer_linear", "input_dim": d, "width": 2},
+        # a model whose parameter count is p (validate checks /run@n_parameters against it)
+        model={"kind": "two_layer_linear", "input_dim": d, "width": p // (d + 1)} if p % (d + 1) == 0 and p > 0
+        else {"kind": "external", "input_dim": d},
         X=X, Y=Y, step=steps, loss=loss, residual=D, output_norm_sq=A2, sharpness=ev[:, 0].copy(),
         eigenvalues=ev, eigenvectors=V, dtf=dtf, outputs=F,
         checkpoint_step=ck, parameters=theta, gram_step=steps[[0, T // 2]].copy(), gram=gram,

@@ -1,5 +1,6 @@
 import EOSPhases
 import Foundation
+import TrajectoryFormat
 
 /// One run of a comparison (e.g. one η or one seed).
 public struct CompareInput: Sendable {
@@ -27,14 +28,14 @@ public struct CompareInput: Sendable {
 
     /// Throws `ReportError` for inconsistent lengths, unordered steps, a bad η or phase.
     public func validate() throws {
-        guard eta.isFinite && eta > 0 else { throw ReportError.invalidLearningRate(run: label, value: eta) }
+        guard SeriesInvariants.isValidLearningRate(eta) else { throw ReportError.invalidLearningRate(run: label, value: eta) }
         if sharpness.count != steps.count {
             throw ReportError.lengthMismatch(run: label, field: "sharpness", expected: steps.count, actual: sharpness.count)
         }
         if let phase, phase.count != steps.count {
             throw ReportError.lengthMismatch(run: label, field: "phase", expected: steps.count, actual: phase.count)
         }
-        for i in steps.indices.dropFirst() where steps[i] <= steps[i - 1] {
+        if let i = SeriesInvariants.firstNonIncreasingIndex(steps) {
             throw ReportError.stepsNotIncreasing(run: label, index: i)
         }
         if let phase { for (i, p) in phase.enumerated() where !(1...4).contains(p) { throw ReportError.invalidPhase(run: label, index: i, value: p) } }

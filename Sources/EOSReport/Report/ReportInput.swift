@@ -1,4 +1,5 @@
 import Foundation
+import TrajectoryFormat
 
 /// One row of the assumption/claim checks table.
 public struct CheckRow: Sendable, Equatable {
@@ -84,7 +85,7 @@ public struct ReportInput: Sendable {
 
     /// Checks lengths, step order, η and phase values; throws `ReportError` on the first problem.
     public func validate() throws {
-        guard eta.isFinite && eta > 0 else { throw ReportError.invalidLearningRate(run: runName, value: eta) }
+        guard SeriesInvariants.isValidLearningRate(eta) else { throw ReportError.invalidLearningRate(run: runName, value: eta) }
         let n = steps.count
         func check(_ name: String, _ c: Int?) throws {
             if let c, c != n { throw ReportError.lengthMismatch(run: runName, field: name, expected: n, actual: c) }
@@ -101,14 +102,14 @@ public struct ReportInput: Sendable {
         try check("r_prime_relative_error", rPrimeRelativeError?.count)
         try check("phase", phase?.count)
         try check("anomaly", anomaly?.count)
-        for i in steps.indices.dropFirst() where steps[i] <= steps[i - 1] {
+        if let i = SeriesInvariants.firstNonIncreasingIndex(steps) {
             throw ReportError.stepsNotIncreasing(run: runName, index: i)
         }
         if let h = hessianSharpness {
             if h.values.count != h.steps.count {
                 throw ReportError.lengthMismatch(run: runName, field: "hessian_sharpness", expected: h.steps.count, actual: h.values.count)
             }
-            for i in h.steps.indices.dropFirst() where h.steps[i] <= h.steps[i - 1] {
+            if let i = SeriesInvariants.firstNonIncreasingIndex(h.steps) {
                 throw ReportError.stepsNotIncreasing(run: runName + " (hessian_step)", index: i)
             }
         }

@@ -1,0 +1,88 @@
+import CHDF5
+
+/// Plausibility of a dataset's declared extent, checked before anything is allocated for it.
+///
+/// A dataset's extent is a number in its object header: a forged or corrupted file can declare
+/// 2³¹ rows of a chunked series without storing them (unallocated chunks read as the fill value),
+/// and reading it then allocates gigabytes or scans for minutes. Every size here is computed with
+/// overflow checks, and the extent's bytes are compared with what the file can hold:
+///
+///     bytes(extent) ≤ ratio · max(file size, allocated storage) + slack
+///
+/// where `ratio` is 1 for unfiltered data and `compressedRatio` when the dataset has filters
+/// (deflate cannot compress more than ~1032:1), and `slack` covers a live writer that has
+/// extended a series by one batch whose rows are not on disk yet.
+extension HDF5Dataset {
+    /// Allowed expansion of filtered (compressed) storage.
+    public static let compressedRatio = 1_100
+    /// Bytes an extent may exceed the file by (a live writer's pending batch).
+    public static let extentSlack = 64 << 20
+
+    /// Bytes of `elements` elements of `elementSize` bytes, or nil on overflow.
+    public static func checkedBytes(_ dims: [Int], elementSize: Int) -> Int? {
+        var total = max(elementSize, 1)
+        for d in dims {
+            guard d >= 0 else { return nil }
+            let (p, o) = total.multipliedReportingOverflow(by: d)
+            if o { return nil }
+            total = p
+        }
+        return total
+    }
+
+    /// nil when the current extent fits in what the file can hold; otherwise a one-line problem
+    /// ("declares [2147483648] rows of 8 bytes (17179869184 bytes) but the file has 1815564 bytes").
+    public func extentProblem() -> String? {
+        guard let dims = try? shape() else { return nil }  // the read itself reports it
+        let elementSize = (try? typeInfo().size) ?? 8
+        guard let bytes = Self.checkedBytes(dims, elementSize: elementSize) else {
+            return "declares extent \(dims) of \(elementSize)-byte elements, whose size overflows 64 bits (corrupt or forged file)"
+        }
+        // Compact data live in the object header and contiguous data in one allocated block of
+        // exactly the extent's size: an extent larger than that block is forged (libhdf5 1.10.8
+        // memcpy's past a compact dataset's buffer: a heap overflow libFuzzer found).
+        if let (layout, stored) = layoutAndStorage(), layout != H5D_CHUNKED, stored > 0 || layout == H5D_COMPACT,
+           bytes > stored {
+            return "declares extent \(dims) (\(bytes) bytes) but its \(layout == H5D_COMPACT ? "compact" : "contiguous") storage holds \(stored) bytes (corrupt or forged extent)"
+        }
+        let limit = storageLimit()
+        if bytes <= limit { return nil }
+        return "declares extent \(dims) (\(bytes) bytes) but the file can hold at most \(limit) bytes of it (corrupt or forged extent)"
+    }
+
+    /// Throws `.notHDF5` (the file is corrupt) when `extentProblem()` finds one.
+    public func checkExtent() throws {
+        if let p = extentProblem() { throw site.fail(.notHDF5, "check extent", p) }
+    }
+
+    /// The storage layout and the allocated bytes (H5Dget_storage_size), or nil.
+    func layoutAndStorage() -> (H5D_layout_t, Int)? {
+        guard let did = try? openID() else { return nil }
+        let plist = site.quiet { H5Dget_create_plist(did) }
+        guard plist >= 0 else { return nil }
+        defer { closeIfValid(plist) }
+        let layout = site.quiet { H5Pget_layout(plist) }
+        guard layout.rawValue >= 0 else { return nil }
+        return (layout, Int(clamping: site.quiet { H5Dget_storage_size(did) }))
+    }
+
+    /// The most bytes this dataset's extent may take (see the type's documentation).
+    func storageLimit() -> Int {
+        let fileBytes = (try? file.size()) ?? 0
+        var stored = 0
+        var filtered = false
+        if let did = try? openID() {
+            stored = Int(clamping: site.quiet { H5Dget_storage_size(did) })
+            let plist = site.quiet { H5Dget_create_plist(did) }
+            if plist >= 0 {
+                filtered = site.quiet { H5Pget_nfilters(plist) } > 0
+                closeIfValid(plist)
+            }
+        }
+        let base = max(fileBytes, stored)
+        let (scaled, o) = base.multipliedReportingOverflow(by: filtered ? Self.compressedRatio : 1)
+        if o { return Int.max }
+        let (limit, o2) = scaled.addingReportingOverflow(Self.extentSlack)
+        return o2 ? Int.max : limit
+    }
+}
