@@ -135,13 +135,22 @@ public enum RecordingSession {
         let ckSteps = try reader.checkpointSteps()
         let mainSteps = try reader.steps()
         let storedCheck = try reader.eigensolverCheckJSON()
-        let totals = storedCheck.flatMap { EigensolverTotals(json: $0) }
+        var totals = storedCheck.flatMap { EigensolverTotals(json: $0) }
         let ci: Int?
-        if let totals {
-            guard let i = ckSteps.lastIndex(of: Int64(totals.step)), mainSteps.contains(Int64(totals.step)) else {
-                throw fail("/run@eigensolver_check names step \(totals.step), which has no checkpoint and row")
+        if let named = totals {
+            func usable(_ t: EigensolverTotals) -> Int? {
+                guard let i = ckSteps.lastIndex(of: Int64(t.step)), mainSteps.contains(Int64(t.step)) else { return nil }
+                return i
             }
-            ci = i
+            if let i = usable(named) {
+                ci = i
+            } else if let fb = named.fallbackJSON.flatMap({ EigensolverTotals(json: $0) }), let i = usable(fb) {
+                // The interrupt checkpoint was cut (by an explicit truncation): its fallback.
+                ci = i
+                totals = fb
+            } else {
+                throw fail("/run@eigensolver_check names step \(named.step), which has no checkpoint and row")
+            }
         } else if storedCheck != nil {
             ci = ckSteps.indices.last(where: { mainSteps.contains(ckSteps[$0]) })
         } else {
@@ -152,7 +161,7 @@ public enum RecordingSession {
             reader.close(); readerOpen = false
             let setup = try RunSetup(config: c, data: data)
             let trainer = try Trainer(config: c, evaluator: setup.evaluator, theta: setup.initialParameters)
-            let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: -1, batchSteps: batchSteps)
+            let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: -1, batchSteps: batchSteps, overwriting: true)
             if c != stored { try writer.replaceRunConfig(c.jsonString()) }
             return (trainer, WriterSink(writer: writer), c)
         }
@@ -179,7 +188,7 @@ public enum RecordingSession {
         }
         let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: step, batchSteps: batchSteps,
                                                  checkpointsThrough: fallback.map { Int64($0.step) },
-                                                 eigensolverCheckFirst: fallback?.json)
+                                                 eigensolverCheckFirst: fallback?.json, overwriting: true)
         if c != stored { try writer.replaceRunConfig(c.jsonString()) }
         return (trainer, WriterSink(writer: writer), c)
     }

@@ -2,8 +2,8 @@ import HDF5Kit
 
 extension TrajectoryWriter {
     /// Reopens an existing recording for appending after `step`: every series continues after its
-    /// rows with step ≤ `step` (and, on each cadence, no more than its common length), overwriting
-    /// the rows beyond (not shrinking the extents, see `Column`), the status becomes "running", and SWMR writing starts when `swmr` is set and the file allows it (files
+    /// rows with step ≤ `step` (and, on each cadence, no more than its common length), the rows
+    /// beyond being cut or (`overwriting`) overwritten, the status becomes "running", and SWMR writing starts when `swmr` is set and the file allows it (files
     /// created with `WriterOptions.swmr`). Which optional series exist is read from the file.
     ///
     /// To restart GD from the checkpoint taken at step c (θ(c), before step c's update): read
@@ -21,9 +21,15 @@ extension TrajectoryWriter {
     ///   - eigensolverCheckFirst: `/run@eigensolver_check` committed before the checkpoints are
     ///     cut (the totals of the checkpoint at `checkpointsThrough`, so that a kill in between
     ///     leaves a file naming a checkpoint it still has).
+    ///   - overwriting: do not shrink anything; every series continues at the row after `step`
+    ///     and overwrites the rows beyond with what is appended (see `Column`). Crash-safe at every
+    ///     write when the appended rows are the same as the old ones (a deterministic
+    ///     recomputation, as `record --resume` does). Otherwise (default) the series are cut back:
+    ///     status first, then every cadence, the checkpoints last, each flushed.
     public static func resume(path: String, truncatingAfter step: Int64?, swmr: Bool = true,
                               batchSteps: Int? = nil, flushIntervalSeconds: Double? = 30,
-                              checkpointsThrough: Int64? = nil, eigensolverCheckFirst: String? = nil) throws -> TrajectoryWriter {
+                              checkpointsThrough: Int64? = nil, eigensolverCheckFirst: String? = nil,
+                              overwriting: Bool = false) throws -> TrajectoryWriter {
         // Read what is there with the reader (format/version checks, metadata).
         let reader = try TrajectoryReader(path: path)
         let metadata = reader.metadata
@@ -49,7 +55,8 @@ extension TrajectoryWriter {
         let file: HDF5File
         do {
             file = try HDF5File.open(path, mode: swmr ? .swmrWrite : .readWrite, clearStatusFlags: true)
-        } catch let e as HDF5Error where swmr && e.kind == .library {
+        } catch is HDF5Error where swmr {
+            // "superblock version for SWMR is less than 3": a file written without SWMR.
             file = try HDF5File.open(path, mode: .readWrite, clearStatusFlags: true)
         }
         do {
@@ -57,16 +64,19 @@ extension TrajectoryWriter {
             try file.raiseAllocationToFileSize()
             let plan = LayoutPlan(n: metadata.n, k: metadata.k, d: d, p: metadata.p, options: options)
             let schema = TrajectorySchema.current
-            // Nothing is cut: every series continues at the row after `step` and overwrites what
-            // a killed writer left beyond it with the same, recomputed values (see `Column`), so a
-            // kill at any write of the resume leaves rows that are all true. The commits, each
-            // flushed: 1. status "running"; 2. `eigensolverCheckFirst` (the checkpoint a further
-            // resume starts from, when that is not `step`'s). A row beyond the new end could only
-            // stay when the run became shorter: `--steps` below the recorded steps is refused.
+            // With `overwriting`, nothing is cut: every series continues at the row after `step`
+            // and overwrites what a killed writer left beyond it with the same, recomputed values
+            // (see `Column`), so a kill at any write of the resume leaves rows that are all true.
+            // The commits, each flushed: 1. status "running" (nothing is cut before the file says
+            // so); 2. (without `overwriting`) every cadence but the checkpoints cut back;
+            // 3. `eigensolverCheckFirst` (the checkpoint a further resume starts from); 4. the
+            // checkpoints cut back last. A row beyond the new end could only stay when the run
+            // became shorter: `record --resume --steps` below the recorded steps is refused.
             let status = try file.dataset(Layout.status)
             try status.writeString(RunStatus.running.rawValue)
             try file.flush()
             var cadences: [String: Cadence] = [:]
+            var cuts: [(dim: String, handles: [HDF5Dataset], rows: Int)] = []
             for dim in schema.dimensions {
                 guard let coord = dim.coordinate, coord.hasPrefix(Layout.trajectory + "/"),
                       file.kind(of: coord) == .dataset else { continue }
@@ -90,20 +100,31 @@ extension TrajectoryWriter {
                     : try members.dropFirst().map { try handles[$0]!.chunkShape()?.first ?? 1 }.min() ?? 1
                 let cadence = Cadence(stepName: dim.name, existingRows: keep,
                                       lastStep: keep > 0 ? steps[keep - 1] : nil, maxBufferedRows: maxRows)
+                var cut: [HDF5Dataset] = []
                 for m in members {
                     let h = handles[m]!
+                    if try !overwriting && h.rowCount() != keep { cut.append(h) }
                     let spec = schema.dataset(m)!
                     let rowSize = try h.shape().dropFirst().reduce(1, *)
                     cadence.columns[spec.name] = Column(dataset: h, rowSize: max(1, rowSize),
                                                         isInteger: spec.dtype == "int64", nextRow: keep)
                 }
+                if !cut.isEmpty { cuts.append((dim.name, cut, keep)) }
                 cadences[dim.name] = cadence
             }
             guard let main = cadences.removeValue(forKey: "step") else {
                 throw TrajectoryError(.missingObject, file: path, object: "/trajectory/step", "missing required dataset")
             }
+            for cut in cuts where cut.dim != "checkpoint_step" {
+                for h in cut.handles { try h.setRowCount(cut.rows) }
+                try file.flush()
+            }
             if let json = eigensolverCheckFirst {
                 try file.group(Layout.run).setFixedStringAttribute(Layout.eigensolverCheck, json, capacity: eigensolverCheckCapacity)
+                try file.flush()
+            }
+            for cut in cuts where cut.dim == "checkpoint_step" {
+                for h in cut.handles { try h.setRowCount(cut.rows) }
                 try file.flush()
             }
             if swmr && !file.isSWMRWriting {

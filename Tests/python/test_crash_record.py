@@ -123,13 +123,19 @@ def reference(tmp_path_factory, eostrace_bin):
     return tmp, ref, r
 
 
-def test_kill_record_at_every_write(reference, eostrace_bin):
+@pytest.fixture(scope="module")
+def record_calls(reference, eostrace_bin):
+    tmp = reference[0]
+    return count_calls(eostrace_bin, [*RUN, "-o", tmp / "count.h5"], tmp)
+
+
+def test_kill_record_at_every_write(reference, record_calls, eostrace_bin):
     tmp, ref_path, ref = reference
-    counts = count_calls(eostrace_bin, [*RUN, "-o", tmp / "count.h5"], tmp)
+    counts = record_calls
     assert counts["pwrite64"] > 50, counts
     swept = resumed = 0
     for call in CALLS:
-        stride = STRIDE or (10 if call == "pwrite64" else 1)
+        stride = STRIDE or (16 if call == "pwrite64" else 1)
         for k in points(counts[call], stride):
             out = tmp / f"kill-{call}-{k}.h5"
             where = f"kill at {call} #{k}"
@@ -146,15 +152,15 @@ def test_kill_record_at_every_write(reference, eostrace_bin):
                 resumed += resume_to_end(eostrace_bin, out, ref_path, where)
             out.unlink()
             Path(str(out) + ".creating").unlink(missing_ok=True)
-    assert swept >= 25 and resumed >= 5, (swept, resumed)
+    assert swept >= 15 and resumed >= 5, (swept, resumed)
 
 
 @pytest.fixture(scope="module")
-def interrupted(reference, eostrace_bin):
+def interrupted(reference, record_calls, eostrace_bin):
     """A recording killed after a few flushed batches (steps 0-11 on disk)."""
     tmp, ref_path, ref = reference
-    counts = count_calls(eostrace_bin, [*RUN, "-o", tmp / "count2.h5"], tmp)
-    for k in range(counts["pwrite64"] * 2 // 3, 0, -1):
+    counts = record_calls
+    for k in range(counts["pwrite64"] * 2 // 3, 0, -5):
         out = tmp / "partial.h5"
         out.unlink(missing_ok=True)
         traced(eostrace_bin, [*RUN, "-o", out], inject=f"pwrite64:signal=SIGKILL:when={k}")
@@ -175,7 +181,7 @@ def test_kill_resume_at_every_write(reference, interrupted, eostrace_bin, tmp_pa
     assert counts["pwrite64"] > 10, counts
     swept = 0
     for call in CALLS:
-        stride = STRIDE or (4 if call == "pwrite64" else 1)
+        stride = STRIDE or (6 if call == "pwrite64" else 1)
         for k in points(counts[call], stride):
             where = f"resume killed at {call} #{k}"
             shutil.copy(interrupted, work)
@@ -192,10 +198,10 @@ def test_kill_resume_at_every_write(reference, interrupted, eostrace_bin, tmp_pa
     assert swept > 10
 
 
-def test_enospc_at_every_pwrite(reference, eostrace_bin):
+def test_enospc_at_every_pwrite(reference, record_calls, eostrace_bin):
     tmp, ref_path, ref = reference
-    counts = count_calls(eostrace_bin, [*RUN, "-o", tmp / "count3.h5"], tmp)
-    for k in points(counts["pwrite64"], STRIDE or 16):
+    counts = record_calls
+    for k in points(counts["pwrite64"], STRIDE or 24):
         out = tmp / f"enospc-{k}.h5"
         where = f"ENOSPC at pwrite64 #{k}"
         p = traced(eostrace_bin, [*RUN, "-o", out], inject=f"pwrite64:error=ENOSPC:when={k}")
