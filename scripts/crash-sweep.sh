@@ -7,7 +7,7 @@
 # one at a time, and every pwrite64 into ENOSPC; after each, the file must open without h5clear,
 # hold only steps bit-equal to the uninterrupted reference, say "completed" only when complete,
 # and a resume must end identical to the reference (`eostrace diff`). The suite runs the same
-# test with a stride (every 20th pwrite64 of record, every 12th of the resume, every 24th for
+# test with a stride (every 24th pwrite64 of record, every 12th of the resume, every 32nd for
 # ENOSPC; every other call at each K) to stay within ~90 s.
 #
 # Usage: scripts/crash-sweep.sh [extra pytest args]   (about 8 minutes on 2 shared cores, debug build)
