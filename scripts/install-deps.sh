@@ -4,7 +4,7 @@
 set -euo pipefail
 
 APT_PACKAGES=(pkg-config libhdf5-dev hdf5-tools libopenblas-dev liblapacke-dev zlib1g-dev
-              dataset-fashion-mnist chromium)
+              dataset-fashion-mnist chromium strace)
 PIP_PACKAGES=(numpy scipy h5py xarray h5netcdf pytest pillow matplotlib)
 
 missing=()

@@ -39,4 +39,5 @@ public final class CountingSink: TrajectorySink {
     public func appendCheckpoint(step: Int, parameters: [Double]) throws { try base.appendCheckpoint(step: step, parameters: parameters) }
     public func appendGram(step: Int, matrix: EOSNumerics.Matrix) throws { try base.appendGram(step: step, matrix: matrix) }
     public func setStatus(_ status: RunStatus) throws { try base.setStatus(status) }
+    public func noteCheckpoint(_ totals: EigensolverTotals) throws { try base.noteCheckpoint(totals) }
 }

@@ -36,7 +36,7 @@ public final class Recorder {
                 parameterCount: Int = 0, recordOutputs: Bool = true, config: String? = nil, seed: Int64? = nil) throws {
         guard Y.count == X.rows else { throw RecorderError.shapeMismatch(object: "Y", expected: "\(X.rows) targets (rows of X)", got: "\(Y.count)") }
         guard k >= 1 && k <= X.rows else { throw RecorderError.shapeMismatch(object: "k", expected: "1...\(X.rows)", got: "\(k)") }
-        guard learningRate > 0 && learningRate.isFinite else { throw RecorderError.invalidConfig(source: path, problem: "learning rate must be positive") }
+        guard SeriesInvariants.isValidLearningRate(learningRate) else { throw RecorderError.invalidConfig(source: path, problem: "learning rate must be positive") }
         let meta = RunMetadata(learningRate: learningRate, n: X.rows, p: parameterCount, k: k, model: model, seed: seed,
                                config: config, software: "eostrace", softwareVersion: RecordingSession.softwareVersion)
         let writer = try TrajectoryWriter(path: path, metadata: meta, X: .stored(values: X.data, d: X.cols), Y: Y,
@@ -74,7 +74,7 @@ public final class Recorder {
     public func record(step: Int, residual: [Double], outputs: [Double]? = nil, outputNormSquared: Double,
                        eigenvalues: [Double], eigenvectors: Matrix) throws {
         guard !finished else { throw RecorderError.invalidConfig(source: "Recorder", problem: "record after finish") }
-        if let last = lastStep, step <= last {
+        if !SeriesInvariants.isIncreasing(lastStep.map(Int64.init), then: Int64(step)), let last = lastStep {
             throw RecorderError.shapeMismatch(object: "step", expected: "a step > \(last)", got: "\(step)")
         }
         try check(residual, "residual", n)

@@ -30,6 +30,9 @@ public struct TrainerOutcome: Sendable {
     public var seconds: Double
     /// Why the run diverged, when it did.
     public var divergenceReason: String?
+    /// The eigensolver totals of the whole run through `lastStep` (earlier parts of a resumed run
+    /// included, from `Trainer.baseline`); nil when no step was recorded.
+    public var totals: EigensolverTotals?
 }
 
 /// Statistics of the eigensolves of one `run`.
@@ -59,6 +62,24 @@ public final class Trainer {
     private let solver: TopKEigensolver
     private var previousVectors: Matrix?
     private var skipRecordAtStart: Bool
+    /// Totals of the earlier parts of a resumed run, through the checkpoint it continues from
+    /// (read from `/run@eigensolver_check`); nil for a fresh run.
+    public var baseline: EigensolverTotals?
+    /// Totals through the last regular checkpoint (the fallback of an interrupt checkpoint).
+    public var lastRegularTotals: EigensolverTotals?
+    /// Step of the last checkpoint appended (or continued from).
+    private var lastCheckpointStep: Int?
+
+    /// Whether a checkpoint taken at any step continues bit-identically: true when the top-k
+    /// eigensolver solves densely (n ≤ max(dense threshold, 3·block)) and so has no warm-start
+    /// state beyond the recorded eigenvectors. The iterative solver's guard vectors are not in the
+    /// file, so there a stop continues from the last regular checkpoint instead.
+    public var checkpointsAnywhere: Bool {
+        let n = evaluator.n, k = config.k
+        let o = solver.options
+        let b = min(k + (o.guardVectors ?? max(2, k / 2)), n)
+        return n <= max(o.denseThreshold, 3 * b)
+    }
 
     /// A fresh run from θ(0) = `theta`.
     public init(config: RunConfig, evaluator: ModelEvaluator, theta: [Double]) throws {
@@ -85,6 +106,7 @@ public final class Trainer {
         self.previousVectors = eigenvectors
         self.solver.setWarmStart(eigenvectors, seed: UInt64(step))
         self.skipRecordAtStart = true
+        self.lastCheckpointStep = step
     }
 
     /// Run the GD chain (forward and backward pass, θ update) of step t+1 on a producer thread
@@ -156,16 +178,37 @@ public final class Trainer {
                 break
             }
             if shouldStop() {
-                // No extra checkpoint: a resume restarts from the last regular checkpoint, so the
-                // resumed trajectory (eigensolver warm starts included) is bit-identical.
+                // A checkpoint of θ(t) so that a resume continues from the interrupted step (when
+                // that is bit-identical, `checkpointsAnywhere`; otherwise from the last regular one).
+                if lastCheckpointStep != t && outcome.lastStep == t && checkpointsAnywhere, let regular = lastRegularTotals {
+                    try sink.appendCheckpoint(step: t, parameters: item.theta)
+                    var totals = totals(through: t, outcome: outcome, solves: solves)
+                    totals.fallbackJSON = regular.json
+                    try sink.noteCheckpoint(totals)
+                    lastCheckpointStep = t
+                }
                 outcome.status = .interrupted
                 break
             }
         }
         try sink.setStatus(outcome.status)
+        outcome.totals = totals(through: outcome.lastStep, outcome: outcome, solves: solves)
         outcome.seconds = Date().timeIntervalSince(start)
         outcome.meanEigenIterations = solves.solves == 0 ? 0 : Double(solves.eigenIterations) / Double(solves.solves)
         return outcome
+    }
+
+    /// `baseline` plus this run's counts, through step `t`.
+    private func totals(through t: Int, outcome: TrainerOutcome, solves: SolveStats) -> EigensolverTotals {
+        var r = baseline ?? EigensolverTotals(step: t, tolerance: config.eigenTolerance)
+        r.step = t
+        r.tolerance = config.eigenTolerance
+        r.checks += outcome.crossChecks
+        r.lapackFallbacks += outcome.lapackFallbacks
+        r.maxDiscrepancy = max(r.maxDiscrepancy, outcome.maxCrossCheckDiscrepancy)
+        r.solves += solves.solves
+        r.iterations += solves.eigenIterations
+        return r
     }
 
     /// The recording work of step t: M, λ_max(M_A), the top-k eigenpairs (warm-started), signs,
@@ -209,6 +252,10 @@ public final class Trainer {
             }
             if t == solves.firstCheckpointStep || t == c.steps || (c.checkpointEvery > 0 && t % c.checkpointEvery == 0) {
                 try sink.appendCheckpoint(step: t, parameters: theta)
+                let totals = totals(through: t, outcome: outcome, solves: solves)
+                try sink.noteCheckpoint(totals)
+                lastRegularTotals = totals
+                lastCheckpointStep = t
                 // Restart the eigensolver from exactly what a resume from this checkpoint sees.
                 solver.setWarmStart(vectors, seed: UInt64(t))
             }

@@ -21,26 +21,31 @@ public final class WriterSink: TrajectorySink {
     public func appendHessianSharpness(step: Int, value: Double) throws { try writer.appendHessianSharpness(step: Int64(step), value: value) }
     public func appendCheckpoint(step: Int, parameters: [Double]) throws { try writer.appendCheckpoint(step: Int64(step), parameters: parameters) }
     public func appendGram(step: Int, matrix: Matrix) throws { try writer.appendGram(step: Int64(step), matrix: matrix.data) }
-    public func setStatus(_ status: RunStatus) throws { try writer.setStatus(status) }
+    /// "completed" only flushes the rows here: the status itself is committed by `close` /
+    /// `finish`, after the eigensolver check, so that a file saying "completed" has everything.
+    /// Other statuses are committed at once (rows first, see `TrajectoryWriter.setStatus`).
+    public func setStatus(_ status: RunStatus) throws {
+        if status == .completed { try writer.flush() } else { try writer.setStatus(status) }
+    }
     /// Flushes, sets the final status and closes the file (`TrajectoryWriter.close(status:)`).
     public func close(status: RunStatus) throws { try writer.close(status: status) }
 
-    /// Ends a `Trainer` run: stores the eigensolver's LAPACK cross-check summary of the run as the
-    /// JSON attribute `/run@eigensolver_check` ({"checks", "lapack_fallbacks",
-    /// "max_relative_discrepancy", "mean_iterations", "tolerance"}; a resumed run merges with the
-    /// stored value: max of discrepancies, sum of counts), then closes with `outcome.status`.
-    /// The attribute is written by the writer before it closes; the file is not reopened.
+    /// Stores the totals through a checkpoint step as `/run@eigensolver_check` once that step is
+    /// on disk (`TrajectoryWriter.setEigensolverCheck(_:whenDurableThrough:)`).
+    public func noteCheckpoint(_ totals: EigensolverTotals) throws {
+        try writer.setEigensolverCheck(totals.json, whenDurableThrough: Int64(totals.step))
+    }
+
+    /// Ends a `Trainer` run: stores the eigensolver's LAPACK cross-check totals of the whole run
+    /// (`EigensolverTotals.json`, earlier parts of a resumed run included) as
+    /// `/run@eigensolver_check`, then closes with `outcome.status`. An interrupted run keeps the
+    /// totals of its last checkpoint, which a resume continues from. The attribute is written by
+    /// the writer before the final status; the file is not reopened.
     public func finish(outcome: TrainerOutcome, tolerance: Double) throws {
-        var disc = outcome.maxCrossCheckDiscrepancy, checks = outcome.crossChecks, fallbacks = outcome.lapackFallbacks
-        if let stored = try writer.storedEigensolverCheck(),
-           let old = try? JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any] {
-            disc = max(disc, old["max_relative_discrepancy"] as? Double ?? 0)
-            checks += old["checks"] as? Int ?? 0
-            fallbacks += old["lapack_fallbacks"] as? Int ?? 0
+        if outcome.status != .interrupted, var totals = outcome.totals {
+            totals.tolerance = tolerance
+            try writer.setEigensolverCheck(totals.json)
         }
-        let json = String(format: #"{"checks":%d,"lapack_fallbacks":%d,"max_relative_discrepancy":%.6e,"mean_iterations":%.3f,"tolerance":%.3e}"#,
-                          checks, fallbacks, disc, outcome.meanEigenIterations, tolerance)
-        try writer.setEigensolverCheck(json)
         try writer.close(status: outcome.status)
     }
 }
@@ -75,8 +80,10 @@ public enum RecordingSession {
 
     /// Every per-step series, and the cadenced ones the config asks for.
     public static func defaultWriterOptions(config c: RunConfig) -> WriterOptions {
-        WriterOptions(outputs: true, outputLayerSharpness: true, gradNorm: true, spectrum: c.spectrumEvery > 0,
-                      hessian: c.hessianEvery > 0, checkpoints: true, gram: c.gramEvery > 0)
+        var o = WriterOptions(outputs: true, outputLayerSharpness: true, gradNorm: true, spectrum: c.spectrumEvery > 0,
+                              hessian: c.hessianEvery > 0, checkpoints: true, gram: c.gramEvery > 0)
+        o.reserveEigensolverCheck = true
+        return o
     }
 
     /// X stored in the file when it is smaller than `store_data_below` bytes (float64), else a
@@ -95,24 +102,74 @@ public enum RecordingSession {
     public static func inputs(reader: TrajectoryReader) throws -> Matrix { try StoredRun.inputs(reader: reader) }
 
     /// Reopens an interrupted (or killed) recording at `path`: reads its configuration, rebuilds
-    /// the data (checked against the stored X and Y), restores θ from the last checkpoint that has
-    /// a recorded main row, truncates every series after that step, and returns a trainer that
-    /// continues from there.
-    public static func resume(path: String) throws -> (trainer: Trainer, sink: WriterSink, config: RunConfig) {
+    /// the data (checked against the stored X and Y), picks the checkpoint to continue from,
+    /// truncates every series after that step, and returns a trainer that continues from there.
+    ///
+    /// The checkpoint is the one named by `/run@eigensolver_check` ("step", committed only once
+    /// every row through it was on disk, so every cadence is complete there and the eigensolver
+    /// totals continue exactly). Without that attribute (killed before its first commit) the run
+    /// restarts from θ(0); a file from before issue 11 (no "step") continues from its last
+    /// checkpoint that has a main row.
+    ///
+    /// `adjust` receives the stored configuration (already checked against the file's attributes)
+    /// and returns the one to continue with: it may throw to refuse, and may change only `steps`
+    /// (applied explicitly: `/run@config` is rewritten), to no fewer than the checkpoint's step.
+    public static func resume(path: String, batchSteps: Int? = nil,
+                              adjust: (RunConfig) throws -> RunConfig = { $0 }) throws
+        -> (trainer: Trainer, sink: WriterSink, config: RunConfig) {
         let reader = try TrajectoryReader(path: path)
         var readerOpen = true
         defer { if readerOpen { reader.close() } }
         func fail(_ s: String) -> RecorderError { .cannotResume(file: path, problem: s) }
         let status = try reader.status()
         guard status != .completed else { throw fail("run status is \"completed\"; nothing to resume") }
-        let c = try config(reader: reader)
-        let data = try verifiedData(reader: reader, config: c)
+        let stored = try config(reader: reader)
+        try stored.validate(source: "\(path): /run@config")
+        let data = try verifiedData(reader: reader, config: stored)
+        let network = try RunSetup(config: stored, data: data).network
+        try StoredRun.checkConfigMatchesFile(reader: reader, config: stored, n: data.n, parameterCount: network.parameterCount)
+        let c = try adjust(stored)
+        var onlySteps = c
+        onlySteps.steps = stored.steps
+        guard onlySteps == stored else { throw fail("only --steps may change on --resume") }
         let ckSteps = try reader.checkpointSteps()
         let mainSteps = try reader.steps()
-        guard let ci = ckSteps.indices.last(where: { mainSteps.contains(ckSteps[$0]) }) else {
-            throw fail("no parameter checkpoint with a recorded step")
+        let storedCheck = try reader.eigensolverCheckJSON()
+        var totals = storedCheck.flatMap { EigensolverTotals(json: $0) }
+        let ci: Int?
+        if let named = totals {
+            func usable(_ t: EigensolverTotals) -> Int? {
+                guard let i = ckSteps.lastIndex(of: Int64(t.step)), mainSteps.contains(Int64(t.step)) else { return nil }
+                return i
+            }
+            if let i = usable(named) {
+                ci = i
+            } else if let fb = named.fallbackJSON.flatMap({ EigensolverTotals(json: $0) }), let i = usable(fb) {
+                // The interrupt checkpoint was cut (by an explicit truncation): its fallback.
+                ci = i
+                totals = fb
+            } else {
+                throw fail("/run@eigensolver_check names step \(named.step), which has no checkpoint and row")
+            }
+        } else if storedCheck != nil {
+            ci = ckSteps.indices.last(where: { mainSteps.contains(ckSteps[$0]) })
+        } else {
+            ci = nil
+        }
+        guard let ci else {
+            // Nothing committed yet: start over from θ(0), as a fresh recording would.
+            reader.close(); readerOpen = false
+            let setup = try RunSetup(config: c, data: data)
+            let trainer = try Trainer(config: c, evaluator: setup.evaluator, theta: setup.initialParameters)
+            let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: -1, batchSteps: batchSteps, overwriting: true)
+            if c != stored { try writer.replaceRunConfig(c.jsonString()) }
+            return (trainer, WriterSink(writer: writer), c)
         }
         let step = ckSteps[ci]
+        let lastRecorded = max(mainSteps.last ?? 0, ckSteps.last ?? 0)
+        if c.steps < Int(lastRecorded) {
+            throw fail("--steps \(c.steps) is below the last recorded step \(lastRecorded); give --steps \(lastRecorded) or more")
+        }
         let theta = try reader.parameters(atCheckpointIndex: ci)
         guard let row = try reader.index(ofStep: step) else { throw fail("step \(step) not found") }
         let ev = try reader.eigenvectors(row..<(row + 1))
@@ -120,7 +177,19 @@ public enum RecordingSession {
         reader.close(); readerOpen = false
         let evaluator = try RunSetup(config: c, data: data).evaluator
         let trainer = try Trainer(config: c, evaluator: evaluator, checkpoint: theta, step: Int(step), eigenvectors: vectors)
-        let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: step)
+        trainer.baseline = totals
+        // After an interrupt checkpoint (totals with a fallback): the file first falls back to the
+        // last regular checkpoint, then loses the interrupt row (an uninterrupted run has none).
+        let fallback = totals?.fallbackJSON.flatMap { EigensolverTotals(json: $0) }
+        if var t = trainer.baseline { t.fallbackJSON = nil; trainer.baseline = t }
+        trainer.lastRegularTotals = fallback ?? totals
+        if fallback != nil && !trainer.checkpointsAnywhere {
+            throw fail("step \(step) is an interrupt checkpoint, which this run's eigensolver cannot continue from")
+        }
+        let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: step, batchSteps: batchSteps,
+                                                 checkpointsThrough: fallback.map { Int64($0.step) },
+                                                 eigensolverCheckFirst: fallback?.json, overwriting: true)
+        if c != stored { try writer.replaceRunConfig(c.jsonString()) }
         return (trainer, WriterSink(writer: writer), c)
     }
 }

@@ -17,6 +17,25 @@ public enum StoredRun {
         }
     }
 
+    /// Checks a recording's `/run@config` against the file's own attributes (`/run@learning_rate`,
+    /// `@k`, `@n_samples`, `@n_parameters`, `@model`): a config edited after recording (or copied
+    /// from another run) is refused with one line naming the first mismatch, instead of resuming
+    /// with settings the file does not have. `parameterCount` is p of the config's network.
+    public static func checkConfigMatchesFile(reader: TrajectoryReader, config c: RunConfig, n: Int,
+                                              parameterCount: Int) throws {
+        let m = reader.metadata
+        func fail(_ key: String, _ got: String, _ attribute: String, _ stored: String) -> RunError {
+            .cannotResume(file: reader.path, problem: "/run@config: \(key) \(got) differs from /run@\(attribute) = \(stored); restore the recorded configuration (the file was edited or mixed)")
+        }
+        if c.learningRate.bitPattern != m.learningRate.bitPattern {
+            throw fail("learning_rate", "\(c.learningRate)", "learning_rate", "\(m.learningRate)")
+        }
+        if c.k != m.k { throw fail("k", "\(c.k)", "k", "\(m.k)") }
+        if n != m.n { throw fail("data gives n =", "\(n)", "n_samples", "\(m.n)") }
+        if parameterCount != m.p { throw fail("model has", "\(parameterCount) parameters", "n_parameters", "\(m.p)") }
+        if c.model.jsonString() != m.model { throw fail("model", c.model.jsonString(), "model", m.model) }
+    }
+
     /// Rebuilds the training data of a recording from its `/run@config` and checks it against the
     /// file: Y against `/data/Y`, X against `/data/X` or, when X is only referenced, against the
     /// digest `/data@x_sha256`. A mismatch (the data file changed) throws a one-line

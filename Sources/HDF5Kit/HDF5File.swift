@@ -73,7 +73,7 @@ public final class HDF5File {
 
     /// Opens an existing file.
     ///
-    /// - Parameter clearStatusFlags: for `.readWrite` only: clear the "open for writing" marks a
+    /// - Parameter clearStatusFlags: for `.readWrite` and `.swmrWrite` only: clear the "open for writing" marks a
     ///   killed SWMR writer left in the superblock (what `h5clear -s` does). Only use it when no
     ///   other process writes the file.
     public static func open(_ path: String, mode: Mode = .readOnly,
@@ -93,7 +93,7 @@ public final class HDF5File {
             throw site.fail(.notHDF5, "open", "corrupt HDF5 file: \(problem)")
         }
         let fapl = try makeFileAccessList(site: site, bounds: nil,
-                                          clearStatusFlags: clearStatusFlags && mode == .readWrite)
+                                          clearStatusFlags: clearStatusFlags && (mode == .readWrite || mode == .swmrWrite))
         defer { closeIfValid(fapl) }
         if mode == .swmrRead {
             try site.check("H5Pset_metadata_read_attempts") {
@@ -212,6 +212,15 @@ public final class HDF5File {
         var eoa: haddr_t = 0
         let fid = id
         return site.quiet { H5Fget_eoa(fid, &eoa) } >= 0 ? Int(eoa) : nil
+    }
+
+    /// Raises the end-of-allocation address to the end of the file when it is below it
+    /// (`H5Fincrement_filesize(0)`, what `h5clear --increment` does). A killed SWMR writer leaves a
+    /// superblock whose EOA predates its last allocations; a read-write reopen would otherwise
+    /// fail reading those objects ("addr overflow") or, worse, allocate over them.
+    public func raiseAllocationToFileSize() throws {
+        let fid = try openID()
+        try site.check("H5Fincrement_filesize") { H5Fincrement_filesize(fid, 0) }
     }
 
     /// Extends the file on disk (sparsely) to `length` bytes when it is shorter. After a write

@@ -131,6 +131,37 @@ extension HDF5Object {
         }
     }
 
+    /// Writes a fixed-length string attribute of exactly `capacity` bytes (UTF-8, NUL-padded;
+    /// `value` must be shorter). When it already exists with that type it is overwritten in place
+    /// (no object-header message is removed or added, so an SWMR writer killed during the flush
+    /// leaves the old or the new value); otherwise it is (re)created.
+    public func setFixedStringAttribute(_ name: String, _ value: String, capacity: Int) throws {
+        let s = attrSite(name)
+        var bytes = Array(value.utf8)
+        guard bytes.count < capacity else {
+            throw s.fail(.typeMismatch, "write attribute", "value of \(bytes.count) bytes does not fit \(capacity)")
+        }
+        bytes += [UInt8](repeating: 0, count: capacity - bytes.count)
+        let t = try StringType.make(site: s, variableLength: false, fixedSize: capacity)
+        defer { closeIfValid(t) }
+        if hasAttribute(name), let info = try? attributeInfo(name), info.type.typeClass == .string,
+           !info.type.isVariableLengthString, info.type.size == capacity, info.shape.isEmpty {
+            try withAttribute(name) { aid, s in
+                try s.check("write attribute") { H5Awrite(aid, t, bytes) }
+            }
+            return
+        }
+        try deleteAttributeIfPresent(name)
+        let oid = try openID()
+        let sp = try s.id("H5Screate(scalar)") { H5Screate(H5S_SCALAR) }
+        defer { closeIfValid(sp) }
+        let aid = try s.id("create attribute") {
+            name.withCString { H5Acreate2(oid, $0, t, sp, hid_t(eos_H5P_DEFAULT()), hid_t(eos_H5P_DEFAULT())) }
+        }
+        defer { closeIfValid(aid) }
+        try s.check("write attribute") { H5Awrite(aid, t, bytes) }
+    }
+
     /// Writes (replacing) a numeric scalar attribute.
     public func setAttribute<T: HDF5Element>(_ name: String, _ value: T) throws {
         try writeNumericAttribute(name, [value], shape: nil)

@@ -97,6 +97,9 @@ public struct WriterOptions: Sendable, Equatable {
     public var compression: Int?
     /// Write as SWMR writer (live readers, ordered metadata). Needs the 1.10 file format.
     public var swmr = true
+    /// Create `/run@eigensolver_check` empty, fixed length, before SWMR starts, so that every later
+    /// value is an in-place overwrite (crash-safe; see `TrajectoryWriter.setEigensolverCheck`).
+    public var reserveEigensolverCheck = false
 
     public init(outputs: Bool = false, outputLayerSharpness: Bool = false, gradNorm: Bool = false,
                 spectrum: Bool = false, hessian: Bool = false, checkpoints: Bool = false, gram: Bool = false,

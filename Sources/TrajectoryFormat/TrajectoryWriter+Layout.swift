@@ -7,24 +7,39 @@ final class Column {
     let isInteger: Bool
     var doubles: [Double] = []
     var ints: [Int64] = []
+    /// Row index where the buffered rows go. A resumed writer starts at the row after its
+    /// checkpoint and overwrites the rows a killed writer left beyond it (the recomputation is
+    /// bit-identical, so a reader sees the same bytes before and after each overwrite) instead of
+    /// shrinking the extent first: shrinking rewrites the last chunk with fill values before the
+    /// extent, and a kill between the two showed zeros as steps.
+    var nextRow: Int
 
-    init(dataset: HDF5Dataset, rowSize: Int, isInteger: Bool) {
+    init(dataset: HDF5Dataset, rowSize: Int, isInteger: Bool, nextRow: Int = 0) {
         self.dataset = dataset
         self.rowSize = rowSize
         self.isInteger = isInteger
+        self.nextRow = nextRow
     }
 
-    /// Extends the dataset once and writes the buffered rows as one hyperslab.
+    /// Grows the dataset when needed (once) and writes the buffered rows as one hyperslab at
+    /// `nextRow`.
     func write() throws {
         if isInteger {
             guard !ints.isEmpty else { return }
-            try dataset.appendRows(ints)
+            try put(ints)
             ints.removeAll(keepingCapacity: true)
         } else {
             guard !doubles.isEmpty else { return }
-            try dataset.appendRows(doubles)
+            try put(doubles)
             doubles.removeAll(keepingCapacity: true)
         }
+    }
+
+    private func put<T: HDF5Element>(_ values: [T]) throws {
+        let end = nextRow + values.count / rowSize
+        if try dataset.rowCount() < end { try dataset.setRowCount(end) }
+        try dataset.writeRows(values, at: nextRow)
+        nextRow = end
     }
 }
 
@@ -81,6 +96,7 @@ final class Cadence {
     func rollBack() {
         for column in columns.values {
             try? column.dataset.setRowCount(durableRows)
+            column.nextRow = durableRows
             column.doubles.removeAll()
             column.ints.removeAll()
         }

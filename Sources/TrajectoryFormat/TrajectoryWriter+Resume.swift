@@ -1,9 +1,9 @@
 import HDF5Kit
 
 extension TrajectoryWriter {
-    /// Reopens an existing recording for appending after `step`: every series keeps only its
-    /// rows with step ≤ `step` (and, on each cadence, no more than its common length), the status
-    /// becomes "running", and SWMR writing starts when `swmr` is set and the file allows it (files
+    /// Reopens an existing recording for appending after `step`: every series continues after its
+    /// rows with step ≤ `step` (and, on each cadence, no more than its common length), the rows
+    /// beyond being cut or (`overwriting`) overwritten, the status becomes "running", and SWMR writing starts when `swmr` is set and the file allows it (files
     /// created with `WriterOptions.swmr`). Which optional series exist is read from the file.
     ///
     /// To restart GD from the checkpoint taken at step c (θ(c), before step c's update): read
@@ -16,8 +16,20 @@ extension TrajectoryWriter {
     /// - Parameters:
     ///   - step: last step to keep; nil keeps everything (continue after the last common row).
     ///   - batchSteps, flushIntervalSeconds: as in `WriterOptions` (nil batch: automatic).
+    ///   - checkpointsThrough: last checkpoint step to keep when it differs from `step` (a resume
+    ///     from an interrupt checkpoint drops that row, which an uninterrupted run does not have).
+    ///   - eigensolverCheckFirst: `/run@eigensolver_check` committed before the checkpoints are
+    ///     cut (the totals of the checkpoint at `checkpointsThrough`, so that a kill in between
+    ///     leaves a file naming a checkpoint it still has).
+    ///   - overwriting: do not shrink anything; every series continues at the row after `step`
+    ///     and overwrites the rows beyond with what is appended (see `Column`). Crash-safe at every
+    ///     write when the appended rows are the same as the old ones (a deterministic
+    ///     recomputation, as `record --resume` does). Otherwise (default) the series are cut back:
+    ///     status first, then every cadence, the checkpoints last, each flushed.
     public static func resume(path: String, truncatingAfter step: Int64?, swmr: Bool = true,
-                              batchSteps: Int? = nil, flushIntervalSeconds: Double? = 30) throws -> TrajectoryWriter {
+                              batchSteps: Int? = nil, flushIntervalSeconds: Double? = 30,
+                              checkpointsThrough: Int64? = nil, eigensolverCheckFirst: String? = nil,
+                              overwriting: Bool = false) throws -> TrajectoryWriter {
         // Read what is there with the reader (format/version checks, metadata).
         let reader = try TrajectoryReader(path: path)
         let metadata = reader.metadata
@@ -35,11 +47,36 @@ extension TrajectoryWriter {
         // Clearing the SWMR marks is only safe when no live writer has the file: take the
         // writer lock first (refused while another eostrace writer is alive).
         let lock = try WriterLock(path: path)
-        let file = try HDF5File.open(path, mode: .readWrite, clearStatusFlags: true)
+        // Reopen straight into SWMR writing. Opened plain read-write (as before issue 11), the
+        // superblock said "open for writing" without the SWMR mark from the first write on, so a
+        // kill before the switch to SWMR left a file that neither eostrace nor h5py could open
+        // without h5clear. Files written without SWMR (earliest format bounds) cannot be reopened
+        // so and continue plain read-write (not crash-safe; `WriterOptions.swmr` is the default).
+        let file: HDF5File
         do {
+            file = try HDF5File.open(path, mode: swmr ? .swmrWrite : .readWrite, clearStatusFlags: true)
+        } catch is HDF5Error where swmr {
+            // "superblock version for SWMR is less than 3": a file written without SWMR.
+            file = try HDF5File.open(path, mode: .readWrite, clearStatusFlags: true)
+        }
+        do {
+            // The superblock's end of allocation can predate the killed writer's last chunks.
+            try file.raiseAllocationToFileSize()
             let plan = LayoutPlan(n: metadata.n, k: metadata.k, d: d, p: metadata.p, options: options)
             let schema = TrajectorySchema.current
+            // With `overwriting`, nothing is cut: every series continues at the row after `step`
+            // and overwrites what a killed writer left beyond it with the same, recomputed values
+            // (see `Column`), so a kill at any write of the resume leaves rows that are all true.
+            // The commits, each flushed: 1. status "running" (nothing is cut before the file says
+            // so); 2. (without `overwriting`) every cadence but the checkpoints cut back;
+            // 3. `eigensolverCheckFirst` (the checkpoint a further resume starts from); 4. the
+            // checkpoints cut back last. A row beyond the new end could only stay when the run
+            // became shorter: `record --resume --steps` below the recorded steps is refused.
+            let status = try file.dataset(Layout.status)
+            try status.writeString(RunStatus.running.rawValue)
+            try file.flush()
             var cadences: [String: Cadence] = [:]
+            var cuts: [(dim: String, handles: [HDF5Dataset], rows: Int)] = []
             for dim in schema.dimensions {
                 guard let coord = dim.coordinate, coord.hasPrefix(Layout.trajectory + "/"),
                       file.kind(of: coord) == .dataset else { continue }
@@ -56,29 +93,41 @@ extension TrajectoryWriter {
                 }
                 let steps = try handles[coord]!.readRows(0..<common, as: Int64.self)
                 var keep = common
-                if let step { keep = steps.firstIndex(where: { $0 > step }) ?? common }
+                let last = dim.name == "checkpoint_step" ? checkpointsThrough ?? step : step
+                if let last { keep = steps.firstIndex(where: { $0 > last }) ?? common }
                 let isMain = dim.name == "step"
                 let maxRows = isMain ? plan.batchSteps
                     : try members.dropFirst().map { try handles[$0]!.chunkShape()?.first ?? 1 }.min() ?? 1
                 let cadence = Cadence(stepName: dim.name, existingRows: keep,
                                       lastStep: keep > 0 ? steps[keep - 1] : nil, maxBufferedRows: maxRows)
+                var cut: [HDF5Dataset] = []
                 for m in members {
                     let h = handles[m]!
-                    try h.setRowCount(keep)
+                    if try !overwriting && h.rowCount() != keep { cut.append(h) }
                     let spec = schema.dataset(m)!
                     let rowSize = try h.shape().dropFirst().reduce(1, *)
                     cadence.columns[spec.name] = Column(dataset: h, rowSize: max(1, rowSize),
-                                                        isInteger: spec.dtype == "int64")
+                                                        isInteger: spec.dtype == "int64", nextRow: keep)
                 }
+                if !cut.isEmpty { cuts.append((dim.name, cut, keep)) }
                 cadences[dim.name] = cadence
             }
             guard let main = cadences.removeValue(forKey: "step") else {
                 throw TrajectoryError(.missingObject, file: path, object: "/trajectory/step", "missing required dataset")
             }
-            let status = try file.dataset(Layout.status)
-            try status.writeString(RunStatus.running.rawValue)
-            try file.flush()
-            if swmr {
+            for cut in cuts where cut.dim != "checkpoint_step" {
+                for h in cut.handles { try h.setRowCount(cut.rows) }
+                try file.flush()
+            }
+            if let json = eigensolverCheckFirst {
+                try file.group(Layout.run).setFixedStringAttribute(Layout.eigensolverCheck, json, capacity: eigensolverCheckCapacity)
+                try file.flush()
+            }
+            for cut in cuts where cut.dim == "checkpoint_step" {
+                for h in cut.handles { try h.setRowCount(cut.rows) }
+                try file.flush()
+            }
+            if swmr && !file.isSWMRWriting {
                 do { try file.startSWMRWrite() } catch let e as HDF5Error where e.kind == .library {
                     // Files written without SWMR (earliest format bounds) continue without it.
                 }
@@ -89,5 +138,17 @@ extension TrajectoryWriter {
             try? file.close()
             throw error
         }
+    }
+}
+
+extension TrajectoryReader {
+    /// `/run@eigensolver_check` (JSON text), nil when absent, empty (reserved, nothing committed
+    /// yet) or not a string. A resume continues
+    /// from the checkpoint step it names (`TrajectoryWriter.setEigensolverCheck(_:whenDurableThrough:)`).
+    public func eigensolverCheckJSON() throws -> String? {
+        let run = try file.group(Layout.run)
+        guard run.hasAttribute(Layout.eigensolverCheck),
+              let s = try? run.stringAttribute(Layout.eigensolverCheck), !s.isEmpty else { return nil }
+        return s
     }
 }

@@ -33,6 +33,9 @@ public final class TrajectoryWriter {
     private var failure: Error?
     /// JSON written as `/run@eigensolver_check` by `close(status:)` (see `setEigensolverCheck`).
     private var eigensolverCheck: String?
+    /// JSON committed as `/run@eigensolver_check` by the first flush after which `step` is on
+    /// disk (see `setEigensolverCheck(_:whenDurableThrough:)`).
+    private var pendingCheck: (json: String, step: Int64)?
     /// Held while open: tells other processes that a live writer has the file (see `WriterLock`).
     var lock: WriterLock?
 
@@ -71,14 +74,27 @@ public final class TrajectoryWriter {
         // Never truncate a file another live writer is recording into.
         if WriterLock.isHeld(path: path) { throw WriterLock.busy(path) }
         try WriterLock.checkNotOpenElsewhere(path: path)
-        let file = try HDF5File.create(path, bounds: options.swmr ? .v110 : .earliestToV110)
+        // Every object is created in `<path>.creating` and renamed over `path` only once the file
+        // is complete and SWMR-writing (its superblock then says so): a kill while creating leaves
+        // `path` as it was (absent, or the file --force was replacing) instead of a file that no
+        // one can open. A leftover `.creating` is replaced by the next recording.
+        let creating = Self.creatingPath(path)
+        if WriterLock.isHeld(path: creating) { throw WriterLock.busy(path) }
+        let file: HDF5File
+        do { file = try HDF5File.create(creating, bounds: options.swmr ? .v110 : .earliestToV110) } catch {
+            try? FileManager.default.removeItem(atPath: creating)
+            throw Self.naming(error, path: path)
+        }
         self.file = file
         do {
-            lock = try WriterLock(path: path)
+            lock = try WriterLock(path: creating)
             let root = try file.root()
             try Self.writeRootAttributes(root, metadata: metadata)
             let run = try file.createGroup(Layout.run)
             try Self.writeRunAttributes(run, metadata: metadata)
+            if options.reserveEigensolverCheck {
+                try run.setFixedStringAttribute(Layout.eigensolverCheck, "", capacity: Self.eigensolverCheckCapacity)
+            }
             statusDataset = try run.createStringDataset("status", value: RunStatus.running.rawValue,
                                                         size: Layout.statusSize)
             let data = try file.createGroup(Layout.data)
@@ -105,9 +121,30 @@ public final class TrajectoryWriter {
             } else {
                 try file.flush()
             }
+            try Self.rename(creating, to: path)
         } catch {
             try? file.close()
-            throw error
+            try? FileManager.default.removeItem(atPath: creating)
+            throw Self.naming(error, path: path)
+        }
+    }
+
+    /// Bytes of the fixed-length `/run@eigensolver_check` (the JSON takes about 200).
+    static let eigensolverCheckCapacity = 512
+
+    /// Writes `/run@eigensolver_check`: in place when it was reserved (or written so before).
+    private func writeEigensolverCheck(_ json: String) throws {
+        try file.group(Layout.run).setFixedStringAttribute(Layout.eigensolverCheck, json,
+                                                           capacity: Self.eigensolverCheckCapacity)
+    }
+
+    /// Where a new recording for `path` is created before it is renamed into place.
+    public static func creatingPath(_ path: String) -> String { path + ".creating" }
+
+    private static func rename(_ from: String, to: String) throws {
+        guard Foundation.rename(from, to) == 0 else {
+            let message = String(cString: strerror(errno))
+            throw HDF5Error(kind: .library, file: to, object: "/", operation: "rename \(from) into place", message: message)
         }
     }
 
@@ -283,16 +320,47 @@ public final class TrajectoryWriter {
             try writeBuffered()
             try file.flush()
         }
+        if let p = pendingCheck, let last = main.lastStep, last >= p.step {
+            try commit { try writeEigensolverCheck(p.json) }
+            pendingCheck = nil
+        }
     }
 
-    /// Rewrites `/run/status` and flushes (buffered rows included).
+    /// Commits `status`: first every buffered row with its extent change and one file flush, then
+    /// `/run/status` and a second flush. A reader (or a killed writer's leftover) therefore never
+    /// sees a status newer than the rows: "completed" is on disk only after every row is.
+    ///
+    /// After a failed write (`failure`), rows may be missing: "completed" is refused (the failure
+    /// is thrown) and any other status is written alone.
     public func setStatus(_ status: RunStatus) throws {
         if closed { try ensureOpen() }
-        try durably {
-            if failure == nil { try writeBuffered() }
-            try statusDataset.writeString(status.rawValue)
+        if let failure, status == .completed { throw failure }
+        if failure == nil { try flush() }
+        try commit { try statusDataset.writeString(status.rawValue) }
+    }
+
+    /// Runs one metadata change (status, attribute) followed by a file flush; an error is kept as
+    /// the writer's failure.
+    private func commit(_ body: () throws -> Void) throws {
+        do {
+            try body()
             try file.flush()
+        } catch {
+            let error = named(error)
+            if failure == nil { failure = error }
+            throw error
         }
+    }
+
+    /// `error` naming `path` instead of the `.creating` file it was created as (the HDF5 handles
+    /// keep the name they were opened with).
+    func named(_ error: Error) -> Error { Self.naming(error, path: path) }
+
+    static func naming(_ error: Error, path: String) -> Error {
+        guard var e = error as? HDF5Error, e.file == creatingPath(path) else { return error }
+        e.file = path
+        e.message = e.message.replacingOccurrences(of: "'\(creatingPath(path))'", with: "'\(path)'")
+        return e
     }
 
     private func durably(_ body: () throws -> Void) throws {
@@ -304,33 +372,40 @@ public final class TrajectoryWriter {
         } catch {
             main.rollBack()
             for c in side.values { c.rollBack() }
+            let error = named(error)
             if failure == nil { failure = error }
             throw error
         }
     }
 
-    /// Writes what is buffered, sets the final status (flushed), writes the eigensolver check
-    /// given to `setEigensolverCheck`, and closes the file. Idempotent once it succeeded.
+    /// Ends the recording in this order, each step flushed before the next starts: every buffered
+    /// row (and its extent change); the eigensolver check given to `setEigensolverCheck` (still
+    /// under SWMR, the file is never reopened); `/run/status` = `status`; the close. A kill at any
+    /// write leaves a status that is true of the rows on disk. Idempotent once it succeeded.
     ///
-    /// Every error is thrown. When writing the rows, the status or the check fails, the file stays
-    /// open so that a second `close(status:)` (e.g. with `.interrupted`) can still try to record a
-    /// status; a writer dropped then only releases its handles.
+    /// Every error is thrown, the close's included. When writing the rows, the check or the status
+    /// fails, the file stays open so that a second `close(status:)` (e.g. with `.interrupted`) can
+    /// still try to record a status ("completed" is refused after a failed write); a writer dropped
+    /// then only releases its handles.
     public func close(status: RunStatus = .completed) throws {
         if closed { return }
-        try setStatus(status)
-        if let check = eigensolverCheck {
-            // HDF5 1.10 (and 2.0) accept creating this attribute while SWMR-writing; it is the
-            // last metadata change, right before the close (and its final flush).
-            do { try file.group(Layout.run).setAttribute(Layout.eigensolverCheck, check) } catch {
-                if failure == nil { failure = error }
-                throw error
-            }
+        if let failure, status == .completed { throw failure }
+        if failure == nil { try flush() }
+        if eigensolverCheck == nil, let p = pendingCheck, failure == nil, let last = main.lastStep, last >= p.step {
+            eigensolverCheck = p.json
+        }
+        pendingCheck = nil
+        if let check = eigensolverCheck, failure == nil {
+            // HDF5 1.10 (and 2.0) accept creating this attribute while SWMR-writing; it goes in
+            // before the final status, so "completed" implies the check is on disk.
+            try commit { try writeEigensolverCheck(check) }
             eigensolverCheck = nil
         }
+        try commit { try statusDataset.writeString(status.rawValue) }
         closed = true
         defer { lock?.release() }
         let eoa = failure == nil ? nil : file.endOfAllocation()
-        try file.close()
+        do { try file.close() } catch { throw named(error) }
         if let eoa { HDF5File.extend(path, to: eoa) }
     }
 
@@ -341,13 +416,30 @@ public final class TrajectoryWriter {
         eigensolverCheck = json
     }
 
+    /// Replaces `/run@config` (a resume that changes `steps`, applied explicitly), in its own
+    /// flushed commit.
+    public func replaceRunConfig(_ json: String) throws {
+        try ensureOpen()
+        try commit { try file.group(Layout.run).setAttribute("config", json) }
+    }
+
+    /// Sets `/run@eigensolver_check` to `json` right after the first flush that has every row
+    /// through `step` on disk (all cadences: a flush writes them all), in its own flushed commit.
+    /// So the attribute on disk always describes a prefix that is on disk too (a resume starts
+    /// from the checkpoint it names). A later call replaces a value not yet committed.
+    public func setEigensolverCheck(_ json: String, whenDurableThrough step: Int64) throws {
+        try ensureOpen()
+        pendingCheck = (json, step)
+    }
+
     /// The `/run@eigensolver_check` already in the file (written by the part of the run before a
     /// resume), nil when there is none or it is not a string.
     public func storedEigensolverCheck() throws -> String? {
         try ensureOpen()
         let run = try file.group(Layout.run)
-        guard run.hasAttribute(Layout.eigensolverCheck) else { return nil }
-        return try? run.stringAttribute(Layout.eigensolverCheck)
+        guard run.hasAttribute(Layout.eigensolverCheck),
+              let s = try? run.stringAttribute(Layout.eigensolverCheck), !s.isEmpty else { return nil }
+        return s
     }
 
     /// Number of rows written or buffered at the main cadence.

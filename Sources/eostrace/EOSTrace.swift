@@ -1,4 +1,5 @@
 import ArgumentParser
+import EOSSystem
 
 @main
 struct EOSTrace: ParsableCommand {
@@ -23,6 +24,9 @@ struct EOSTrace: ParsableCommand {
 
     static func main() {
         CrashGuard.install(arguments: CommandLine.arguments)
+        // Past `ulimit -f` a write fails with EFBIG (reported in one line) instead of SIGXFSZ
+        // killing the process without a word.
+        StopRequest.ignoreFileSizeLimitSignal()
         main(nil)
     }
 }

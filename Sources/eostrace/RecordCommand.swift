@@ -16,15 +16,17 @@ struct RecordCommand: ParsableCommand {
         discussion: """
         The run is described by a preset (default fmnist-tanh), optionally a config file (JSON or YAML), and flags
         (flags override the config, which overrides the preset). The full configuration is stored in the
-        recording (/run@config). SIGINT/SIGTERM stop after the current step, flush, and mark the run
-        interrupted; --resume continues it from its last checkpoint.
+        recording (/run@config). SIGINT/SIGTERM stop after the current step, flush, mark the run
+        interrupted and exit 130 (SIGINT) or 143 (SIGTERM); --resume continues it from its last
+        checkpoint with the recording's own settings: flags that contradict the file are refused,
+        and only --steps may change (applied explicitly, stored in /run@config).
         """)
 
     @Option(name: .shortAndLong, help: "Output HDF5 file.")
     var output: String?
 
-    @Option(help: "Preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var preset: String = Preset.fmnistTanh.rawValue
+    @Option(help: "Preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")) (default \(Preset.fmnistTanh.rawValue)).")
+    var preset: String?
 
     @Option(help: "Run configuration file: JSON, or YAML when named .yaml/.yml (keys as in /run@config).")
     var config: String?
@@ -86,7 +88,7 @@ struct RecordCommand: ParsableCommand {
     var jobs: Int?
 
     func validate() throws {
-        if Preset(rawValue: preset) == nil {
+        if let preset, Preset(rawValue: preset) == nil {
             throw ValidationError("unknown preset \"\(preset)\" (expected \(Preset.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         if let sweepLr {
@@ -113,7 +115,7 @@ struct RecordCommand: ParsableCommand {
 
     /// Preset, then config file, then flags.
     func resolvedConfig() throws -> RunConfig {
-        var c = try config.map { try RunConfig.load(path: $0) } ?? Preset(rawValue: preset)!.config
+        var c = try config.map { try RunConfig.load(path: $0) } ?? presetConfig
         if let v = learningRate { c.learningRate = v }
         if let v = steps { c.steps = v }
         if let v = k { c.k = v }
@@ -128,32 +130,86 @@ struct RecordCommand: ParsableCommand {
         if let v = n { c.data.n = v }
         if let v = initScale { c.initScale = v }
         if let v = storeDataBelow { c.storeDataBelow = v }
-        if widths != nil || activation != nil {
-            guard case let .mlp(d, w, act, bias, s) = c.model else {
-                throw ValidationError("--widths/--activation apply to MLP models only")
-            }
-            var newW = w
-            if let widths {
-                let parts = widths.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-                guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--widths: expected positive integers, e.g. 200,200") }
-                newW = parts.map { $0! }
-            }
-            var newA = act
-            if let activation {
-                guard let a = Activation(rawValue: activation) else {
-                    throw ValidationError("--activation: unknown \"\(activation)\" (expected \(Activation.allCases.map(\.rawValue).joined(separator: ", ")))")
-                }
-                newA = a
-            }
-            c.model = .mlp(inputDim: d, widths: newW, activation: newA, bias: bias, outputScale: s)
-        }
-        try c.validate(source: config ?? "preset \(preset)")
+        if widths != nil || activation != nil { c.model = try applyingModelFlags(to: c.model) }
+        try c.validate(source: config ?? "preset \(preset ?? Preset.fmnistTanh.rawValue)")
         return c
+    }
+
+    /// `model` with --widths/--activation applied (MLP models only).
+    func applyingModelFlags(to model: ModelDescription) throws -> ModelDescription {
+        guard case let .mlp(d, w, act, bias, s) = model else {
+            throw ValidationError("--widths/--activation apply to MLP models only")
+        }
+        var newW = w
+        if let widths {
+            let parts = widths.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--widths: expected positive integers, e.g. 200,200") }
+            newW = parts.map { $0! }
+        }
+        var newA = act
+        if let activation {
+            guard let a = Activation(rawValue: activation) else {
+                throw ValidationError("--activation: unknown \"\(activation)\" (expected \(Activation.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            newA = a
+        }
+        return .mlp(inputDim: d, widths: newW, activation: newA, bias: bias, outputScale: s)
+    }
+
+    private var presetConfig: RunConfig { Preset(rawValue: preset ?? Preset.fmnistTanh.rawValue)!.config }
+
+    /// For `--resume`: the stored configuration with `--steps` applied; any other setting given
+    /// (flag, `--preset`, `--config`) must agree with the recording, else one line names the flag,
+    /// the file's value and the fix.
+    func resumedConfig(stored s: RunConfig, file: String) throws -> RunConfig {
+        func refuse(_ flag: String, _ given: String, _ stored: String) -> ExitCode {
+            failure("\(file): /run@config: \(flag) \(given) contradicts the recording (\(stored)); drop \(flag): --resume continues with the file's settings (only --steps may change)", code: CLIExit.invalid)
+        }
+        func check<T: Equatable>(_ flag: String, _ given: T?, _ stored: T, _ key: String) throws {
+            if let given, given != stored { throw refuse(flag, "\(given)", "\(key) = \(stored)") }
+        }
+        if let v = learningRate, v.bitPattern != s.learningRate.bitPattern { throw refuse("--lr", "\(v)", "learning_rate = \(s.learningRate)") }
+        try check("--k", k, s.k, "k")
+        try check("--spectrum-every", spectrumEvery, s.spectrumEvery, "spectrum_every")
+        try check("--hessian-every", hessianEvery, s.hessianEvery, "hessian_every")
+        try check("--checkpoint-every", checkpointEvery, s.checkpointEvery, "checkpoint_every")
+        try check("--cross-check-every", crossCheckEvery, s.crossCheckEvery, "cross_check_every")
+        try check("--gram-every", gramEvery, s.gramEvery, "gram_every")
+        try check("--eigen-tolerance", eigenTolerance, s.eigenTolerance, "eigen_tolerance")
+        try check("--seed", seed, s.initSeed, "init_seed")
+        try check("--data-seed", dataSeed, s.data.seed ?? 0, "data.seed")
+        try check("--n", n, s.data.n ?? 0, "data.n")
+        try check("--init-scale", initScale, s.initScale, "init_scale")
+        try check("--store-data-below", storeDataBelow, s.storeDataBelow ?? RunConfig.defaultStoreDataBelow, "store_data_below")
+        if compression != nil { throw refuse("--compression", "\(compression!)", "its datasets' filters are fixed") }
+        if widths != nil || activation != nil {
+            let (flag, value) = widths.map { ("--widths", $0) } ?? ("--activation", activation ?? "")
+            if (try? applyingModelFlags(to: s.model)) != s.model {
+                throw refuse(flag, value, "model = \(s.model.jsonString())")
+            }
+        }
+        func withoutSteps(_ c: RunConfig) -> RunConfig { var c = c; c.steps = s.steps; return c }
+        if let path = config {
+            let given = try RunConfig.load(path: path)
+            if withoutSteps(given) != s {
+                throw refuse("--config", path, "its settings differ from the file's /run@config")
+            }
+        }
+        if let name = preset {
+            // The preset's model must be the file's (its other settings may have been overridden).
+            if Preset(rawValue: name)!.config.model != s.model {
+                throw refuse("--preset", name, "model = \(s.model.jsonString())")
+            }
+        }
+        var out = s
+        if let steps { out.steps = steps }
+        return out
     }
 
     func run() throws {
         try reportingErrors(code: CLIExit.invalid) {
-            let cfg = try resolvedConfig()
+            // --resume takes its settings from the file (checked against the flags there).
+            let cfg = resume ? presetConfig : try resolvedConfig()
             if let sweepLr, let outputDir {
                 let rates = try Sweep.parseRates(sweepLr)
                 let args = Array(CommandLine.arguments.dropFirst())
@@ -161,7 +217,7 @@ struct RecordCommand: ParsableCommand {
                 _ = cfg  // the configuration is checked once here, before any child starts
                 // Ctrl-C reaches the children (same process group): they stop after their current
                 // step and mark their files interrupted; the parent waits for them and reports.
-                _ = StopRequest.install()
+                let stop = StopRequest.install()
                 let runs = try Sweep.run(rates: rates, outputDir: outputDir, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
                                          baseArguments: base, force: force, quiet: quiet)
                 print(Sweep.table(runs))
@@ -169,7 +225,7 @@ struct RecordCommand: ParsableCommand {
                 if !failed.isEmpty {
                     throw failure("sweep: \(failed.count) of \(runs.count) runs failed (lr \(failed.map(\.label).joined(separator: ", ")))", code: CLIExit.invalid)
                 }
-                if runs.contains(where: { $0.exitCode != 0 }) { throw ExitCode(130) }
+                if runs.contains(where: { $0.exitCode != 0 }) { throw ExitCode(stop.exitStatus) }
                 return
             }
             let stop = StopRequest.install()
@@ -177,7 +233,9 @@ struct RecordCommand: ParsableCommand {
             let base: TrajectorySink
             var writerSink: WriterSink?
             if resume, let output {
-                let r = try RecordingSession.resume(path: output)
+                let r = try RecordingSession.resume(path: output, batchSteps: batchSteps) { stored in
+                    try resumedConfig(stored: stored, file: output)
+                }
                 trainer = r.trainer; base = r.sink; writerSink = r.sink
                 if !quiet { FileHandle.standardError.write(Data("resuming \(output) from step \(trainer.step)\n".utf8)) }
             } else if let output, !noOutput {
@@ -222,7 +280,12 @@ struct RecordCommand: ParsableCommand {
             print(String(format: "eigensolver_max_lapack_discrepancy %.3e over %d checks, %d fallbacks, %.2f mean iterations",
                          outcome.maxCrossCheckDiscrepancy, outcome.crossChecks, outcome.lapackFallbacks, outcome.meanEigenIterations))
             if let why = outcome.divergenceReason { print("diverged: \(why)") }
-            if outcome.status == .interrupted { throw ExitCode(130) }
+            if outcome.status == .interrupted {
+                let subject = noOutput ? "" : "\(output ?? ""): "
+                let how = noOutput ? "" : "; continue with: eostrace record -o \(output ?? "") --resume"
+                FileHandle.standardError.write(Data("eostrace: \(subject)interrupted at step \(outcome.lastStep) (\(stop.signalName))\(how)\n".utf8))
+                throw ExitCode(stop.exitStatus)
+            }
         }
     }
 }

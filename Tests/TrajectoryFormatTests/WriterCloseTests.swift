@@ -88,7 +88,10 @@ final class WriterCloseTests: TemporaryDirectoryTestCase {
         try w.close(status: .interrupted)
         let f = try HDF5File.open(file)
         XCTAssertEqual(try f.group("/run").stringAttribute("eigensolver_check"), "{\"checks\":1}")
-        XCTAssertTrue(try f.group("/run").attributeInfo("eigensolver_check").type.isVariableLengthString)
+        // Fixed length (512 bytes) since issue 11: later values overwrite it in place.
+        let info = try f.group("/run").attributeInfo("eigensolver_check").type
+        XCTAssertFalse(info.isVariableLengthString)
+        XCTAssertEqual(info.size, 512)
         try f.close()
         let w2 = try TrajectoryWriter.resume(path: file, truncatingAfter: nil)
         XCTAssertEqual(try w2.storedEigensolverCheck(), "{\"checks\":1}")
