@@ -140,11 +140,16 @@ def segment_phases(lam, loss, eta, dtf=None, rule="loss"):
     """
     lam = np.asarray(lam, dtype=float)
     loss = np.asarray(loss, dtype=float)
-    T = len(lam)
     if rule not in ("loss", "dtf"):
         raise ValueError(f"unknown phase rule {rule!r}")
+    return phases_from_runs(lam, loss, dtf, find_runs(lam, 2.0 / eta), rule)
+
+
+def phases_from_runs(lam, loss, dtf, runs, rule="loss"):
+    """Phases and cycles given the runs above 2/η (each split at its peak; phase IV after it as in
+    `segment_phases`). Rows outside every run and its phase IV are phase I."""
+    T = len(lam)
     phase = np.ones(T, dtype=np.int8)
-    runs = find_runs(lam, 2.0 / eta)
     cycles = []
     for r, (a, b) in enumerate(runs):
         p = a + int(np.argmax(lam[a:b + 1]))

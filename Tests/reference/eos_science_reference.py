@@ -25,7 +25,6 @@ EIGEN_TOL = 1e-10
 def segment_with_options(lam, loss, eta, dtf=None, rule="loss", min_steps=1, min_margin=0.0, merge_gap=0):
     lam = np.asarray(lam, float)
     loss = np.asarray(loss, float)
-    T = len(lam)
     thr = 2.0 / eta
     merged = []
     for a, b in ref.find_runs(lam, thr):
@@ -36,23 +35,7 @@ def segment_with_options(lam, loss, eta, dtf=None, rule="loss", min_steps=1, min
     runs = [(a, b) for a, b in merged
             if int((lam[a:b + 1] > thr).sum()) >= min_steps
             and (min_margin == 0 or lam[a:b + 1].max() > (1 + min_margin) * thr)]
-    phase = np.ones(T, dtype=np.int8)
-    cycles = []
-    for r, (a, b) in enumerate(runs):
-        p = a + int(np.argmax(lam[a:b + 1]))
-        phase[a:p + 1] = 2
-        phase[p + 1:b + 1] = 3
-        limit = runs[r + 1][0] if r + 1 < len(runs) else T
-        reason = "next_run" if limit < T else "end_of_recording"
-        q = b + 1
-        while q < limit:
-            if (loss[q] <= loss[p]) if rule == "loss" else (dtf[q] < 0):
-                reason = "loss_recovered" if rule == "loss" else "dtf_negative"
-                break
-            phase[q] = 4
-            q += 1
-        cycles.append(ref.Cycle(a, p, b, q - 1 if q > b + 1 else None, reason))
-    return phase, cycles
+    return ref.phases_from_runs(lam, loss, dtf, runs, rule)
 
 
 def cycle_count(lam, eta, cycles):
