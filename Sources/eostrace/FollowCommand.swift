@@ -25,7 +25,7 @@ struct FollowCommand: ParsableCommand {
         commandName: "follow",
         abstract: "Print the new steps of a recording as another process writes it.",
         discussion: """
-            Columns: step, loss, sharpness Λ, Λη/2 (>1: above 2/η) and the phase by SPEC §3.1, \
+            Columns: step, loss, sharpness Λ, Λη/2 (>1: above 2/η) and the phase by the paper's §3.1 rule (docs/ANALYSIS.md), \
             computed online (a step shown as III may become II in the offline analysis when Λ \
             later rises above the run's peak). Exit status: 0 when the run's stored status leaves \
             'running'; 1 when its writer died (status still 'running', no live writer) or on \

@@ -175,7 +175,7 @@ public enum RunReport {
         sections.append(.init(id: "summary", heading: "Summary", blocks: [.table(summaryTable(w))]))
         var b1: [HTMLDocument.Block] = []
         if let f = fig("fig1") {
-            b1.append(.figure(f, caption: "Loss (top) and sharpness Λ = λ_max(M) (bottom) with the stability threshold 2/η. Background: phases I–IV (SPEC §3.1)."))
+            b1.append(.figure(f, caption: "Loss (top) and sharpness Λ = λ_max(M) (bottom) with the stability threshold 2/η. Background: phases I–IV (the paper's §3.1; docs/ANALYSIS.md)."))
         }
         sections.append(.init(id: "figure-1", heading: "Figure 1: loss and sharpness", blocks: b1))
         if let f = fig("fig2") {
