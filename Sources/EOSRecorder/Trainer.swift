@@ -320,13 +320,15 @@ public final class Trainer {
     /// Per-step costs for the benchmark, measured on `steps` steps from θ with the two kinds of
     /// step interleaved (medians, robust to a shared machine): a plain GD step (loss and gradient
     /// only), and a fully recorded step (evaluate with the exact M and λ_max(M_A), warm top-k,
-    /// signs, hand-off to a sink) — exactly the per-step work of `run` without the cadenced extras.
+    /// signs, the M-products unless `config.products` is false, hand-off to a sink) — exactly the
+    /// per-step work of `run` without the cadenced extras.
     public static func benchmark(config: RunConfig, evaluator: ModelEvaluator, theta: [Double], steps: Int) throws
         -> (plain: Double, recorded: Double, eigenIterations: Double, evaluate: Double, eigensolver: Double) {
         var thA = theta, thB = theta
         let solver = TopKEigensolver(k: config.k, options: TopKOptions(tolerance: config.eigenTolerance))
         let sink = MemorySink(keep: false)
         var previous: Matrix?
+        var chains = config.recordsProducts ? ProductChains(learningRate: config.learningRate) : nil
         var plain: [Double] = [], recorded: [Double] = [], evals: [Double] = [], eigs: [Double] = []
         var iterations = 0
         for t in 0..<steps {
@@ -340,9 +342,15 @@ public final class Trainer {
             EigenvectorSigns.apply(&v, previous: previous)
             previous = v
             let t3 = Date()
-            try sink.append(StepRow(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
-                                       outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values, eigenvectors: v,
-                                       dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness, gradNorm: ev.gradientNorm))
+            var row = StepRow(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
+                              outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values, eigenvectors: v,
+                              dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness, gradNorm: ev.gradientNorm)
+            if chains != nil {
+                row.products = chains!.step(residual: ev.residual, v1: v.row(0), sharpness: r.pairs.values[0], gram: ev.gram!)
+            }
+            row.cost = StepCost(iterations: Int64(r.iterations), matvecs: Int64(solver.matvecCount(of: r, n: ev.gram!.rows)),
+                                seconds: Date().timeIntervalSince(t1))
+            try sink.append(row)
             BLAS.axpy(-config.learningRate, ev.gradient, &thB)
             let t4 = Date()
             iterations += r.iterations
