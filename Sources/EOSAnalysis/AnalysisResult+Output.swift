@@ -28,7 +28,7 @@ extension AnalysisResult {
 
     /// Compact one-line JSON of the options (the `/analysis@options` attribute).
     public func optionsJSON() throws -> String {
-        String(decoding: try Self.encoder(pretty: false).encode(options), as: UTF8.self)
+        try withMSources(String(decoding: try Self.encoder(pretty: false).encode(options), as: UTF8.self))
     }
 
     /// Compact JSON of everything except the per-step table (the `/analysis@summary` attribute).
@@ -85,6 +85,7 @@ extension AnalysisResult {
                  + (r.maxDriftStep.map { " at step \($0)" } ?? "")
                  + ", of θ at checkpoints \(g(r.maxRelativeDriftCheckpoint)) (tolerance \(g(r.tolerance)): \(r.withinTolerance ? "ok" : "EXCEEDED"))")
         }
+        for l in mSourceLines() { line(l) }
         line()
         line("Phases (rule: \(options.phaseRule.rawValue)):  I \(phases.rows.phase1)  II \(phases.rows.phase2)  III \(phases.rows.phase3)  IV \(phases.rows.phase4) rows")
         let ex = phases.excursions
