@@ -52,9 +52,10 @@ public enum Analyzer {
         let sources = resultSources(input, series, plan: plan, provider: plan.needsProvider ? provider : nil, counts: gramCounts)
         gramUsage.results = sources
         gramUsage.approximate = sources.contains { !$0.exact }
-        if !plan.needsProvider {
+        if plan.firstOrder && plan.primary && plan.fromStart && (!plan.linear || plan.exactUpdate) {
             gramUsage.source = MSourceKind.recordedProducts.rawValue
-            gramUsage.label = "recorded products (gram_residual, r_prime, r_prime_from_start): exact, no replay"
+            gramUsage.label = "recorded products (gram_residual, r_prime, r_prime_from_start): exact, "
+                + (plan.verify ? "replay run as a verification only" : "no replay")
             gramUsage.rowsFromSource = pairRows.count
             gramUsage.rowsTopKFallback = 0
         }

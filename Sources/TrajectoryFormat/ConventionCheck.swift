@@ -150,7 +150,7 @@ public enum ConventionCheck {
                 return "\(file): \(conv) or /run@learning_rate: GD moved \(f(r))× the first-order prediction of both D (−ηMD) and ‖A‖² (−(4η/n)DᵀF) on the early steps"
             }
             if tenfold(r) {
-                return "\(file): /run@learning_rate or the Gram scale: D(t+1)−D(t) = \(f(r))·(−ηM(t)D(t)) on the early steps (gram_residual off by 10×)"
+                return "\(file): /run@learning_rate: likely \(r < 1 ? "10× too large" : "10× too small") (or M is off by 10×): D(t+1)−D(t) = \(f(r))·(−ηM(t)D(t)) on the early steps"
             }
             return "\(file): the Gram definition (/run@gram_definition) or \(conv): D(t+1)−D(t) = \(f(r))·(−ηM(t)D(t)) on the early steps"
                 + (twofold(r) ? " — M is \(r < 1 ? "twice" : "half") the Gram of this loss convention" : "")
