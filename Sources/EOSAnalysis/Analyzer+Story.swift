@@ -96,7 +96,10 @@ extension Analyzer {
             "fraction of anomalies within \(anomalies.window) steps (chance \(fmt(chance)); rate: lift above chance)",
             anomalies.nearSignChangeRate,
             chance < 1 ? (anomalies.nearSignChangeRate - chance) / (1 - chance) : .nan, "anomaly points")
-        let firstOrderErrorMedian = rows.firstOrderExactRows > 0 ? Distribution(rows.firstOrderError).median
+        // Judged on the exact rows only when enough rows are exact; otherwise the (approximate)
+        // value over all rows is printed without a verdict.
+        let firstOrderErrorMedian = StoryRows.judged(exact: rows.firstOrderExactRows, of: rows.firstOrderRows)
+                                    ? Distribution(rows.firstOrderError).median
                                                                   : checks.firstOrderResidual.all.median
         add("D follows its first-order update (Assumption 3.2)",
             "median ‖D(t+1) − (I − ηM)D(t)‖/‖ΔD‖ (rate: 1 − median)", firstOrderErrorMedian, 1 - firstOrderErrorMedian,
@@ -128,7 +131,7 @@ extension Analyzer {
             checks.lemma32.growth.rate, checks.lemma32.growth.rate, "phases II–III")
         // Theorem 2 is about R′ from a restart through phases III and IV (and phase I from the
         // start): phase-II rows right after a restart are close to R′ by construction.
-        let exactR = rows.rPrimeExactRows > 0
+        let exactR = StoryRows.judged(exact: rows.rPrimeExactRows, of: rows.rPrimeRows)
         let tracked = rows.median(exactR ? rows.rPrimeRelError : rows.rPrimeRelErrorAll, phases: [Phase.I.rawValue, Phase.III.rawValue, Phase.IV.rawValue])
         let fromStart = exactR ? Distribution(rows.rPrimeRelErrorFromStart).median : rPrime.fromStart.relError.all.median
         let worst = tracked.isNaN ? fromStart : (fromStart.isNaN ? tracked : max(tracked, fromStart))

@@ -50,6 +50,9 @@ public struct ConventionCheckResult: Codable, Equatable, Sendable {
     public var pairs: Int
     /// One line naming the attribute that is likely wrong, or nil.
     public var warning: String?
+    /// The warning without the file: the object it names, and the problem.
+    public var object: String?
+    public var message: String?
 }
 
 /// Checks, rather than trusts, the conventions a recording states: the loss against ‖D‖²/n, the
@@ -76,9 +79,11 @@ public enum ConventionCheck {
         var kind = LossConventionKind.sumOverN
         if let convention {
             guard let k = LossConventionKind.parse(convention) else {
+                let message = "unknown convention '\(convention)' (expected \(LossConventionKind.allCases.map(\.rawValue).joined(separator: ", ")))"
                 return ConventionCheckResult(convention: convention, lossFactor: .nan, residualFactor: nil,
                                              outputNormFactor: nil, pairs: 0,
-                                             warning: "\(file): /run@loss_convention: unknown convention '\(convention)' (expected \(LossConventionKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                                             warning: "\(file): /run@loss_convention: \(message)",
+                                             object: "/run@loss_convention", message: message)
             }
             kind = k
         }
@@ -123,15 +128,23 @@ public enum ConventionCheck {
         let aConstant = aFactors.count >= 3 && spread(aFactors) < 0.25
         var result = ConventionCheckResult(convention: kind.rawValue, lossFactor: lossFactor, residualFactor: rFactor,
                                            outputNormFactor: aFactor, pairs: pairs, warning: nil)
-        result.warning = diagnose(lossFactor: lossFactor, residual: rConstant ? rFactor : nil,
-                                  outputNorm: aConstant ? aFactor : nil, stated: convention, kind: kind, file: file)
+        if let d = diagnose(lossFactor: lossFactor, residual: rConstant ? rFactor : nil,
+                            outputNorm: aConstant ? aFactor : nil, stated: convention, kind: kind, file: file) {
+            result.warning = d
+            let rest = d.dropFirst(file.count + 2)
+            if let colon = rest.range(of: ": ") {
+                result.object = String(rest[..<colon.lowerBound])
+                result.message = String(rest[colon.upperBound...])
+            }
+        }
         return result
     }
 
     /// The one-line diagnosis, or nil when every measured factor is consistent.
     static func diagnose(lossFactor: Double, residual r: Double?, outputNorm a: Double?, stated: String?,
                          kind: LossConventionKind, file: String) -> String? {
-        let conv = "/run@loss_convention (\(stated.map { "'\($0)'" } ?? "absent: the paper's ‖D‖²/n"))"
+        let conv = "/run@loss_convention"
+        let convText = stated.map { "stated '\($0)'" } ?? "not stated, so the paper's ‖D‖²/n"
         func ok(_ x: Double) -> Bool { x.isFinite && abs(log(x)) <= log(okRatio) }
         func near(_ x: Double, _ f: Double) -> Bool { x.isFinite && x > 0 && abs(log(x / f)) <= log(1.2) }
         func tenfold(_ x: Double) -> Bool { near(x, 10) || near(x, 0.1) }
@@ -139,7 +152,7 @@ public enum ConventionCheck {
         func f(_ x: Double) -> String { String(format: "%.3g", x) }
         if lossFactor.isFinite && !ok(lossFactor) {
             let implied = LossConventionKind.allCases.first { near(lossFactor * kind.lossScale(outputs: 1), $0.lossScale(outputs: 1)) }
-            return "\(file): \(conv): loss = \(f(lossFactor))× what this convention gives from the residual (‖D‖²/n·\(f(kind.lossScale(outputs: 1))))"
+            return "\(file): \(conv): loss = \(f(lossFactor))× what the convention (\(convText)) gives from the residual (‖D‖²/n·\(f(kind.lossScale(outputs: 1))))"
                 + (implied.map { "; the loss looks like '\($0.rawValue)'" } ?? "")
         }
         if let r, !ok(r) {
@@ -147,20 +160,20 @@ public enum ConventionCheck {
                 if tenfold(r) {
                     return "\(file): /run@learning_rate: likely \(r < 1 ? "10× too large" : "10× too small") (D(t+1)−D(t) = \(f(r))·(−ηMD) and Δ‖A‖² = \(f(a))·(−(4η/n)DᵀF) on the early steps)"
                 }
-                return "\(file): \(conv) or /run@learning_rate: GD moved \(f(r))× the first-order prediction of both D (−ηMD) and ‖A‖² (−(4η/n)DᵀF) on the early steps"
+                return "\(file): \(conv) or /run@learning_rate: GD moved \(f(r))× the first-order prediction of both D (−ηMD) and ‖A‖² (−(4η/n)DᵀF) on the early steps (convention \(convText))"
             }
             if tenfold(r) {
                 return "\(file): /run@learning_rate: likely \(r < 1 ? "10× too large" : "10× too small") (or M is off by 10×): D(t+1)−D(t) = \(f(r))·(−ηM(t)D(t)) on the early steps"
             }
-            return "\(file): the Gram definition (/run@gram_definition) or \(conv): D(t+1)−D(t) = \(f(r))·(−ηM(t)D(t)) on the early steps"
-                + (twofold(r) ? " — M is \(r < 1 ? "twice" : "half") the Gram of this loss convention" : "")
+            return "\(file): /run@gram_definition or \(conv): D(t+1)−D(t) = \(f(r))·(−ηM(t)D(t)) on the early steps"
+                + (twofold(r) ? " — M is \(r < 1 ? "twice" : "half") the Gram of the loss convention (\(convText))" : " (convention \(convText))")
         }
         if let a, !ok(a) {
             if tenfold(a) {
                 return "\(file): /run@learning_rate: likely \(a < 1 ? "10× too large" : "10× too small") (Δ‖A‖² = \(f(a))·(−(4η/n)DᵀF) on the early steps)"
             }
             if twofold(a) {
-                return "\(file): \(conv): Δ‖A‖² = \(f(a))× the prediction of this convention on the early steps"
+                return "\(file): \(conv): Δ‖A‖² = \(f(a))× the prediction of the convention (\(convText)) on the early steps"
             }
         }
         return nil
@@ -196,5 +209,37 @@ extension ConventionCheck {
                    dtf: try reader.read(s.dtf, range: r), outputNormSq: try reader.read(s.outputNormSq, range: r),
                    learningRate: reader.metadata.learningRate, n: reader.n,
                    convention: try reader.lossConventionAttribute(), file: reader.path)
+    }
+}
+
+extension Run {
+    /// `ConventionCheck` on the first steps, as validation problems (called from the semantic
+    /// checks): a file whose M or η is off by a constant does not validate.
+    mutating func checkConventions() {
+        let t = Layout.trajectory
+        guard let run = try? file.group(Layout.run),
+              let eta = try? run.scalarAttribute("learning_rate", as: Double.self),
+              let n64 = try? run.scalarAttribute("n_samples", as: Int64.self), n64 >= 1, n64 < 1 << 31 else { return }
+        let n = Int(n64)
+        func rows(_ name: String, cols: Int) -> [Double]? {
+            // Only float64 datasets of a plausible extent (untrusted files: see `plausible`).
+            guard let (ds, shape) = plausible("\(t)/\(name)", rank: cols == 1 && name != RecordedProducts.gramResidual && name != "residual" ? 1 : 2),
+                  shape[0] >= 2, shape.dropFirst().reduce(1, *) == cols else { return nil }
+            let r = 0..<min(shape[0], ConventionCheck.earlyPairs + 1)
+            return try? ds.readRows(r, as: Double.self)
+        }
+        guard file.kind(of: "\(t)/step") == .dataset, let stepDs = try? file.dataset("\(t)/step"), stepDs.extentProblem() == nil,
+              (try? stepDs.typeInfo().elementType) == .int64, let shape = try? stepDs.shape(), shape.count == 1, shape[0] >= 2,
+              let steps = try? stepDs.readRows(0..<min(shape[0], ConventionCheck.earlyPairs + 1), as: Int64.self),
+              let loss = rows("loss", cols: 1), let residual = rows("residual", cols: n), let dtf = rows("dtf", cols: 1),
+              let a2 = rows("output_norm_sq", cols: 1) else { return }
+        let m = [steps.count, loss.count, residual.count / n, dtf.count, a2.count].min()!
+        let g = rows(RecordedProducts.gramResidual, cols: n).flatMap { $0.count / n >= m ? Array($0[0..<(m * n)]) : nil }
+        let stated = run.hasAttribute(RecordedProducts.lossConventionAttribute)
+            ? try? run.stringAttribute(RecordedProducts.lossConventionAttribute) : nil
+        let r = ConventionCheck.run(steps: Array(steps[0..<m]), loss: Array(loss[0..<m]), residual: Array(residual[0..<(m * n)]),
+                                    gramResidual: g, dtf: Array(dtf[0..<m]), outputNormSq: Array(a2[0..<m]),
+                                    learningRate: eta, n: n, convention: stated, file: "")
+        if let object = r.object, let message = r.message { problem(object, message) }
     }
 }
