@@ -16,9 +16,9 @@ public enum LossConventionKind: String, Codable, Sendable, CaseIterable {
         let t = text.lowercased().trimmingCharacters(in: .whitespaces)
             .replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: " ", with: "_")
         switch t {
-        case "sum_over_n", "mean_sum", "paper", "mse", "sum_n", "sum_mean", "||d||^2/n", "‖d‖²/n": return .sumOverN
-        case "half", "half_mean_sum", "half_sum_over_n", "cohen", "half_mse", "||d||^2/(2n)", "‖d‖²/(2n)": return .half
-        case "per_output", "pytorch", "mean", "mse_mean", "mean_over_outputs", "||d||^2/(nc)", "‖d‖²/(nc)": return .perOutput
+        case "mean_squared_error", "sum_over_n", "mean_sum", "paper", "mse", "sum_n", "sum_mean", "||d||^2/n", "‖d‖²/n": return .sumOverN
+        case "half_mean_squared_error", "half", "half_mean_sum", "half_sum_over_n", "cohen", "half_mse", "||d||^2/(2n)", "‖d‖²/(2n)": return .half
+        case "mse_per_output", "per_output", "pytorch", "mean", "mse_mean", "mean_over_outputs", "||d||^2/(nc)", "‖d‖²/(nc)": return .perOutput
         default: return nil
         }
     }
