@@ -50,8 +50,11 @@ extension AnalysisInput {
 
 /// Which M(t) to use for a recording.
 public enum GramChoice: String, Sendable, CaseIterable, Codable {
-    /// Replay when possible, else stored `gram`, else the top-k approximation.
+    /// The recorded M-products where they serve; elsewhere replay when possible, else stored
+    /// `gram`, else the top-k approximation.
     case auto
+    /// The recorded M-products only (error when the file has none; top-k where they do not serve).
+    case products
     /// Replay (error when impossible).
     case replay
     /// Stored `gram` (top-k where missing; error when the file has none).
@@ -145,6 +148,37 @@ public struct GramSelection {
             recordedResidual: { row in Array(residual[(row * n)..<((row + 1) * n)]) },
             fileName: reader.path)
     }
+}
+
+extension ProductSource {
+    /// The M-products of rows `rows` of a recording, read in blocks as the analysis walks forward;
+    /// nil when the file has none. Shapes are checked now (one-line errors naming the object).
+    public init?(reader: TrajectoryReader, rows: Range<Int>, modelKind: String?) throws {
+        func source(_ name: String) throws -> (@Sendable (Int) throws -> [Double])? {
+            guard reader.hasProduct(name) else { return nil }
+            let box = BlockBox(try ProductBlockReader(reader: reader, name: name, rows: rows))
+            return { row in Array(try box.blocks.vector(atRow: row)) }
+        }
+        let g = try source(RecordedProducts.gramResidual)
+        let rp = try source(RecordedProducts.rPrime)
+        let rs = try source(RecordedProducts.rPrimeFromStart)
+        guard g != nil || rp != nil || rs != nil else { return nil }
+        var linear: (x: [Double], d: Int, width: Int)?
+        if modelKind == "two_layer_linear", let x = try reader.X(),
+           let data = reader.metadata.model.data(using: .utf8),
+           let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let width = obj["width"] as? Int, reader.d > 0, x.count == reader.n * reader.d {
+            linear = (x, reader.d, width)
+        }
+        self.init(gramResidual: g, rPrime: rp, rPrimeFromStart: rs, startsAtFirstRecordedStep: rows.lowerBound == 0,
+                  linear: linear)
+    }
+}
+
+/// Lets the product closures hold their block reader (used from the analyzer's thread only).
+private final class BlockBox: @unchecked Sendable {
+    let blocks: ProductBlockReader
+    init(_ b: ProductBlockReader) { blocks = b }
 }
 
 /// Lets the on-demand eigenvector loader hold the reader (used from the analyzer's thread only).

@@ -48,6 +48,9 @@ public struct AnalysisInput: Sendable {
     public var outputLayerSharpness: [Double]?
     /// Model kind from the model description ("mlp", "two_layer_linear", "external", …).
     public var modelKind: String?
+    /// The recorded M-products (format 1.1), when the file has them: the analysis then takes
+    /// M(t)D(t) and both R′ chains from the file (exact, no replay).
+    public var products: ProductSource?
 
     public init(steps: [Int64], learningRate: Double, n: Int, k: Int, loss: [Double], residual: [Double],
                 outputs: [Double]? = nil, targets: [Double]? = nil, outputNormSq: [Double], sharpness: [Double],

@@ -28,7 +28,7 @@ extension AnalysisResult {
 
     /// Compact one-line JSON of the options (the `/analysis@options` attribute).
     public func optionsJSON() throws -> String {
-        String(decoding: try Self.encoder(pretty: false).encode(options), as: UTF8.self)
+        try withMSources(String(decoding: try Self.encoder(pretty: false).encode(options), as: UTF8.self))
     }
 
     /// Compact JSON of everything except the per-step table (the `/analysis@summary` attribute).
@@ -53,6 +53,7 @@ extension AnalysisResult {
         "step", "phase", "loss", "sharpness", "output_norm_sq", "dtf", "c1", "r_norm_sq",
         "r_prime_error", "r_prime_rel_error", "r_prime_error_from_start", "r_prime_rel_error_from_start",
         "anomaly", "eps2", "first_order_error", "output_norm_first_order_error", "c1_ratio", "exact_update_error", "replay_drift",
+        "first_order_exact", "r_prime_exact", "r_prime_from_start_exact",
     ]
 
     /// The per-step table as CSV: a header line, then one line per row. Numbers use Swift's
@@ -67,6 +68,7 @@ extension AnalysisResult {
             var fields = ["\(p.step[i])", "\(p.phase[i])"] + doubles.map(csvNumber)
             fields.append("\(p.anomaly[i])")
             fields += [p.eps2[i], p.firstOrderError[i], p.outputNormFirstOrderError[i], p.c1Ratio[i], p.exactUpdateError[i], p.replayDrift[i]].map(csvNumber)
+            for flags in [p.firstOrderExact, p.rPrimeExact, p.rPrimeFromStartExact] { fields.append(flags.map { "\($0[i])" } ?? "") }
             out += fields.joined(separator: ",")
             out += "\n"
         }
@@ -85,6 +87,7 @@ extension AnalysisResult {
                  + (r.maxDriftStep.map { " at step \($0)" } ?? "")
                  + ", of θ at checkpoints \(g(r.maxRelativeDriftCheckpoint)) (tolerance \(g(r.tolerance)): \(r.withinTolerance ? "ok" : "EXCEEDED"))")
         }
+        for l in mSourceLines() { line(l) }
         line()
         line("Phases (rule: \(options.phaseRule.rawValue)):  I \(phases.rows.phase1)  II \(phases.rows.phase2)  III \(phases.rows.phase3)  IV \(phases.rows.phase4) rows")
         let ex = phases.excursions

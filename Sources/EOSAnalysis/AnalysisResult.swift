@@ -1,3 +1,4 @@
+import TrajectoryFormat
 import EOSPhases
 
 /// Everything one analysis computed. Encodes to JSON with sorted keys (see `jsonData()`); numbers
@@ -18,6 +19,9 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     /// How much of the paper's story the run supports, claim by claim.
     public var story: [StoryItem]
     public var perStep: PerStepTable
+    /// The stated conventions checked against the data (`TrajectoryFormat.ConventionCheck`);
+    /// nil when not run (an in-memory input).
+    public var conventions: ConventionCheckResult?
 }
 
 public struct RunInfo: Codable, Equatable, Sendable {
@@ -54,6 +58,13 @@ public struct GramUsage: Codable, Equatable, Sendable {
     public var replay: ReplayReport?
     /// Why a better source of M was not used (e.g. "not replayable: no parameter checkpoints").
     public var note: String?
+    /// Which M each M-dependent result used, and on how many rows it is exact ("recorded
+    /// products", "replay within tolerance", "replay beyond tolerance", "stored gram", "top-k
+    /// approximation").
+    public var results: [MResultSource]?
+    /// Replay as a verification: drift per checkpoint interval and, with products, the distance of
+    /// the replayed products from the recorded ones (nil when nothing was replayed).
+    public var verification: ReplayVerification?
 }
 
 /// How well replayed GD reproduced the recording (SPEC §3.3, §4).
@@ -262,4 +273,10 @@ public struct PerStepTable: Codable, Equatable, Sendable {
     public var exactUpdateError: [Double]
     /// ‖D_replay(t) − D(t)‖/‖D(t)‖ where M(t) came from replay (NaN elsewhere).
     public var replayDrift: [Double]
+    /// 1 where the row's first-order error of D / primary R′ error / R′-from-start error is
+    /// exact (recorded products, a replay within tolerance, the stored gram; for R′ every M since
+    /// the last restart), 0 where it is not (drifted replay, top-k).
+    public var firstOrderExact: [UInt8]? = nil
+    public var rPrimeExact: [UInt8]? = nil
+    public var rPrimeFromStartExact: [UInt8]? = nil
 }

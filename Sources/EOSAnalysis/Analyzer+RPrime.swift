@@ -20,13 +20,15 @@ struct RPrimeTracker {
         self.phaseIIStarts = phaseIIStarts
     }
 
-    /// Restarts (R′ := R) the iterates that restart at `row`.
-    mutating func beginRow(_ row: Int, r: [Double], afterGap: Bool) {
+    /// Restarts (R′ := R) the iterates that restart at `row`; returns which did.
+    @discardableResult
+    mutating func beginRow(_ row: Int, r: [Double], afterGap: Bool) -> (fromStart: Bool, primary: Bool) {
         if afterGap { fromStart = r; startsFromStart += 1 }
         var restartPrimary = afterGap
         if options.rPrimeRestarts && phaseIIStarts.contains(row) { restartPrimary = true }
         if let window = options.rPrimeWindow, rowsSincePrimaryStart >= window { restartPrimary = true }
         if restartPrimary { primary = r; startsPrimary += 1; rowsSincePrimaryStart = 0 }
+        return (afterGap, restartPrimary)
     }
 
     /// One GD step of both iterates. `gramTimesProjected` is M(t)·[D, P R′_S, P R′_P] (3×n).

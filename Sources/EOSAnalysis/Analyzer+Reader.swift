@@ -1,3 +1,4 @@
+import EOSPhases
 import Foundation
 import TrajectoryFormat
 
@@ -21,8 +22,12 @@ extension Analyzer {
     ///   - gramSelected: called once M(t) is chosen, before the analysis runs, with the note
     ///     saying why a better source was not used (nil when replaying).
     ///   - progress: called with (rows done, total rows) now and then.
+    ///   - verifyReplay: also replay GD (when the file has products, as a verification compared
+    ///     with them; without products replay is the fallback anyway) and report the drift per
+    ///     checkpoint interval (`result.gram.verification`).
     public static func analyzeRecording(reader: TrajectoryReader, options: AnalysisOptions = .init(),
                                         gram: GramChoice = .auto, steps: ClosedRange<Int64>? = nil,
+                                        verifyReplay: Bool = false,
                                         gramSelected: ((_ note: String?) -> Void)? = nil,
                                         progress: ((Int, Int) -> Void)? = nil) throws -> AnalyzedRecording {
         var rows: Range<Int>?
@@ -36,19 +41,44 @@ extension Analyzer {
             }
             rows = lo..<hi
         }
-        let input = try AnalysisInput(reader: reader, rows: rows)
-        let selection = try GramSelection.make(reader: reader, input: input, choice: gram)
+        var input = try AnalysisInput(reader: reader, rows: rows)
+        if gram == .auto || gram == .products {
+            input.products = try ProductSource(reader: reader, rows: rows ?? 0..<input.count, modelKind: input.modelKind)
+            if gram == .products && input.products == nil {
+                throw TrajectoryError(.missingObject, file: reader.path, object: "/trajectory/gram_residual",
+                                      "no recorded M-products (gram_residual, r_prime, r_prime_from_start) in this file")
+            }
+        }
+        // Products that serve every M-dependent result need no other M (no replay, no checkpoint)
+        // unless replay is asked for as a verification.
+        let probe = try makePlan(input, options: options,
+                                 restartRows: EOSPhases.PhaseSegmentation.runsAbove(sharpness: input.sharpness,
+                                                                                    threshold: 2 / input.learningRate).map(\.start),
+                                 pairs: (0..<input.count).filter { input.isConsecutive($0) }.count, verify: verifyReplay)
+        var selection: GramSelection
+        if input.products != nil && !probe.needsProvider {
+            selection = GramSelection(provider: nil, replay: nil, note: nil)
+        } else if gram == .products {
+            selection = verifyReplay ? try GramSelection.make(reader: reader, input: input, choice: .replay)
+                                     : GramSelection(provider: nil, replay: nil, note: "M-products only (--gram products): top-k elsewhere")
+        } else {
+            selection = try GramSelection.make(reader: reader, input: input, choice: verifyReplay && gram == .auto ? .replay : gram)
+        }
         gramSelected?(selection.note)
         var result = try analyze(input, gram: selection.provider, options: options, gramNote: selection.note,
-                                 outputBias: OutputBias.from(reader: reader, input: input), progress: progress)
+                                 outputBias: OutputBias.from(reader: reader, input: input), verifyReplay: verifyReplay,
+                                 progress: progress)
         if let r = selection.replay { result.gram.replay = r.report }
+        // Conventions are checked, not trusted (on the recording's first steps).
+        result.conventions = try ConventionCheck.run(reader: reader)
         return AnalyzedRecording(input: input, result: result, gramNote: selection.note)
     }
 
     /// `analyzeRecording(reader:options:gram:steps:progress:)`'s result only.
     public static func analyze(reader: TrajectoryReader, options: AnalysisOptions = .init(), gram: GramChoice = .auto,
-                               steps: ClosedRange<Int64>? = nil,
+                               steps: ClosedRange<Int64>? = nil, verifyReplay: Bool = false,
                                progress: ((Int, Int) -> Void)? = nil) throws -> AnalysisResult {
-        try analyzeRecording(reader: reader, options: options, gram: gram, steps: steps, progress: progress).result
+        try analyzeRecording(reader: reader, options: options, gram: gram, steps: steps, verifyReplay: verifyReplay,
+                             progress: progress).result
     }
 }

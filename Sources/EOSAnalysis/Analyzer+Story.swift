@@ -4,14 +4,33 @@ import Foundation
 /// The per-row series the story needs beyond the summaries (phases, R′ errors).
 struct StoryRows {
     var phases: [Int8]
+    /// The M-dependent series with NaN where the row's value is not exact (drifted replay, top-k):
+    /// such rows never feed a verdict.
     var rPrimeRelError: [Double]
     var rPrimeRelErrorFromStart: [Double]
+    var firstOrderError: [Double]
+    /// The primary R′ relative error at every row (exact or not): the value printed when no row is exact.
+    var rPrimeRelErrorAll: [Double]
+    /// Rows with a value, and those exact, per M-dependent claim.
+    var firstOrderRows = 0, firstOrderExactRows = 0
+    var rPrimeRows = 0, rPrimeExactRows = 0
 
     init(phases: [Int8], series: RowSeries) {
         self.phases = phases
-        rPrimeRelError = series.rPrimeRelError
-        rPrimeRelErrorFromStart = series.rPrimeRelErrorFromStart
+        func exactOnly(_ v: [Double], _ e: [UInt8]) -> [Double] { v.indices.map { e[$0] == 1 ? v[$0] : .nan } }
+        rPrimeRelError = exactOnly(series.rPrimeRelError, series.rPrimeExact)
+        rPrimeRelErrorAll = series.rPrimeRelError
+        rPrimeRelErrorFromStart = exactOnly(series.rPrimeRelErrorFromStart, series.rPrimeFromStartExact)
+        firstOrderError = exactOnly(series.firstOrderError, series.firstOrderExact)
+        firstOrderRows = series.firstOrderError.filter(\.isFinite).count
+        firstOrderExactRows = firstOrderError.filter(\.isFinite).count
+        rPrimeRows = series.rPrimeRelError.filter(\.isFinite).count + series.rPrimeRelErrorFromStart.filter(\.isFinite).count
+        rPrimeExactRows = rPrimeRelError.filter(\.isFinite).count + rPrimeRelErrorFromStart.filter(\.isFinite).count
     }
+
+    /// A claim that needs M gets a verdict only when at least half of its rows are exact; it is
+    /// then judged on the exact rows alone.
+    static func judged(exact: Int, of rows: Int) -> Bool { exact > 0 && 2 * exact >= rows }
 
     /// Median of `values` over rows whose phase is in `set` (NaN when none is finite).
     func median(_ values: [Double], phases set: Set<Int8>) -> Double {
@@ -46,10 +65,15 @@ extension Analyzer {
                           rPrime: RPrimeSummary, decomposition: DecompositionSummary, approximate: Bool,
                           rows: StoryRows) -> [StoryItem] {
         var items: [StoryItem] = []
-        func add(_ claim: String, _ measure: String, _ value: Double, _ rate: Double, _ basis: String, needsM: Bool = false) {
-            let noVerdict = needsM && approximate
+        func add(_ claim: String, _ measure: String, _ value: Double, _ rate: Double, _ basis: String, needsM: Bool = false,
+                 exactRows: Int = 0, rowsWithValue: Int = 0) {
+            let noVerdict = needsM && !StoryRows.judged(exact: exactRows, of: rowsWithValue)
+            var b = basis
+            if needsM && !noVerdict && exactRows < rowsWithValue {
+                b += " (exact M only: \(exactRows) of \(rowsWithValue) rows; the others are left out)"
+            }
             items.append(StoryItem(claim: claim + (noVerdict ? " [approximate M: no verdict]" : ""), measure: measure,
-                                   value: value, verdict: noVerdict ? StoryVerdict.notApplicable : verdict(rate), basis: basis))
+                                   value: value, verdict: noVerdict ? StoryVerdict.notApplicable : verdict(rate), basis: b))
         }
         let cycleCount = Double(phases.cycleCount)
         let multiStep = phases.cycles.filter { $0.complete && $0.endRow > $0.startRow }.count
@@ -72,10 +96,14 @@ extension Analyzer {
             "fraction of anomalies within \(anomalies.window) steps (chance \(fmt(chance)); rate: lift above chance)",
             anomalies.nearSignChangeRate,
             chance < 1 ? (anomalies.nearSignChangeRate - chance) / (1 - chance) : .nan, "anomaly points")
-        let firstOrderErrorMedian = checks.firstOrderResidual.all.median
+        // Judged on the exact rows only when enough rows are exact; otherwise the (approximate)
+        // value over all rows is printed without a verdict.
+        let firstOrderErrorMedian = StoryRows.judged(exact: rows.firstOrderExactRows, of: rows.firstOrderRows)
+                                    ? Distribution(rows.firstOrderError).median
+                                                                  : checks.firstOrderResidual.all.median
         add("D follows its first-order update (Assumption 3.2)",
             "median ‖D(t+1) − (I − ηM)D(t)‖/‖ΔD‖ (rate: 1 − median)", firstOrderErrorMedian, 1 - firstOrderErrorMedian,
-            "all pairs", needsM: true)
+            "all pairs", needsM: true, exactRows: rows.firstOrderExactRows, rowsWithValue: rows.firstOrderRows)
         let outputNormErrorMedian = checks.firstOrderOutputNorm.all.median
         add("‖A‖² follows −(4η/n)DᵀF (Assumption 3.2)", "median relative error (rate: 1 − median)",
             outputNormErrorMedian, 1 - outputNormErrorMedian, "all pairs")
@@ -103,12 +131,14 @@ extension Analyzer {
             checks.lemma32.growth.rate, checks.lemma32.growth.rate, "phases II–III")
         // Theorem 2 is about R′ from a restart through phases III and IV (and phase I from the
         // start): phase-II rows right after a restart are close to R′ by construction.
-        let tracked = rows.median(rows.rPrimeRelError, phases: [Phase.I.rawValue, Phase.III.rawValue, Phase.IV.rawValue])
-        let fromStart = rPrime.fromStart.relError.all.median
+        let exactR = StoryRows.judged(exact: rows.rPrimeExactRows, of: rows.rPrimeRows)
+        let tracked = rows.median(exactR ? rows.rPrimeRelError : rows.rPrimeRelErrorAll, phases: [Phase.I.rawValue, Phase.III.rawValue, Phase.IV.rawValue])
+        let fromStart = exactR ? Distribution(rows.rPrimeRelErrorFromStart).median : rPrime.fromStart.relError.all.median
         let worst = tracked.isNaN ? fromStart : (fromStart.isNaN ? tracked : max(tracked, fromStart))
         add("R stays close to R′ (Lemma 3.5, Theorem 2)",
             "median ‖R − R′‖/‖R‖ on phases I, III, IV \(fmt(tracked)) and from the start \(fmt(fromStart)) (value: the larger; rate: 1 − value; all rows: \(fmt(rPrime.primary.relError.all.median)))",
-            worst, 1 - worst, "phases I, III, IV (restarted R′) and all rows (R′ from the start)", needsM: true)
+            worst, 1 - worst, "phases I, III, IV (restarted R′) and all rows (R′ from the start)", needsM: true,
+            exactRows: rows.rPrimeExactRows, rowsWithValue: rows.rPrimeRows)
         let rDecreaseRate = decomposition.rNormSqDecreases.all.rate, lossDecreaseRate = decomposition.lossDecreases.all.rate
         add("‖R‖² decreases more steadily than L (§3.4)", "rate ‖R‖² decreases (vs L: \(fmt(lossDecreaseRate)))",
             rDecreaseRate,

@@ -22,8 +22,11 @@ public enum Analyzer {
     /// Analyzer+Phases), the row pass (decomposition, R′ tracking, first-order errors, pair
     /// quantities: Analyzer+RowSeries, Analyzer+RPrime), anomaly points (Analyzer+Anomalies),
     /// assumption checks (Analyzer+Checks) and the story (Analyzer+Story).
+    ///   - verifyReplay: with `input.products`, also apply `gram` (a replay) at every row and report
+    ///     how far its products are from the recorded ones (`gram.verification`).
     public static func analyze(_ input: AnalysisInput, gram: GramProvider? = nil, options: AnalysisOptions = .init(),
                                replay: ReplayReport? = nil, gramNote: String? = nil, outputBias: OutputBias? = nil,
+                               verifyReplay: Bool = false,
                                progress: ((Int, Int) -> Void)? = nil) throws -> AnalysisResult {
         try input.validate()
         try options.validate()
@@ -35,15 +38,31 @@ public enum Analyzer {
         let restartRows = PhaseSegmentation.runsAbove(sharpness: input.sharpness, threshold: 2 / eta).map(\.start)
         let topK = TopKGramProvider(input)
         let provider: GramProvider = gram ?? topK
+        let pairRows = (0..<t).filter { input.isConsecutive($0) }
+        let plan = try makePlan(input, options: options, restartRows: restartRows, pairs: pairRows.count,
+                                verify: verifyReplay && gram != nil)
 
         let (series, gramCounts) = try computeRowSeries(
-            input, provider: provider, topK: topK, phaseIIStarts: Set(restartRows), options: options,
+            input, provider: provider, topK: topK, phaseIIStarts: Set(restartRows), options: options, plan: plan,
             progress: progress)
 
-        let pairRows = (0..<t).filter { input.isConsecutive($0) }
         let phaseSummary = phaseSummary(phases: phases, cycles: cycles, options: options, threshold: 2 / eta)
         let decomposition = decompositionSummary(input, series, phases: phases, pairRows: pairRows)
-        let (gramUsage, gramLabel) = gramUsage(provider: provider, counts: gramCounts, replay: replay, note: gramNote)
+        var (gramUsage, gramLabel) = gramUsage(provider: provider, counts: gramCounts, replay: replay, note: gramNote)
+        let sources = resultSources(input, series, plan: plan, provider: plan.needsProvider ? provider : nil, counts: gramCounts)
+        gramUsage.results = sources
+        gramUsage.approximate = sources.contains { !$0.exact }
+        if plan.firstOrder && plan.primary && plan.fromStart && (!plan.linear || plan.exactUpdate) {
+            gramUsage.source = MSourceKind.recordedProducts.rawValue
+            gramUsage.label = "recorded products (gram_residual, r_prime, r_prime_from_start): exact, "
+                + (plan.verify ? "replay run as a verification only" : "no replay")
+            gramUsage.rowsFromSource = pairRows.count
+            gramUsage.rowsTopKFallback = 0
+        }
+        gramLabel = sources.first { $0.result == "r_prime" }?.label ?? gramLabel
+        if let rp = provider as? ReplayGramProvider, plan.needsProvider {
+            gramUsage.verification = verification(input, series, checkpointSteps: rp.checkpointSteps, plan: plan)
+        }
         let rPrime = rPrimeSummary(series, phases: phases, options: options, gramLabel: gramLabel)
         let anomalies = anomalySummary(input, anomaly: series.anomaly, phases: phases, pairRows: pairRows, options: options)
         var checks = checksSummary(input, series, phases: phases, cycles: cycles, pairRows: pairRows, options: options)
@@ -59,7 +78,9 @@ public enum Analyzer {
             rPrimeErrorFromStart: series.rPrimeErrorFromStart, rPrimeRelErrorFromStart: series.rPrimeRelErrorFromStart,
             anomaly: series.anomaly, eps2: series.eps2, firstOrderError: series.firstOrderError,
             outputNormFirstOrderError: series.outputNormFirstOrderError, c1Ratio: series.c1Ratio,
-            exactUpdateError: series.exactUpdateErrorRelativeToResidual, replayDrift: series.replayDrift)
+            exactUpdateError: series.exactUpdateErrorRelativeToResidual, replayDrift: series.replayDrift,
+            firstOrderExact: series.firstOrderExact, rPrimeExact: series.rPrimeExact,
+            rPrimeFromStartExact: series.rPrimeFromStartExact)
 
         let run = RunInfo(rows: t, firstStep: input.steps[0], lastStep: input.steps[t - 1],
                           consecutivePairs: pairRows.count, gaps: t - 1 - pairRows.count,

@@ -27,14 +27,15 @@ import Foundation
 public final class ReplayGramProvider: GramProvider {
     public let source: GramSource = .exact
     public var label: String {
-        "exact Gram by replay from \(checkpointSteps.count) checkpoint\(checkpointSteps.count == 1 ? "" : "s")"
+        "Gram by replay from \(checkpointSteps.count) checkpoint\(checkpointSteps.count == 1 ? "" : "s")"
     }
 
     private let evaluator: ModelEvaluator
     private let isTwoLayerLinear: Bool
     private let eta: Double
     private let steps: [Int64]
-    private let checkpointSteps: [Int64]
+    /// Steps of the checkpoints it replays from.
+    public let checkpointSteps: [Int64]
     private let checkpoint: (Int) throws -> [Double]
     private let recordedResidual: (Int) throws -> [Double]
     private let fileName: String

@@ -63,6 +63,7 @@ extension Run {
     }
 
     mutating func checkEigenRows() {
+        checkConventions()   // stated conventions checked against the data (ConventionCheck.swift)
         checkOrthonormalEigenvectors()
         checkBroadcastEigenvalues()
     }

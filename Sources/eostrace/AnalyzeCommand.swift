@@ -58,8 +58,11 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(help: "Lemma 3.2 ratios only where |c1(t)| > F·‖D(t)‖ (v1 component above round-off).")
     var c1Floor: Double = 1e-10
 
-    @Option(help: "Source of M(t): auto, replay, stored, topk.")
+    @Option(help: "Source of M(t): auto (recorded M-products where they serve, else replay, stored gram, top-k), products, replay, stored, topk.")
     var gram: String = GramChoice.auto.rawValue
+
+    @Flag(help: "Also replay GD from the checkpoints as a verification: drift per checkpoint interval, rows beyond the 1e-9 tolerance labelled, replayed products compared with the recorded ones.")
+    var verifyReplay = false
 
     @Option(help: ArgumentHelp("Analyze only recorded steps A...B (inclusive).", valueName: "A:B"))
     var steps: String?
@@ -111,10 +114,11 @@ struct AnalyzeCommand: ParsableCommand {
             defer { reader.close() }
             var progress = ProgressLine()
             let r = try Analyzer.analyze(reader: reader, options: options, gram: GramChoice(rawValue: gram)!,
-                                         steps: stepRange) { done, total in
+                                         steps: stepRange, verifyReplay: verifyReplay) { done, total in
                 if !quiet { progress.update("analyze: step \(done)/\(total)") }
             }
             if !quiet { progress.finish() }
+            if let w = r.conventions?.warning { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             return r
         }
         try reportingErrors { try writingOutputs {

@@ -36,7 +36,7 @@ final class OutputTests: XCTestCase {
         let r = try sampleResult(options: .init(phaseRule: .dtf, rPrimeRestarts: false, rPrimeWindow: 7, anomalyWindow: 3,
                                                 excursions: .init(minSteps: 2, minMargin: 0.005, mergeGap: 3)))
         XCTAssertEqual(try r.optionsJSON(),
-                       #"{"anomaly_window":3,"c1_floor":1e-10,"excursions":{"merge_gap":3,"min_margin":0.005,"min_steps":2},"hover_margin":0.03,"hover_min_steps":20,"phase_rule":"dtf","r_prime_restarts":false,"r_prime_window":7}"#)
+                       #"{"anomaly_window":3,"c1_floor":1e-10,"excursions":{"merge_gap":3,"min_margin":0.005,"min_steps":2},"hover_margin":0.03,"hover_min_steps":20,"m_sources":{"first_order_residual":"top_k_approximation","r_prime":"top_k_approximation","r_prime_from_start":"top_k_approximation"},"phase_rule":"dtf","r_prime_restarts":false,"r_prime_window":7,"replay_verified":false}"#)
         // Options written before these existed still decode, with the defaults.
         let old = try AnalysisResult.decoder().decode(AnalysisOptions.self, from: Data(
             #"{"anomaly_window":3,"c1_floor":1e-10,"phase_rule":"dtf","r_prime_restarts":false,"r_prime_window":7}"#.utf8))
@@ -56,7 +56,10 @@ final class OutputTests: XCTestCase {
         XCTAssertEqual(row3[0], "3")
         XCTAssertEqual(row3[1], "2")
         XCTAssertEqual(row3[2], "7.0")
-        XCTAssertTrue(lines[15].hasSuffix(",nan,nan,nan,nan,nan"))  // last row: pair quantities undefined
+        // Last row: pair quantities undefined; then the three exactness flags (top-k: the first-order
+        // error is not exact, nor is R′ after an M step).
+        XCTAssertTrue(lines[15].split(separator: ",").dropLast(3).joined(separator: ",").hasSuffix(",nan,nan,nan,nan,nan"))
+        XCTAssertEqual(lines[15].split(separator: ",").suffix(3), ["0", "0", "0"])
         XCTAssertEqual(csv, try sampleResult().csv())
     }
 

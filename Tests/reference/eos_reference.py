@@ -341,7 +341,7 @@ class ReplayGram:
         if rec.ck.shape[1] != self.model.parameter_count:
             raise ValueError(f"checkpoints hold {rec.ck.shape[1]} parameters, model has {self.model.parameter_count}")
         self.rec = rec
-        self.label = f"exact Gram by replay from {len(rec.ck_steps)} checkpoint{'s' if len(rec.ck_steps) != 1 else ''}"
+        self.label = f"Gram by replay from {len(rec.ck_steps)} checkpoint{'s' if len(rec.ck_steps) != 1 else ''}"
         self.ck_index = {int(s): j for j, s in enumerate(rec.ck_steps)}
         self.theta, self.cur = None, None
         self.max_checkpoint_drift = 0.0
