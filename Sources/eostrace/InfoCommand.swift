@@ -9,7 +9,7 @@ struct InfoCommand: ParsableCommand {
         commandName: "info",
         abstract: "Show what a recording holds: metadata, status, series, cadences, sizes, steps.")
 
-    @Argument(help: "A recording.")
+    @Argument(help: ArgumentHelp("The recording to describe.", valueName: "recording"))
     var file: String
 
     @Flag(help: "Print JSON instead of text.")

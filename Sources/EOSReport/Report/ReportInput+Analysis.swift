@@ -99,8 +99,9 @@ extension ReportInput {
 
 extension CompareInput {
     /// One comparison row from an analysed run (phases and anomaly rate from the analysis).
-    public init(label: String, analysisInput a: AnalysisInput, result r: AnalysisResult) {
+    public init(label: String, analysisInput a: AnalysisInput, result r: AnalysisResult, file: String? = nil) {
         self.init(label: label, steps: a.steps.map { Int($0) }, sharpness: a.sharpness, eta: a.learningRate,
-                  phase: r.perStep.phase.map { Int($0) }, anomalyRate: r.anomalies.rate.isFinite ? r.anomalies.rate : nil)
+                  phase: r.perStep.phase.map { Int($0) }, anomalyRate: r.anomalies.rate.isFinite ? r.anomalies.rate : nil,
+                  loss: a.loss, file: file)
     }
 }
