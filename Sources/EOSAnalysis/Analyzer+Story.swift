@@ -49,7 +49,7 @@ extension Analyzer {
         func add(_ claim: String, _ measure: String, _ value: Double, _ rate: Double, _ basis: String, needsM: Bool = false) {
             let noVerdict = needsM && approximate
             items.append(StoryItem(claim: claim + (noVerdict ? " [approximate M: no verdict]" : ""), measure: measure,
-                                   value: value, verdict: noVerdict ? StoryVerdict.notApplicable : verdict(rate), basis: basis))
+                                   value: value, verdict: noVerdict ? StoryVerdict.notApplicable : verdict(rate), basis: basis, rate: rate))
         }
         let cycleCount = Double(phases.cycleCount)
         let multiStep = phases.cycles.filter { $0.complete && $0.endRow > $0.startRow }.count
