@@ -223,7 +223,7 @@ extension AnalysisResult {
 /// A story measure without its "rate: …" part, and that part: "median error (rate: 1 − median)"
 /// → ("median error", "1 − median"); "fraction (chance 0.1; rate: lift above chance)" →
 /// ("fraction (chance 0.1)", "lift above chance").
-func splitMeasure(_ measure: String) -> (name: String, formula: String?) {
+public func splitMeasure(_ measure: String) -> (name: String, formula: String?) {
     for pattern in [#"\s*\(rate: ([^;)]*)\)"#, #";\s*rate: ([^;)]*)"#, #"(?<=\()rate: ([^;)]*);\s*"#] {
         guard let re = try? NSRegularExpression(pattern: pattern),
               let m = re.firstMatch(in: measure, range: NSRange(measure.startIndex..., in: measure)),
