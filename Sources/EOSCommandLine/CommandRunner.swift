@@ -110,7 +110,9 @@ func printError(_ line: String) {
 /// libhdf5's own error text in plain words: the OS error of a failed open or create
 /// (`unable to open file: name = '…', errno = 2, error message = 'No such file or directory',
 /// flags = 13, o_flags = 242` → `no such file or directory`), a missing signature → `not an HDF5
-/// file`; any other `errno = …`/`flags = …` fields dropped. Messages without such text pass
+/// file`, a truncated file → its size and the size its superblock states, a checksum failure →
+/// corrupt metadata; any other `errno = …`/`flags = …`/`sblock->…` fields and libhdf5's error-class
+/// words ("; Read failed") dropped. Messages without such text pass
 /// unchanged.
 public func plainMessage(_ message: String) -> String {
     var s = message.replacingOccurrences(of: "\n", with: " ")
@@ -126,9 +128,14 @@ public func plainMessage(_ message: String) -> String {
         let reason = s[why].prefix(1).lowercased() + s[why].dropFirst()
         s.replaceSubrange(whole, with: "cannot \(s[verb]) the file: \(reason)")
     }
+    replace(#"unable to open file \(truncated file: eof = (\d+), sblock->base_addr = \d+, stored_eof = (\d+); File has been truncated\)"#,
+            "the file is truncated ($1 bytes; its HDF5 superblock says $2)")
+    replace(#"incorrect metadata checksum after all read attempts"#, "corrupt HDF5 metadata (checksum mismatch)")
     replace(#"unable to open file \(file signature not found; Not an HDF5 file\)"#, "not an HDF5 file (no HDF5 signature)")
     replace(#"file signature not found; Not an HDF5 file"#, "not an HDF5 file (no HDF5 signature)")
-    replace(#",? ?\b(name = '[^']*'|errno = -?\d+|error message = '[^']*'|o_flags = [0-9a-fx]+|flags = [0-9a-fx]+)"#, "")
+    replace(#",? ?\b(name = '[^']*'|errno = -?\d+|error message = '[^']*'|o_flags = [0-9a-fx]+|flags = [0-9a-fx]+|sblock->\w+ = \w+|stored_eof = \d+|eof = \d+)"#, "")
+    // libhdf5's error-class words after the detail ("…; Read failed", "…; Bad value").
+    replace(#"; (Read failed|Bad value|Unable to open file|File has been truncated|Not an HDF5 file|Unable to initialize object|Can't open object|Object not found|Inappropriate type|Address overflow|Wrong B-tree signature|Unable to create file|Unable to truncate file|Unable to close file|Write failed|Seek failed|Can't get value|Unable to load metadata into cache|Bad object header link count)\)"#, ")")
     replace(#"\(\s*[,;]?\s*"#, "(")
     replace(#"\(\s*\)"#, "")
     replace(#"  +"#, " ")

@@ -31,7 +31,7 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(help: "Print every number as JSON (sorted keys; NaN and ±Inf as null) instead of the summary.")
     var json = false
 
-    @Option(help: "Write the per-step table as CSV to this file (- for stdout, instead of the summary).")
+    @Option(help: "Write the per-step table as CSV to this file (- for stdout, instead of the summary). Default: none.")
     var csv: String?
 
     @Option(name: .shortAndLong,

@@ -88,7 +88,7 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "Steps per write batch and chunk of the per-step series (default: chunks of about 1 MiB).")
     var batchSteps: Int?
 
-    @Option(help: "Sweep: record one run per step size (comma-separated, e.g. 0.02,0.05,0.1), each in its own process, into the directory -o DIR as lr-<η>.h5.")
+    @Option(help: "Sweep: record one run per step size (comma-separated, e.g. 0.02,0.05,0.1), each in its own process, into the directory -o DIR as lr-<η>.h5. Default: none (one run).")
     var sweepLr: String?
     /// The old spelling of `--sweep-lr … -o DIR` (hidden; scripts may use it).
     @Option(help: .hidden)

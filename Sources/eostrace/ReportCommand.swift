@@ -43,7 +43,7 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .customLong("y-scale"), help: "y-axes: auto (log when positive values span > 2 decades), linear or log.")
     var yScale: YScaleOption = .auto
 
-    @Option(name: .customLong("svg-dir"), help: "Also write each figure as a standalone .svg file into this directory (existing .svg files only with --force).")
+    @Option(name: .customLong("svg-dir"), help: "Also write each figure as a standalone .svg file into this directory (existing .svg files only with --force). Default: none.")
     var svgDir: String?
 
     @Flag(help: forceHelp)
