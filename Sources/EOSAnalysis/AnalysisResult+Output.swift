@@ -120,7 +120,7 @@ extension AnalysisResult {
         let exText = ex.isDefault ? "every run above 2/η" : "runs merged across gaps < \(ex.mergeGap) steps, kept with ≥ \(ex.minSteps) steps above 2/η and peak > (1+\(g(ex.minMargin)))·2/η"
         line("Cycles: \(phases.cycleText) (\(phases.completeCycles) complete; excursions: \(exText))")
         if !phases.cycles.isEmpty {
-            let w = [3, 9, 7, 8, 7, 5, 5, 5, 9, 10, 11, 10]
+            let w = [4, 9, 7, 8, 7, 5, 5, 5, 9, 10, 11, 10]
             line(columns(["#", "II start", "peak", "III end", "IV end", "II", "III", "IV", "Λ peak", "L(p)", "L rise III", "IV ended by"], w))
             for c in phases.cycles.prefix(maxCycles) {
                 line(columns(["\(c.index)", "\(c.startStep)", "\(c.peakStep)", "\(c.endStep)", c.ivEndStep.map { "\($0)" } ?? "empty",
@@ -184,7 +184,7 @@ extension AnalysisResult {
         if !checks.phase2Lengths.isEmpty {
             line()
             line("Phase II length from Lemma 3.2's growth law (τ: first τ with |c1(a)|·Π|1−ηΛ(t)| ≥ ‖D(a)‖; measured: steps a→peak):")
-            let w = [3, 9, 11, 11, 10, 9, 13, 9, 6]
+            let w = [4, 9, 11, 11, 10, 9, 13, 9, 6]
             line(columns(["#", "II start", "|c1|/‖D‖", "floor", "predicted", "measured", "growth meas.", "|1−ηΛ|", "pairs"], w))
             for item in checks.phase2Lengths.prefix(maxCycles) {
                 line(columns(["\(item.cycle)", "\(item.startStep)", g(item.c1Share) + (item.startBelowFloor ? "*" : ""), g(item.floorShare),

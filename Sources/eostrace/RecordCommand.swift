@@ -14,20 +14,21 @@ struct RecordCommand: ParsableCommand {
         commandName: "record",
         abstract: "Train with full-batch GD and record the trajectory (loss, residual, top-k eigenpairs of M, ...).",
         discussion: """
-        The run is described by a preset (default fmnist-tanh), optionally a config file (JSON or YAML), and flags
-        (flags override the config, which overrides the preset; a config may hold only the keys it changes,
-        e.g. {"learning_rate": 0.04, "steps": 50}). --show-config prints the resulting configuration and
+        The run is described by a preset (default fmnist-tanh), optionally a config file (JSON or YAML), and flags \
+        (flags override the config, which overrides the preset; a config may hold only the keys it changes, \
+        e.g. {"learning_rate": 0.04, "steps": 50}). --show-config prints the resulting configuration and \
         exits. The full configuration is stored in the recording (/run@config).
 
         Presets (η, GD steps, n, model):
         \(Preset.allCases.map { "  \($0.rawValue): \(RecordCommand.presetLine($0.config))" }.joined(separator: "\n"))
-         SIGINT/SIGTERM stop after the current step, flush, mark the run
-        interrupted and exit 130 (SIGINT) or 143 (SIGTERM); --resume continues it from its last
-        checkpoint with the recording's own settings: flags that contradict the file are refused,
+
+        SIGINT/SIGTERM stop after the current step, flush, mark the run \
+        interrupted and exit 130 (SIGINT) or 143 (SIGTERM); --resume continues it from its last \
+        checkpoint with the recording's own settings: flags that contradict the file are refused, \
         and only --steps may change (applied explicitly, stored in /run@config).
         """)
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("The recording to write (an HDF5 file); with --sweep-lr, the directory of the runs' files (lr-<η>.h5).", valueName: "file"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("The recording to write (an HDF5 file); with --sweep-lr, the directory of the runs' files (lr-<η>.h5). Required (no default) unless --no-output or --show-config.", valueName: "file"))
     var output: String?
 
     @Option(help: "Preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")). Default: \(Preset.fmnistTanh.rawValue).")
@@ -117,10 +118,10 @@ struct RecordCommand: ParsableCommand {
     static func presetLine(_ c: RunConfig) -> String {
         let model: String
         switch c.model {
-        case let .mlp(d, w, a, _, _): model = "\(([d] + w + [1]).map(String.init).joined(separator: "-")) \(a.rawValue) MLP"
+        case let .mlp(d, w, a, _, _): model = "\(([d] + w + [1]).map(String.init).joined(separator: "-")) \(a.rawValue)"
         case let .twoLayerLinear(d, m): model = "two-layer linear \(d)-\(m)-1"
         }
-        return "η = \(c.learningRate), \(c.steps) steps, n = \(c.data.n.map(String.init) ?? "all"), \(model), k = \(c.k)"
+        return "η = \(c.learningRate), \(c.steps) steps, n = \(c.data.n.map(String.init) ?? "all"), \(model)"
     }
 
     /// The output directory of a sweep: -o DIR, or the old --output-dir DIR.
