@@ -18,7 +18,7 @@ echo "== record (preset fmnist-tanh)"
 echo "== validate"
 "$BIN" validate "$OUT/fmnist-tanh.h5"
 echo "== analyze"
-"$BIN" analyze "$OUT/fmnist-tanh.h5" --out "$OUT/fmnist-tanh.analysis.h5" --csv "$OUT/fmnist-tanh.steps.csv"
+"$BIN" analyze "$OUT/fmnist-tanh.h5" -o "$OUT/fmnist-tanh.analysis.h5" --csv "$OUT/fmnist-tanh.steps.csv"
 echo "== report"
 "$BIN" report "$OUT/fmnist-tanh.h5" -o "$OUT/fmnist-tanh.html"
 echo

@@ -248,6 +248,9 @@ public struct StoryItem: Codable, Equatable, Sendable {
     public var verdict: String
     /// The rows (phases) the value and verdict are computed on, e.g. "phases II–III".
     public var basis: String
+    /// The rate in [0, 1] the verdict is read from (the value itself, or e.g. 1 − the value; see
+    /// the measure's "rate:" part); nil in results written before it was stored.
+    public var rate: Double? = nil
 }
 
 /// Per-row series (CSV columns, /analysis datasets). Pair quantities sit at the first row.

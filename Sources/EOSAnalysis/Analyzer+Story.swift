@@ -73,7 +73,7 @@ extension Analyzer {
                 b += " (exact M only: \(exactRows) of \(rowsWithValue) rows; the others are left out)"
             }
             items.append(StoryItem(claim: claim + (noVerdict ? " [approximate M: no verdict]" : ""), measure: measure,
-                                   value: value, verdict: noVerdict ? StoryVerdict.notApplicable : verdict(rate), basis: b))
+                                   value: value, verdict: noVerdict ? StoryVerdict.notApplicable : verdict(rate), basis: b, rate: rate))
         }
         let cycleCount = Double(phases.cycleCount)
         let multiStep = phases.cycles.filter { $0.complete && $0.endRow > $0.startRow }.count

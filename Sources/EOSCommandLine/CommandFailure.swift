@@ -15,8 +15,7 @@ public enum CLIExit {
 
 /// Prints `eostrace: <message>` on stderr (one line; newlines folded) and returns the exit error.
 public func failure(_ message: String, code: Int32 = CLIExit.unreadable) -> ExitCode {
-    let line = message.replacingOccurrences(of: "\n", with: " ")
-    FileHandle.standardError.write(Data("eostrace: \(line)\n".utf8))
+    printError(plainMessage(message))
     return ExitCode(code)
 }
 

@@ -129,6 +129,12 @@ public struct RunConfig: Codable, Sendable, Equatable {
         }
     }
 
+    /// Pretty-printed JSON with sorted keys (`record --show-config`; loadable as a config file).
+    public func prettyJSON() -> String {
+        let e = JSONEncoder(); e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
     /// Canonical JSON (sorted keys).
     public func jsonString() -> String {
         let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]
@@ -137,7 +143,14 @@ public struct RunConfig: Codable, Sendable, Equatable {
 
     /// Parses a config file: YAML when the name ends in .yaml or .yml, JSON otherwise (the keys
     /// of /run@config either way; JSON is also valid YAML).
-    public static func load(path: String) throws -> RunConfig {
+    ///
+    /// With `base` (the preset of `eostrace record`), the file's keys layer on it: a key given
+    /// replaces the base's value; `data` and `model` are merged key by key when the file names
+    /// the same `kind` or none (a different kind replaces the whole section). So
+    /// `{"learning_rate": 7, "steps": 50}` is the preset with η = 7 and 50 steps. Without
+    /// `base` the file must be complete (data, model, learning_rate, steps).
+    public static func load(path: String, base: RunConfig?) throws -> RunConfig {
+        guard let base else { return try load(path: path) }
         if let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType, type != .typeRegular {
             throw RunError.invalidConfig(source: path, problem: "not a regular file")
         }
@@ -145,39 +158,105 @@ public struct RunConfig: Codable, Sendable, Equatable {
             throw RunError.invalidConfig(source: path, problem: "cannot read file")
         }
         let ext = (path as NSString).pathExtension.lowercased()
+        var tree: [String: Any]
+        if ext == "yaml" || ext == "yml" {
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw RunError.invalidConfig(source: path, problem: "not UTF-8 text")
+            }
+            let parsed: Any?
+            do { parsed = try Yams.load(yaml: text) } catch {
+                throw RunError.invalidConfig(source: path, problem: "YAML: " + "\(error)".split(whereSeparator: \.isNewline).joined(separator: " "))
+            }
+            guard let t = parsed as? [String: Any] else {
+                throw RunError.invalidConfig(source: path, problem: "expected a mapping of config keys at the top level")
+            }
+            tree = t
+        } else {
+            let parsed: Any
+            do { parsed = try JSONSerialization.jsonObject(with: data) } catch {
+                throw RunError.invalidConfig(source: path, problem: "not valid JSON: \((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")")
+            }
+            guard let t = parsed as? [String: Any] else {
+                throw RunError.invalidConfig(source: path, problem: "expected a JSON object of config keys at the top level")
+            }
+            tree = t
+        }
+        if let p = ConfigKeys.unknown(Array(tree.keys), known: ConfigKeys.topLevel, prefix: "") {
+            throw RunError.invalidConfig(source: path, problem: p)
+        }
+        let baseTree = (try? JSONSerialization.jsonObject(with: Data(base.jsonString().utf8))) as? [String: Any] ?? [:]
+        let merged = layered(tree, on: baseTree)
+        guard JSONSerialization.isValidJSONObject(merged), let mergedData = try? JSONSerialization.data(withJSONObject: merged) else {
+            throw RunError.invalidConfig(source: path, problem: "holds values that are not numbers, strings, booleans, lists or mappings")
+        }
+        // The merged keys go through the same checks and messages as a complete file.
+        return try parse(mergedData, yaml: false, source: path)
+    }
+
+    /// `file`'s keys over `base`'s; `data` and `model` merged when the kinds agree (or the file
+    /// gives none).
+    static func layered(_ file: [String: Any], on base: [String: Any]) -> [String: Any] {
+        var out = base
+        for (key, value) in file {
+            if ["data", "model"].contains(key), let sub = value as? [String: Any], let baseSub = base[key] as? [String: Any],
+               sub["kind"] == nil || (sub["kind"] as? String) == (baseSub["kind"] as? String) {
+                out[key] = baseSub.merging(sub) { _, new in new }
+            } else {
+                out[key] = value
+            }
+        }
+        return out
+    }
+
+    public static func load(path: String) throws -> RunConfig { try load(path: path, source: path) }
+
+    /// `load(path:)` with errors naming `source` (the file the user gave).
+    static func load(path: String, source: String) throws -> RunConfig {
+        if let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType, type != .typeRegular {
+            throw RunError.invalidConfig(source: source, problem: "not a regular file")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RunError.invalidConfig(source: source, problem: "cannot read file")
+        }
+        let ext = (path as NSString).pathExtension.lowercased()
+        return try parse(data, yaml: ext == "yaml" || ext == "yml", source: source)
+    }
+
+    /// Decodes and validates config text (JSON, or YAML when `yaml`); errors name `source`.
+    static func parse(_ data: Data, yaml: Bool, source: String) throws -> RunConfig {
         do {
             let c: RunConfig
-            if ext == "yaml" || ext == "yml" {
+            if yaml {
                 guard let text = String(data: data, encoding: .utf8) else {
-                    throw RunError.invalidConfig(source: path, problem: "not UTF-8 text")
+                    throw RunError.invalidConfig(source: source, problem: "not UTF-8 text")
                 }
                 do {
                     if let tree = try Yams.load(yaml: text) as? [String: Any], let p = ConfigKeys.problem(in: tree) {
-                        throw RunError.invalidConfig(source: path, problem: p)
+                        throw RunError.invalidConfig(source: source, problem: p)
                     }
                     c = try YAMLDecoder().decode(RunConfig.self, from: text)
                 } catch let e as YamlError {
-                    throw RunError.invalidConfig(source: path, problem: "YAML: " + "\(e)".split(whereSeparator: \.isNewline).joined(separator: " "))
+                    throw RunError.invalidConfig(source: source, problem: "YAML: " + "\(e)".split(whereSeparator: \.isNewline).joined(separator: " "))
                 }
             } else {
                 if let tree = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let p = ConfigKeys.problem(in: tree) {
-                    throw RunError.invalidConfig(source: path, problem: p)
+                    throw RunError.invalidConfig(source: source, problem: p)
                 }
                 c = try JSONDecoder().decode(RunConfig.self, from: data)
             }
-            try c.validate(source: path)
+            try c.validate(source: source)
             return c
         } catch let e as RunError { throw e
         } catch let e as ModelError { throw e
         } catch let DecodingError.keyNotFound(key, ctx) {
-            throw RunError.invalidConfig(source: path, problem: "missing key \"\((ctx.codingPath.map { $0.stringValue } + [key.stringValue]).joined(separator: "."))\"")
+            throw RunError.invalidConfig(source: source, problem: "missing key \"\((ctx.codingPath.map { $0.stringValue } + [key.stringValue]).joined(separator: "."))\"")
         } catch let DecodingError.typeMismatch(_, ctx) {
-            throw RunError.invalidConfig(source: path, problem: "wrong type at \"\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))\"")
+            throw RunError.invalidConfig(source: source, problem: "wrong type at \"\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))\"")
         } catch let DecodingError.dataCorrupted(ctx) {
             let under = ctx.underlyingError.map { ": " + "\($0)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ") } ?? ""
-            throw RunError.invalidConfig(source: path, problem: ctx.debugDescription + under + (ctx.codingPath.isEmpty ? "" : " at \"\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))\""))
+            throw RunError.invalidConfig(source: source, problem: ctx.debugDescription + under + (ctx.codingPath.isEmpty ? "" : " at \"\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))\""))
         } catch {
-            throw RunError.invalidConfig(source: path, problem: "\(error)")
+            throw RunError.invalidConfig(source: source, problem: "\(error)")
         }
     }
 }

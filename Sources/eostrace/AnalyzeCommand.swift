@@ -16,7 +16,7 @@ struct AnalyzeCommand: ParsableCommand {
         `gram`, else the top-k approximation Σ λ_i v_i v_iᵀ; results that depend on an approximate M
         are labelled. The recording is only read unless --in-place is given.
 
-        Output files (--out, --csv) never replace an existing file without --force, and never a file \
+        Output files (-o/--output, --csv) never replace an existing file without --force, and never a file \
         another process is writing (a live recording), even with --force; they are written beside \
         the target and renamed into place when complete, so a failed or killed run leaves the old \
         file as it was. --in-place writes a complete copy of the recording with /analysis beside it \
@@ -25,17 +25,22 @@ struct AnalyzeCommand: ParsableCommand {
         refuses a recording that is being written. Refusals exit 1, failed writes 2.
         """)
 
-    @Argument(help: ArgumentHelp("Recording (HDF5).", valueName: "run"))
+    @Argument(help: ArgumentHelp("The recording to analyze (HDF5).", valueName: "recording"))
     var recording: String
 
-    @Flag(help: "Print every number as JSON (sorted keys; NaN/Inf as strings) instead of the summary.")
+    @Flag(help: "Print every number as JSON (sorted keys; NaN and ±Inf as null) instead of the summary.")
     var json = false
 
-    @Option(help: "Write the per-step table as CSV to this file (- for stdout, instead of the summary).")
+    @Option(help: "Write the per-step table as CSV to this file (- for stdout, instead of the summary). Default: none.")
     var csv: String?
 
-    @Option(help: "Write the /analysis group to this new HDF5 file (an existing one only with --force).")
-    var out: String?
+    @Option(name: .shortAndLong,
+            help: ArgumentHelp("Write the /analysis group to this new HDF5 file (an existing one only with --force). Default: none (nothing is written).",
+                               valueName: "file"))
+    var output: String?
+    /// The old spelling of --output (hidden; scripts may use it).
+    @Option(name: .customLong("out"), help: .hidden)
+    var outAlias: String?
 
     @Flag(help: "Write the /analysis group into the recording itself (crash-safe: a complete copy is renamed over it).")
     var inPlace = false
@@ -49,7 +54,7 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Restart R′ := R at every phase-II start (the r_prime_error series).")
     var rPrimeRestarts = true
 
-    @Option(help: "Also restart R′ every W steps (tracking horizon).")
+    @Option(help: "Also restart R′ every W steps (tracking horizon). Default: never.")
     var rPrimeWindow: Int?
 
     @Option(help: "Anomaly points within W steps of a sign change of Δ‖A‖² count as near it.")
@@ -64,15 +69,19 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(help: "Also replay GD from the checkpoints as a verification: drift per checkpoint interval, rows beyond the 1e-9 tolerance labelled, replayed products compared with the recorded ones.")
     var verifyReplay = false
 
-    @Option(help: ArgumentHelp("Analyze only recorded steps A...B (inclusive).", valueName: "A:B"))
+    @Option(help: ArgumentHelp("Analyze only the recorded steps from A to B, both included (A: or :B leaves an end open). Default: every step.", valueName: "A:B"))
     var steps: String?
 
     @OptionGroup var excursion: ExcursionOptions
 
-    @Flag(help: "No progress lines on stderr.")
+    @Flag(name: .shortAndLong, help: "No progress lines on stderr.")
     var quiet = false
 
+    /// --output, or its old spelling --out.
+    private var outputFile: String? { output ?? outAlias }
+
     func validate() throws {
+        if output != nil && outAlias != nil { throw ValidationError("give the output once (--output; --out is its old spelling)") }
         guard AnalysisOptions.PhaseRule(rawValue: phaseRule) != nil else {
             throw ValidationError("--phase-rule must be one of: \(AnalysisOptions.PhaseRule.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -82,28 +91,26 @@ struct AnalyzeCommand: ParsableCommand {
         if let w = rPrimeWindow, w < 1 { throw ValidationError("--r-prime-window must be ≥ 1") }
         guard anomalyWindow >= 0 else { throw ValidationError("--anomaly-window must be ≥ 0") }
         guard c1Floor >= 0 && c1Floor.isFinite else { throw ValidationError("--c1-floor must be finite and ≥ 0") }
-        if inPlace && out != nil { throw ValidationError("--in-place and --out are exclusive") }
-        if steps != nil && stepRange == nil { throw ValidationError("--steps must be A:B with integers A ≤ B") }
+        if inPlace && outputFile != nil { throw ValidationError("--in-place and --output are exclusive") }
+        if let steps { _ = try StepWindow.parse(steps, option: "--steps") }
         if steps != nil && inPlace { throw ValidationError("--in-place needs the whole recording (no --steps)") }
         if csv == "-" && json { throw ValidationError("--csv - and --json both write to stdout; give --csv a file") }
     }
 
     private var stepRange: ClosedRange<Int64>? {
-        guard let steps else { return nil }
-        let parts = steps.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let a = Int64(parts[0]), let b = Int64(parts[1]), a <= b else { return nil }
-        return a...b
+        guard let steps, let w = StepWindow(steps) else { return nil }
+        return Int64(w.first ?? Int(Int64.min))...Int64(w.last ?? Int(Int64.max))
     }
 
     func run() throws {
         // The replay allocates several n×n matrices per step; keep freed blocks in the heap instead
         // of returning them to the kernel (mmap/munmap churn cost ~1/3 of the CPU time as page faults).
         Memory.keepLargeAllocationsInHeap()
-        if let out, URL(fileURLWithPath: out).standardizedFileURL == URL(fileURLWithPath: recording).standardizedFileURL {
-            throw failure("\(out): --out is the recording itself; use --in-place to write into it", code: CLIExit.invalid)
+        if let output = outputFile, URL(fileURLWithPath: output).standardizedFileURL == URL(fileURLWithPath: recording).standardizedFileURL {
+            throw failure("\(output): --output is the recording itself; use --in-place to write into it", code: CLIExit.invalid)
         }
         let csvFile = csv == "-" ? nil : csv
-        try checkOutputs([(out, "--out"), (csvFile, "--csv")], inputs: [recording], force: force)
+        try checkOutputs([(outputFile, "--output"), (csvFile, "--csv")], inputs: [recording], force: force)
         if inPlace { try writingOutputs { try AnalysisResults.checkInPlace(recording: recording) } }
         let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: phaseRule)!, rPrimeRestarts: rPrimeRestarts,
                                       rPrimeWindow: rPrimeWindow, anomalyWindow: anomalyWindow, c1Floor: c1Floor,
@@ -113,9 +120,10 @@ struct AnalyzeCommand: ParsableCommand {
             let reader = try TrajectoryReader(path: recording)
             defer { reader.close() }
             var progress = ProgressLine()
+            let name = (recording as NSString).lastPathComponent
             let r = try Analyzer.analyze(reader: reader, options: options, gram: GramChoice(rawValue: gram)!,
                                          steps: stepRange, verifyReplay: verifyReplay) { done, total in
-                if !quiet { progress.update("analyze: step \(done)/\(total)") }
+                if !quiet { progress.update("analyzing \(name):", done: done, total: total) }
             }
             if !quiet { progress.finish() }
             if let w = r.conventions?.warning { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
@@ -125,7 +133,7 @@ struct AnalyzeCommand: ParsableCommand {
             if let csvFile {
                 try OutputFile.write(result.csv(), to: csvFile, force: force)
             }
-            if let out {
+            if let out = outputFile {
                 try AnalysisFile.write(result, to: out, force: force, sourceFile: recording, softwareVersion: version)
             }
             if inPlace {

@@ -4,22 +4,85 @@ import EOSSystem
 import Foundation
 import TrajectoryFormat
 
-/// Progress lines for long work go to stderr, rewritten in place when stderr is a terminal.
+/// Progress lines for long work go to stderr. On a terminal one line is rewritten in place
+/// (at most every `minimumInterval` seconds); when stderr is a file or a pipe, a new line is
+/// printed only at each further tenth of the work and at its end (≤ 11 lines per task).
 struct ProgressLine {
     private let isTTY = StandardStreams.standardErrorIsTerminal
     private var lastPrint = Date.distantPast
+    private var lastDecile = -1
+    private let started = Date()
     var minimumInterval: TimeInterval = 0.5
 
-    mutating func update(_ text: @autoclosure () -> String, force: Bool = false) {
+    /// One update of work `done` of `total`: "<label> 120/300 steps (40%), 45.1 steps/s, ETA 4s"
+    /// (`extra` after the count). The rate and ETA are measured from the first update.
+    mutating func update(_ label: String, done: Int, total: Int, unit: String = "steps", extra: String = "") {
+        let elapsed = Date().timeIntervalSince(started)
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let eta = rate > 0 ? Double(max(0, total - done)) / rate : .nan
+        update(progressText(label, done: done, total: total, unit: unit, rate: rate, eta: eta, extra: extra),
+               fraction: total > 0 ? Double(done) / Double(total) : 1, final: done >= total)
+    }
+
+    /// `text` at `fraction` of the work (see the type's rule for when it is printed).
+    mutating func update(_ text: @autoclosure () -> String, fraction: Double, final: Bool) {
         let now = Date()
-        guard force || now.timeIntervalSince(lastPrint) >= minimumInterval else { return }
+        if isTTY {
+            guard final || now.timeIntervalSince(lastPrint) >= minimumInterval else { return }
+        } else {
+            let decile = final ? 10 : min(9, Int((fraction * 10).rounded(.down)))
+            guard decile > lastDecile else { return }
+            lastDecile = decile
+        }
         lastPrint = now
         let s = text()
         FileHandle.standardError.write(Data((isTTY ? "\r\u{1B}[K" + s : s + "\n").utf8))
     }
 
     func finish() {
-        if isTTY { FileHandle.standardError.write(Data("\n".utf8)) }
+        if isTTY && lastPrint != .distantPast { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
+
+/// "<label> 120/300 steps (40%), 45.1 steps/s, ETA 4s"; ETA as 4s, 3m05s or 1h02m.
+func progressText(_ label: String, done: Int, total: Int, unit: String, rate: Double, eta: Double, extra: String = "") -> String {
+    let percent = total > 0 ? 100 * done / total : 100
+    let rateText = rate >= 100 ? String(format: "%.0f", rate) : String(format: "%.1f", rate)
+    return "\(label) \(done)/\(total) \(unit) (\(percent)%)\(extra), \(rateText) \(unit)/s, ETA \(durationText(eta))"
+}
+
+func durationText(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "?" }
+    let s = Int(seconds.rounded())
+    if s < 60 { return "\(s)s" }
+    if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
+    return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
+}
+
+/// A step window `A:B`: steps A through B, both included; either end may be left out (`A:`,
+/// `:B`). The one syntax of `analyze --steps`, `report --steps` and (for rows) `dump --rows`.
+struct StepWindow: Equatable {
+    var first: Int?
+    var last: Int?
+
+    init(first: Int?, last: Int?) { self.first = first; self.last = last }
+
+    /// Parses "A:B", "A:", ":B" (integers, A ≤ B); nil when malformed.
+    init?(_ text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2 else { return nil }
+        func value(_ s: String) -> Int?? { s.isEmpty ? .some(nil) : Int(s).map { .some($0) } }
+        guard let a = value(parts[0]), let b = value(parts[1]) else { return nil }
+        if let a, let b, a > b { return nil }
+        if a == nil && b == nil { return nil }
+        first = a; last = b
+    }
+
+    static func parse(_ text: String, option: String) throws -> StepWindow {
+        guard let w = StepWindow(text) else {
+            throw ValidationError("\(option): expected A:B (first and last step, both included; A: or :B for an open end) with integers A ≤ B, got '\(text)'")
+        }
+        return w
     }
 }
 

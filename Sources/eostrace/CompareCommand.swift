@@ -10,8 +10,8 @@ struct CompareCommand: ParsableCommand {
         commandName: "compare",
         abstract: "Compare runs: Λ·η/2 over steps, first step above 2/η, EOS plateau, cycles, anomaly rate.",
         discussion: """
-        Prints the comparison table; with -o also writes one self-contained HTML page with Λ·η/2 of every \
-        run on one figure. Runs are labelled by η when their learning rates differ, else by seed, else by \
+        Prints the comparison table; with -o also writes one self-contained HTML page naming every input \
+        file, with Λ·η/2 and the loss of every run on one figure each. Runs are labelled by η when their learning rates differ, else by seed, else by \
         file name (--label chooses). Phases and anomalies come from the analysis (the Gram matrix is not \
         needed for them, so compare uses the fast top-k approximation). An existing -o file is replaced only \
         with --force, never one another process is writing; it is written beside the target and renamed \
@@ -20,11 +20,14 @@ struct CompareCommand: ParsableCommand {
 
     enum LabelBy: String, ExpressibleByArgument, CaseIterable { case auto, eta, seed, file }
 
-    @Argument(help: "Recordings to compare.")
+    @Argument(help: ArgumentHelp("The recordings to compare (HDF5).", valueName: "recording"))
     var runs: [String]
 
-    @Option(name: [.short, .customLong("output")], help: "Also write the comparison as an HTML page (an existing file only with --force).")
+    @Option(name: .shortAndLong, help: ArgumentHelp("Also write the comparison as an HTML page to this file (an existing one only with --force). Default: none (the table only).", valueName: "file"))
     var output: String?
+
+    @Flag(name: .shortAndLong, help: "No progress lines on stderr (errors are still printed).")
+    var quiet = false
 
     @Flag(help: forceHelp)
     var force = false
@@ -32,7 +35,7 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Label runs by: auto, eta, seed or file.")
     var label: LabelBy = .auto
 
-    @Option(name: .customLong("phase-rule"), help: "Phase IV end rule: loss (SPEC default) or dtf.")
+    @Option(name: .customLong("phase-rule"), help: "Phase IV end rule: loss (L ≤ L(peak), the paper's rule) or dtf (DᵀF < 0).")
     var phaseRule: String = "loss"
 
     @OptionGroup var excursion: ExcursionOptions
@@ -48,14 +51,17 @@ struct CompareCommand: ParsableCommand {
             choice.gram = GramChoice.topk.rawValue
             choice.phaseRule = phaseRule
             choice.excursion = excursion
-            let analysed = try runs.map { try ReportRunLoader.load(path: $0, choice: choice, quiet: true) }
+            let analysed = try runs.enumerated().map { i, path in
+                try ReportRunLoader.load(path: path, choice: choice, quiet: quiet,
+                                         label: "analyzing \((path as NSString).lastPathComponent) (run \(i + 1) of \(runs.count)):")
+            }
             let labels = RunComparison.labels(paths: runs, etas: analysed.map(\.input.learningRate),
                                               seeds: analysed.map(\.seed), by: RunLabelRule(rawValue: label.rawValue) ?? .auto)
-            let inputs = zip(labels, analysed).map { CompareInput(label: $0, analysisInput: $1.input, result: $1.result) }
+            let inputs = zip(zip(labels, analysed), runs).map { CompareInput(label: $0.0, analysisInput: $0.1.input, result: $0.1.result, file: $1) }
             print(try RunComparison.text(inputs), terminator: "")
             if let output {
                 try ReportRunLoader.write(try RunComparison.html(inputs), to: output, force: force)
-                FileHandle.standardError.write(Data("eostrace: wrote \(output)\n".utf8))
+                if !quiet { FileHandle.standardError.write(Data("wrote \(output)\n".utf8)) }
             }
         }
     }

@@ -20,10 +20,10 @@ struct DiffCommand: ParsableCommand {
             Exit status: 0 identical, 1 different, 2 a file cannot be read.
             """)
 
-    @Argument(help: ArgumentHelp("The first recording.", valueName: "a"))
+    @Argument(help: ArgumentHelp("The first recording.", valueName: "recording"))
     var a: String
 
-    @Argument(help: ArgumentHelp("The second recording.", valueName: "b"))
+    @Argument(help: ArgumentHelp("The second recording.", valueName: "other"))
     var b: String
 
     @Flag(help: "Compare the volatile fields too (creation time, history, host, wall-clock times).")

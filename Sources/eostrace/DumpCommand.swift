@@ -13,25 +13,40 @@ struct DumpCommand: ParsableCommand {
             OBJECT is an absolute path (/trajectory/loss), a series name under /trajectory (loss),
             or an attribute as PATH@NAME (/run@model, /@format_version).
             Output: {"object":…, "dtype":…, "shape":[…], "from":…, "to":…, "data":…} where data is
-            nested by shape (rows from..<to of the first axis). Non-finite floats print as NaN,
+            nested by shape (with --rows A:B, rows A to B of the first axis, both included; "to" in the
+            output is the end, excluded: B + 1). Non-finite floats print as NaN,
             Infinity, -Infinity (accepted by Python's json module).
             """)
 
-    @Argument(help: "An HDF5 file.")
+    @Argument(help: ArgumentHelp("The recording (or any HDF5 file) to read.", valueName: "recording"))
     var file: String
 
     @Argument(help: "Dataset path, series name, or PATH@ATTRIBUTE.")
     var object: String
 
-    @Option(help: "First row of the first axis (inclusive).")
-    var from: Int?
+    @Option(help: ArgumentHelp("Only rows A to B of the first axis, both included (A: or :B leaves an end open). Default: every row.", valueName: "A:B"))
+    var rows: String?
 
-    @Option(help: "End row of the first axis (exclusive).")
+    /// The old spellings (hidden; scripts may use them): first row (included) and end row (excluded).
+    @Option(help: .hidden)
+    var from: Int?
+    @Option(help: .hidden)
     var to: Int?
 
     func validate() throws {
+        if let rows {
+            let w = try StepWindow.parse(rows, option: "--rows")
+            if let a = w.first, a < 0 { throw ValidationError("--rows: the first row must be ≥ 0, got \(a)") }
+            if from != nil || to != nil { throw ValidationError("--rows and --from/--to (its old spelling) are exclusive") }
+        }
         if let from, from < 0 { throw ValidationError("--from must be ≥ 0") }
         if let from, let to, to < from { throw ValidationError("--to must be ≥ --from") }
+    }
+
+    /// Rows as [from, to): from --rows A:B (B included), else the old --from/--to.
+    private var rowRange: (from: Int?, to: Int?) {
+        if let rows, let w = StepWindow(rows) { return (w.first, w.last.map { $0 + 1 }) }
+        return (from, to)
     }
 
     func run() throws {
@@ -43,7 +58,7 @@ struct DumpCommand: ParsableCommand {
                 let path = object[..<at].isEmpty ? "/" : String(object[..<at])
                 item = try dump.attribute(String(object[object.index(after: at)...]), of: path)
             } else {
-                item = try dump.dataset(object.hasPrefix("/") ? object : "/trajectory/" + object, from: from, to: to)
+                item = try dump.dataset(object.hasPrefix("/") ? object : "/trajectory/" + object, from: rowRange.from, to: rowRange.to)
             }
             print(json(item))
         }

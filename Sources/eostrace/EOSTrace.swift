@@ -1,4 +1,5 @@
 import ArgumentParser
+import EOSCommandLine
 import EOSSystem
 
 @main
@@ -27,6 +28,6 @@ struct EOSTrace: ParsableCommand {
         // Past `ulimit -f` a write fails with EFBIG (reported in one line) instead of SIGXFSZ
         // killing the process without a word.
         StopRequest.ignoreFileSizeLimitSignal()
-        main(nil)
+        CommandRunner.main(EOSTrace.self, arguments: Array(CommandLine.arguments.dropFirst()))
     }
 }

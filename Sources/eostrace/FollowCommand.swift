@@ -32,10 +32,10 @@ struct FollowCommand: ParsableCommand {
             --timeout; 2 when the file is not a readable recording.
             """)
 
-    @Argument(help: ArgumentHelp("The recording (.h5) being written.", valueName: "run")) var file: String
+    @Argument(help: ArgumentHelp("The recording (.h5) being written.", valueName: "recording")) var file: String
     @Option(help: "Seconds between polls.") var interval: Double = 0.5
     @Option(help: "Give up (exit 1) after this many seconds; 0: never.") var timeout: Double = 0
-    @Flag(help: "Print only the final status line.") var quiet = false
+    @Flag(name: .shortAndLong, help: "Print only the final status line.") var quiet = false
 
     func validate() throws {
         guard interval > 0, interval.isFinite else { throw ValidationError("--interval must be positive") }

@@ -14,63 +14,72 @@ struct RecordCommand: ParsableCommand {
         commandName: "record",
         abstract: "Train with full-batch GD and record the trajectory (loss, residual, top-k eigenpairs of M, ...).",
         discussion: """
-        The run is described by a preset (default fmnist-tanh), optionally a config file (JSON or YAML), and flags
-        (flags override the config, which overrides the preset). The full configuration is stored in the
-        recording (/run@config). SIGINT/SIGTERM stop after the current step, flush, mark the run
-        interrupted and exit 130 (SIGINT) or 143 (SIGTERM); --resume continues it from its last
-        checkpoint with the recording's own settings: flags that contradict the file are refused,
+        The run is described by a preset (default fmnist-tanh), optionally a config file (JSON or YAML), and flags \
+        (flags override the config, which overrides the preset; a config may hold only the keys it changes, \
+        e.g. {"learning_rate": 0.04, "steps": 50}). --show-config prints the resulting configuration and \
+        exits. The full configuration is stored in the recording (/run@config).
+
+        Presets (η, GD steps, n, model):
+        \(Preset.allCases.map { "  \($0.rawValue): \(RecordCommand.presetLine($0.config))" }.joined(separator: "\n"))
+
+        SIGINT/SIGTERM stop after the current step, flush, mark the run \
+        interrupted and exit 130 (SIGINT) or 143 (SIGTERM); --resume continues it from its last \
+        checkpoint with the recording's own settings: flags that contradict the file are refused, \
         and only --steps may change (applied explicitly, stored in /run@config).
         """)
 
-    @Option(name: .shortAndLong, help: "Output HDF5 file.")
+    @Option(name: .shortAndLong, help: ArgumentHelp("The recording to write (an HDF5 file); with --sweep-lr, the directory of the runs' files (lr-<η>.h5). Required (no default) unless --no-output or --show-config.", valueName: "file"))
     var output: String?
 
-    @Option(help: "Preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")) (default \(Preset.fmnistTanh.rawValue)).")
+    @Option(help: "Preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")). Default: \(Preset.fmnistTanh.rawValue).")
     var preset: String?
 
-    @Option(help: "Run configuration file: JSON, or YAML when named .yaml/.yml (keys as in /run@config).")
+    @Option(help: "Run configuration file: JSON, or YAML when named .yaml/.yml (keys as in /run@config; only the keys that change the preset are needed). Default: none.")
     var config: String?
 
-    @Option(name: [.customLong("lr"), .customLong("learning-rate")], help: "Step size η.")
+    @Flag(help: "Print the fully resolved configuration (preset, then --config, then flags) as JSON and exit; usable as --config.")
+    var showConfig = false
+
+    @Option(name: [.customLong("lr"), .customLong("learning-rate")], help: ArgumentHelp("Step size η (positive). \(defaults { "\($0.learningRate)" })", valueName: "η"))
     var learningRate: Double?
-    @Option(help: "Number of GD updates (steps 0...N are recorded).")
+    @Option(help: "Number of GD updates (steps 0...N are recorded). \(defaults { "\($0.steps)" })")
     var steps: Int?
-    @Option(help: "Top-k eigenpairs of M recorded per step.")
+    @Option(help: "Top-k eigenpairs of M recorded per step. \(defaults { "\($0.k)" })")
     var k: Int?
-    @Option(help: "Full spectrum of M every S steps (0: never).")
+    @Option(help: "Full spectrum of M every S steps (0: never). \(defaults { "\($0.spectrumEvery)" })")
     var spectrumEvery: Int?
-    @Option(help: "Hessian sharpness (Lanczos on exact HVPs) every H steps (0: never).")
+    @Option(help: "Hessian sharpness (Lanczos on exact HVPs) every H steps (0: never). \(defaults { "\($0.hessianEvery)" })")
     var hessianEvery: Int?
-    @Option(help: "Parameter checkpoints every C steps (plus first and last).")
+    @Option(help: "Parameter checkpoints every C steps (plus first and last). \(defaults { "\($0.checkpointEvery)" })")
     var checkpointEvery: Int?
-    @Option(help: "Cross-check the iterative eigensolver against LAPACK every X steps (0: never).")
+    @Option(help: "Cross-check the iterative eigensolver against LAPACK every X steps (0: never). \(defaults { "\($0.crossCheckEvery)" })")
     var crossCheckEvery: Int?
-    @Option(help: "Store the full Gram matrix every G steps (0: never).")
+    @Option(help: "Store the full Gram matrix every G steps (0: never). \(defaults { "\($0.gramEvery)" })")
     var gramEvery: Int?
-    @Option(help: "Residual tolerance of the iterative eigensolver (‖Mv − λv‖ ≤ tol·‖M‖).")
+    @Option(help: "Residual tolerance of the iterative eigensolver (‖Mv − λv‖ ≤ tol·‖M‖). \(defaults { "\($0.eigenTolerance)" })")
     var eigenTolerance: Double?
     @Flag(help: "Do not record the M-products (gram_residual, r_prime, r_prime_from_start) at every step (config key products: false).")
     var noProducts = false
     @Option(help: "Also record every eigenvalue of M above X per step (LAPACK; eigenvalues_above_threshold, at most min(n, 64) stored, and their count; config key eigenvalue_threshold).")
     var eigenvalueThreshold: Double?
-    @Option(help: "Seed of the parameter initialization.")
+    @Option(help: "Seed of the parameter initialization. \(defaults { "\($0.initSeed)" })")
     var seed: UInt64?
-    @Option(help: "Seed of the data selection/generation.")
+    @Option(help: "Seed of the data selection/generation. \(defaults { "\($0.data.seed.map { "\($0)" } ?? "none")" })")
     var dataSeed: UInt64?
-    @Option(help: "Number of samples n.")
+    @Option(help: "Number of samples n. \(defaults { "\($0.data.n.map { "\($0)" } ?? "all")" })")
     var n: Int?
-    @Option(help: "Initialization scale factor.")
+    @Option(help: "Initialization scale factor. \(defaults { "\($0.initScale)" })")
     var initScale: Double?
-    @Option(help: "Hidden widths of the MLP, comma-separated (e.g. 200,200).")
+    @Option(help: "Hidden widths of the MLP, comma-separated (e.g. 200,200). \(defaults { RecordCommand.widthsText($0.model) })")
     var widths: String?
-    @Option(help: "Activation of the MLP.")
+    @Option(help: "Activation of the MLP: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")). \(defaults { RecordCommand.activationText($0.model) })")
     var activation: String?
 
     @Flag(help: "Continue an interrupted recording at --output from its last checkpoint.")
     var resume = false
     @Flag(help: "Run without writing a file (prints the summary only).")
     var noOutput = false
-    @Flag(help: "No progress line.")
+    @Flag(name: .shortAndLong, help: "No progress line.")
     var quiet = false
     @Flag(help: "Replace --output if it exists (without it, an existing file is never touched).")
     var force = false
@@ -84,22 +93,66 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "Steps per write batch and chunk of the per-step series (default: chunks of about 1 MiB).")
     var batchSteps: Int?
 
-    @Option(help: "Sweep: record one run per step size (comma-separated, e.g. 0.02,0.05,0.1), each in its own process, into --output-dir as lr-<η>.h5.")
+    @Option(help: "Sweep: record one run per step size (comma-separated, e.g. 0.02,0.05,0.1), each in its own process, into the directory -o DIR as lr-<η>.h5. Default: none (one run).")
     var sweepLr: String?
-    @Option(help: "Sweep: directory of the runs' files.")
+    /// The old spelling of `--sweep-lr … -o DIR` (hidden; scripts may use it).
+    @Option(help: .hidden)
     var outputDir: String?
     @Option(help: "Sweep: runs at once (default: number of active processors).")
     var jobs: Int?
+
+    /// "Default: 0.05 (every preset)" or "Default: from the preset (fmnist-tanh 0.05, …)".
+    static func defaults(_ value: (RunConfig) -> String) -> String {
+        let values = Preset.allCases.map { value($0.config) }
+        if Set(values).count == 1 { return "Default: \(values[0]) (every preset)." }
+        return "Default: from the preset (" + zip(Preset.allCases, values).map { "\($0.rawValue) \($1)" }.joined(separator: ", ") + ")."
+    }
+
+    static func widthsText(_ m: ModelDescription) -> String {
+        if case let .mlp(_, w, _, _, _) = m { return w.map(String.init).joined(separator: ",") }
+        return "-"
+    }
+
+    static func activationText(_ m: ModelDescription) -> String {
+        if case let .mlp(_, _, a, _, _) = m { return a.rawValue }
+        return "-"
+    }
+
+    /// One preset in a line of `record --help`.
+    static func presetLine(_ c: RunConfig) -> String {
+        let model: String
+        switch c.model {
+        case let .mlp(d, w, a, _, _): model = "\(([d] + w + [1]).map(String.init).joined(separator: "-")) \(a.rawValue)"
+        case let .twoLayerLinear(d, m): model = "two-layer linear \(d)-\(m)-1"
+        }
+        return "η = \(c.learningRate), \(c.steps) steps, n = \(c.data.n.map(String.init) ?? "all"), \(model)"
+    }
+
+    /// The output directory of a sweep: -o DIR, or the old --output-dir DIR.
+    var sweepDirectory: String? { outputDir ?? output }
 
     func validate() throws {
         if let preset, Preset(rawValue: preset) == nil {
             throw ValidationError("unknown preset \"\(preset)\" (expected \(Preset.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
+        if let v = learningRate, !(v > 0 && v.isFinite) {
+            throw ValidationError(v < 0 ? "--lr \(v): negative learning rate; η must be positive (e.g. --lr 0.05)"
+                                        : "--lr \(v): the learning rate η must be positive and finite (e.g. --lr 0.05)")
+        }
+        for (flag, value) in [("--steps", steps), ("--k", k), ("--n", n), ("--spectrum-every", spectrumEvery), ("--hessian-every", hessianEvery),
+                              ("--checkpoint-every", checkpointEvery), ("--cross-check-every", crossCheckEvery), ("--gram-every", gramEvery)] {
+            if let value, value < 0 { throw ValidationError("\(flag) \(value): must be ≥ 0") }
+        }
+        if let v = initScale, !(v > 0 && v.isFinite) { throw ValidationError("--init-scale \(v): must be positive and finite") }
+        if showConfig {
+            if resume || sweepLr != nil { throw ValidationError("--show-config prints one run's configuration: drop --resume and --sweep-lr") }
+            return
+        }
         if let sweepLr {
             _ = try Sweep.parseRates(sweepLr)
-            guard outputDir != nil else { throw ValidationError("--sweep-lr needs --output-dir DIR") }
-            guard output == nil, !resume, !noOutput else {
-                throw ValidationError("--sweep-lr cannot be combined with --output, --resume or --no-output")
+            guard sweepDirectory != nil else { throw ValidationError("--sweep-lr needs -o DIR (the directory of the runs' files)") }
+            guard output == nil || outputDir == nil, !resume, !noOutput else {
+                throw ValidationError("--sweep-lr cannot be combined with --resume or --no-output, nor -o with --output-dir (its old spelling)")
             }
             if let jobs, jobs < 1 { throw ValidationError("--jobs must be ≥ 1") }
         }
@@ -110,16 +163,23 @@ struct RecordCommand: ParsableCommand {
             return
         }
         if outputDir != nil || jobs != nil { throw ValidationError("--output-dir and --jobs apply to --sweep-lr only") }
-        if output == nil && !noOutput { throw ValidationError("give --output FILE (or --no-output)") }
-        if resume && output == nil { throw ValidationError("--resume needs --output FILE") }
+        if output == nil && !noOutput { throw ValidationError("give -o/--output FILE (or --no-output)") }
+        if resume && output == nil { throw ValidationError("--resume needs -o/--output FILE") }
         if let output, !resume, !noOutput, !force, FileManager.default.fileExists(atPath: output) {
             throw failure("\(output): exists; pass --force to replace it, or --resume to continue it", code: CLIExit.invalid)
+        }
+        if let output, !noOutput {
+            let dir = (output as NSString).deletingLastPathComponent
+            var isDir: ObjCBool = false
+            if !dir.isEmpty, !(FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) && isDir.boolValue) {
+                throw failure("\(output): the directory \(dir) does not exist", code: CLIExit.invalid)
+            }
         }
     }
 
     /// Preset, then config file, then flags.
     func resolvedConfig() throws -> RunConfig {
-        var c = try config.map { try RunConfig.load(path: $0) } ?? presetConfig
+        var c = try config.map { try RunConfig.load(path: $0, base: presetConfig) } ?? presetConfig
         if let v = learningRate { c.learningRate = v }
         if let v = steps { c.steps = v }
         if let v = k { c.k = v }
@@ -200,7 +260,7 @@ struct RecordCommand: ParsableCommand {
         }
         func withoutSteps(_ c: RunConfig) -> RunConfig { var c = c; c.steps = s.steps; return c }
         if let path = config {
-            let given = try RunConfig.load(path: path)
+            let given = try RunConfig.load(path: path, base: presetConfig)
             if withoutSteps(given) != s {
                 throw refuse("--config", path, "its settings differ from the file's /run@config")
             }
@@ -220,7 +280,13 @@ struct RecordCommand: ParsableCommand {
         try reportingErrors(code: CLIExit.invalid) {
             // --resume takes its settings from the file (checked against the flags there).
             let cfg = resume ? presetConfig : try resolvedConfig()
-            if let sweepLr, let outputDir {
+            if showConfig {
+                var shown = cfg
+                shown.storeDataBelow = shown.storeDataBelow ?? RunConfig.defaultStoreDataBelow
+                print(shown.prettyJSON())
+                return
+            }
+            if let sweepLr, let outputDir = sweepDirectory {
                 let rates = try Sweep.parseRates(sweepLr)
                 let args = Array(CommandLine.arguments.dropFirst())
                 let base = Sweep.childArguments(Array(args.drop { $0 != "record" }.dropFirst()))
@@ -269,7 +335,7 @@ struct RecordCommand: ParsableCommand {
                     let remaining = Double(p.totalSteps - p.step) / max(p.stepsPerSecond, 1e-9)
                     line.update(String(format: "step %d/%d  loss %.4e  Λ %.4g (2/η %.4g)  %.1f steps/s  ETA %.0fs",
                                        p.step, p.totalSteps, p.loss, p.sharpness, p.threshold, p.stepsPerSecond, remaining),
-                                force: p.step == p.totalSteps)
+                                fraction: p.totalSteps > 0 ? Double(p.step) / Double(p.totalSteps) : 1, final: p.step == p.totalSteps)
                 }
             } catch {
                 try? writerSink?.close(status: .interrupted)

@@ -13,8 +13,8 @@ struct ReportCommand: ParsableCommand {
         abstract: "Write the paper's figures (1-4), the checks and the metadata of a recording as one self-contained HTML page.",
         discussion: """
         Analyses the recording (phases, c1/R decomposition, R′ tracking, anomaly points, checks), then draws. \
-        The page has no scripts and no external references: it opens offline. --from/--to restrict the \
-        figures to a step window (the analysis itself always covers the whole run). --svg-dir also writes \
+        The page has no scripts and no external references: it opens offline. --steps A:B restricts the \
+        figures to the steps from A to B, both included (the analysis itself always covers the whole run). --svg-dir also writes \
         each figure as a standalone SVG file (fig1.svg, fig2.svg, fig3a.svg, …) for papers.
 
         Existing output files (the HTML page, the SVG files) are replaced only with --force, and never \
@@ -22,22 +22,28 @@ struct ReportCommand: ParsableCommand {
         when complete. Refusals exit 1, failed writes 2.
         """)
 
-    @Argument(help: "The recording (HDF5, eostrace-trajectory format).")
+    @Argument(help: ArgumentHelp("The recording to report on (HDF5).", valueName: "recording"))
     var recording: String
 
-    @Option(name: [.short, .customLong("output")], help: "HTML file to write (default: RUN with .report.html); an existing one only with --force.")
+    @Option(name: .shortAndLong, help: ArgumentHelp("HTML file to write; an existing one only with --force. Default: the recording's name with .report.html (run.h5 → run.report.html).", valueName: "file"))
     var output: String?
 
-    @Option(help: "First step to draw (inclusive).")
-    var from: Int?
+    @Option(help: ArgumentHelp("Draw only the steps from A to B, both included (A: or :B leaves an end open). Default: every step.", valueName: "A:B"))
+    var steps: String?
 
-    @Option(help: "Last step to draw (inclusive).")
+    /// The old spellings of --steps A:B (hidden; scripts may use them): first and last step, both included.
+    @Option(help: .hidden)
+    var from: Int?
+    @Option(help: .hidden)
     var to: Int?
+
+    @Flag(name: .shortAndLong, help: "No progress lines on stderr (errors are still printed).")
+    var quiet = false
 
     @Option(name: .customLong("y-scale"), help: "y-axes: auto (log when positive values span > 2 decades), linear or log.")
     var yScale: YScaleOption = .auto
 
-    @Option(name: .customLong("svg-dir"), help: "Also write each figure as a standalone .svg file into this directory (existing .svg files only with --force).")
+    @Option(name: .customLong("svg-dir"), help: "Also write each figure as a standalone .svg file into this directory (existing .svg files only with --force). Default: none.")
     var svgDir: String?
 
     @Flag(help: forceHelp)
@@ -50,9 +56,18 @@ struct ReportCommand: ParsableCommand {
     static let figureFiles = ["fig1.svg", "fig2.svg", "fig3a.svg", "fig3b.svg", "fig3c.svg", "fig4.svg"]
 
     func validate() throws {
+        if let steps {
+            _ = try StepWindow.parse(steps, option: "--steps")
+            if from != nil || to != nil { throw ValidationError("--steps and --from/--to (its old spelling) are exclusive") }
+        }
         if let from, let to, from > to {
             throw ValidationError("--from \(from) is greater than --to \(to)")
         }
+    }
+
+    /// The step window: --steps, else the old --from/--to.
+    private var window: StepWindow {
+        steps.flatMap { StepWindow($0) } ?? StepWindow(first: from, last: to)
     }
 
     func run() throws {
@@ -62,8 +77,9 @@ struct ReportCommand: ParsableCommand {
         let svgCandidates = (svgDir.map { d in Self.figureFiles.map { (d as NSString).appendingPathComponent($0) } } ?? [])
             .filter { FileManager.default.fileExists(atPath: $0) }.map { (path: Optional($0), option: "--svg-dir") }
         try checkOutputs([(out, "--output")] + svgCandidates, inputs: [run], force: force)
+        let (from, to) = (window.first, window.last)
         try reportingErrors {
-            let analysed = try ReportRunLoader.load(path: run, choice: analysis, window: (from, to))
+            let analysed = try ReportRunLoader.load(path: run, choice: analysis, window: (from, to), quiet: quiet)
             let input = analysed.reportInput(runName: (run as NSString).lastPathComponent)
             let options = RunReport.Options(from: from, to: to, yScale: yScale.choice)
             let html: String
@@ -83,7 +99,7 @@ struct ReportCommand: ParsableCommand {
                 for f in files { try ReportRunLoader.write(f.svg, to: f.path, force: force) }
             }
             try ReportRunLoader.write(html, to: out, force: force)
-            FileHandle.standardError.write(Data("eostrace: wrote \(out)\n".utf8))
+            if !quiet { FileHandle.standardError.write(Data("wrote \(out)\n".utf8)) }
         }
     }
 }
@@ -101,7 +117,7 @@ struct ReportAnalysisOptions: ParsableArguments {
     @Option(help: "Source of M(t) for R′ tracking: auto (replay when possible, else stored gram, else top-k), replay, stored, topk.")
     var gram: String = GramChoice.auto.rawValue
 
-    @Option(name: .customLong("phase-rule"), help: "Phase IV end rule: loss (L ≤ L(peak), SPEC default) or dtf (DᵀF < 0).")
+    @Option(name: .customLong("phase-rule"), help: "Phase IV end rule: loss (L ≤ L(peak), the paper's rule) or dtf (DᵀF < 0).")
     var phaseRule: String = AnalysisOptions.PhaseRule.loss.rawValue
 
     @OptionGroup var excursion: ExcursionOptions
@@ -131,7 +147,8 @@ enum ReportRunLoader {
     }
 
     /// - Parameter window: when given, fails early (before analysing) if no recorded step lies in it.
-    static func load(path: String, choice: ReportAnalysisOptions, window: (Int?, Int?)? = nil, quiet: Bool = false) throws -> AnalysedRun {
+    static func load(path: String, choice: ReportAnalysisOptions, window: (Int?, Int?)? = nil, quiet: Bool = false,
+                     label: String? = nil) throws -> AnalysedRun {
         let reader = try TrajectoryReader(path: path)
         defer { reader.close() }
         let options = AnalysisOptions(phaseRule: AnalysisOptions.PhaseRule(rawValue: choice.phaseRule) ?? .loss,
@@ -143,10 +160,10 @@ enum ReportRunLoader {
                 reader: reader, options: options, gram: GramChoice(rawValue: choice.gram) ?? .auto,
                 window: window.map { (from: $0.0, to: $0.1) },
                 gramSelected: { note in
-                    if let note, !quiet { FileHandle.standardError.write(Data("eostrace: \(path): \(note)\n".utf8)) }
+                    if let note, !quiet { FileHandle.standardError.write(Data("note: \(path): \(note)\n".utf8)) }
                 },
                 progress: { done, total in
-                    if !quiet { progress.update("analysing \(name): \(done)/\(total) steps", force: done == total) }
+                    if !quiet { progress.update(label ?? "analyzing \(name):", done: done, total: total) }
                 })
             if !quiet { progress.finish() }
             return analysed

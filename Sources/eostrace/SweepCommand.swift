@@ -45,7 +45,7 @@ struct Sweep {
     /// options every child sets itself (η, output, quiet).
     static func childArguments(_ args: [String]) -> [String] {
         let withValue: Set<String> = ["--sweep-lr", "--output-dir", "--jobs", "--lr", "--learning-rate", "-o", "--output"]
-        let flags: Set<String> = ["--quiet", "--force"]
+        let flags: Set<String> = ["--quiet", "-q", "--force"]
         var out: [String] = []
         var i = 0
         while i < args.count {

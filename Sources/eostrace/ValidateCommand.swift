@@ -15,7 +15,7 @@ struct ValidateCommand: ParsableCommand {
             truncated, not an eostrace recording, newer major format version).
             """)
 
-    @Argument(help: "Recordings to check.")
+    @Argument(help: ArgumentHelp("The recordings to check.", valueName: "recording"))
     var files: [String]
 
     @Flag(name: .shortAndLong, help: "Print only problems.")

@@ -17,8 +17,8 @@ final class OutputTests: XCTestCase {
         let text = String(decoding: a, as: UTF8.self)
         XCTAssertTrue(text.contains("\"phase_rule\" : \"loss\""))
         XCTAssertTrue(text.contains("\"r_prime_error\""))
-        XCTAssertTrue(text.contains("\"NaN\""))            // undefined ratios are strings, not invalid JSON
-        XCTAssertFalse(text.contains("nan,"))
+        XCTAssertTrue(text.contains(": null"))            // undefined ratios are null, not invalid JSON
+        XCTAssertFalse(text.contains("nan,") || text.contains("\"NaN\"") || text.contains("Infinity"))
         // Keys at the top level are sorted.
         let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: a) as? [String: Any])
         XCTAssertEqual(Set(obj.keys), ["analysis_version", "anomalies", "checks", "decomposition", "gram", "options",
@@ -26,8 +26,12 @@ final class OutputTests: XCTestCase {
         let topKeys = text.split(separator: "\n").filter { $0.hasPrefix("  \"") }.map { String($0.split(separator: "\"")[1]) }
         XCTAssertEqual(topKeys, topKeys.sorted())
         // Decoding and re-encoding gives the same bytes.
-        let decoded = try AnalysisResult.decoder().decode(AnalysisResult.self, from: a)
+        let decoded: AnalysisResult = try AnalysisResult.decode(json: a)
         XCTAssertEqual(try decoded.jsonData(), a)
+        // Older summaries wrote non-finite numbers as strings: still read.
+        let old = try AnalysisResult.encoder().encode(decoded)
+        XCTAssertTrue(String(decoding: old, as: UTF8.self).contains("\"NaN\""))
+        XCTAssertEqual(try (AnalysisResult.decode(json: old) as AnalysisResult).jsonData(), a)
         XCTAssertEqual(decoded.phases.cycles.first?.stepsPhase3, 2)
     }
 

@@ -33,7 +33,7 @@ final class AxisTests: XCTestCase {
         // Large values get exponent labels.
         t = Axis.linearTicks(minValue: 1e6, maxValue: 5e6, targetTicks: 5)
         XCTAssertEqual(t.ticks.map(\.value), [1e6, 2e6, 3e6, 4e6, 5e6])
-        XCTAssertEqual(t.ticks.map(\.label), ["1e6", "2e6", "3e6", "4e6", "5e6"])
+        XCTAssertEqual(t.ticks.map(\.label), ["10⁶", "2×10⁶", "3×10⁶", "4×10⁶", "5×10⁶"])
         // Degenerate range [5, 5] → widened, still contains 5.
         t = Axis.linearTicks(minValue: 5, maxValue: 5)
         XCTAssertLessThan(t.lower, 5); XCTAssertGreaterThan(t.upper, 5)
@@ -56,14 +56,17 @@ final class AxisTests: XCTestCase {
     func testLogTicksDecadesAndLabels() {
         var t = Axis.logTicks(minValue: 1e-3, maxValue: 1e2)
         XCTAssertEqual(t.lower, 1e-3, accuracy: 1e-18); XCTAssertEqual(t.upper, 100, accuracy: 1e-12)
-        XCTAssertEqual(t.ticks.map(\.label), ["1e-3", "1e-2", "1e-1", "1e0", "1e1", "1e2"])
-        // Every decade inside [0.01, 1000]: plain labels.
+        XCTAssertEqual(t.ticks.map(\.label), ["0.001", "0.01", "0.1", "1", "10", "100"])
+        // Beyond [0.001, 10000]: powers of ten, never "1e-5".
+        t = Axis.logTicks(minValue: 1e-5, maxValue: 1e-1)
+        XCTAssertEqual(t.ticks.map(\.label), ["10⁻⁵", "10⁻⁴", "10⁻³", "10⁻²", "10⁻¹"])
+        // Every decade inside [0.001, 10000]: plain labels.
         t = Axis.logTicks(minValue: 0.05, maxValue: 30)
         XCTAssertEqual(t.ticks.map(\.label), ["0.01", "0.1", "1", "10", "100"])
         XCTAssertEqual(t.lower, 0.01, accuracy: 1e-15); XCTAssertEqual(t.upper, 100, accuracy: 1e-12)
         // 15 decades: stride 2, ends on a labelled decade.
         t = Axis.logTicks(minValue: 1e-12, maxValue: 1e3)
-        XCTAssertEqual(t.ticks.map(\.label), ["1e-12", "1e-10", "1e-8", "1e-6", "1e-4", "1e-2", "1e0", "1e2", "1e4"])
+        XCTAssertEqual(t.ticks.map(\.label), ["10⁻¹²", "10⁻¹⁰", "10⁻⁸", "10⁻⁶", "10⁻⁴", "10⁻²", "10⁰", "10²", "10⁴"])
         XCTAssertEqual(t.upper, 1e4, accuracy: 1e-8)
         // Within one decade: 2× and 5× ticks added.
         t = Axis.logTicks(minValue: 2, maxValue: 8)

@@ -16,14 +16,21 @@ public struct CompareInput: Sendable {
     public var phase: [Int]?
     /// Fraction of steps that are anomaly points (from the analysis), when known.
     public var anomalyRate: Double?
+    /// Loss L(t) per step, when known (the page's loss panel).
+    public var loss: [Double]?
+    /// The input file as given on the command line (named on the page), when known.
+    public var file: String?
 
-    public init(label: String, steps: [Int], sharpness: [Double], eta: Double, phase: [Int]? = nil, anomalyRate: Double? = nil) {
+    public init(label: String, steps: [Int], sharpness: [Double], eta: Double, phase: [Int]? = nil, anomalyRate: Double? = nil,
+                loss: [Double]? = nil, file: String? = nil) {
         self.label = label
         self.steps = steps
         self.sharpness = sharpness
         self.eta = eta
         self.phase = phase
         self.anomalyRate = anomalyRate
+        self.loss = loss
+        self.file = file
     }
 
     /// Throws `ReportError` for inconsistent lengths, unordered steps, a bad η or phase.
@@ -31,6 +38,9 @@ public struct CompareInput: Sendable {
         guard SeriesInvariants.isValidLearningRate(eta) else { throw ReportError.invalidLearningRate(run: label, value: eta) }
         if sharpness.count != steps.count {
             throw ReportError.lengthMismatch(run: label, field: "sharpness", expected: steps.count, actual: sharpness.count)
+        }
+        if let loss, loss.count != steps.count {
+            throw ReportError.lengthMismatch(run: label, field: "loss", expected: steps.count, actual: loss.count)
         }
         if let phase, phase.count != steps.count {
             throw ReportError.lengthMismatch(run: label, field: "phase", expected: steps.count, actual: phase.count)
@@ -104,16 +114,30 @@ public enum RunComparison {
                      rows: rows, numericColumns: [1, 2, 3, 4, 5, 6, 7])
     }
 
-    /// Λ·η/2 of every run on one figure, with the threshold 1 (Λ = 2/η).
+    /// Λ·η/2 of every run on one panel, with the threshold 1 (Λ = 2/η), and below it the loss of
+    /// every run that has one.
     public static func figure(_ runs: [CompareInput], yScale: AxisScaleChoice = .automatic) -> Figure {
+        func color(_ k: Int) -> String { Palette.categorical[k % Palette.categorical.count] }
         let series = runs.enumerated().map { k, r in
             Series(name: r.label, x: r.steps.map(Double.init), y: r.sharpness.map { $0 * r.eta / 2 },
-                   color: Palette.categorical[k % Palette.categorical.count], dashed: k >= Palette.categorical.count)
+                   color: color(k), dashed: k >= Palette.categorical.count)
         }
-        return Figure(id: "compare", title: "Normalised sharpness Λ·η/2 of every run", xLabel: "step", panels: [
-            Panel(yLabel: "Λ·η/2", yScale: yScale, series: series,
-                  referenceLines: [ReferenceLine(y: 1, label: "Λ = 2/η", color: "#222222")], height: 300),
-        ])
+        var panels = [Panel(yLabel: "Λ·η/2", yScale: yScale, series: series,
+                            referenceLines: [ReferenceLine(y: 1, label: "Λ = 2/η", color: "#222222")], height: 300)]
+        let lossSeries = runs.enumerated().compactMap { k, r in
+            r.loss.map { Series(name: r.label, x: r.steps.map(Double.init), y: $0, color: color(k), dashed: k >= Palette.categorical.count) }
+        }
+        if !lossSeries.isEmpty {
+            panels.append(Panel(yLabel: "loss L", yScale: yScale, series: lossSeries, height: 220))
+        }
+        return Figure(id: "compare", title: "Normalised sharpness Λ·η/2 and loss L of every run", xLabel: "step", panels: panels)
+    }
+
+    /// The input files and what each run is called on the page.
+    public static func filesTable(_ runs: [CompareInput]) -> Table {
+        Table(headers: ["run", "file", "η", "recorded steps"],
+              rows: runs.map { [$0.label, $0.file ?? "-", Markup.number($0.eta, significant: 6), "\($0.steps.count)"] },
+              numericColumns: [2, 3])
     }
 
     /// Validates every run; throws `ReportError.noRuns` for an empty list.
@@ -132,9 +156,12 @@ public enum RunComparison {
     /// The comparison as one self-contained HTML page.
     public static func html(_ runs: [CompareInput], title: String = "eostrace run comparison") throws -> String {
         try validate(runs)
-        let doc = HTMLDocument(title: title, subtitle: "\(runs.count) runs", sections: [
-            .init(id: "sharpness", heading: "Normalised sharpness", blocks: [
-                .figure(figure(runs), caption: "Λ·η/2 = 1 is the stability threshold Λ = 2/η; at the Edge of Stability runs hover around it."),
+        let files = runs.compactMap(\.file)
+        let subtitle = "\(runs.count) runs" + (files.isEmpty ? "" : ": " + files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))
+        let doc = HTMLDocument(title: title, subtitle: subtitle, sections: [
+            .init(id: "files", heading: "Input files", blocks: [.table(filesTable(runs))]),
+            .init(id: "sharpness", heading: "Normalised sharpness and loss", blocks: [
+                .figure(figure(runs), caption: "Top: Λ·η/2 = 1 is the stability threshold Λ = 2/η; at the Edge of Stability runs hover around it. Bottom: the loss L = ‖D‖²/n of each run."),
             ]),
             .init(id: "table", heading: "Comparison", blocks: [
                 .table(table(runs)),

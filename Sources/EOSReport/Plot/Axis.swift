@@ -57,8 +57,8 @@ public struct Axis: Sendable, Equatable {
 
     /// Builds an axis covering [minValue, maxValue] (finite, minValue ≤ maxValue).
     /// Linear: 1-2-5 ticks, about `targetTicks` of them, domain widened to the outer ticks.
-    /// Log: decade ticks labelled like `1e-3` (or plain decimals when every decade lies in
-    /// [0.01, 1000]); domain widened to whole decades; when the range lies within one or two
+    /// Log: decade ticks labelled as plain decimals when every decade lies in [0.001, 10000]
+    /// (0.001, 0.01, …, 10000), else as powers of ten (10⁻⁶, 10⁻⁴, …); domain widened to whole decades; when the range lies within one or two
     /// decades, 2× and 5× ticks are added. For log, minValue must be > 0.
     public static func make(scale: AxisScale, minValue: Double, maxValue: Double, targetTicks: Int = 6) -> Axis {
         switch scale {
@@ -119,12 +119,41 @@ public struct Axis: Sendable, Equatable {
                 v = (v * scale).rounded() / scale
             }
             if v == 0 { v = 0 } // no -0
-            let label = useExp ? Markup.scientific(v, significant: 3)
+            let label = useExp ? Markup.timesPowerOfTen(v, significant: 3)
                 : String(format: "%.\(decimals)f", v)
             ticks.append(Tick(value: v, label: label))
             i += 1
         }
         return (ticks.first!.value, ticks.last!.value, step, ticks)
+    }
+
+    /// A log axis over the data itself, [minValue, maxValue] padded by 3 % of its decades on
+    /// each side, with the decade ticks inside it (and 2×, 5× ticks when fewer than three
+    /// decades fall inside). minValue > 0.
+    public static func tightLog(minValue: Double, maxValue: Double) -> Axis {
+        let full = logTicks(minValue: minValue, maxValue: maxValue)
+        var lo = log10(max(minValue, .leastNormalMagnitude)), hi = log10(max(maxValue, minValue))
+        if hi - lo < 0.3 { let mid = (lo + hi) / 2; lo = mid - 0.15; hi = mid + 0.15 }
+        let pad = 0.03 * (hi - lo)
+        let lower = pow(10, lo - pad), upper = pow(10, hi + pad)
+        var ticks = full.ticks.filter { $0.value >= lower && $0.value <= upper }
+        if ticks.filter({ [1.0, 10, 100].contains(($0.value / pow(10, floor(log10($0.value) + 1e-9))).rounded()) }).count < 3 {
+            // Add the 2× and 5× ticks of every decade in range, labelled like the decade ones.
+            let e0 = Int(floor(lo - pad)), e1 = Int(ceil(hi + pad))
+            let plain = e0 >= -3 && e1 <= 4
+            var extra: [Tick] = []
+            for e in e0...e1 {
+                for m in [2, 5] {
+                    let v = Double(m) * pow(10, Double(e))
+                    guard v >= lower && v <= upper else { continue }
+                    let label = plain ? (e >= 0 ? String(Int(v.rounded())) : String(format: "%.\(-e)f", v))
+                        : "\(m)·" + Markup.powerOfTen(e)
+                    extra.append(Tick(value: v, label: label))
+                }
+            }
+            ticks = (ticks + extra).sorted { $0.value < $1.value }
+        }
+        return Axis(scale: .log, lower: lower, upper: upper, ticks: ticks)
     }
 
     /// Decade ticks for a log axis on [minValue, maxValue], minValue > 0.
@@ -142,13 +171,13 @@ public struct Axis: Sendable, Equatable {
         let stride = max(1, Int((Double(e1 - e0) / 8).rounded(.up)))
         e1 = e0 + Int((Double(e1 - e0) / Double(stride)).rounded(.up)) * stride
         let decades = e1 - e0
-        let plain = e0 >= -2 && e1 <= 3
+        let plain = e0 >= -3 && e1 <= 4
         func label(_ mant: Int, _ e: Int) -> String {
             if plain {
                 let v = Double(mant) * pow(10, Double(e))
                 return e >= 0 ? String(Int(v.rounded())) : String(format: "%.\(-e)f", v)
             }
-            return "\(mant)e\(e)"
+            return (mant == 1 ? "" : "\(mant)·") + Markup.powerOfTen(e)
         }
         var ticks: [Tick] = []
         var e = e0

@@ -38,7 +38,7 @@ extension Figure {
         var lo = Double.infinity, hi = -Double.infinity
         for v in xs where v.isFinite && (scale == .linear || v > 0) { lo = min(lo, v); hi = max(hi, v) }
         if !lo.isFinite { lo = scale == .log ? 1 : 0; hi = scale == .log ? 10 : 1 }
-        if scale == .log { return Axis.make(scale: .log, minValue: lo, maxValue: hi) }
+        if scale == .log { return tightLogAxes ? Axis.tightLog(minValue: lo, maxValue: hi) : Axis.make(scale: .log, minValue: lo, maxValue: hi) }
         if hi <= lo { return Axis.make(scale: .linear, minValue: lo, maxValue: hi, targetTicks: 8) }
         let t = Axis.linearTicks(minValue: lo, maxValue: hi, targetTicks: 8)
         let inside = t.ticks.filter { $0.value >= lo - 1e-9 * (hi - lo) && $0.value <= hi + 1e-9 * (hi - lo) }
@@ -59,6 +59,7 @@ extension Figure {
         for r in p.referenceLines { take(r.y) }
         for v in p.includeY { take(v) }
         if !lo.isFinite { lo = scale == .log ? 1 : 0; hi = scale == .log ? 10 : 1 }
+        if scale == .log && tightLogAxes { return Axis.tightLog(minValue: lo, maxValue: hi) }
         return Axis.make(scale: scale, minValue: lo, maxValue: hi, targetTicks: 6)
     }
 
@@ -178,15 +179,16 @@ extension Figure {
         let scaleNote = ya.scale == .log ? " (log)" : ""
         out += "<text x=\"16\" y=\"\(C(yMid))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(C(yMid)))\" fill=\"#222222\">\(Markup.escape(p.yLabel + scaleNote))</text>\n"
 
-        // Reference lines with their labels at the right end.
+        // Reference lines (their labels are placed after the series, clear of them).
         for r in p.referenceLines {
             guard let y = py(r.y) else { continue }
             let col = Markup.escape(r.color)
             out += "<line x1=\"\(C(left))\" x2=\"\(C(right))\" y1=\"\(C(y))\" y2=\"\(C(y))\" stroke=\"\(col)\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>\n"
-            out += "<text x=\"\(C(right - 4))\" y=\"\(C(y - 4))\" text-anchor=\"end\" font-size=\"11\" fill=\"\(col)\" stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\">\(Markup.escape(r.label))</text>\n"
         }
 
-        // Series.
+        // Series; what is drawn is kept (in px) so that labels can avoid it.
+        var drawnPaths: [[(x: Double, y: Double)]] = []
+        var drawnDots: [(x: Double, y: Double, r: Double)] = []
         var anyDrawn = false
         for s in p.series {
             let fx = s.x.map { xa.fraction($0) }
@@ -203,6 +205,7 @@ extension Figure {
                     guard let a = fx[i], let b = fy[i], a.isFinite, b.isFinite else { penDown = false; continue }
                     let x = left + a * w, y = bottom - b * ph
                     d += penDown ? " \(C(x)),\(C(y))" : (d.isEmpty ? "M\(C(x)),\(C(y))" : " M\(C(x)),\(C(y))")
+                    if penDown { drawnPaths[drawnPaths.count - 1].append((x, y)) } else { drawnPaths.append([(x, y)]) }
                     penDown = true
                     anyDrawn = true
                 }
@@ -221,6 +224,7 @@ extension Figure {
                     for i in keep {
                         let x = left + fx[i]! * w, y = bottom - fy[i]! * ph
                         out += "<circle cx=\"\(C(x))\" cy=\"\(C(y))\" r=\"\(C(s.markerRadius))\"/>\n"
+                        drawnDots.append((x, y, s.markerRadius))
                     }
                     out += "</g>\n"
                     anyDrawn = true
@@ -229,6 +233,32 @@ extension Figure {
         }
         if !anyDrawn {
             out += "<text x=\"\(C(left + w / 2))\" y=\"\(C(yMid))\" text-anchor=\"middle\" fill=\"#888888\">no drawable data in this window</text>\n"
+        }
+
+        // Reference-line labels: at the first place along the line (right end first, then left
+        // end, then in between; above the line, then below) whose box no drawn curve or marker
+        // crosses, nor an earlier label; the least crossed place when there is none.
+        var placed: [LabelBox] = []
+        for r in p.referenceLines {
+            guard let y = py(r.y) else { continue }
+            let boxW = Figure.labelWidth(r.label), boxH = 12.0
+            var best: (box: LabelBox, hits: Int)?
+            search: for dy in [-4.0, 14.0] {
+                for f in [1.0, 0.0, 0.8, 0.6, 0.4, 0.2, 0.9, 0.7, 0.5, 0.3, 0.1] {
+                    let x0 = left + 4 + f * max(0, w - boxW - 8)
+                    let box = LabelBox(x0: x0, y0: y + dy - 9.5, x1: x0 + boxW, y1: y + dy - 9.5 + boxH)
+                    guard box.y0 >= top + 1, box.y1 <= bottom - 1 else { continue }
+                    var hits = placed.contains { $0.overlaps(box) } ? 1000 : 0
+                    for path in drawnPaths { hits += box.crossings(path) }
+                    for d in drawnDots where box.contains(d.x, d.y, margin: d.r + 1) { hits += 1 }
+                    if best == nil || hits < best!.hits { best = (box, hits) }
+                    if hits == 0 { break search }
+                }
+            }
+            guard let b = best else { continue }
+            placed.append(b.box)
+            let col = Markup.escape(r.color)
+            out += "<text class=\"reference-label\" x=\"\(C(b.box.x0))\" y=\"\(C(b.box.y0 + 9.5))\" font-size=\"11\" fill=\"\(col)\" stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\">\(Markup.escape(r.label))</text>\n"
         }
         out += "<rect x=\"\(C(left))\" y=\"\(C(top))\" width=\"\(C(w))\" height=\"\(C(ph))\" fill=\"none\" stroke=\"#444444\" stroke-width=\"1\"/>\n"
         out += "</g>\n"
@@ -275,5 +305,44 @@ extension Figure {
             y += row
         }
         out += "</g>\n"
+    }
+
+    /// Width of a label in 11 px Helvetica/Arial, generously (0.62 em a character).
+    static func labelWidth(_ text: String) -> Double { Double(text.count) * 11 * 0.62 + 2 }
+}
+
+/// A label's box in px, for placing labels clear of curves.
+struct LabelBox {
+    var x0: Double, y0: Double, x1: Double, y1: Double
+
+    func overlaps(_ o: LabelBox) -> Bool { x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1 }
+
+    func contains(_ x: Double, _ y: Double, margin: Double = 0) -> Bool {
+        x >= x0 - margin && x <= x1 + margin && y >= y0 - margin && y <= y1 + margin
+    }
+
+    /// How many segments of `path` pass through the box (with 1 px to spare).
+    func crossings(_ path: [(x: Double, y: Double)]) -> Int {
+        if path.count == 1 { return contains(path[0].x, path[0].y, margin: 1) ? 1 : 0 }
+        var n = 0
+        for (a, b) in zip(path, path.dropFirst()) where segmentHits(a, b) { n += 1 }
+        return n
+    }
+
+    /// Liang–Barsky: does the segment a→b meet the box grown by 1 px?
+    func segmentHits(_ a: (x: Double, y: Double), _ b: (x: Double, y: Double)) -> Bool {
+        let (minX, minY, maxX, maxY) = (x0 - 1, y0 - 1, x1 + 1, y1 + 1)
+        let dx = b.x - a.x, dy = b.y - a.y
+        var t0 = 0.0, t1 = 1.0
+        for (p, q) in [(-dx, a.x - minX), (dx, maxX - a.x), (-dy, a.y - minY), (dy, maxY - a.y)] {
+            if p == 0 {
+                if q < 0 { return false }
+            } else {
+                let t = q / p
+                if p < 0 { t0 = max(t0, t) } else { t1 = min(t1, t) }
+                if t0 > t1 { return false }
+            }
+        }
+        return true
     }
 }

@@ -113,9 +113,13 @@ public struct Figure: Sendable {
     public var panels: [Panel]
     /// viewBox width; the plot area is `width - margins - legend`.
     public var width: Double
+    /// Log axes span the data (padded 3 %), not whole decades: for scatter plots, whose points
+    /// would otherwise fill a corner of the panel.
+    public var tightLogAxes = false
 
     public init(id: String, title: String, xLabel: String, xScale: AxisScaleChoice = .linear,
-                panels: [Panel], width: Double = 900) {
+                panels: [Panel], width: Double = 900, tightLogAxes: Bool = false) {
+        self.tightLogAxes = tightLogAxes
         self.id = id
         self.title = title
         self.xLabel = xLabel

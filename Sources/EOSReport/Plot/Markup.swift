@@ -62,6 +62,25 @@ public enum Markup {
     }
 
     /// Always exponent notation, short: 1.5e-4, 2e6, -3.25e10; 0 stays "0".
+    /// "10⁻³" (superscript exponent, true minus sign).
+    public static func powerOfTen(_ e: Int) -> String {
+        let digits: [Character: Character] = ["0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "5": "⁵", "6": "⁶",
+                                              "7": "⁷", "8": "⁸", "9": "⁹", "-": "⁻"]
+        return "10" + String(String(e).map { digits[$0] ?? $0 })
+    }
+
+    /// `v` as "1.5×10⁻⁴" (mantissa with at most `significant` digits; "1×10⁶" → "10⁶"), for tick
+    /// labels: readable where "1.5e-4" is not.
+    public static func timesPowerOfTen(_ v: Double, significant: Int = 3) -> String {
+        if v == 0 { return "0" }
+        let s = scientific(v, significant: significant)
+        guard let e = s.firstIndex(of: "e"), let exp = Int(s[s.index(after: e)...]) else { return s }
+        let mant = String(s[..<e])
+        if mant == "1" { return powerOfTen(exp) }
+        if mant == "-1" { return "−" + powerOfTen(exp) }
+        return mant.replacingOccurrences(of: "-", with: "−") + "×" + powerOfTen(exp)
+    }
+
     public static func scientific(_ v: Double, significant: Int = 4) -> String {
         if v.isNaN { return "NaN" }
         if v.isInfinite { return v > 0 ? "inf" : "-inf" }

@@ -51,18 +51,18 @@ extension ReportInput {
         rows.append(CheckRow(name: "anomaly points", value: "\(r.anomalies.count) of \(r.anomalies.pairs) pairs (rate \(g(r.anomalies.rate)))",
                              detail: "\(r.anomalies.nearSignChange) within \(r.anomalies.window) steps of one of \(r.anomalies.signChanges) sign changes of Δ‖A‖²"))
         let c = r.checks
-        rows.append(CheckRow(name: "3.1 co-movement sign(ΔΛ) = sign(Δ‖A‖)", value: rate(c.coMovement.all), detail: perPhase(c.coMovement, rate)))
-        rows.append(CheckRow(name: "3.2 first-order error of D\(star)", value: dist(c.firstOrderResidual.all), detail: "medians " + perPhase(c.firstOrderResidual, short)))
-        rows.append(CheckRow(name: "3.2 first-order error of ‖A‖²", value: dist(c.firstOrderOutputNorm.all), detail: "medians " + perPhase(c.firstOrderOutputNorm, short)))
+        rows.append(CheckRow(name: "Assumption 3.1: co-movement sign(ΔΛ) = sign(Δ‖A‖)", value: rate(c.coMovement.all), detail: perPhase(c.coMovement, rate)))
+        rows.append(CheckRow(name: "Assumption 3.2: first-order error of D\(star)", value: dist(c.firstOrderResidual.all), detail: "medians " + perPhase(c.firstOrderResidual, short)))
+        rows.append(CheckRow(name: "Assumption 3.2: first-order error of ‖A‖²", value: dist(c.firstOrderOutputNorm.all), detail: "medians " + perPhase(c.firstOrderOutputNorm, short)))
         if let b = c.outputBias {
-            rows.append(CheckRow(name: "3.2 ‖A‖² bias-exact −(4η/n)Dᵀ(F − b)", value: b.error.all.count == 0 ? "-" : dist(b.error.all),
+            rows.append(CheckRow(name: "Assumption 3.2: ‖A‖² with output bias b, −(4η/n)Dᵀ(F − b)", value: b.error.all.count == 0 ? "-" : dist(b.error.all),
                                  detail: b.note + "; first pair \(g(b.firstPairError)) (paper's line \(g(b.firstPairPaperError)))"))
         }
-        rows.append(CheckRow(name: "3.5(iii) ε2 = 1 − |⟨v1(t), v1(t+1)⟩|", value: dist(c.eps2.all), detail: "medians " + perPhase(c.eps2, short)))
-        rows.append(CheckRow(name: "3.6 at phase-II starts (c > 1)", value: rate(c.assumption36Holds),
+        rows.append(CheckRow(name: "Assumption 3.5(iii): ε2 = 1 − |⟨v1(t), v1(t+1)⟩|", value: dist(c.eps2.all), detail: "medians " + perPhase(c.eps2, short)))
+        rows.append(CheckRow(name: "Assumption 3.6 at phase-II starts (c > 1)", value: rate(c.assumption36Holds),
                              detail: "ε2 = max over the phase-II pairs; with ε2 at the start step: \(rate(c.assumption36HoldsAtStart))"))
         let rg = c.regimes
-        rows.append(CheckRow(name: "3.1 co-movement by regime", value: "catapult \(rate(rg.coMovementCatapult)) · hover \(rate(rg.coMovementHover))",
+        rows.append(CheckRow(name: "Assumption 3.1: co-movement by regime", value: "catapult \(rate(rg.coMovementCatapult)) · hover \(rate(rg.coMovementHover))",
                              detail: "hover: \(rg.hoverRuns) runs of ≥ \(r.options.hoverMinSteps) steps with |ηΛ/2 − 1| ≤ \(g(r.options.hoverMargin)) (\(rg.hoverRows) rows); catapult: phases II–IV outside hovers (\(rg.catapultRows) rows); other \(rate(rg.coMovementOther))"))
         if !c.phase2Lengths.isEmpty {
             let pairs = c.phase2Lengths.map { item in
@@ -72,14 +72,14 @@ extension ReportInput {
                                  value: pairs.prefix(12).joined(separator: " · ") + (pairs.count > 12 ? " · …" : ""),
                                  detail: "first τ with |c1(a)|·Π|1 − ηΛ(t)| ≥ ‖D(a)‖, by phase-II start step; * = |c1(a)| below the eigenvector's accuracy floor"))
         }
-        if let a = c.assumption37 { rows.append(CheckRow(name: "3.7 λ2 < 1/η", value: rate(a.all), detail: perPhase(a, rate))) }
+        if let a = c.assumption37 { rows.append(CheckRow(name: "Assumption 3.7: λ2 < 1/η", value: rate(a.all), detail: perPhase(a, rate))) }
         if let o = c.outputLayerRatio { rows.append(CheckRow(name: "λ_max(M_A) / Λ", value: dist(o.all), detail: "medians " + perPhase(o, short))) }
-        if let p = c.proposition31 { rows.append(CheckRow(name: "Prop. 3.1 DᵀF > 0 when ‖D‖ > ‖Y‖", value: rate(p.all), detail: perPhase(p, rate))) }
-        if let p = c.proposition32Bound { rows.append(CheckRow(name: "Prop. 3.2 bound when ‖D‖ > ‖Y‖", value: rate(p.all), detail: perPhase(p, rate))) }
-        if let p = c.proposition32Direction { rows.append(CheckRow(name: "Prop. 3.2 direction Δ‖A‖² < 0", value: rate(p.all), detail: perPhase(p, rate))) }
-        rows.append(CheckRow(name: "Lemma 3.2 |c1(t+1)/c1(t)| vs |1 − ηΛ| (II–III)",
+        if let p = c.proposition31 { rows.append(CheckRow(name: "Proposition 3.1: DᵀF > 0 when ‖D‖ > ‖Y‖", value: rate(p.all), detail: perPhase(p, rate))) }
+        if let p = c.proposition32Bound { rows.append(CheckRow(name: "Proposition 3.2: bound when ‖D‖ > ‖Y‖", value: rate(p.all), detail: perPhase(p, rate))) }
+        if let p = c.proposition32Direction { rows.append(CheckRow(name: "Proposition 3.2: direction Δ‖A‖² < 0", value: rate(p.all), detail: perPhase(p, rate))) }
+        rows.append(CheckRow(name: "Lemma 3.2: |c1(t+1)/c1(t)| vs |1 − ηΛ| (II–III)",
                              value: "log(measured/predicted) median \(g(c.lemma32.logRatioError.median))",
-                             detail: "predicted median \(g(c.lemma32.predictedRatio.median)); growth rate \(rate(c.lemma32.growth))"))
+                             detail: "predicted median \(g(c.lemma32.predictedRatio.median)); |c1| grows on \(rate(c.lemma32.growth)) of the pairs"))
         rows.append(CheckRow(name: "‖R‖² decreases", value: rate(r.decomposition.rNormSqDecreases.all), detail: perPhase(r.decomposition.rNormSqDecreases, rate)))
         rows.append(CheckRow(name: "L decreases", value: rate(r.decomposition.lossDecreases.all), detail: perPhase(r.decomposition.lossDecreases, rate)))
         for s in [r.rPrime.fromStart, r.rPrime.primary] {
@@ -91,7 +91,10 @@ extension ReportInput {
                                  detail: "‖D(t+1) − (I − ηM*)D(t)‖ / ‖D(t+1)‖; should be round-off"))
         }
         for s in r.story {
-            rows.append(CheckRow(name: "claim: \(s.claim)", value: "\(s.verdict) (\(g(s.value)))", detail: s.measure + "; on " + s.basis))
+            let (name, formula) = splitMeasure(s.measure)
+            let rateText = s.rate.map { rate in formula.map { "; rate = \($0) = \(g(rate))" } ?? (rate == s.value ? "" : "; rate = \(g(rate))") } ?? ""
+            rows.append(CheckRow(name: "claim: \(s.claim)", value: "\(s.verdict)",
+                                 detail: "\(name) = \(g(s.value))\(rateText); on \(s.basis)"))
         }
         return rows
     }
@@ -99,8 +102,9 @@ extension ReportInput {
 
 extension CompareInput {
     /// One comparison row from an analysed run (phases and anomaly rate from the analysis).
-    public init(label: String, analysisInput a: AnalysisInput, result r: AnalysisResult) {
+    public init(label: String, analysisInput a: AnalysisInput, result r: AnalysisResult, file: String? = nil) {
         self.init(label: label, steps: a.steps.map { Int($0) }, sharpness: a.sharpness, eta: a.learningRate,
-                  phase: r.perStep.phase.map { Int($0) }, anomalyRate: r.anomalies.rate.isFinite ? r.anomalies.rate : nil)
+                  phase: r.perStep.phase.map { Int($0) }, anomalyRate: r.anomalies.rate.isFinite ? r.anomalies.rate : nil,
+                  loss: a.loss, file: file)
     }
 }

@@ -94,17 +94,23 @@ public enum RunReport {
             } else {
                 scatter.append(Series(name: "steps", x: r, y: input.loss, color: Palette.blue, style: .markers, markerRadius: 2))
             }
-            let finite = (r + input.loss).filter { $0.isFinite && $0 > 0 }
-            if let lo = finite.min(), let hi = finite.max() {
-                scatter.append(Series(name: "‖D‖²/n = ‖R‖²/n", x: [lo, hi], y: [lo, hi], color: "#555555", dashed: true))
-            }
+            // The line y = x only where it crosses the points' own box, so the axes are set by the
+            // points (a line across the union of both ranges left most of the panel empty).
             let logBoth = Axis.automaticScale(for: r) == .log || Axis.automaticScale(for: input.loss) == .log
+            let xs = r.filter { $0.isFinite && (!logBoth || $0 > 0) }, ys = input.loss.filter { $0.isFinite && (!logBoth || $0 > 0) }
+            if let x0 = xs.min(), let x1 = xs.max(), let y0 = ys.min(), let y1 = ys.max() {
+                let lo = max(x0, y0), hi = min(x1, y1)
+                if lo < hi {
+                    scatter.append(Series(name: "‖D‖²/n = ‖R‖²/n", x: [lo, hi], y: [lo, hi], color: "#555555", dashed: true))
+                }
+            }
             let sc: AxisScaleChoice = yScale != .automatic ? yScale : (logBoth ? .log : .linear)
             figs.append(Figure(id: "fig3b", title: "Figure 3b — loss ‖D‖²/n against ‖R‖²/n", xLabel: "‖R‖²/n",
-                               xScale: sc, panels: [Panel(yLabel: "‖D‖²/n", yScale: sc, series: scatter, height: 300)]))
+                               xScale: sc, panels: [Panel(yLabel: "‖D‖²/n", yScale: sc, series: scatter, height: 300)],
+                               tightLogAxes: true))
             // Figure 3c: both over steps (the paper's view: L oscillates, ‖R‖²/n decreases steadily).
             figs.append(Figure(id: "fig3c", title: "Figure 3c — loss and ‖R‖²/n over steps", xLabel: "step", panels: [
-                Panel(yLabel: "value", yScale: yScale, series: [
+                Panel(yLabel: "‖D‖²/n and ‖R‖²/n", yScale: yScale, series: [
                     Series(name: "‖D‖²/n (loss)", x: x, y: input.loss, color: Palette.blue),
                     Series(name: "‖R‖²/n", x: x, y: r, color: Palette.red),
                 ], shaded: shading, height: 250),
