@@ -212,14 +212,16 @@ struct RecordCommand: ParsableCommand {
             let cfg = resume ? presetConfig : try resolvedConfig()
             if let sweepLr, let outputDir {
                 let rates = try Sweep.parseRates(sweepLr)
-                let args = Array(CommandLine.arguments.dropFirst())
-                let base = Sweep.childArguments(Array(args.drop { $0 != "record" }.dropFirst()))
-                _ = cfg  // the configuration is checked once here, before any child starts
+                // The configuration is resolved once here; every run gets it with its own η.
+                var extra = pipeline == "auto" ? [] : ["--pipeline", pipeline]
+                if let compression { extra += ["--compression", String(compression)] }
+                if let batchSteps { extra += ["--batch-steps", String(batchSteps)] }
                 // Ctrl-C reaches the children (same process group): they stop after their current
                 // step and mark their files interrupted; the parent waits for them and reports.
                 let stop = StopRequest.install()
-                let runs = try Sweep.run(rates: rates, outputDir: outputDir, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
-                                         baseArguments: base, force: force, quiet: quiet)
+                let runs = try Sweep.recordSweepLR(config: cfg, rates: rates, outputDir: outputDir,
+                                                   jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
+                                                   force: force, quiet: quiet, recordArguments: extra)
                 print(Sweep.table(runs))
                 let failed = runs.filter { $0.exitCode != 0 && $0.status != "interrupted" }
                 if !failed.isEmpty {
