@@ -20,7 +20,7 @@ struct CompareCommand: ParsableCommand {
 
     enum LabelBy: String, ExpressibleByArgument, CaseIterable { case auto, eta, seed, file }
 
-    @Argument(help: "Recordings to compare.")
+    @Argument(help: "Recordings to compare (a merged sweep file stands for its runs).")
     var runs: [String]
 
     @Option(name: [.short, .customLong("output")], help: "Also write the comparison as an HTML page (an existing file only with --force).")
@@ -42,6 +42,8 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
+        // A merged sweep file stands for its runs (EOSReport/Compare/SweepInputs.swift).
+        let runs = try reportingErrors { try SweepInputs.expand(self.runs) { FileHandle.standardError.write(Data("eostrace: \($0)\n".utf8)) } }
         try checkOutputs([(output, "--output")], inputs: runs, force: force)
         try reportingErrors {
             var choice = try ReportAnalysisOptions.parse([])

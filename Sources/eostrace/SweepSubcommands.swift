@@ -81,6 +81,11 @@ struct SweepRunCommand: ParsableCommand {
     @Option(help: "--slurm: an extra #SBATCH line, e.g. --sbatch=--partition=debug (repeatable).")
     var sbatch: [String] = []
 
+    @Option(help: "Steps per write batch of every run (record --batch-steps; smaller: a live run shows its steps sooner).")
+    var batchSteps: Int?
+    @Option(help: "Deflate level 1-9 of every run's per-sample series (record --compression).")
+    var compression: Int?
+
     @Flag(help: "Replace a folder that holds another sweep, and record every run anew (existing files replaced).")
     var force = false
     @Flag(help: "No progress lines.")
@@ -93,6 +98,8 @@ struct SweepRunCommand: ParsableCommand {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be ≥ 1") }
         if let throttle, throttle < 1 { throw ValidationError("--throttle must be ≥ 1") }
         if description == nil && vary.isEmpty { throw ValidationError("give a sweep description file or --vary KEY=V1,V2") }
+        if let b = batchSteps, b < 1 { throw ValidationError("--batch-steps must be ≥ 1") }
+        if let c = compression, !(1...9).contains(c) { throw ValidationError("--compression must be 1...9") }
         if description != nil && preset != nil { throw ValidationError("--preset applies without a description file (name the preset in the file)") }
     }
 
@@ -121,7 +128,11 @@ struct SweepRunCommand: ParsableCommand {
         try reportingErrors(code: CLIExit.invalid) {
             let d = try loadDescription()
             let runs = try d.expand()
-            let manifest = try SweepManifest(description: d, runs: runs, softwareVersion: RecordingSession.softwareVersion)
+            var extra: [String] = []
+            if let batchSteps { extra += ["--batch-steps", String(batchSteps)] }
+            if let compression { extra += ["--compression", String(compression)] }
+            let manifest = try SweepManifest(description: d, runs: runs, softwareVersion: RecordingSession.softwareVersion,
+                                             recordArguments: extra)
             try Sweep.writeFolder(dir: output, manifest: manifest, force: force)
             if !quiet {
                 FileHandle.standardError.write(Data("sweep: \(runs.count) runs in \(output)/\(SweepManifest.fileName)\n".utf8))
