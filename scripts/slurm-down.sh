@@ -16,5 +16,5 @@ stop() {
 }
 stop "$S/slurmd.pid"
 stop "$S/slurmctld.pid"
-[ -f "$S/munged.ours" ] && stop "$S/munged.pid" && rm -f "$S/munged.ours"
+[ -f "$S/munged.ours" ] && stop "$S/munge/munged.pid" && rm -f "$S/munged.ours"
 exit 0

@@ -24,8 +24,8 @@ fi
 mkdir -p /run/munge /var/lib/munge /var/log/munge
 chown munge:munge /run/munge /var/lib/munge /var/log/munge
 if ! munge -n </dev/null >/dev/null 2>&1; then
-    su -s /bin/sh munge -c "/usr/sbin/munged --pid-file=$S/munged.pid" || { echo "slurm-up: munged did not start" >&2; exit 1; }
-    chown munge:munge "$S/munged.pid" 2>/dev/null || true
+    mkdir -p "$S/munge" && chown munge:munge "$S/munge"    # munged (user munge) writes its pid file here
+    su -s /bin/sh munge -c "/usr/sbin/munged --pid-file=$S/munge/munged.pid" || { echo "slurm-up: munged did not start" >&2; exit 1; }
     for _ in $(seq 50); do munge -n </dev/null >/dev/null 2>&1 && break; sleep 0.1; done
     munge -n </dev/null >/dev/null 2>&1 || { echo "slurm-up: munge does not answer" >&2; exit 1; }
     echo started > "$S/munged.ours"
