@@ -32,12 +32,15 @@ public struct RunConfig: Codable, Sendable, Equatable {
     /// only its location and SHA-256 digest (`/data@x_path`, `/data@x_sha256`). nil: 64 MiB.
     public var storeDataBelow: Int?
     public static let defaultStoreDataBelow = 64 << 20
+    /// A fork: θ(0) is θ at a step of another recording (`ForkSource`, `record --from`); nil: θ(0)
+    /// from `init_seed` and `init_scale`.
+    public var from: ForkSource?
 
     enum CodingKeys: String, CodingKey {
         case data, model, initSeed = "init_seed", initScale = "init_scale", learningRate = "learning_rate", steps, k
         case spectrumEvery = "spectrum_every", hessianEvery = "hessian_every", checkpointEvery = "checkpoint_every"
         case crossCheckEvery = "cross_check_every", gramEvery = "gram_every", divergenceLoss = "divergence_loss"
-        case eigenTolerance = "eigen_tolerance", storeDataBelow = "store_data_below"
+        case eigenTolerance = "eigen_tolerance", storeDataBelow = "store_data_below", from
     }
 
     public init(data: DataSpec, model: ModelDescription, initSeed: UInt64 = 0, initScale: Double = 1,
@@ -69,6 +72,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
                   divergenceLoss: try c.decodeIfPresent(Double.self, forKey: .divergenceLoss) ?? 1e6,
                   eigenTolerance: try c.decodeIfPresent(Double.self, forKey: .eigenTolerance) ?? 1e-10,
                   storeDataBelow: try c.decodeIfPresent(Int.self, forKey: .storeDataBelow))
+        from = try c.decodeIfPresent(ForkSource.self, forKey: .from)
     }
 
     /// Checks ranges; errors name `source`.

@@ -11,6 +11,8 @@ import Yams
 ///   folder) gives the base, as for `eostrace record`; every other top-level key except `sweep`
 ///   is a configuration key that overrides it (nested objects merge, dotted keys such as
 ///   `"data.n"` name nested keys).
+/// - `from` (optional): "RECORDING@STEP": every run forks from that recording's θ at STEP (its
+///   configuration is then the base unless `preset` or `config` is given).
 /// - `sweep`: key → list of values; keys are configuration keys, dotted for nested ones
 ///   (`data.seed`, `data.n`), with the shorthands `lr` (learning_rate), `seed` (init_seed),
 ///   `data_seed` (data.seed), `n` (data.n).
@@ -93,7 +95,16 @@ public struct SweepDescription: Sendable {
         guard case .object(var top) = tree else { throw bad("expected an object with \"sweep\" and configuration keys") }
         let folder = (path as NSString).deletingLastPathComponent
         var base: SweepValue
-        if case .string(let cfg)? = top.removeValue(forKey: "config") {
+        // "from": "RECORDING@STEP" (relative to the description's folder): every run forks there;
+        // the source's configuration is the base unless "preset" or "config" names another.
+        var fork: (source: ForkSource, config: RunConfig)?
+        if let f = top.removeValue(forKey: "from") {
+            guard case .string(let spec) = f else { throw bad("\"from\" must be \"RECORDING@STEP\"") }
+            fork = try Fork.resolve(spec.hasPrefix("/") || folder.isEmpty ? spec : (folder as NSString).appendingPathComponent(spec))
+        }
+        if let fork, top["preset"] == nil, top["config"] == nil {
+            base = try Self.tree(of: fork.config)
+        } else if case .string(let cfg)? = top.removeValue(forKey: "config") {
             let cfgPath = cfg.hasPrefix("/") || folder.isEmpty ? cfg : (folder as NSString).appendingPathComponent(cfg)
             base = try Self.tree(of: try RunConfig.load(path: cfgPath))
             if top["preset"] != nil { throw bad("give \"preset\" or \"config\", not both") }
@@ -120,6 +131,10 @@ public struct SweepDescription: Sendable {
         for (k, v) in top {
             let key = shorthands[k] ?? k
             base[path: key.split(separator: ".").map(String.init)] = (base[path: key.split(separator: ".").map(String.init)] ?? .null).merging(v)
+        }
+        if let fork {
+            let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]
+            base[path: ["from"]] = try JSONDecoder().decode(SweepValue.self, from: e.encode(fork.source))
         }
         // Relative data paths are relative to the description's folder.
         base = Self.absolutizingDataPaths(base, folder: folder)
@@ -230,6 +245,8 @@ public enum RunIdentity {
             t[path: ["data", "directory"]] = nil
         case .synthetic, .unknown: break
         }
+        // A fork's source by its digest and run id, not its path.
+        if c.from != nil { t[path: ["from", "file"]] = nil }
         return t.canonical
     }
 

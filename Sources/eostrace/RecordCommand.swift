@@ -62,6 +62,9 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "Activation of the MLP.")
     var activation: String?
 
+    @Option(help: "Fork: start from θ at STEP of the recording RUN (RUN@STEP; a checkpoint, or replayed from the one before and checked against the recorded residual). Its configuration is the base unless --preset/--config; /run@config records the source (file digest, run id, step).")
+    var from: String?
+
     @Flag(help: "Continue an interrupted recording at --output from its last checkpoint.")
     var resume = false
     @Flag(help: "Run without writing a file (prints the summary only).")
@@ -108,6 +111,7 @@ struct RecordCommand: ParsableCommand {
         if outputDir != nil || jobs != nil { throw ValidationError("--output-dir and --jobs apply to --sweep-lr only") }
         if output == nil && !noOutput { throw ValidationError("give --output FILE (or --no-output)") }
         if resume && output == nil { throw ValidationError("--resume needs --output FILE") }
+        if resume && from != nil { throw ValidationError("--from starts a new run; --resume continues one (the file knows its source)") }
         if let output, !resume, !noOutput, !force, FileManager.default.fileExists(atPath: output) {
             throw failure("\(output): exists; pass --force to replace it, or --resume to continue it", code: CLIExit.invalid)
         }
@@ -115,7 +119,9 @@ struct RecordCommand: ParsableCommand {
 
     /// Preset, then config file, then flags.
     func resolvedConfig() throws -> RunConfig {
-        var c = try config.map { try RunConfig.load(path: $0) } ?? presetConfig
+        let fork = try from.map { try Fork.resolve($0) }
+        var c = try config.map { try RunConfig.load(path: $0) } ?? (preset == nil ? fork?.config : nil) ?? presetConfig
+        if let fork { c.from = fork.source }
         if let v = learningRate { c.learningRate = v }
         if let v = steps { c.steps = v }
         if let v = k { c.k = v }
@@ -248,7 +254,7 @@ struct RecordCommand: ParsableCommand {
                 trainer = r.trainer; base = r.sink; writerSink = r.sink
             } else {
                 let setup = try RunSetup(config: cfg)
-                trainer = try Trainer(config: cfg, evaluator: setup.evaluator, theta: setup.initialParameters)
+                trainer = try Trainer(config: cfg, evaluator: setup.evaluator, theta: try setup.startingParameters())
                 base = MemorySink(keep: false)
             }
             trainer.pipelined = pipeline == "on" || (pipeline == "auto" && Trainer.pipeliningLikelyHelps())

@@ -164,3 +164,58 @@ def test_record_sweep_lr_is_the_same_machinery(eostrace_bin, tmp_path):
     assert sha256_file(out / "lr-4.h5") == before
     bad = run_eostrace(eostrace_bin, "sweep", "task", out, "7")
     assert bad.returncode == 1 and "no run 7" in bad.stderr
+
+
+def test_fork_from_checkpoint_and_replayed_step(eostrace_bin, tmp_path):
+    src = tmp_path / "src.h5"
+    run_eostrace(eostrace_bin, "record", "--preset", "linear-synthetic", "--n", "20", "--k", "2", "--steps", "40",
+                 "--spectrum-every", "0", "--hessian-every", "0", "--checkpoint-every", "10", "--cross-check-every", "10",
+                 "-o", src, "--quiet", check=True, timeout=300)
+    digest = sha256_file(src)
+    with h5py.File(src, "r") as s:
+        src_cfg = json.loads(s["run"].attrs["config"])
+        src_loss = s["trajectory/loss"][()]
+        src_res = s["trajectory/residual"][()]
+        src_theta10 = s["trajectory/parameters"][1]
+        assert s["trajectory/checkpoint_step"][1] == 10
+    # Step 15 is no checkpoint: replayed from step 10 and checked against the recorded residual.
+    # With the same η the fork continues the source exactly.
+    f15 = tmp_path / "f15.h5"
+    run_eostrace(eostrace_bin, "record", "--from", f"{src}@15", "--steps", "10", "-o", f15, "--quiet", check=True)
+    with h5py.File(f15, "r") as f:
+        cfg = json.loads(f["run"].attrs["config"])
+        assert cfg["from"] == {"file": str(src), "file_sha256": digest, "run_id": run_id(src_cfg), "step": 15}
+        np.testing.assert_array_equal(f["trajectory/loss"][()], src_loss[15:26])
+        np.testing.assert_array_equal(f["trajectory/residual"][0], src_res[15])
+    # A checkpoint step with a new η: θ(0) is the checkpoint, the run uses the new η.
+    f10 = tmp_path / "f10.h5"
+    run_eostrace(eostrace_bin, "record", "--from", f"{src}@10", "--lr", "2", "--steps", "5", "-o", f10, "--quiet", check=True)
+    with h5py.File(f10, "r") as f:
+        np.testing.assert_array_equal(f["trajectory/parameters"][0], src_theta10)
+        assert f["run"].attrs["learning_rate"] == 2.0
+        assert f["trajectory/loss"][1] != src_loss[11]
+    # A sweep of forks: two step sizes from step 15; the manifest ids depend on the source's digest.
+    spec = tmp_path / "forks.json"
+    spec.write_text(json.dumps({"from": "src.h5@15", "steps": 5, "sweep": {"learning_rate": [2, 4]}}))
+    folder = tmp_path / "forks"
+    p = run_eostrace(eostrace_bin, "sweep", spec, "-o", folder, "--local", "--jobs", "2", timeout=300)
+    assert p.returncode == 0, p.stderr
+    m = json.loads((folder / "sweep.json").read_text())
+    for r in m["runs"]:
+        assert r["config"]["from"]["file_sha256"] == digest
+        assert "file" not in json.loads(r["identity"])["from"]  # the id names the source by digest, not path
+        assert run_id({**r["config"], "from": {k: v for k, v in r["config"]["from"].items() if k != "file"}}) == r["id"]
+        with h5py.File(folder / r["file"], "r") as f:
+            np.testing.assert_array_equal(f["trajectory/residual"][0], src_res[15])
+    # A recorded step that is not recorded, a bad spelling, and a source whose residual disagrees
+    # with its replay are one-line errors.
+    for bad, needle in [(f"{src}@41", "step 41 is not recorded"), (str(src), "RECORDING@STEP")]:
+        q = run_eostrace(eostrace_bin, "record", "--from", bad, "--steps", "3", "-o", tmp_path / "bad.h5")
+        assert q.returncode != 0 and needle in q.stderr, q.stderr
+    with h5py.File(src, "a") as s:
+        s["trajectory/residual"][15, 0] += 1e-3
+    q = run_eostrace(eostrace_bin, "record", "--from", f"{src}@15", "--steps", "3", "-o", tmp_path / "bad.h5")
+    assert q.returncode != 0 and "drifts from the recorded residual" in q.stderr, q.stderr
+    # The described forks refuse a source that changed since (digest).
+    t = run_eostrace(eostrace_bin, "sweep", "task", folder, "0", "--force")
+    assert t.returncode != 0 and "changed since the fork was described" in t.stderr, t.stderr
