@@ -14,7 +14,8 @@ import HDF5Kit
 /// - For every dataset `/trajectory/NAME` the runs' files hold (found in the files, not from a
 ///   list, so series a newer recorder adds are merged as well): a virtual dataset of the same
 ///   dtype, shape (R, max rows, max trailing sizes…); run r's block is `[r, 0:rows_r, 0:…]`;
-///   everything else reads as NaN (the fill value). Runs whose file is missing read as NaN.
+///   everything else reads as NaN (the fill value). Runs whose file is missing or does not open as
+///   a recording (status "missing", "unreadable") read as NaN.
 /// - Step coordinates (`/trajectory/step`, `spectrum_step`, …): the longest run's values when
 ///   every run's values are a prefix of them (the usual case: same cadences); otherwise the row
 ///   index 0…L−1, with the runs' own values in the virtual dataset `<dim>_values` (run, dim).
@@ -61,7 +62,9 @@ public enum SweepFile {
 
     static func read(_ run: Run) throws -> RunContents {
         guard FileManager.default.fileExists(atPath: run.path) else { return RunContents(status: "missing", length: 0) }
-        let reader = try TrajectoryReader(path: run.path)
+        // A file that does not open as a recording (a writer killed before its first flush, a
+        // foreign file) maps nothing; its run reads as NaN like a missing one.
+        guard let reader = try? TrajectoryReader(path: run.path) else { return RunContents(status: "unreadable", length: 0) }
         defer { reader.close() }
         var c = RunContents(status: (try? reader.statusReport().effective.rawValue) ?? "unknown", length: 0)
         if (try? reader.statusReport().writerAlive) == true { c.status = RunStatus.running.rawValue }

@@ -219,3 +219,33 @@ def test_fork_from_checkpoint_and_replayed_step(eostrace_bin, tmp_path):
     # The described forks refuse a source that changed since (digest).
     t = run_eostrace(eostrace_bin, "sweep", "task", folder, "0", "--force")
     assert t.returncode != 0 and "changed since the fork was described" in t.stderr, t.stderr
+
+
+def test_merge_and_status_on_bad_folders(eostrace_bin, tmp_path):
+    for cmd in (["merge", tmp_path / "nowhere", "-o", tmp_path / "m.h5"], ["sweep", "status", tmp_path / "nowhere"]):
+        p = run_eostrace(eostrace_bin, *cmd)
+        assert p.returncode != 0 and "nowhere" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "sweep.json").write_text('{"format": "something-else"}')
+    p = run_eostrace(eostrace_bin, "merge", tmp_path / "bad", "-o", tmp_path / "m.h5")
+    assert p.returncode != 0 and "sweep.json" in p.stderr, p.stderr
+    # A run file that is not a recording is "unreadable": merged as NaN, counted by status.
+    spec = write_spec(tmp_path / "s.json", {"learning_rate": [4, 8]}, steps=5)
+    folder = tmp_path / "s"
+    run_eostrace(eostrace_bin, "sweep", spec, "-o", folder, "--local", check=True, timeout=300)
+    m = json.loads((folder / "sweep.json").read_text())
+    (folder / m["runs"][1]["file"]).write_bytes(b"not hdf5")
+    st = json.loads(run_eostrace(eostrace_bin, "sweep", "status", folder, "--json", check=True).stdout)
+    assert (st["completed"], st["unreadable"]) == (1, 1)
+    run_eostrace(eostrace_bin, "merge", folder, "-o", folder / "m.h5", check=True)
+    with h5py.File(folder / "m.h5", "r") as f, h5py.File(folder / m["runs"][0]["file"], "r") as r0:
+        loss = f["trajectory/loss"][()]
+        np.testing.assert_array_equal(loss[0], r0["trajectory/loss"][()])
+        assert np.isnan(loss[1]).all()
+        assert list(f["trajectory/run_status"].asstr()[()]) == ["completed", "unreadable"]
+    # The next local sweep records the unreadable run anew and leaves the completed one alone.
+    before = sha256_file(folder / m["runs"][0]["file"])
+    run_eostrace(eostrace_bin, "sweep", spec, "-o", folder, "--local", check=True, timeout=300)
+    st = json.loads(run_eostrace(eostrace_bin, "sweep", "status", folder, "--json", check=True).stdout)
+    assert st["completed"] == 2
+    assert sha256_file(folder / m["runs"][0]["file"]) == before
