@@ -23,8 +23,9 @@ extension HDF5Group {
     ///
     /// Relative source file names are resolved by libhdf5 at read time: first under the
     /// `HDF5_VDS_PREFIX` environment variable or the access list's virtual prefix, then relative
-    /// to the directory of the file holding the virtual dataset (measured with libhdf5 1.10.8 and
-    /// h5py's HDF5 2.0: a folder moved as a whole still reads), so a sweep folder can move.
+    /// to the directory of the file holding the virtual dataset, then to the current directory
+    /// (measured with libhdf5 1.10.8 and h5py's HDF5 2.0: a folder moved as a whole still reads;
+    /// a source not found reads as `fill`, without an error), so a sweep folder can move.
     ///
     /// - Precondition: every source's `start` has the rank of `shape`, its block lies inside
     ///   `shape`, and `shape.count >= source.shape.count`.
