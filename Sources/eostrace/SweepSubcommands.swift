@@ -16,11 +16,13 @@ struct SweepCommand: ParsableCommand {
         abstract: "Run a sweep (step sizes × seeds × …): here, or as a Slurm job array; show its status.",
         discussion: """
         A sweep description (JSON or YAML) names a base configuration and lists of values:
-          {"preset": "linear-synthetic", "steps": 400, "sweep": {"learning_rate": [4, 8], "init_seed": [0, 1, 2]}}
-        It expands to the cartesian product of the lists (swept keys sorted by name, the last one varying
-        fastest); each run gets a run id (the first 12 hex digits of the SHA-256 of its canonical resolved
-        configuration, data files by digest, software version not included) and the file <folder>/<id>.h5.
-        The folder also holds sweep.json (the manifest) and configs/<id>.json. See docs/SWEEPS.md.
+
+          {"preset": "linear-synthetic", "steps": 400, "sweep": {"learning_rate": [4, 8], "seed": [0, 1, 2]}}
+
+        It expands to the cartesian product of the lists (swept keys sorted by name, the last one varying \
+        fastest). Each run gets a run id (the first 12 hex digits of the SHA-256 of its canonical resolved \
+        configuration, data files by digest, software version not included) and the file <folder>/<id>.h5; \
+        the folder also holds sweep.json (the manifest) and configs/<id>.json. See docs/SWEEPS.md.
         """,
         subcommands: [SweepRunCommand.self, SweepStatusCommand.self, SweepTaskCommand.self],
         defaultSubcommand: SweepRunCommand.self)
