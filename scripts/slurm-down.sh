@@ -16,5 +16,9 @@ stop() {
 }
 stop "$S/slurmd.pid"
 stop "$S/slurmctld.pid"
-[ -f "$S/munged.ours" ] && stop "$S/munge/munged.pid" && rm -f "$S/munged.ours"
+if [ -f "$S/munged.ours" ]; then
+    pidfile=$(cat "$S/munged.ours")
+    stop "$pidfile"
+    rm -f "$S/munged.ours" "$pidfile"
+fi
 exit 0

@@ -24,11 +24,13 @@ fi
 mkdir -p /run/munge /var/lib/munge /var/log/munge
 chown munge:munge /run/munge /var/lib/munge /var/log/munge
 if ! munge -n </dev/null >/dev/null 2>&1; then
-    mkdir -p "$S/munge" && chown munge:munge "$S/munge"    # munged (user munge) writes its pid file here
-    su -s /bin/sh munge -c "/usr/sbin/munged --pid-file=$S/munge/munged.pid" || { echo "slurm-up: munged did not start" >&2; exit 1; }
+    # munged runs as user munge, which may not reach DIR (pytest's temporary folders are 0700):
+    # its pid file goes to /run/munge, and DIR/munged.ours names it for slurm-down.sh.
+    PIDFILE=/run/munge/munged.eostrace-$$.pid
+    su -s /bin/sh munge -c "/usr/sbin/munged --pid-file=$PIDFILE" || { echo "slurm-up: munged did not start" >&2; exit 1; }
     for _ in $(seq 50); do munge -n </dev/null >/dev/null 2>&1 && break; sleep 0.1; done
     munge -n </dev/null >/dev/null 2>&1 || { echo "slurm-up: munge does not answer" >&2; exit 1; }
-    echo started > "$S/munged.ours"
+    echo "$PIDFILE" > "$S/munged.ours"
 fi
 
 cat > /etc/slurm/slurm.conf <<CONF
