@@ -4,7 +4,8 @@
 set -euo pipefail
 
 APT_PACKAGES=(pkg-config libhdf5-dev hdf5-tools libopenblas-dev liblapacke-dev zlib1g-dev
-              dataset-fashion-mnist chromium strace)
+              dataset-fashion-mnist chromium strace
+              slurm-wlm munge)   # slurm-wlm, munge: the single-node Slurm of the sweep tests (scripts/slurm-up.sh)
 PIP_PACKAGES=(numpy scipy h5py xarray h5netcdf pytest pillow matplotlib)
 
 missing=()

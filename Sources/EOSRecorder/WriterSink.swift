@@ -74,7 +74,7 @@ public enum RecordingSession {
         c.data = c.data.resolvingPaths()
         try c.validate()
         let setup = try RunSetup(config: c), data = setup.data, network = setup.network
-        let trainer = try Trainer(config: c, evaluator: setup.evaluator, theta: setup.initialParameters)
+        let trainer = try Trainer(config: c, evaluator: setup.evaluator, theta: try setup.startingParameters())
         let opts = writerOptions ?? defaultWriterOptions(config: c)
         let writer = try TrajectoryWriter(path: path, metadata: metadata(config: c, data: data, network: network),
                                           X: inputs(config: c, data: data), Y: data.Y, options: opts)

@@ -10,7 +10,7 @@ public enum ConfigKeys {
     public static let topLevel = ["data", "model", "init_seed", "init_scale", "learning_rate", "steps", "k",
                                   "spectrum_every", "hessian_every", "checkpoint_every", "cross_check_every",
                                   "gram_every", "divergence_loss", "eigen_tolerance", "store_data_below",
-                                  "products", "eigenvalue_threshold"]
+                                  "products", "eigenvalue_threshold", "from"]
 
     /// Keys of each data kind (`DataSpec`).
     public static let dataKinds: [String: [String]] = [

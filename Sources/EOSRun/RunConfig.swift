@@ -39,13 +39,16 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var eigenvalueThreshold: Double?
     /// Whether the M-products are recorded (`products` ?? true).
     public var recordsProducts: Bool { products ?? true }
+    /// A fork: θ(0) is θ at a step of another recording (`ForkSource`, `record --from`); nil: θ(0)
+    /// from `init_seed` and `init_scale`.
+    public var from: ForkSource?
 
     enum CodingKeys: String, CodingKey {
         case data, model, initSeed = "init_seed", initScale = "init_scale", learningRate = "learning_rate", steps, k
         case spectrumEvery = "spectrum_every", hessianEvery = "hessian_every", checkpointEvery = "checkpoint_every"
         case crossCheckEvery = "cross_check_every", gramEvery = "gram_every", divergenceLoss = "divergence_loss"
         case eigenTolerance = "eigen_tolerance", storeDataBelow = "store_data_below"
-        case products, eigenvalueThreshold = "eigenvalue_threshold"
+        case products, eigenvalueThreshold = "eigenvalue_threshold", from
     }
 
     public init(data: DataSpec, model: ModelDescription, initSeed: UInt64 = 0, initScale: Double = 1,
@@ -79,6 +82,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
                   storeDataBelow: try c.decodeIfPresent(Int.self, forKey: .storeDataBelow))
         products = try c.decodeIfPresent(Bool.self, forKey: .products)
         eigenvalueThreshold = try c.decodeIfPresent(Double.self, forKey: .eigenvalueThreshold)
+        from = try c.decodeIfPresent(ForkSource.self, forKey: .from)
     }
 
     /// Checks ranges; errors name `source`.

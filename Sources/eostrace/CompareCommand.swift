@@ -20,7 +20,7 @@ struct CompareCommand: ParsableCommand {
 
     enum LabelBy: String, ExpressibleByArgument, CaseIterable { case auto, eta, seed, file }
 
-    @Argument(help: ArgumentHelp("The recordings to compare (HDF5).", valueName: "recording"))
+    @Argument(help: ArgumentHelp("The recordings to compare (HDF5; a merged sweep file stands for its runs).", valueName: "recording"))
     var runs: [String]
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Also write the comparison as an HTML page to this file (an existing one only with --force). Default: none (the table only).", valueName: "file"))
@@ -45,6 +45,8 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
+        // A merged sweep file stands for its runs (EOSReport/Compare/SweepInputs.swift).
+        let runs = try reportingErrors { try SweepInputs.expand(self.runs) { FileHandle.standardError.write(Data("eostrace: \($0)\n".utf8)) } }
         try checkOutputs([(output, "--output")], inputs: runs, force: force)
         try reportingErrors {
             var choice = try ReportAnalysisOptions.parse([])

@@ -21,6 +21,8 @@ struct EOSTrace: ParsableCommand {
             InfoCommand.self,
             DumpCommand.self,
             DiffCommand.self,
+            SweepCommand.self,
+            MergeCommand.self,
         ])
 
     static func main() {

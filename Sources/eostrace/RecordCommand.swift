@@ -75,6 +75,9 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "Activation of the MLP: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")). \(defaults { RecordCommand.activationText($0.model) })")
     var activation: String?
 
+    @Option(help: "Fork: start from θ at STEP of the recording RUN (RUN@STEP; a checkpoint, or replayed from the one before and checked against the recorded residual). Its configuration is the base unless --preset/--config; /run@config records the source (file digest, run id, step).")
+    var from: String?
+
     @Flag(help: "Continue an interrupted recording at --output from its last checkpoint.")
     var resume = false
     @Flag(help: "Run without writing a file (prints the summary only).")
@@ -165,6 +168,7 @@ struct RecordCommand: ParsableCommand {
         if outputDir != nil || jobs != nil { throw ValidationError("--output-dir and --jobs apply to --sweep-lr only") }
         if output == nil && !noOutput { throw ValidationError("give -o/--output FILE (or --no-output)") }
         if resume && output == nil { throw ValidationError("--resume needs -o/--output FILE") }
+        if resume && from != nil { throw ValidationError("--from starts a new run; --resume continues one (the file knows its source)") }
         if let output, !resume, !noOutput, !force, FileManager.default.fileExists(atPath: output) {
             throw failure("\(output): exists; pass --force to replace it, or --resume to continue it", code: CLIExit.invalid)
         }
@@ -179,7 +183,10 @@ struct RecordCommand: ParsableCommand {
 
     /// Preset, then config file, then flags.
     func resolvedConfig() throws -> RunConfig {
-        var c = try config.map { try RunConfig.load(path: $0, base: presetConfig) } ?? presetConfig
+        let fork = try from.map { try Fork.resolve($0) }
+        let base = (preset == nil ? fork?.config : nil) ?? presetConfig
+        var c = try config.map { try RunConfig.load(path: $0, base: base) } ?? base
+        if let fork { c.from = fork.source }
         if let v = learningRate { c.learningRate = v }
         if let v = steps { c.steps = v }
         if let v = k { c.k = v }
@@ -288,14 +295,16 @@ struct RecordCommand: ParsableCommand {
             }
             if let sweepLr, let outputDir = sweepDirectory {
                 let rates = try Sweep.parseRates(sweepLr)
-                let args = Array(CommandLine.arguments.dropFirst())
-                let base = Sweep.childArguments(Array(args.drop { $0 != "record" }.dropFirst()))
-                _ = cfg  // the configuration is checked once here, before any child starts
+                // The configuration is resolved once here; every run gets it with its own η.
+                var extra = pipeline == "auto" ? [] : ["--pipeline", pipeline]
+                if let compression { extra += ["--compression", String(compression)] }
+                if let batchSteps { extra += ["--batch-steps", String(batchSteps)] }
                 // Ctrl-C reaches the children (same process group): they stop after their current
                 // step and mark their files interrupted; the parent waits for them and reports.
                 let stop = StopRequest.install()
-                let runs = try Sweep.run(rates: rates, outputDir: outputDir, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
-                                         baseArguments: base, force: force, quiet: quiet)
+                let runs = try Sweep.recordSweepLR(config: cfg, rates: rates, outputDir: outputDir,
+                                                   jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
+                                                   force: force, quiet: quiet, recordArguments: extra)
                 print(Sweep.table(runs))
                 let failed = runs.filter { $0.exitCode != 0 && $0.status != "interrupted" }
                 if !failed.isEmpty {
@@ -322,7 +331,7 @@ struct RecordCommand: ParsableCommand {
                 trainer = r.trainer; base = r.sink; writerSink = r.sink
             } else {
                 let setup = try RunSetup(config: cfg)
-                trainer = try Trainer(config: cfg, evaluator: setup.evaluator, theta: setup.initialParameters)
+                trainer = try Trainer(config: cfg, evaluator: setup.evaluator, theta: try setup.startingParameters())
                 base = MemorySink(keep: false)
             }
             trainer.pipelined = pipeline == "on" || (pipeline == "auto" && Trainer.pipeliningLikelyHelps())

@@ -1,15 +1,19 @@
 import ArgumentParser
 import EOSCommandLine
+import EOSRecorder
+import EOSRun
+import EOSSystem
 import Foundation
 
-/// `eostrace record --sweep-lr η1,η2,… --output-dir DIR`: one child `eostrace record` process per
-/// step size (the same binary, `/proc/self/exe`), at most `jobs` at once, each writing
-/// DIR/lr-<η>.h5; per-run lines as runs finish, then a summary table. Fails (exit 1) when any run
-/// fails.
+/// Runs the runs of a sweep folder on this machine: one child `eostrace sweep task DIR i` per
+/// run (the same binary, `/proc/self/exe`), at most `jobs` at once; per-run lines as runs finish,
+/// then a summary table. `eostrace sweep SPEC --local` and `eostrace record --sweep-lr` both end
+/// here; a Slurm array task runs the same `sweep task` (SweepSlurm.swift).
 struct Sweep {
     struct Run {
-        var lr: Double
+        var index: Int
         var label: String
+        var lr: Double
         var output: String
         var status = "pending"
         var exitCode: Int32 = 0
@@ -41,35 +45,24 @@ struct Sweep {
         return Double(short) == lr ? short : "\(lr)"
     }
 
-    /// The arguments of the parent `record` invocation without the sweep options and without the
-    /// options every child sets itself (η, output, quiet).
-    static func childArguments(_ args: [String]) -> [String] {
-        let withValue: Set<String> = ["--sweep-lr", "--output-dir", "--jobs", "--lr", "--learning-rate", "-o", "--output"]
-        let flags: Set<String> = ["--quiet", "-q", "--force"]
-        var out: [String] = []
-        var i = 0
-        while i < args.count {
-            let a = args[i]
-            let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
-            if withValue.contains(name) { i += a.contains("=") ? 1 : 2; continue }
-            if flags.contains(a) { i += 1; continue }
-            out.append(a); i += 1
-        }
-        return out
-    }
-
     static func executablePath() -> String {
         if let p = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return p }
         return CommandLine.arguments[0]
     }
 
-    /// Runs the sweep; returns the runs with their outcomes.
-    static func run(rates: [Double], outputDir: String, jobs: Int, baseArguments: [String], force: Bool,
-                    quiet: Bool) throws -> [Run] {
-        try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
-        let runs = rates.map { Run(lr: $0, label: label($0), output: (outputDir as NSString).appendingPathComponent("lr-\(label($0)).h5")) }
-        if !force, let existing = runs.first(where: { FileManager.default.fileExists(atPath: $0.output) }) {
-            throw failure("\(existing.output): exists; pass --force to replace the sweep's files", code: CLIExit.invalid)
+    /// A run's label in progress lines: "lr 8" for --sweep-lr, else "<id> (key=value, ...)".
+    static func label(of r: SweepManifest.Run) -> String {
+        if r.file.hasPrefix("lr-"), case let v? = r.values["learning_rate"]?.number { return "lr " + label(v) }
+        return r.id + (r.values.isEmpty ? "" : " (" + r.values.keys.sorted().map { "\($0)=\(r.values[$0]!)" }.joined(separator: ", ") + ")")
+    }
+
+    /// Runs `indices` of the sweep in `dir`; returns the runs with their outcomes.
+    static func run(dir: String, manifest: SweepManifest, indices: [Int], jobs: Int, force: Bool, quiet: Bool) throws -> [Run] {
+        let runs = indices.map { i -> Run in
+            let m = manifest.runs[i]
+            var lr = 0.0
+            if let c = try? manifest.config(of: i) { lr = c.learningRate }
+            return Run(index: i, label: label(of: m), lr: lr, output: (dir as NSString).appendingPathComponent(m.file))
         }
         let exe = executablePath()
         let state = SweepState(runs)
@@ -77,14 +70,13 @@ struct Sweep {
         let slots = DispatchSemaphore(value: max(1, jobs))
         let start = Date()
         if !quiet {
-            FileHandle.standardError.write(Data("sweep: \(runs.count) runs, \(max(1, jobs)) at a time, into \(outputDir)\n".utf8))
+            FileHandle.standardError.write(Data("sweep: \(runs.count) runs, \(max(1, jobs)) at a time, into \(dir)\n".utf8))
         }
-        for i in runs.indices {
+        for (slot, r) in runs.enumerated() {
             slots.wait()
-            let r = runs[i]
             let p = Process()
             p.executableURL = URL(fileURLWithPath: exe)
-            p.arguments = ["record"] + baseArguments + ["--lr", "\(r.lr)", "-o", r.output, "--quiet"] + (force ? ["--force"] : [])
+            p.arguments = ["sweep", "task", dir, String(r.index), "--quiet"] + (force ? ["--force"] : [])
             let outPipe = Pipe(), errPipe = Pipe()
             p.standardOutput = outPipe; p.standardError = errPipe
             let t0 = Date()
@@ -111,8 +103,8 @@ struct Sweep {
                     if run.status == "pending" { run.status = "failed" }
                     run.error = err.split(separator: "\n").last.map(String.init) ?? "exit \(proc.terminationStatus)"
                 }
-                let (finished, total) = state.set(i, run)
-                let line = String(format: "[%d/%d] lr %@: %@ after %.1fs (%.0fs elapsed)%@", finished, total, run.label,
+                let (finished, total) = state.set(slot, run)
+                let line = String(format: "[%d/%d] %@: %@ after %.1fs (%.0fs elapsed)%@", finished, total, run.label,
                                   run.status, run.seconds, Date().timeIntervalSince(start),
                                   run.error.isEmpty ? "" : " — " + run.error)
                 if !quiet { FileHandle.standardError.write(Data((line + "\n").utf8)) }
@@ -122,7 +114,7 @@ struct Sweep {
             do { try p.run() } catch {
                 var run = r
                 run.status = "failed"; run.exitCode = -1; run.error = "cannot start \(exe): \(error)"
-                _ = state.set(i, run)
+                _ = state.set(slot, run)
                 outData.cancel(); errData.cancel()
                 slots.signal(); group.leave()
             }
@@ -131,18 +123,49 @@ struct Sweep {
         return state.all
     }
 
-    /// The summary table (η, 2/η, status, first crossing of 2/η, completed cycles, max Λ, seconds, file).
+    /// The summary table of `record --sweep-lr` (η, 2/η, status, first crossing of 2/η, completed
+    /// cycles, max Λ, seconds, file).
     static func table(_ runs: [Run]) -> String {
         var rows = [["lr", "2/lr", "status", "first_crossing", "cycles", "max_sharpness", "seconds", "file"]]
         for r in runs {
-            rows.append([r.label, String(format: "%.6g", 2 / r.lr), r.status, r.firstCrossing, r.cycles, r.maxSharpness,
+            rows.append([label(r.lr), String(format: "%.6g", 2 / r.lr), r.status, r.firstCrossing, r.cycles, r.maxSharpness,
                          String(format: "%.1f", r.seconds), r.output])
         }
+        return aligned(rows)
+    }
+
+    /// The summary table of `sweep --local` (index, run id, status, first crossing, cycles, max Λ,
+    /// seconds, run).
+    static func sweepTable(_ runs: [Run]) -> String {
+        var rows = [["index", "status", "first_crossing", "cycles", "max_sharpness", "seconds", "run"]]
+        for r in runs {
+            rows.append([String(r.index), r.status, r.firstCrossing, r.cycles, r.maxSharpness, String(format: "%.1f", r.seconds), r.label])
+        }
+        return aligned(rows)
+    }
+
+    static func aligned(_ rows: [[String]]) -> String {
         let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
         return rows.map { row in
             row.enumerated().map { c, s in c == row.count - 1 ? s : s.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ")
         }.joined(separator: "\n")
+    }
+
+    /// Writes `<dir>/sweep.json` and `<dir>/configs/<id>.json` for `runs`. An existing manifest
+    /// with other runs is replaced only with `force`.
+    static func writeFolder(dir: String, manifest: SweepManifest, force: Bool) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/configs", withIntermediateDirectories: true)
+        let path = (dir as NSString).appendingPathComponent(SweepManifest.fileName)
+        if fm.fileExists(atPath: path), !force, let old = try? SweepManifest.load(folder: dir),
+           old.runs.map({ [$0.id, $0.file] }) != manifest.runs.map({ [$0.id, $0.file] }) {
+            throw failure("\(path): this folder holds another sweep (\(old.runs.count) runs of \(old.description)); choose another folder or pass --force", code: CLIExit.invalid)
+        }
+        for r in manifest.runs {
+            try AtomicFile.write(Array((r.config.canonical + "\n").utf8), to: (dir as NSString).appendingPathComponent("configs/\(r.id).json"), replace: true)
+        }
+        try AtomicFile.write(Array(try manifest.jsonData()), to: path, replace: true)
     }
 }
 
@@ -181,4 +204,24 @@ final class PipeCollector: @unchecked Sendable {
     }
 
     func cancel() { try? handle.close() }
+}
+
+extension Sweep {
+    /// `record --sweep-lr η1,η2,… --output-dir DIR`: the same machinery as `eostrace sweep --local`
+    /// with one swept key, learning_rate, on the record command's resolved configuration; the
+    /// files keep their historical names DIR/lr-<η>.h5 (listed in DIR/sweep.json with their run ids).
+    static func recordSweepLR(config: RunConfig, rates: [Double], outputDir: String, jobs: Int, force: Bool, quiet: Bool,
+                              recordArguments: [String]) throws -> [Run] {
+        let d = try SweepDescription(base: config, axes: [.init(key: "learning_rate", values: rates.map { .double($0) })],
+                                     source: "record --sweep-lr")
+        let runs = try d.expand()
+        let manifest = try SweepManifest(description: d, runs: runs, softwareVersion: RecordingSession.softwareVersion,
+                                         recordArguments: recordArguments) { "lr-" + label($0.config.learningRate) + ".h5" }
+        if !force, let existing = manifest.runs.map({ (outputDir as NSString).appendingPathComponent($0.file) })
+            .first(where: { FileManager.default.fileExists(atPath: $0) }) {
+            throw failure("\(existing): exists; pass --force to replace the sweep's files", code: CLIExit.invalid)
+        }
+        try writeFolder(dir: outputDir, manifest: manifest, force: true)
+        return try run(dir: outputDir, manifest: manifest, indices: Array(runs.indices), jobs: jobs, force: force, quiet: quiet)
+    }
 }

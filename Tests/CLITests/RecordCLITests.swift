@@ -85,15 +85,25 @@ final class RecordCLITests: XCTestCase {
     }
 
     func testSweepFailsWhenARunFails() throws {
-        // Data files that do not exist: every child fails; the parent exits non-zero with a summary.
+        // Data files that are not .npy files: every child fails; the parent exits non-zero with a summary.
         let cfg = dir + "/c.json"
-        try Data(#"{"data": {"kind": "npy", "x": "missing-x.npy", "y": "missing-y.npy"}, "model": {"kind": "two_layer_linear", "input_dim": 3, "width": 4}, "learning_rate": 0.1, "steps": 3}"#.utf8)
+        try Data("not an npy file".utf8).write(to: URL(fileURLWithPath: dir + "/bad-x.npy"))
+        try Data("not an npy file".utf8).write(to: URL(fileURLWithPath: dir + "/bad-y.npy"))
+        try Data(#"{"data": {"kind": "npy", "x": "\#(dir)/bad-x.npy", "y": "\#(dir)/bad-y.npy"}, "model": {"kind": "two_layer_linear", "input_dim": 3, "width": 4}, "learning_rate": 0.1, "steps": 3}"#.utf8)
             .write(to: URL(fileURLWithPath: cfg))
         let r = try run(["record", "--config", cfg, "--sweep-lr", "0.1,0.2", "--output-dir", dir + "/s", "--jobs", "1"])
         XCTAssertEqual(r.code, 1, r.stdout + r.stderr)
         XCTAssertTrue(r.stdout.contains("failed"), r.stdout)
         XCTAssertTrue(r.stderr.contains("2 of 2 runs failed"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("missing-x.npy"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("bad-x.npy"), r.stderr)
+        // Missing data files: the run ids need their digests, so the sweep stops before any run starts.
+        let missing = dir + "/m.json"
+        try Data(#"{"data": {"kind": "npy", "x": "missing-x.npy", "y": "missing-y.npy"}, "model": {"kind": "two_layer_linear", "input_dim": 3, "width": 4}, "learning_rate": 0.1, "steps": 3}"#.utf8)
+            .write(to: URL(fileURLWithPath: missing))
+        let m = try run(["record", "--config", missing, "--sweep-lr", "0.1,0.2", "--output-dir", dir + "/sm", "--jobs", "1"])
+        XCTAssertEqual(m.code, 1, m.stdout + m.stderr)
+        XCTAssertTrue(m.stderr.contains("missing-x.npy"), m.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/sm/sweep.json"))
         // Bad sweep lists are refused before any run starts.
         let bad = try run(["record", "--sweep-lr", "0.1,abc", "--output-dir", dir + "/s2"])
         XCTAssertNotEqual(bad.code, 0)

@@ -30,7 +30,7 @@ ALLOWED = {
 }
 SYSTEM = {"Foundation", "Dispatch", "Glibc", "Darwin", "XCTest"}
 IMPORT = re.compile(r"^\s*(?:@_exported\s+|@testable\s+)?import\s+(?:struct\s+|class\s+|enum\s+|func\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.M)
-USER_COMMANDS = ["record", "analyze", "report", "compare", "follow", "validate", "info", "dump", "diff"]
+USER_COMMANDS = ["record", "analyze", "report", "compare", "follow", "validate", "info", "dump", "diff", "sweep", "merge"]
 
 
 def module_imports(repo_root):
