@@ -79,6 +79,11 @@ class Schema:
 _SCHEMA: Schema | None = None
 
 
+def schema_has(name: str) -> bool:
+    """Whether the shipped schema knows /trajectory/<name> (format 1.1 products, ...)."""
+    return ("/trajectory/" + name) in schema().datasets
+
+
 def schema() -> Schema:
     global _SCHEMA
     if _SCHEMA is None:
@@ -236,6 +241,7 @@ class RecordingWriter:
                 else:
                     target.attrs.create(attr, np.float64(val), dtype="<f8")
             self._create_series()
+            self._schema_attrs(created, software, software_version)
             self._create_notes()
             if swmr:
                 self.f.swmr_mode = True  # nothing can be created after this
@@ -250,6 +256,36 @@ class RecordingWriter:
     # -- layout -------------------------------------------------------------------------
 
     NOTE_LENGTH = 512
+
+    def _schema_attrs(self, created, software, software_version) -> None:
+        """Attributes the schema asks for beyond the fixed header (format 1.1 and later):
+        long_name / units of every dataset the schema documents them for, root Conventions /
+        title / history, and fixed-value attributes. Written only when the schema has them."""
+        for path, spec in self.schema.datasets.items():
+            if path not in self.f:
+                continue
+            ds = self.f[path]
+            for key in ("long_name", "units"):
+                if key in spec and key not in ds.attrs:
+                    _write_str_attr(ds, key, str(spec[key]))
+        for a in self.schema.raw.get("root_attributes", []):
+            name = a["name"]
+            if name in self.f.attrs:
+                continue
+            if "value" in a and a.get("type") == "string":
+                _write_str_attr(self.f, name, a["value"])
+            elif name == "title":
+                _write_str_attr(self.f, name, "eostrace trajectory recorded from Python")
+            elif name == "history":
+                _write_str_attr(self.f, name, f"{created or ''} {software} {software_version}: recorded".strip())
+        run_spec = self.schema.groups.get("/run", {})
+        for a in run_spec.get("attributes", []):
+            if a["name"] not in self.f["run"].attrs and "value" in a and a.get("type") == "string":
+                _write_str_attr(self.f["run"], a["name"], a["value"])
+
+    def has_series(self, name: str) -> bool:
+        """Whether this recording holds series `name` (e.g. 'gram_residual')."""
+        return ("/trajectory/" + name) in self.ds
 
     def _create_notes(self) -> None:
         """Reserve the float32-conversion note before SWMR starts: a fixed-length string
