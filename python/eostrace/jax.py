@@ -297,7 +297,9 @@ class JaxRecorder:
                 checkpoint_every = 100
         else:
             apply_fn = model
-            desc = description or {"kind": "external", "framework": "jax", "input_dim": int(self.X.shape[1])}
+            desc = description or {"kind": "external", "framework": "jax",
+                                   "input_dim": int(np.prod(self.X.shape[1:])),
+                                   "input_shape": [int(v) for v in self.X.shape[1:]]}
             self._gram = gram_block_fn(apply_fn, self.X)
             if checkpoint_every is None:
                 checkpoint_every = 0
@@ -330,7 +332,8 @@ class JaxRecorder:
         extra = dict(writer_kw.pop("extra_attrs", {}) or {})
         self.tracker = Tracker(self.n, self.k, self.lr, products=products, tol=tol, check_dense=check_dense)
         self.w = _fmt.RecordingWriter(
-            path, learning_rate=self.lr, model=desc, X=np.asarray(self.X), Y=np.asarray(self.Y), k=self.k,
+            path, learning_rate=self.lr, model=desc, X=np.asarray(self.X).reshape(self.n, -1), Y=np.asarray(self.Y),
+            k=self.k,
             n_parameters=self.p, series=series, swmr=swmr, cadences=cad or None,
             data_description=data_description, extra_attrs=extra, **writer_kw)
         self.path = str(path)
