@@ -29,4 +29,8 @@ if [ ${#pymissing[@]} -gt 0 ]; then
     echo "install-deps: pip install ${pymissing[*]}"
     "$PY" -m pip install -q "${pymissing[@]}"
 fi
+# The repository's Python package (python/, `import eostrace`) with its JAX extra (CPU wheels).
+"$PY" -c "import jax" 2>/dev/null || { echo "install-deps: pip install jax"; "$PY" -m pip install -q "jax[cpu]"; }
+"$PY" -c "import wheel" 2>/dev/null || { echo "install-deps: pip install wheel"; "$PY" -m pip install -q wheel; }
+"$PY" -m pip install -q --no-build-isolation ./python && echo "install-deps: pip install ./python"
 echo "install-deps: all present"

@@ -92,7 +92,7 @@ struct FollowCommand: ParsableCommand {
                     print("status: \(report) after \(shown) steps")
                     flushStandardOutput()
                     throw failure("\(file): /run/status: still 'running' but no live writer holds the file "
-                                  + "(writer died); \(shown) steps readable; continue it with `eostrace record --resume`",
+                                  + "(writer died); \(shown) steps readable; " + resumeHint(reader.metadata.software),
                                   code: CLIExit.invalid)
                 }
             }
@@ -119,6 +119,14 @@ struct FollowCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// What to do with a run whose writer died: eostrace's own recordings resume with `record
+/// --resume`; a file written by another program (the Python package's writer takes the same
+/// live-writer lock) is continued by that program.
+func resumeHint(_ software: String) -> String {
+    software == "eostrace" ? "continue it with `eostrace record --resume`"
+        : "written by \(software), which `eostrace record --resume` cannot continue: restart it from its own training loop"
 }
 
 /// Flushes stdout (lines must reach a pipe as they are printed).

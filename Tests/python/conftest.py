@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / "samples" / "python"))
+# The Python package from this checkout (python/eostrace), ahead of any installed copy;
+# `import eostrace_format` is its compatibility name for eostrace.format.
+sys.path.insert(0, str(REPO_ROOT / "python"))
 
 import eostrace_format as ef  # noqa: E402
 

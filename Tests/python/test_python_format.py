@@ -5,6 +5,7 @@ These tests need no eostrace binary; test_swift_interop.py covers the Swift side
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -113,7 +114,7 @@ def test_swmr_writer_live_reader_and_hdf5_1_10(tmp_path):
 KILLED_WRITER = """
 import os, sys
 import numpy as np
-sys.path.insert(0, {samples!r})
+sys.path.insert(0, {pkg!r})
 import eostrace_format as ef
 from conftest import synthetic_run
 r = synthetic_run(n=5, k=2, T=10, p=4)
@@ -128,7 +129,7 @@ os._exit(0)  # like SIGKILL: no close, the file stays marked open for SWMR writi
 
 def test_killed_swmr_writer_file_is_readable(tmp_path):
     path = tmp_path / "killed.h5"
-    code = KILLED_WRITER.format(samples=str(REPO_ROOT / "samples" / "python"), path=str(path))
+    code = KILLED_WRITER.format(pkg=str(REPO_ROOT / "python"), path=str(path))
     proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     with pytest.raises(OSError, match="already open for write"):
@@ -455,10 +456,11 @@ def test_validator_survives_truncated_and_damaged_files(py_file, tmp_path):
 
 def test_validator_cli_exit_codes(py_file, tmp_path):
     bad = broken_copy(py_file, tmp_path / "bad.h5", _mutate_loss_nan)
-    script = REPO_ROOT / "samples" / "python" / "eostrace_format.py"
-    ok = subprocess.run([sys.executable, str(script), str(py_file)], capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "python")}
+    script = ["-m", "eostrace", "validate"]
+    ok = subprocess.run([sys.executable, *script, str(py_file)], capture_output=True, text=True, env=env)
     assert ok.returncode == 0 and "valid" in ok.stdout
-    no = subprocess.run([sys.executable, str(script), str(bad)], capture_output=True, text=True)
+    no = subprocess.run([sys.executable, *script, str(bad)], capture_output=True, text=True, env=env)
     assert no.returncode == 1 and "non-finite" in no.stdout
 
 

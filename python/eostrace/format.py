@@ -1,10 +1,11 @@
-"""Read, write and validate eostrace trajectory files from Python.
+"""Read, write and validate eostrace trajectory files from Python (``eostrace.format``).
 
-Driven by ``schemas/trajectory-v1.json`` (the same file the Swift validator embeds and
-``docs/FORMAT.md`` is generated from). Needs numpy and h5py; ``open_trajectory`` also
-needs xarray and h5netcdf.
+Driven by the layout schema shipped inside this package (``eostrace/schemas/trajectory-v1.json``,
+a copy of the repository's ``schemas/trajectory-v1.json`` made by scripts/sync-python-schema.sh;
+the Swift validator embeds the same file and ``docs/FORMAT.md`` is generated from it). Needs
+numpy and h5py; ``open_trajectory`` also needs xarray and h5netcdf.
 
-    import eostrace_format as ef
+    from eostrace import format as ef
     problems = ef.validate("run.h5")            # [] when the file is valid
     ef.write_recording("mine.h5", learning_rate=0.01, model={...}, Y=Y, X=X,
                        step=steps, loss=loss, residual=D, ...)
@@ -26,7 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import h5py
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 FORMAT_NAME = "eostrace-trajectory"
 FORMAT_VERSION = (1, 0)
@@ -39,7 +40,7 @@ NOT_A_VARIABLE = "This is a netCDF dimension but not a netCDF variable."
 STATUS_LENGTH = 16
 
 _HERE = Path(__file__).resolve().parent
-SCHEMA_PATH = _HERE.parent.parent / "schemas" / "trajectory-v1.json"
+SCHEMA_PATH = _HERE / "schemas" / "trajectory-v1.json"
 
 _DTYPES = {
     "float64": np.dtype("<f8"),
@@ -54,7 +55,7 @@ _DTYPES = {
 # --------------------------------------------------------------------------------------
 
 def load_schema(path: str | os.PathLike | None = None) -> dict:
-    """The parsed layout schema (default: the repository's schemas/trajectory-v1.json)."""
+    """The parsed layout schema (default: the copy inside this package)."""
     with open(path or SCHEMA_PATH, "r", encoding="utf-8") as fh:
         return json.load(fh)
 
@@ -76,6 +77,11 @@ class Schema:
 
 
 _SCHEMA: Schema | None = None
+
+
+def schema_has(name: str) -> bool:
+    """Whether the shipped schema knows /trajectory/<name> (format 1.1 products, ...)."""
+    return ("/trajectory/" + name) in schema().datasets
 
 
 def schema() -> Schema:
@@ -153,12 +159,19 @@ class RecordingWriter:
                  seed: int | None = None, data_seed: int | None = None,
                  config: Mapping | str | None = None, data_description: str | None = None,
                  cadences: Mapping | str | None = None,
-                 software: str = "eostrace_format.py", software_version: str = __version__,
+                 software: str = "eostrace-python", software_version: str = __version__,
                  created: str | None = None, batch: int | None = None,
                  chunks: Mapping[str, Sequence[int]] | None = None,
                  compression: str | None = None, flush_each_batch: bool = True,
-                 swmr: bool = False):
+                 swmr: bool = False, allow_float32: bool = False, extra_attrs: Mapping | None = None,
+                 on_flush=None, lock: bool = True):
         self.schema = schema()
+        self.allow_float32 = bool(allow_float32)
+        self._converted: set = set()
+        self._noted: set = set()
+        self._on_flush = on_flush
+        self._lock = None
+        self.swmr = bool(swmr)
         Y = np.ascontiguousarray(Y, dtype="<f8")
         if Y.ndim != 1:
             raise ValueError(f"{path}: /data/Y: expected a 1-D array, got shape {Y.shape}")
@@ -202,21 +215,93 @@ class RecordingWriter:
         self._flush_each_batch = flush_each_batch
         # SWMR needs the 1.10 file format as the lower bound too; both open in HDF5 1.10
         libver = ("v110", "v110") if swmr else ("earliest", "v110")
+        if lock and os.path.exists(self.path):
+            from .lock import is_held
+            if is_held(self.path):
+                raise BlockingIOError(f"{self.path}: /: open for writing by another live writer; not replacing it")
         self.f = h5py.File(self.path, "w", libver=libver, rdcc_nbytes=4 << 20)
         try:
+            if lock:
+                from .lock import WriterLock
+                self._lock = WriterLock(self.path)
             self._write_header(learning_rate, model, Y, X, x_path, x_sha256, seed, data_seed,
                                config, data_description, cadences, software, software_version,
                                created)
+            for key, val in (extra_attrs or {}).items():
+                obj, _, attr = key.rpartition("@")
+                target = self.f[obj or "/"]
+                if isinstance(val, str):
+                    _write_str_attr(target, attr, val)
+                elif isinstance(val, (dict, list)):
+                    _write_str_attr(target, attr, json.dumps(val, separators=(",", ":")))
+                elif isinstance(val, (int, np.integer)) and not isinstance(val, bool):
+                    target.attrs.create(attr, np.int64(val), dtype="<i8")
+                elif isinstance(val, np.ndarray) and val.dtype.kind == "i":
+                    target.attrs.create(attr, val.astype("<i8"), dtype="<i8")
+                else:
+                    target.attrs.create(attr, np.float64(val), dtype="<f8")
             self._create_series()
+            self._schema_attrs(created, software, software_version)
+            self._create_notes()
             if swmr:
                 self.f.swmr_mode = True  # nothing can be created after this
             else:
                 self.f.flush()
         except BaseException:
             self.f.close()
+            if self._lock is not None:
+                self._lock.release()
             raise
 
     # -- layout -------------------------------------------------------------------------
+
+    NOTE_LENGTH = 512
+
+    def _schema_attrs(self, created, software, software_version) -> None:
+        """Attributes the schema asks for beyond the fixed header (format 1.1 and later):
+        long_name / units of every dataset the schema documents them for, root Conventions /
+        title / history, and fixed-value attributes. Written only when the schema has them."""
+        for path, spec in self.schema.datasets.items():
+            if path not in self.f:
+                continue
+            ds = self.f[path]
+            for key in ("long_name", "units"):
+                if key in spec and key not in ds.attrs:
+                    _write_str_attr(ds, key, str(spec[key]))
+        for a in self.schema.raw.get("root_attributes", []):
+            name = a["name"]
+            if name in self.f.attrs:
+                continue
+            if "value" in a and a.get("type") == "string":
+                _write_str_attr(self.f, name, a["value"])
+            elif name == "title":
+                _write_str_attr(self.f, name, "eostrace trajectory recorded from Python")
+            elif name == "history":
+                _write_str_attr(self.f, name, f"{created or ''} {software} {software_version}: recorded".strip())
+        run_spec = self.schema.groups.get("/run", {})
+        for a in run_spec.get("attributes", []):
+            if a["name"] not in self.f["run"].attrs and "value" in a and a.get("type") == "string":
+                _write_str_attr(self.f["run"], a["name"], a["value"])
+
+    def has_series(self, name: str) -> bool:
+        """Whether this recording holds series `name` (e.g. 'gram_residual')."""
+        return ("/trajectory/" + name) in self.ds
+
+    def _create_notes(self) -> None:
+        """Reserve the float32-conversion note before SWMR starts: a fixed-length string
+        attribute per optional note can be overwritten in place later, not created."""
+        if self.allow_float32:
+            for p in self.series:
+                if self.ds[p].dtype.kind == "f":
+                    self.ds[p].attrs.create("precision_note", np.array(b"", dtype=f"S{self.NOTE_LENGTH}"))
+
+    def _note_float32(self) -> None:
+        for p in sorted(self._converted - self._noted):
+            note = ("converted from float32 by the Python writer (allow_float32=True): values carry float32 "
+                    "round-off (~6e-8 relative); the schema's 1e-9..1e-12 checks may fail on them")
+            self.ds[p].attrs.modify("precision_note", np.array(note.encode()[: self.NOTE_LENGTH],
+                                                                dtype=f"S{self.NOTE_LENGTH}"))
+            self._noted.add(p)
 
     def _dim_size(self, dim: str) -> int:
         size = self.schema.dimensions[dim].get("size")
@@ -332,6 +417,91 @@ class RecordingWriter:
 
     # -- appending ----------------------------------------------------------------------
 
+    def _shape_text(self, p: str) -> str:
+        dims = self.schema.datasets[p]["dims"][1:]
+        if not dims:
+            return "a scalar"
+        return "[" + ", ".join(f"{d}={self._dim_size(d)}" for d in dims) + "]"
+
+    def _coerce(self, p: str, value, step: int) -> np.ndarray:
+        """One row of series `p`, checked strictly: exactly the row shape (no broadcasting, no
+        squeezing), float64 (or int64) values; float32 only when allow_float32 (converted,
+        noted in the file). Raises ValueError with one line naming the dataset and the fix."""
+        want = self.row_shape[p]
+        dt = self.ds[p].dtype
+        name = p
+        if hasattr(value, "__array__") and not isinstance(value, np.ndarray):
+            value = np.asarray(value)  # jax / torch arrays (on CPU)
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{self.path}: {name}: step {step}: got a bool, expected {self._shape_text(p)} of {dt}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            arr = np.asarray(value, dtype=dt)
+            src = None
+        else:
+            arr = np.asarray(value)
+            src = arr.dtype
+        shape = tuple(arr.shape)
+        if shape != want:
+            dims = self.schema.datasets[p]["dims"][1:]
+            fix = ""
+            if len(want) == 2 and shape == want[::-1] and want[0] != want[1]:
+                fix = (f": this is [{dims[1]}, {dims[0]}] (eigenvectors as columns, as numpy.linalg.eigh returns"
+                       f" them); pass the transpose, V[:, ::-1][:, :k].T")
+            elif len(shape) < len(want):
+                what = "a scalar" if shape == () else f"a {len(shape)}-D row of shape {list(shape)}"
+                fix = (f": got {what} where all of {self._shape_text(p)} is due (no broadcasting: give the top-k"
+                       f" eigenpairs of the step, k = {self.k}, eigenvectors one per row)")
+            elif want == () and arr.size == 1:
+                fix = ": pass a scalar (float(x)), not an array of one element"
+            raise ValueError(f"{self.path}: {name}: step {step}: shape {list(shape)}, expected "
+                             f"{self._shape_text(p)}{fix}")
+        if src is not None:
+            if dt.kind == "f":
+                if src == np.float32 or src == np.float16:
+                    if not self.allow_float32:
+                        raise ValueError(
+                            f"{self.path}: {name}: step {step}: {src} values; the format stores float64 and the checks"
+                            f" need float64 round-off: compute in float64 (JAX: jax.config.update('jax_enable_x64',"
+                            f" True); PyTorch: torch.set_default_dtype(torch.float64)), or pass allow_float32=True"
+                            f" to convert (noted in the file)")
+                    self._converted.add(p)
+                elif src.kind not in "fiu":
+                    raise ValueError(f"{self.path}: {name}: step {step}: dtype {src}, expected float64")
+                elif src.kind in "iu" and src.itemsize > 4:
+                    if arr.size and not np.array_equal(arr.astype(dt).astype(src), arr):
+                        raise ValueError(f"{self.path}: {name}: step {step}: integers not exact in float64")
+            elif dt.kind in "iu":
+                if src.kind not in "iu":
+                    if src.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+                        pass
+                    else:
+                        raise ValueError(f"{self.path}: {name}: step {step}: dtype {src}, expected integers ({dt})")
+            arr = arr.astype(dt, copy=False)
+        return arr
+
+    def _check_row(self, step: int, values: Mapping[str, Any]) -> None:
+        """Consistency of one main-cadence row (eigen order, unit vectors, sharpness)."""
+        ev = values.get("/trajectory/eigenvalues")
+        if ev is not None and ev.ndim == 1 and ev.size > 1 and np.all(np.isfinite(ev)):
+            d = np.diff(ev)
+            if (d > 0).any():
+                asc = (d >= 0).all()
+                raise ValueError(f"{self.path}: /trajectory/eigenvalues: step {step}: not descending"
+                                 + (" (ascending, as numpy.linalg.eigh returns them: pass w[::-1][:k] and the"
+                                    " eigenvectors V[:, ::-1][:, :k].T)" if asc else ""))
+        sh = values.get("/trajectory/sharpness")
+        if ev is not None and sh is not None and np.isfinite(sh) and np.isfinite(ev[0]):
+            if abs(float(sh) - float(ev[0])) > 1e-12 * max(abs(float(ev[0])), 1e-300):
+                raise ValueError(f"{self.path}: /trajectory/sharpness: step {step}: {float(sh)!r} is not the first "
+                                 f"(largest) eigenvalue {float(ev[0])!r}: pass sharpness=eigenvalues[0]")
+        V = values.get("/trajectory/eigenvectors")
+        if V is not None and V.ndim == 2 and np.all(np.isfinite(V)):
+            norms = np.linalg.norm(V, axis=1)
+            badrow = np.nonzero(np.abs(norms - 1) > 1e-8)[0]
+            if badrow.size:
+                raise ValueError(f"{self.path}: /trajectory/eigenvectors: step {step}: row {int(badrow[0])} has norm "
+                                 f"{norms[badrow[0]]:.6g}, not 1: store unit eigenvectors, one per row [k, n]")
+
     def _push(self, p: str, value) -> None:
         i = self._fill[p]
         buf = self._buf[p]
@@ -362,10 +532,15 @@ class RecordingWriter:
         missing = [q for q in needed if q not in values]
         if missing:
             raise ValueError(f"{self.path}: {', '.join(missing)}: missing at step {step}")
+        rows = {q: self._coerce(q, values[q], step) for q in needed}
+        if coord == "/trajectory/step":
+            self._check_row(step, rows)
         self._last_step[coord] = step
         self._push(coord, step)
         for q in needed:
-            self._push(q, values[q])
+            self._push(q, rows[q])
+        if self._converted - self._noted:
+            self._note_float32()
 
     def append(self, step: int, **values) -> None:
         """One main-cadence row: loss, residual, output_norm_sq, sharpness, eigenvalues,
@@ -379,6 +554,12 @@ class RecordingWriter:
                 self._flush_one(p)
             if self._flush_each_batch:
                 self.f.flush()
+                self._flushed(int(step))
+
+    def _flushed(self, step: int) -> None:
+        self.flushed_step = step
+        if self._on_flush is not None:
+            self._on_flush(step)
 
     def append_checkpoint(self, step: int, theta) -> None:
         self._append_cadence("/trajectory/checkpoint_step", int(step), {"/trajectory/parameters": theta})
@@ -408,6 +589,9 @@ class RecordingWriter:
         for p in self.series:
             self._flush_one(p)
         self.f.flush()
+        last = self._last_step.get("/trajectory/step")
+        if last is not None:
+            self._flushed(last)
 
     def close(self, status: str = "completed") -> None:
         if not self.f:
@@ -418,6 +602,9 @@ class RecordingWriter:
         self.flush()
         self.f["run/status"][()] = status.encode("utf-8")
         self.f.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self):
         return self
@@ -431,6 +618,8 @@ class RecordingWriter:
                     self.close("interrupted")
                 except Exception:
                     self.f.close()
+                    if self._lock is not None:
+                        self._lock.release()
         return False
 
 
@@ -890,7 +1079,12 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
                             dif = np.diff(block, axis=-1)
                             if (dif > 0).any():
                                 r = np.argwhere(dif > 0)[0]
-                                bad(dpath, f"not descending in row {int(a + r[0])}")
+                                hint = ""
+                                row = block[r[0]]
+                                if row.ndim == 1 and (np.diff(row) >= 0).all():
+                                    hint = (" (ascending, as numpy.linalg.eigh returns them: store w[::-1][:k] and"
+                                            " the eigenvectors V[:, ::-1][:, :k].T)")
+                                bad(dpath, f"not descending in row {int(a + r[0])}{hint}")
                                 desc = False
                         if not (want_finite or mono or desc):
                             break
@@ -972,6 +1166,7 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
 
             for dpath, obj in present.items():
                 check_scales(dpath, obj, sch.datasets[dpath].get("dims"))
+            _check_first_order(f, bad)
             # any other dataset under /trajectory must also be readable by xarray
             if "trajectory" in f and isinstance(f["trajectory"], h5py.Group):
                 for name, obj in f["trajectory"].items():
@@ -989,6 +1184,49 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
             seen.add(p)
             out.append(p)
     return out
+
+
+def learning_rate_estimate(f: h5py.File, steps: int = 5):
+    """Least-squares estimate of the step size that moves D(t+1) − D(t) ≈ −η·M(t)D(t) on the
+    first `steps` consecutive recorded steps (first-order GD, paper Assumption 3.2), from
+    /trajectory/gram_residual = M(t)D(t). None when the file cannot tell (no gram_residual, fewer
+    than two consecutive steps, or M(t)D(t) = 0)."""
+    t = f.get("trajectory")
+    if t is None or "gram_residual" not in t or "residual" not in t or "step" not in t:
+        return None
+    m = min(steps + 1, t["step"].shape[0], t["residual"].shape[0], t["gram_residual"].shape[0])
+    if m < 2:
+        return None
+    st = t["step"][:m]
+    D = t["residual"][:m]
+    G = t["gram_residual"][:m]
+    num = den = 0.0
+    for i in range(m - 1):
+        if st[i + 1] != st[i] + 1:
+            break
+        dD = D[i + 1] - D[i]
+        num += float(-(dD @ G[i]))
+        den += float(G[i] @ G[i])
+    if not den > 0 or not math.isfinite(num):
+        return None
+    return num / den
+
+
+def _check_first_order(f: h5py.File, bad) -> None:
+    """/run@learning_rate against the step size the first steps actually took."""
+    try:
+        est = learning_rate_estimate(f)
+        eta = float(f["run"].attrs["learning_rate"])
+    except Exception:
+        return
+    if est is None or not (eta > 0) or not math.isfinite(eta):
+        return
+    ratio = est / eta
+    if not (1 / 3 <= ratio <= 3):
+        off = f"{ratio:.3g}×" if ratio > 0 else f"{ratio:.3g}× (D moves against -M·D)"
+        bad("/run@learning_rate", f"eta = {eta:g} but the first steps moved D(t+1) - D(t) like "
+            f"-eta·gram_residual(t) with eta ≈ {est:.4g} ({off} the stored value): store the step size "
+            f"your optimizer used (off by 10×?)")
 
 
 def _is_unreadable(problem: str) -> bool:
