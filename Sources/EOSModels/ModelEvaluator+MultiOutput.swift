@@ -90,6 +90,12 @@ extension ModelEvaluator {
             self.evaluator = evaluator; self.fw = fw; self.delta = delta
         }
 
+        /// Bytes held by the factors (H_l, Δ_l, cached kernels) of this θ.
+        public var factorBytes: Double {
+            Double(8 * (fw.h.reduce(0) { $0 + $1.data.count } + delta.reduce(0) { $0 + $1.data.count }
+                        + kernels.values.reduce(0) { $0 + $1.data.count }))
+        }
+
         /// n·c, the dimension of M.
         public var dimension: Int { evaluator.n * evaluator.network.outputCount }
         /// H_{L−1} (n × m), the output layer's input.
