@@ -29,12 +29,13 @@ struct MultiOutputSetup {
 final class MultiOutputStepper {
     let solver: TopKEigensolver
     let dense: Bool
+    var lock = true
     var appliedVectors = 0, applyCalls = 0
     var applySeconds = 0.0
     /// Largest resident set seen inside the products (MB).
     var maxRSS = 0.0
-    init(k: Int, dense: Bool, tolerance: Double) {
-        solver = TopKEigensolver(k: k, options: TopKOptions(tolerance: tolerance))
+    init(k: Int, dense: Bool, tolerance: Double, guardVectors: Int? = nil) {
+        solver = TopKEigensolver(k: k, options: TopKOptions(tolerance: tolerance, guardVectors: guardVectors))
         self.dense = dense
     }
 
@@ -50,7 +51,7 @@ final class MultiOutputStepper {
         if dense {
             top = try solver.solve(try g.denseGram())
         } else {
-            top = try solver.solve(dimension: g.dimension) { v in
+            top = try solver.solve(dimension: g.dimension, lockConverged: lock) { v in
                 let s = Date(); defer { self.applySeconds += Date().timeIntervalSince(s) }
                 self.applyCalls += 1; self.appliedVectors += v.rows
                 let r = g.apply(to: v)
@@ -139,7 +140,9 @@ struct MultiExperimentCommand: ParsableCommand {
     @Option var seed: UInt64 = 0
     @Option var dataSeed: UInt64 = 0
     @Option(help: "Eigenpairs solved per step.") var k: Int = 1
+    @Option(help: "Guard vectors beyond k (default max(2, k/2)).") var guardVectors: Int?
     @Option(help: "Print Λ and L every P steps (0: never).") var printEvery: Int = 0
+    @Option(help: "Residual tolerance of the eigensolver (‖Mv − λv‖ ≤ tol·‖M‖). The Ritz value's error is ≤ ‖r‖²/gap, so 1e-6 still gives Λ to ~1e-12 relative.") var tolerance: Double = 1e-10
     @Option(help: "Stop after this many complete cycles (0: run all steps).") var stopAfterCycles: Int = 0
 
     func run() throws {
@@ -147,11 +150,11 @@ struct MultiExperimentCommand: ParsableCommand {
                                          widths: try parseInts(widths, "--widths"), activation: activation, seed: seed, dataSeed: dataSeed)
         let ev = setup.evaluator
         var theta = setup.theta
-        let stepper = MultiOutputStepper(k: k, dense: false, tolerance: 1e-10)
+        let stepper = MultiOutputStepper(k: k, dense: false, tolerance: tolerance, guardVectors: guardVectors)
         var lam: [Double] = [], loss: [Double] = []
         let start = Date()
         let thr = 2 / eta
-        print("n \(n)\nc \(setup.c)\neta \(eta)\nthreshold \(thr)\nblas_threads \(BLAS.threads)")
+        print("n \(n)\nc \(setup.c)\neta \(eta)\nthreshold \(thr)\ntolerance \(tolerance)\nblas_threads \(BLAS.threads)")
         for t in 0...steps {
             let s = try stepper.step(ev, theta, products: false, outputLayer: false)
             lam.append(s.top.pairs.values[0]); loss.append(s.eval.loss)
@@ -189,7 +192,10 @@ struct BenchMultiCommand: ParsableCommand {
     @Option(help: "Plain steps timed.") var plainSteps: Int = 10
     @Option(help: "GD steps taken before the benchmark starts (moves away from the initialization).") var pretrain: Int = 0
     @Flag(help: "Solve on the dense M (only when n·c ≤ the dense limit).") var dense = false
+    @Option(help: "Guard vectors beyond k (default max(2, k/2)).") var guardVectors: Int?
+    @Flag(help: "No soft locking of converged pairs.") var noLock = false
     @Flag(help: "Skip the recorded steps (plain steps only).") var plainOnly = false
+    @Option(help: "Print the top S eigenvalues of the dense M at the start (n·c ≤ the dense limit).") var spectrum: Int = 0
     @Option(help: "Write X.npy, Y.npy, theta.npy (the benchmark's starting point) into this directory.") var dump: String?
 
     func run() throws {
@@ -205,6 +211,11 @@ struct BenchMultiCommand: ParsableCommand {
             try writeNPY(dir + "/theta.npy", shape: [theta.count], theta)
         }
         let rssAfterSetup = currentRSSMB()
+        if spectrum > 0 {
+            let m = try ev.evaluateMultiOutput(theta).1.denseGram()
+            let top = try SymmetricEigen.topK(m, k: spectrum).values
+            print("spectrum " + top.map { String(format: "%.5g", $0) }.joined(separator: " "))
+        }
         print("n \(n)\nc \(setup.c)\nnc \(n * setup.c)\nwidths \(widths)\nk \(k)\nparameters \(theta.count)\nblas_threads \(BLAS.threads)\nblas_core \(BLAS.coreName)")
         // Plain steps.
         var plain: [Double] = []
@@ -215,7 +226,8 @@ struct BenchMultiCommand: ParsableCommand {
         let plainMedian = median(plain)
         print(String(format: "plain_step_ms %.2f", 1000 * plainMedian))
         if plainOnly { print(String(format: "peak_rss_mb %.0f", peakRSSMB())); return }
-        let stepper = MultiOutputStepper(k: k, dense: dense, tolerance: 1e-10)
+        let stepper = MultiOutputStepper(k: k, dense: dense, tolerance: 1e-10, guardVectors: guardVectors)
+        stepper.lock = !noLock
         var rec: [Double] = [], te: [Double] = [], ts: [Double] = [], tpr: [Double] = [], tol: [Double] = []
         var iters: [Double] = [], vecs: [Double] = [], resid: [Double] = []
         var applyTime: [Double] = []
