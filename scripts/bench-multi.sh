@@ -21,6 +21,8 @@ trap 'rm -rf "$TMP"' EXIT
 echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at start"
 echo "## one core (EOSTRACE_BLAS_THREADS=1)"
 EOSTRACE_BLAS_THREADS=1 "$DEV" bench-multi --n "$N" --steps "$STEPS" --dump "$TMP/start" | tee "$TMP/one.txt"
+echo "## one core, solver preconditioned by the output layer's term (--precondition 1.05)"
+EOSTRACE_BLAS_THREADS=1 "$DEV" bench-multi --n "$N" --steps "$STEPS" --precondition 1.05 | tee "$TMP/pre.txt"
 echo "## two cores (EOSTRACE_BLAS_THREADS=2)"
 EOSTRACE_BLAS_THREADS=2 "$DEV" bench-multi --n "$N" --steps "$STEPS" | tee "$TMP/two.txt"
 echo "## peer: scipy eigsh on numpy HVPs, one core (OPENBLAS_NUM_THREADS=1)"
@@ -31,13 +33,14 @@ if [ "${SKIP_5000:-0}" != 1 ]; then
 fi
 val() { sed -n "s/^$2 //p" "$TMP/$1.txt" | head -1; }
 python3 - "$(val one plain_step_ms)" "$(val one recorded_step_ms)" "$(val two plain_step_ms)" "$(val two recorded_step_ms)" \
-    "$(val peer peer_step_ms)" "$(val peer plain_step_ms)" <<'PY'
+    "$(val peer peer_step_ms)" "$(val peer plain_step_ms)" "$(val pre recorded_step_ms)" <<'PY'
 import sys
-p1, r1, p2, r2, peer, peerplain = map(float, sys.argv[1:])
+p1, r1, p2, r2, peer, peerplain, pre = map(float, sys.argv[1:])
 print("## summary (medians, ms)")
 print(f"plain step, 1 core           {p1:10.1f}")
 print(f"plain step, 2 cores          {p2:10.1f}")
 print(f"recorded step, 1 core        {r1:10.1f}   = {r1 / p1:5.1f}x the 1-core plain step")
+print(f"recorded step, 1 core, prec. {pre:10.1f}   = {pre / p1:5.1f}x the 1-core plain step")
 print(f"recorded step, 2 cores       {r2:10.1f}   = {r2 / p1:5.1f}x the 1-core plain step, {r2 / p2:5.1f}x the 2-core one")
 print(f"peer (eigsh on HVPs), 1 core {peer:10.1f}   = {peer / r1:5.1f}x our 1-core recorded step (numpy plain step {peerplain:.1f})")
 PY

@@ -253,6 +253,51 @@ extension ModelEvaluator {
             return k
         }
 
+        /// An SPD preconditioner for the top-k solver from the output layer's exact term
+        /// K_A = (2/n) s² ((H Hᵀ + β 1 1ᵀ) ⊗ I_c) (M ⪰ K_A): R ↦ (σ I − K_A)⁻¹ R with
+        /// σ = `shift` · max(θ_1, λ_max(K_A)), applied through the eigen-decomposition of the
+        /// (m+1) × (m+1) matrix H̃ᵀH̃, H̃ = [H, √β 1]: cost O(n·m·c) per vector (an M-product is
+        /// O(n²·w) or O(n·w²) per vector). It changes the search directions only; the solver's
+        /// residual test is unchanged.
+        public func outputLayerPreconditioner(shift: Double = 1.05) throws -> (Matrix, [Double]) -> Matrix {
+            let ev = evaluator, net = ev.network
+            let n = ev.n, c = net.outputCount, nc = n * c
+            let h = fw.h[net.layerCount - 1]
+            let m = h.cols
+            let beta: Double = net.bias ? 1 : 0
+            let r = m + (beta != 0 ? 1 : 0)
+            var ht = Matrix(rows: n, cols: r)
+            for i in 0..<n { for j in 0..<m { ht.data[i * r + j] = h.data[i * m + j] }; if r > m { ht.data[i * r + m] = beta.squareRoot() } }
+            let e = try SymmetricEigen.all(BLAS.syrk(ht, trans: .transpose))   // r × r, descending
+            let scale = 2 * net.outputScale * net.outputScale / Double(n)
+            let top = e.values.first.map { max($0, 0) } ?? 0
+            let keep = e.values.prefix { $0 > 1e-12 * top }.count
+            // U = H̃ Q Λ^{-1/2} (n × keep, orthonormal columns), μ = scale · Λ.
+            var qs = Matrix(rows: r, cols: keep)
+            for a in 0..<keep { let f = 1 / e.values[a].squareRoot(); for j in 0..<r { qs.data[j * keep + a] = e.vectors.data[a * r + j] * f } }
+            let u = BLAS.gemm(ht, qs)
+            let mu = (0..<keep).map { scale * e.values[$0] }
+            let muMax = mu.first ?? 0
+            return { res, theta in
+                let sigma = shift * max(theta.first ?? 0, muMax) + 1e-300
+                let b = res.rows
+                // Vp (n × b·c) = the residual rows as n × c blocks side by side.
+                var vp = Matrix(rows: n, cols: b * c)
+                for v in 0..<b { for i in 0..<n { for a in 0..<c { vp.data[i * b * c + v * c + a] = res.data[v * nc + i * c + a] } } }
+                var z = BLAS.gemm(u, vp, transA: .transpose)                      // keep × b·c
+                for q in 0..<keep {
+                    let f = 1 / (sigma - mu[q]) - 1 / sigma
+                    for j in 0..<(b * c) { z.data[q * b * c + j] *= f }
+                }
+                var out = BLAS.gemm(u, z)                                         // n × b·c
+                let inv = 1 / sigma
+                for j in 0..<out.data.count { out.data[j] += inv * vp.data[j] }
+                var o = Matrix(rows: b, cols: nc)
+                for v in 0..<b { for i in 0..<n { for a in 0..<c { o.data[v * nc + i * c + a] = out.data[i * b * c + v * c + a] } } }
+                return o
+            }
+        }
+
         /// λ_max(M_A) = (2/n) s² λ_max(H Hᵀ) (the Kronecker factor I_c does not change it).
         public func outputLayerSharpness() throws -> Double {
             let net = evaluator.network, n = evaluator.n

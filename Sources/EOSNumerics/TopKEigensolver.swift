@@ -88,7 +88,11 @@ public final class TopKEigensolver {
     /// Small n (≤ max(denseThreshold, 3b)) and a non-converged iteration form M column block by
     /// column block through `apply` and call LAPACK, when n ≤ `fallbackLimit`; above it a
     /// non-converged solve throws (one line with the residual reached).
+    /// `precondition(R, θ)`, when given, maps the residual block R (rows, after locking) to search
+    /// directions T·R with an SPD T (θ: the current Ritz values, descending) — LOBPCG's
+    /// preconditioner; it changes the search space, never the stopping test.
     public func solve(dimension n: Int, lockConverged: Bool = true, fallbackLimit: Int = 4096,
+                      precondition: ((Matrix, [Double]) -> Matrix)? = nil,
                       apply: (Matrix) throws -> Matrix) throws -> TopKResult {
         guard k <= n else { throw NumericsError.invalidArgument("top-k eigensolver: k=\(k) exceeds n=\(n)") }
         let guardCount = options.guardVectors ?? max(2, k / 2)
@@ -112,7 +116,7 @@ public final class TopKEigensolver {
             return m
         }
         if n <= max(options.denseThreshold, 3 * b) { return try solveByLAPACK(try formed(), b: b, iterations: 0) }
-        return try iterate(n: n, b: b, lockConverged: lockConverged, apply: { v in
+        return try iterate(n: n, b: b, lockConverged: lockConverged, precondition: precondition, apply: { v in
             let r = try apply(v)
             guard r.rows == v.rows && r.cols == n else {
                 throw NumericsError.invalidArgument("top-k eigensolver: operator returned \(r.rows)×\(r.cols), expected \(v.rows)×\(n)")
@@ -137,7 +141,8 @@ public final class TopKEigensolver {
 
     /// The block iteration; `apply(V)` = V·M (rows are the images), `fallback(iterations)`
     /// answers when the tolerance is not reached.
-    private func iterate(n: Int, b: Int, lockConverged: Bool, apply: (Matrix) throws -> Matrix,
+    private func iterate(n: Int, b: Int, lockConverged: Bool, precondition: ((Matrix, [Double]) -> Matrix)? = nil,
+                         apply: (Matrix) throws -> Matrix,
                          fallback: (Int) throws -> TopKResult) throws -> TopKResult {
         // Start block.
         var x: Matrix
@@ -198,6 +203,7 @@ public final class TopKEigensolver {
                     r = kept
                 }
             }
+            if let precondition { r = precondition(r, theta) }
             let ar = try apply(r)
             let cand = p.map { Self.stack(r, $0) } ?? r
             let acand = ap.map { Self.stack(ar, $0) } ?? ar

@@ -30,6 +30,8 @@ final class MultiOutputStepper {
     let solver: TopKEigensolver
     let dense: Bool
     var lock = true
+    /// Shift factor of the output-layer preconditioner (nil: none).
+    var preconditionShift: Double?
     var appliedVectors = 0, applyCalls = 0
     var applySeconds = 0.0
     /// Largest resident set seen inside the products (MB).
@@ -51,7 +53,8 @@ final class MultiOutputStepper {
         if dense {
             top = try solver.solve(try g.denseGram())
         } else {
-            top = try solver.solve(dimension: g.dimension, lockConverged: lock) { v in
+            let pre = try preconditionShift.map { try g.outputLayerPreconditioner(shift: $0) }
+            top = try solver.solve(dimension: g.dimension, lockConverged: lock, precondition: pre) { v in
                 let s = Date(); defer { self.applySeconds += Date().timeIntervalSince(s) }
                 self.applyCalls += 1; self.appliedVectors += v.rows
                 let r = g.apply(to: v)
@@ -194,6 +197,7 @@ struct BenchMultiCommand: ParsableCommand {
     @Flag(help: "Solve on the dense M (only when n·c ≤ the dense limit).") var dense = false
     @Option(help: "Guard vectors beyond k (default max(2, k/2)).") var guardVectors: Int?
     @Flag(help: "No soft locking of converged pairs.") var noLock = false
+    @Option(help: "Precondition the solver with the output layer's term, shift σ = S·θ_1 (e.g. 1.05).") var precondition: Double?
     @Flag(help: "Skip the recorded steps (plain steps only).") var plainOnly = false
     @Option(help: "Print the top S eigenvalues of the dense M at the start (n·c ≤ the dense limit).") var spectrum: Int = 0
     @Option(help: "Write X.npy, Y.npy, theta.npy (the benchmark's starting point) into this directory.") var dump: String?
@@ -228,6 +232,7 @@ struct BenchMultiCommand: ParsableCommand {
         if plainOnly { print(String(format: "peak_rss_mb %.0f", peakRSSMB())); return }
         let stepper = MultiOutputStepper(k: k, dense: dense, tolerance: 1e-10, guardVectors: guardVectors)
         stepper.lock = !noLock
+        stepper.preconditionShift = precondition
         var rec: [Double] = [], te: [Double] = [], ts: [Double] = [], tpr: [Double] = [], tol: [Double] = []
         var iters: [Double] = [], vecs: [Double] = [], resid: [Double] = []
         var applyTime: [Double] = []
