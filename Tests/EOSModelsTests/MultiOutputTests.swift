@@ -147,7 +147,7 @@ final class MultiOutputTests: XCTestCase {
         let desc = ModelDescription.mlp(inputDim: 6, widths: [8, 7], activation: .tanh, bias: true, outputScale: 1)
         let pr = try MultiProblem(desc, c: 4, n: 30, seed: 8)      // nc = 120 (iterative path)
         var theta = pr.theta
-        let dense = TopKEigensolver(k: 4), free = TopKEigensolver(k: 4)
+        let dense = TopKEigensolver(k: 4), free = TopKEigensolver(k: 4), pre = TopKEigensolver(k: 4)
         var freeIterations: [Int] = []
         for _ in 0..<3 {
             let (ev, g) = try pr.eval.evaluateMultiOutput(theta)
@@ -161,6 +161,11 @@ final class MultiOutputTests: XCTestCase {
                 XCTAssertEqual(rf.pairs.values[i], ref.values[i], accuracy: 1e-8 * ref.values[0])
             }
             XCTAssertLessThan(TopKEigensolver.residual(M, rf.pairs), 1e-9)
+            // Preconditioned by the output layer's term: same answers, same residual test.
+            let rp = try pre.solve(dimension: pr.nc, precondition: try g.outputLayerPreconditioner()) { g.apply(to: $0) }
+            XCTAssertFalse(rp.usedLAPACK)
+            for i in 0..<4 { XCTAssertEqual(rp.pairs.values[i], ref.values[i], accuracy: 1e-8 * ref.values[0]) }
+            XCTAssertLessThan(TopKEigensolver.residual(M, rp.pairs), 1e-9)
             // Top eigenvector (simple eigenvalue) agrees with LAPACK's up to sign.
             XCTAssertEqual(abs(BLAS.dot(rf.pairs.vectors.row(0), ref.vectors.row(0))), 1, accuracy: 1e-8)
             freeIterations.append(rf.iterations)
