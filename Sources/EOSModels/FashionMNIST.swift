@@ -51,3 +51,62 @@ public enum FashionMNIST {
         return ds
     }
 }
+
+extension FashionMNIST {
+    /// How class labels become c targets per sample (c = number of classes).
+    public enum TargetCoding: String, Sendable, CaseIterable {
+        /// 1 for the sample's class, 0 elsewhere (Cohen et al. 2021's MSE targets).
+        case oneHot = "onehot"
+        /// +1 for the sample's class, −1 elsewhere.
+        case plusMinusOne = "pm1"
+    }
+
+    /// Loads n samples of any subset of the 10 classes (≥ 2, distinct, in 0...9) with c = |classes|
+    /// targets per sample: class `classes[a]` has its 1 (or +1) at output a. Per class ⌊n/c⌋ samples
+    /// plus one for the first n mod c classes, drawn without replacement by a seeded shuffle of
+    /// each class (in the order of `classes`) and kept in file order; pixels /255, centered when
+    /// `center`. Y is n × c, sample-major.
+    public static func loadClasses(directory: String = defaultDirectory, train: Bool = true, classes: [Int],
+                                   coding: TargetCoding = .oneHot, n: Int = 1000, seed: UInt64 = 0,
+                                   center: Bool = true) throws -> Dataset {
+        guard classes.count >= 2, classes.allSatisfy({ (0..<10).contains($0) }), Set(classes).count == classes.count else {
+            throw DataError.invalidRequest("Fashion-MNIST: classes must be at least two different labels in 0...9, got \(classes)")
+        }
+        let c = classes.count
+        guard n >= c else { throw DataError.invalidRequest("Fashion-MNIST: n must be ≥ the \(c) classes, got \(n)") }
+        let prefix = train ? "train" : "t10k"
+        let imagesPath = (directory as NSString).appendingPathComponent("\(prefix)-images-idx3-ubyte.gz")
+        let labelsPath = (directory as NSString).appendingPathComponent("\(prefix)-labels-idx1-ubyte.gz")
+        let labels = try IDX.read(labelsPath)
+        guard labels.shape.count == 1 else { throw DataError.malformed(file: labelsPath, problem: "labels must be 1-D, shape \(labels.shape)") }
+        let images = try IDX.read(imagesPath)
+        guard images.shape.count == 3, images.shape[0] == labels.shape[0] else {
+            throw DataError.malformed(file: imagesPath, problem: "images shape \(images.shape) does not match \(labels.shape[0]) labels")
+        }
+        let d = images.shape[1] * images.shape[2]
+        var chosen: [Int] = []
+        var rng = SeededRNG(seed: seed)
+        for (ci, cl) in classes.enumerated() {
+            let want = n / c + (ci < n % c ? 1 : 0)
+            var idx = labels.values.indices.filter { Int(labels.values[$0]) == cl }
+            guard idx.count >= want else {
+                throw DataError.invalidRequest("\(labelsPath): class \(cl) has \(idx.count) samples, \(want) requested")
+            }
+            idx.shuffle(using: &rng)
+            chosen += idx.prefix(want)
+        }
+        chosen.sort()
+        let off: Double = coding == .oneHot ? 0 : -1
+        var X = Matrix(rows: n, cols: d)
+        var Y = [Double](repeating: off, count: n * c)
+        for (r, i) in chosen.enumerated() {
+            for j in 0..<d { X.data[r * d + j] = images.values[i * d + j] / 255 }
+            let a = classes.firstIndex(of: Int(labels.values[i]))!
+            Y[r * c + a] = 1
+        }
+        var ds = Dataset(X: X, Y: Y, outputs: c,
+                         source: "Fashion-MNIST \(prefix) classes \(classes) (\(coding == .oneHot ? "one-hot 1/0" : "one-hot +1/-1"), c=\(c)), n=\(n), seed=\(seed), pixels/255\(center ? ", centered" : "")")
+        if center { ds.center() }
+        return ds
+    }
+}

@@ -36,10 +36,23 @@ public enum HDF5Data {
     }
 
     /// Checks shapes ([n, d] and [n] or [n, 1]) and finiteness; errors name `xName`/`yName`.
+    /// With `multiOutput`, Y may be [n, c] for any c ≥ 1 (the data set then has c outputs).
     static func makeDataset(xShape: [Int], x: [Double], yShape: [Int], y: [Double], xName: String, yName: String,
-                            source: String) throws -> Dataset {
+                            source: String, multiOutput: Bool = false) throws -> Dataset {
         guard xShape.count == 2 else { throw DataError.malformed(file: xName, problem: "X must be 2-D (n × d), shape \(xShape)") }
         guard xShape[0] > 0, xShape[1] > 0 else { throw DataError.malformed(file: xName, problem: "X is empty, shape \(xShape)") }
+        if multiOutput && yShape.count == 2 && yShape[1] != 1 {
+            guard yShape[0] == xShape[0], yShape[1] >= 1 else {
+                throw DataError.malformed(file: yName, problem: "Y shape \(yShape) does not match the \(xShape[0]) samples of X (need [\(xShape[0]), c] with c ≥ 1)")
+            }
+            if let i = x.firstIndex(where: { !$0.isFinite }) {
+                throw DataError.malformed(file: xName, problem: "X contains NaN or Inf (first at row \(i / xShape[1]), column \(i % xShape[1]))")
+            }
+            if let i = y.firstIndex(where: { !$0.isFinite }) {
+                throw DataError.malformed(file: yName, problem: "Y contains NaN or Inf (first at row \(i / yShape[1]), column \(i % yShape[1]))")
+            }
+            return Dataset(X: Matrix(rows: xShape[0], cols: xShape[1], data: x), Y: y, outputs: yShape[1], source: source)
+        }
         let yn = yShape.count == 1 ? yShape[0] : (yShape.count == 2 && yShape[1] == 1 ? yShape[0] : -1)
         guard yn == xShape[0] else {
             throw DataError.malformed(file: yName, problem: "Y shape \(yShape) does not match the \(xShape[0]) samples of X (need [\(xShape[0])] or [\(xShape[0]), 1])")

@@ -2,7 +2,8 @@ import EOSNumerics
 
 /// Exact Hessian-vector products v ↦ ∇²L(θ) v at a fixed θ (Pearlmutter's R-operator,
 /// forward-over-reverse), including the second-order term Σ_i D_i ∇²f_i. Caches the forward and
-/// backward passes at θ; each `apply` costs about two gradient evaluations.
+/// backward passes at θ; each `apply` costs about two gradient evaluations. Works for networks
+/// with c outputs (L = ‖D‖_F²/n, the second-order term Σ_{i,a} D_ia ∇²f_a(x_i)).
 public final class HessianOperator {
     public let evaluator: ModelEvaluator
     public let theta: [Double]
@@ -69,7 +70,8 @@ public final class HessianOperator {
         // R-backward.
         var out = [Double](repeating: 0, count: net.parameterCount)
         let c = 2 * s * s / Double(n)          // Rg_{L-1} = s (2/n) RF, RF = s RZ_{L-1}
-        var rg = Matrix(rows: n, cols: 1, data: rz[L - 1].data.map { c * $0 })
+        // n × c (c outputs: L = ‖D‖_F²/n, so the Gauss–Newton part is (2/n) s² RZ per output).
+        var rg = Matrix(rows: n, cols: net.outputCount, data: rz[L - 1].data.map { c * $0 })
         let ones = [Double](repeating: 1, count: n)
         for l in stride(from: L - 1, through: 0, by: -1) {
             var hw = BLAS.gemm(rg, fw.h[l], transA: .transpose)

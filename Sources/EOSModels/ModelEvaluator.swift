@@ -14,11 +14,11 @@ public struct EvaluationOptions: Sendable {
 
 /// Everything a recorded step needs at θ(t), from one forward and one backward pass.
 public struct StepEvaluation: Sendable {
-    /// F (n).
+    /// F (n; n·c sample-major for c outputs).
     public var outputs: [Double]
-    /// D = F − Y (n).
+    /// D = F − Y (n; n·c sample-major).
     public var residual: [Double]
-    /// L = ‖D‖²/n.
+    /// L = ‖D‖²/n (‖D‖_F²/n: summed over outputs, averaged over samples).
     public var loss: Double
     /// ∇L (p).
     public var gradient: [Double]
@@ -26,7 +26,7 @@ public struct StepEvaluation: Sendable {
     public var gradientNorm: Double
     /// ‖A‖² (output layer weights, bias excluded).
     public var outputNormSquared: Double
-    /// DᵀF.
+    /// DᵀF (⟨D, F⟩_F for c outputs).
     public var dtf: Double
     /// M = (2/n) J Jᵀ when requested.
     public var gram: Matrix?
@@ -42,7 +42,9 @@ public struct GradientEvaluation: Sendable {
     public var gradient: [Double]
 }
 
-/// Exact evaluations of a `Network` on a fixed data set (X n × d, Y n).
+/// Exact evaluations of a `Network` on a fixed data set (X n × d, Y n; for a network with c
+/// outputs Y is n × c flattened sample-major and `evaluate` / `gram` use the c-output kernels of
+/// ModelEvaluator+MultiOutput.swift).
 ///
 /// Holds constant caches (XXᵀ for the first layer's Gram term). Not thread-safe: one per thread.
 /// Costs per call with widths w_l: forward and backward O(n Σ w_l w_{l-1}) (BLAS gemm); the Gram
@@ -75,7 +77,12 @@ public final class ModelEvaluator {
         guard X.cols == network.sizes[0] else {
             throw ModelError.shapeMismatch(object: "data X", expected: "\(network.sizes[0]) features (model input_dim)", got: "\(X.cols)")
         }
-        guard Y.count == X.rows else { throw ModelError.shapeMismatch(object: "data Y", expected: "\(X.rows) targets", got: "\(Y.count)") }
+        // c outputs: Y is n × c flattened sample-major (index i·c + a); c = 1 is the paper's Y ∈ R^n.
+        let c = network.outputCount
+        guard Y.count == X.rows * c else {
+            throw ModelError.shapeMismatch(object: "data Y", expected: c == 1 ? "\(X.rows) targets" : "\(X.rows) × \(c) targets",
+                                           got: "\(Y.count)")
+        }
         guard X.rows >= 1 else { throw ModelError.shapeMismatch(object: "data X", expected: "at least one sample", got: "0") }
         guard X.isFinite else { throw ModelError.nonFinite(object: "data X") }
         guard Y.allSatisfy({ $0.isFinite }) else { throw ModelError.nonFinite(object: "data Y") }
@@ -153,7 +160,7 @@ public final class ModelEvaluator {
         let net = network
         let L = net.layerCount
         var g = [Matrix](repeating: Matrix(rows: 0, cols: 0), count: L)
-        g[L - 1] = Matrix(rows: n, cols: 1, data: u)
+        g[L - 1] = Matrix(rows: n, cols: u.count / n, data: u)   // n × c (c = 1: the paper's scalar output)
         if L >= 2 {
             for l in stride(from: L - 1, through: 1, by: -1) {
                 var prev = BLAS.gemm(g[l], net.weight(l, theta))   // n × w_l
@@ -215,6 +222,13 @@ public final class ModelEvaluator {
     /// M = (2/n) Σ_l (Δ_l Δ_lᵀ) ∘ (H_l H_lᵀ + β·11ᵀ), Δ_l the per-example backprop signal ∂f/∂Z_l,
     /// β = 1 with bias; the first layer's X Xᵀ is cached.
     public func evaluate(_ theta: [Double], options: EvaluationOptions = EvaluationOptions()) throws -> StepEvaluation {
+        if network.outputCount > 1 {   // c outputs (ModelEvaluator+MultiOutput.swift)
+            let (ev, later) = try evaluateMultiOutput(theta)
+            var result = ev
+            if options.gram { result.gram = try later.denseGram() }
+            if options.outputLayerSharpness { result.outputLayerSharpness = try later.outputLayerSharpness() }
+            return result
+        }
         let (ev, later) = try evaluateDeferringGram(theta)
         var result = ev
         if options.gram { result.gram = later.gram() }
@@ -228,6 +242,9 @@ public final class ModelEvaluator {
     /// to `evaluate`).
     public func evaluateDeferringGram(_ theta: [Double]) throws -> (StepEvaluation, DeferredGram) {
         try network.checkParameters(theta)
+        guard network.outputCount == 1 else {
+            throw ModelError.invalidDescription(source: "model", problem: "evaluateDeferringGram is for one output; use evaluateMultiOutput for c = \(network.outputCount)")
+        }
         let net = network
         let L = net.layerCount
         let s = net.outputScale
@@ -255,16 +272,23 @@ public final class ModelEvaluator {
     /// The exact Gram M(θ) = (2/n) J Jᵀ alone.
     public func gram(_ theta: [Double]) throws -> Matrix {
         try network.checkParameters(theta)
+        if network.outputCount > 1 { return try evaluateMultiOutput(theta).1.denseGram() }
         let fw = forward(theta)
         let delta = backward(fw, theta, upstream: [Double](repeating: network.outputScale, count: n))
         return gram(fw, delta)
     }
 
-    /// The output-layer part M_A = (2/n) s² H_{L-1} H_{L-1}ᵀ (n × n).
+    /// The output-layer part M_A = (2/n) s² H_{L-1} H_{L-1}ᵀ (n × n); for c outputs
+    /// M_A = (2/n) s² (H_{L-1} H_{L-1}ᵀ ⊗ I_c) (nc × nc, sample-major).
     public func outputLayerGram(_ theta: [Double]) throws -> Matrix {
         try network.checkParameters(theta)
         let fw = forward(theta)
         let s = network.outputScale
-        return BLAS.syrk(fw.h[network.layerCount - 1], alpha: 2 * s * s / Double(n))
+        let k = BLAS.syrk(fw.h[network.layerCount - 1], alpha: 2 * s * s / Double(n))
+        let c = network.outputCount
+        if c == 1 { return k }
+        var m = Matrix(rows: n * c, cols: n * c)
+        for i in 0..<n { for j in 0..<n { for a in 0..<c { m.data[(i * c + a) * n * c + j * c + a] = k.data[i * n + j] } } }
+        return m
     }
 }

@@ -112,10 +112,11 @@ public enum NPY {
     }
 
     /// Loads X (2-D, n × d) and Y (1-D n, or n × 1) from two .npy files as a data set.
-    public static func loadDataset(x xPath: String, y yPath: String) throws -> Dataset {
+    /// With `multiOutput`, Y may also be [n, c] (c targets per sample, e.g. one-hot classes).
+    public static func loadDataset(x xPath: String, y yPath: String, multiOutput: Bool = false) throws -> Dataset {
         let x = try read(xPath), y = try read(yPath)
         return try HDF5Data.makeDataset(xShape: x.shape, x: x.values, yShape: y.shape, y: y.values, xName: xPath, yName: yPath,
-                                        source: "npy X=\(xPath) Y=\(yPath)")
+                                        source: "npy X=\(xPath) Y=\(yPath)", multiOutput: multiOutput)
     }
 }
 

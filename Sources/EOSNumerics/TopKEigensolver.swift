@@ -74,12 +74,76 @@ public final class TopKEigensolver {
         guard m.isFinite else { throw NumericsError.nonFinite(what: "top-k eigensolver input") }
         let guardCount = options.guardVectors ?? max(2, k / 2)
         let b = min(k + guardCount, n)
-        if n <= max(options.denseThreshold, 3 * b) {
-            let p = try SymmetricEigen.topK(m, k: b)
-            block = p.vectors
-            let pk = EigenPairs(values: Array(p.values[0..<k]), vectors: p.vectors.rows(0..<k))
-            return TopKResult(pairs: pk, iterations: 0, relativeResidual: Self.residual(m, pk), usedLAPACK: true)
+        if n <= max(options.denseThreshold, 3 * b) { return try solveByLAPACK(m, b: b, iterations: 0) }
+        return try iterate(n: n, b: b, lockConverged: false, apply: { BLAS.gemm($0, m) },
+                           fallback: { try self.solveByLAPACK(m, b: b, iterations: $0) })
+    }
+
+    /// The k largest eigenpairs of a symmetric operator given only by its action on a block:
+    /// `apply(V)` returns the rows (M v_i)ᵀ for the rows v_i of V (b × n). Same iteration, warm
+    /// start and residual test as `solve(_:)` (‖M v − λ v‖ ≤ tolerance · ‖M‖ for all k pairs), so
+    /// a matrix-free M (e.g. the c-output Gram from per-layer factors) needs only O(n·b) memory
+    /// here. With `lockConverged` the residual rows of pairs already within tolerance are not
+    /// multiplied (soft locking: fewer products per iteration, same final test).
+    /// Small n (≤ max(denseThreshold, 3b)) and a non-converged iteration form M column block by
+    /// column block through `apply` and call LAPACK, when n ≤ `fallbackLimit`; above it a
+    /// non-converged solve throws (one line with the residual reached).
+    /// `precondition(R, θ)`, when given, maps the residual block R (rows, after locking) to search
+    /// directions T·R with an SPD T (θ: the current Ritz values, descending) — LOBPCG's
+    /// preconditioner; it changes the search space, never the stopping test.
+    public func solve(dimension n: Int, lockConverged: Bool = true, fallbackLimit: Int = 4096,
+                      precondition: ((Matrix, [Double]) -> Matrix)? = nil,
+                      apply: (Matrix) throws -> Matrix) throws -> TopKResult {
+        guard k <= n else { throw NumericsError.invalidArgument("top-k eigensolver: k=\(k) exceeds n=\(n)") }
+        let guardCount = options.guardVectors ?? max(2, k / 2)
+        let b = min(k + guardCount, n)
+        func formed() throws -> Matrix {
+            var m = Matrix(rows: n, cols: n)
+            var lo = 0
+            while lo < n {
+                let hi = min(n, lo + 256)
+                var e = Matrix(rows: hi - lo, cols: n)
+                for r in 0..<(hi - lo) { e.data[r * n + lo + r] = 1 }
+                let img = try apply(e)
+                for r in 0..<(hi - lo) { for j in 0..<n { m.data[(lo + r) * n + j] = img.data[r * n + j] } }
+                lo = hi
+            }
+            // Symmetrize (round-off of the operator).
+            for i in 0..<n { for j in (i + 1)..<max(n, i + 1) {
+                let v = 0.5 * (m.data[i * n + j] + m.data[j * n + i]); m.data[i * n + j] = v; m.data[j * n + i] = v
+            } }
+            guard m.isFinite else { throw NumericsError.nonFinite(what: "top-k eigensolver operator") }
+            return m
         }
+        if n <= max(options.denseThreshold, 3 * b) { return try solveByLAPACK(try formed(), b: b, iterations: 0) }
+        return try iterate(n: n, b: b, lockConverged: lockConverged, precondition: precondition, apply: { v in
+            let r = try apply(v)
+            guard r.rows == v.rows && r.cols == n else {
+                throw NumericsError.invalidArgument("top-k eigensolver: operator returned \(r.rows)×\(r.cols), expected \(v.rows)×\(n)")
+            }
+            guard r.isFinite else { throw NumericsError.nonFinite(what: "top-k eigensolver operator") }
+            return r
+        }, fallback: { iters in
+            guard n <= fallbackLimit else {
+                throw NumericsError.invalidArgument("top-k eigensolver: no convergence to tolerance \(self.options.tolerance) in \(iters) iterations (n = \(n) > fallback limit \(fallbackLimit))")
+            }
+            return try self.solveByLAPACK(try formed(), b: b, iterations: iters)
+        })
+    }
+
+    /// LAPACK on the dense matrix: the b largest pairs become the warm start, k are returned.
+    private func solveByLAPACK(_ m: Matrix, b: Int, iterations: Int) throws -> TopKResult {
+        let p = try SymmetricEigen.topK(m, k: b)
+        block = p.vectors
+        let pk = EigenPairs(values: Array(p.values[0..<k]), vectors: p.vectors.rows(0..<k))
+        return TopKResult(pairs: pk, iterations: iterations, relativeResidual: Self.residual(m, pk), usedLAPACK: true)
+    }
+
+    /// The block iteration; `apply(V)` = V·M (rows are the images), `fallback(iterations)`
+    /// answers when the tolerance is not reached.
+    private func iterate(n: Int, b: Int, lockConverged: Bool, precondition: ((Matrix, [Double]) -> Matrix)? = nil,
+                         apply: (Matrix) throws -> Matrix,
+                         fallback: (Int) throws -> TopKResult) throws -> TopKResult {
         // Start block.
         var x: Matrix
         if let prev = block, prev.cols == n, prev.rows >= 1 {
@@ -99,7 +163,7 @@ public final class TopKEigensolver {
             for i in 0..<extra.data.count { extra.data[i] = rng.normal() }
             x = Self.stack(x, Self.orthonormalizeRows(extra, against: x))
         }
-        var ax = BLAS.gemm(x, m)                       // rows: (M x_i)ᵀ
+        var ax = try apply(x)                          // rows: (M x_i)ᵀ
         // Initial Rayleigh–Ritz on X.
         do {
             let g = Self.symmetricProduct(x, ax)
@@ -119,7 +183,9 @@ public final class TopKEigensolver {
             }
             normEstimate = max(normEstimate, theta.map { abs($0) }.max() ?? 0)
             var worst = 0.0
-            for i in 0..<k { worst = max(worst, BLAS.nrm2(r.row(i))) }
+            var rowNorms = [Double](repeating: 0, count: x.rows)
+            for i in 0..<x.rows where i < k || lockConverged { rowNorms[i] = BLAS.nrm2(r.row(i)) }
+            for i in 0..<k { worst = max(worst, rowNorms[i]) }
             if normEstimate == 0 || worst <= options.tolerance * normEstimate {
                 block = x
                 let pk = EigenPairs(values: Array(theta[0..<k]), vectors: x.rows(0..<k))
@@ -128,7 +194,17 @@ public final class TopKEigensolver {
             }
             // Search directions W = orth([R; P]) ⟂ X. Only R is multiplied by M; the images of
             // P and of the orthonormalization are tracked linearly (no extra matrix products).
-            let ar = BLAS.gemm(r, m)
+            if lockConverged {
+                // Soft locking: drop the residuals of the wanted pairs already within tolerance.
+                let keep = (0..<x.rows).filter { $0 >= k || rowNorms[$0] > options.tolerance * normEstimate }
+                if keep.count < x.rows {
+                    var kept = Matrix(rows: keep.count, cols: n)
+                    for (q, i) in keep.enumerated() { for j in 0..<n { kept.data[q * n + j] = r.data[i * n + j] } }
+                    r = kept
+                }
+            }
+            if let precondition { r = precondition(r, theta) }
+            let ar = try apply(r)
             let cand = p.map { Self.stack(r, $0) } ?? r
             let acand = ap.map { Self.stack(ar, $0) } ?? ar
             let (w, aw) = Self.orthonormalizeRows(cand, images: acand, against: x, againstImages: ax)
@@ -149,7 +225,7 @@ public final class TopKEigensolver {
             if iter % 20 == 0 { // refresh orthonormality against drift
                 x = Self.orthonormalizeRows(x, against: nil)
                 if x.rows < b { break }
-                ax = BLAS.gemm(x, m)
+                ax = try apply(x)
                 let g2 = Self.symmetricProduct(x, ax)
                 let e2 = try SymmetricEigen.all(g2)
                 x = BLAS.gemm(e2.vectors, x); ax = BLAS.gemm(e2.vectors, ax)
@@ -158,11 +234,7 @@ public final class TopKEigensolver {
             }
         }
         // Did not converge: LAPACK.
-        let pairs = try SymmetricEigen.topK(m, k: b)
-        block = pairs.vectors
-        let pk = EigenPairs(values: Array(pairs.values[0..<k]), vectors: pairs.vectors.rows(0..<k))
-        return TopKResult(pairs: pk, iterations: options.maxIterations, relativeResidual: Self.residual(m, pk),
-                          usedLAPACK: true)
+        return try fallback(options.maxIterations)
     }
 
     /// max_i ‖M v_i − λ_i v_i‖ / max(|λ|) for the given pairs.

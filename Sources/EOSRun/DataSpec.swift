@@ -38,10 +38,14 @@ public enum DataSpec: Sendable, Equatable {
         public var center: Bool?
         /// The kind was spelled "fmnist" (kept so the stored config is unchanged).
         public var spelledFmnist: Bool
+        /// c-output targets: "onehot" (1/0) or "pm1" (+1/−1), one output per class of `classes`
+        /// (any subset of 0...9); nil: the two-class scalar ±1 targets (docs/MULTI-OUTPUT.md).
+        public var targets: String?
         public init(n: Int? = nil, classes: [Int]? = nil, seed: UInt64? = nil, train: Bool? = nil,
-                    directory: String? = nil, center: Bool? = nil, spelledFmnist: Bool = false) {
+                    directory: String? = nil, center: Bool? = nil, spelledFmnist: Bool = false, targets: String? = nil) {
             self.n = n; self.classes = classes; self.seed = seed; self.train = train
             self.directory = directory; self.center = center; self.spelledFmnist = spelledFmnist
+            self.targets = targets
         }
     }
 
@@ -96,11 +100,11 @@ public enum DataSpec: Sendable, Equatable {
     public init(kind: String, n: Int? = nil, classes: [Int]? = nil, seed: UInt64? = nil, train: Bool? = nil,
                 directory: String? = nil, center: Bool? = nil, d: Int? = nil, rank: Int? = nil, lambda1: Double? = nil,
                 chi: Double? = nil, gap: Double? = nil, decay: Double? = nil, x: String? = nil, y: String? = nil,
-                file: String? = nil, xDataset: String? = nil, yDataset: String? = nil) {
+                file: String? = nil, xDataset: String? = nil, yDataset: String? = nil, targets: String? = nil) {
         switch kind {
         case "fashion-mnist", "fmnist":
             self = .fashionMNIST(FashionMNISTOptions(n: n, classes: classes, seed: seed, train: train, directory: directory,
-                                                     center: center, spelledFmnist: kind == "fmnist"))
+                                                     center: center, spelledFmnist: kind == "fmnist", targets: targets))
         case "synthetic":
             self = .synthetic(SyntheticOptions(n: n, seed: seed, d: d, rank: rank, lambda1: lambda1, chi: chi, gap: gap, decay: decay))
         case "npy":
@@ -202,6 +206,9 @@ public enum DataSpec: Sendable, Equatable {
         case .fashionMNIST(let o):
             try Self.checkN(o.n)
             let c = o.classes ?? [0, 6]
+            if let t = o.targets {
+                throw DataError.invalidRequest("config data.targets: \"\(t)\" gives \(c.count) outputs per sample; recording several outputs needs the multi-output format (2.0), not written by this version (docs/MULTI-OUTPUT.md)")
+            }
             guard c.count == 2 else { throw DataError.invalidRequest("config data.classes: need exactly two classes, got \(c)") }
             return try FashionMNIST.load(directory: o.directory ?? FashionMNIST.defaultDirectory, train: o.train ?? true,
                                          classes: (c[0], c[1]), n: o.n ?? 1000, seed: o.seed ?? 0, center: o.center ?? true)
@@ -223,6 +230,28 @@ public enum DataSpec: Sendable, Equatable {
         }
     }
 
+    /// Loads the data set with c targets per sample (docs/MULTI-OUTPUT.md): Fashion-MNIST with
+    /// `targets` "onehot"/"pm1" and any subset of its classes (c = number of classes), users'
+    /// npy/HDF5 files with Y [n, c]; every other spec loads as `load()` (c = 1).
+    public func loadMultiOutput() throws -> Dataset {
+        switch self {
+        case .fashionMNIST(let o) where o.targets != nil:
+            try Self.checkN(o.n)
+            guard let coding = FashionMNIST.TargetCoding(rawValue: o.targets!) else {
+                throw DataError.invalidRequest("config data.targets: unknown \"\(o.targets!)\" (expected onehot or pm1)")
+            }
+            return try FashionMNIST.loadClasses(directory: o.directory ?? FashionMNIST.defaultDirectory, train: o.train ?? true,
+                                                classes: o.classes ?? Array(0..<10), coding: coding, n: o.n ?? 1000,
+                                                seed: o.seed ?? 0, center: o.center ?? true)
+        case .npy(let o):
+            guard let x = o.x, let y = o.y else { throw DataError.invalidRequest("config data: kind \"npy\" needs \"x\" and \"y\" paths") }
+            try Self.checkN(o.n)
+            return try Self.subset(try NPY.loadDataset(x: x, y: y, multiOutput: true), n: o.n, center: o.center, file: x)
+        default:
+            return try load()
+        }
+    }
+
     /// Refuses a sample count below 1 before anything is read or generated.
     static func checkN(_ n: Int?) throws {
         if let n, n < 1 { throw DataError.invalidRequest("config data.n: must be ≥ 1, got \(n)") }
@@ -236,7 +265,7 @@ public enum DataSpec: Sendable, Equatable {
             throw DataError.invalidRequest("\(file): config data.n: \(n) samples asked, but the file has only \(ds.n) rows")
         }
         if let n, n < ds.n {
-            ds = Dataset(X: ds.X.rows(0..<n), Y: Array(ds.Y[0..<n]), source: ds.source + " (first \(n) rows)")
+            ds = Dataset(X: ds.X.rows(0..<n), Y: Array(ds.Y[0..<(n * ds.outputs)]), outputs: ds.outputs, source: ds.source + " (first \(n) rows)")
         }
         if center ?? false { ds.center() }
         return ds
@@ -245,7 +274,7 @@ public enum DataSpec: Sendable, Equatable {
 
 extension DataSpec: Codable {
     enum CodingKeys: String, CodingKey {
-        case kind, n, classes, seed, train, directory, center, d, rank, lambda1, chi, gap, decay, x, y, file
+        case kind, n, classes, seed, train, directory, center, d, rank, lambda1, chi, gap, decay, x, y, file, targets
         case xDataset = "x_dataset", yDataset = "y_dataset"
     }
 
@@ -269,7 +298,8 @@ extension DataSpec: Codable {
                   y: try c.decodeIfPresent(String.self, forKey: .y),
                   file: try c.decodeIfPresent(String.self, forKey: .file),
                   xDataset: try c.decodeIfPresent(String.self, forKey: .xDataset),
-                  yDataset: try c.decodeIfPresent(String.self, forKey: .yDataset))
+                  yDataset: try c.decodeIfPresent(String.self, forKey: .yDataset),
+                  targets: try c.decodeIfPresent(String.self, forKey: .targets))
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -280,6 +310,7 @@ extension DataSpec: Codable {
             try c.encodeIfPresent(o.n, forKey: .n); try c.encodeIfPresent(o.classes, forKey: .classes)
             try c.encodeIfPresent(o.seed, forKey: .seed); try c.encodeIfPresent(o.train, forKey: .train)
             try c.encodeIfPresent(o.directory, forKey: .directory); try c.encodeIfPresent(o.center, forKey: .center)
+            try c.encodeIfPresent(o.targets, forKey: .targets)
         case .synthetic(let o):
             try c.encodeIfPresent(o.n, forKey: .n); try c.encodeIfPresent(o.seed, forKey: .seed)
             try c.encodeIfPresent(o.d, forKey: .d); try c.encodeIfPresent(o.rank, forKey: .rank)

@@ -17,5 +17,7 @@ struct EOSTraceDev: ParsableCommand {
             BLASCoreCommand.self,
             SyntheticWriterCommand.self,
             WriteForeverCommand.self,
+            MultiExperimentCommand.self,
+            BenchMultiCommand.self,
         ])
 }

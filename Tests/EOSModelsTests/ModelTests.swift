@@ -25,7 +25,7 @@ func relErr(_ a: [Double], _ b: [Double]) -> Double {
 }
 
 func fdJacobian(_ e: ModelEvaluator, _ theta: [Double], h: Double = 1e-6) throws -> Matrix {
-    let p = theta.count, n = e.n
+    let p = theta.count, n = e.n * e.network.outputCount   // rows: the n·c outputs, sample-major
     var J = Matrix(rows: n, cols: p)
     var t = theta
     for j in 0..<p {

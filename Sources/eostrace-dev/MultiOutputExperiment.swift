@@ -1,0 +1,276 @@
+import ArgumentParser
+import EOSModels
+import EOSNumerics
+import Foundation
+
+// Numerics-level tools for networks with c outputs (docs/MULTI-OUTPUT.md), before the
+// multi-output format is recorded: `multi-experiment` (GD with the exact Λ = λ_max(M) every step,
+// EOS cycles counted) and `bench-multi` (cost of a recorded step vs a plain GD step).
+
+/// The c-output problem of both tools: Fashion-MNIST classes with one-hot targets, an MLP.
+struct MultiOutputSetup {
+    let evaluator: ModelEvaluator
+    let theta: [Double]
+    let c: Int
+
+    init(n: Int, classes: [Int], coding: String, widths: [Int], activation: String, seed: UInt64, dataSeed: UInt64) throws {
+        guard let cod = FashionMNIST.TargetCoding(rawValue: coding) else { throw ValidationError("--coding: expected onehot or pm1, got \(coding)") }
+        guard let act = Activation(rawValue: activation) else { throw ValidationError("--activation: unknown \(activation)") }
+        let data = try FashionMNIST.loadClasses(classes: classes, coding: cod, n: n, seed: dataSeed)
+        let net = try Network(.mlp(inputDim: data.d, widths: widths, activation: act, bias: true, outputScale: 1), outputs: data.outputs)
+        evaluator = try ModelEvaluator(network: net, X: data.X, Y: data.Y)
+        theta = net.initialParameters(seed: seed, scale: 1)
+        c = data.outputs
+    }
+}
+
+/// The c-output top-k machinery of one recorded step: matrix-free M (dense when forced and
+/// n·c ≤ the dense limit), warm-started solver, the M-products of vec(D) and vec(F), λ_max(M_A).
+final class MultiOutputStepper {
+    let solver: TopKEigensolver
+    let dense: Bool
+    var lock = true
+    /// Shift factor of the output-layer preconditioner (nil: none).
+    var preconditionShift: Double?
+    var appliedVectors = 0, applyCalls = 0
+    var applySeconds = 0.0
+    /// Largest resident set seen inside the products (MB).
+    var maxRSS = 0.0
+    init(k: Int, dense: Bool, tolerance: Double, guardVectors: Int? = nil) {
+        solver = TopKEigensolver(k: k, options: TopKOptions(tolerance: tolerance, guardVectors: guardVectors))
+        self.dense = dense
+    }
+
+    struct Step { var eval: StepEvaluation; var top: TopKResult; var products: Matrix?; var olSharpness: Double?
+        var tEval: Double; var tSolve: Double; var tProducts: Double; var tOutputLayer: Double; var applies: Int; var vectors: Int }
+
+    func step(_ ev: ModelEvaluator, _ theta: [Double], products: Bool, outputLayer: Bool) throws -> Step {
+        let t0 = Date()
+        let (e, g) = try ev.evaluateMultiOutput(theta)
+        let t1 = Date()
+        let a0 = applyCalls, v0 = appliedVectors
+        let top: TopKResult
+        if dense {
+            top = try solver.solve(try g.denseGram())
+        } else {
+            let pre = try preconditionShift.map { try g.outputLayerPreconditioner(shift: $0) }
+            top = try solver.solve(dimension: g.dimension, lockConverged: lock, precondition: pre) { v in
+                let s = Date(); defer { self.applySeconds += Date().timeIntervalSince(s) }
+                self.applyCalls += 1; self.appliedVectors += v.rows
+                let r = g.apply(to: v)
+                self.maxRSS = max(self.maxRSS, currentRSSMB())
+                return r
+            }
+        }
+        let t2 = Date()
+        var prod: Matrix? = nil
+        if products { prod = g.apply(to: Matrix(rows: 2, cols: g.dimension, data: e.residual + e.outputs)) }
+        let t3 = Date()
+        let ol = outputLayer ? try g.outputLayerSharpness() : nil
+        let t4 = Date()
+        maxRSS = max(maxRSS, currentRSSMB())
+        return Step(eval: e, top: top, products: prod, olSharpness: ol, tEval: t1.timeIntervalSince(t0), tSolve: t2.timeIntervalSince(t1),
+                    tProducts: t3.timeIntervalSince(t2), tOutputLayer: t4.timeIntervalSince(t3),
+                    applies: applyCalls - a0, vectors: appliedVectors - v0)
+    }
+}
+
+/// EOS cycles by the default rule: each maximal run of steps with Λ > 2/η is split at its peak p;
+/// phase IV runs from the end of the run until L ≤ L(p) or the next run starts; a cycle is
+/// complete when its run ends before the last step and its phase IV ends before the recording.
+func countCycles(sharpness: [Double], loss: [Double], threshold: Double) -> (runs: Int, complete: Int, firstCrossing: Int?) {
+    var runs: [(Int, Int)] = []
+    var i = 0
+    let T = sharpness.count
+    while i < T {
+        if sharpness[i] > threshold {
+            var j = i
+            while j + 1 < T && sharpness[j + 1] > threshold { j += 1 }
+            runs.append((i, j)); i = j + 1
+        } else { i += 1 }
+    }
+    var complete = 0
+    for (q, r) in runs.enumerated() {
+        guard r.1 < T - 1 else { continue }
+        var p = r.0
+        for t in r.0...r.1 where sharpness[t] > sharpness[p] { p = t }
+        let nextStart = q + 1 < runs.count ? runs[q + 1].0 : T
+        var ended = nextStart < T
+        var t = r.1 + 1
+        while t < nextStart { if loss[t] <= loss[p] { ended = true; break }; t += 1 }
+        if ended { complete += 1 }
+    }
+    return (runs.count, complete, runs.first?.0)
+}
+
+func parseInts(_ s: String, _ flag: String) throws -> [Int] {
+    let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw ValidationError("\(flag): expected comma-separated integers, got \(s)") }
+    return v.map { $0! }
+}
+
+func median(_ x: [Double]) -> Double {
+    let s = x.sorted(); return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2]))
+}
+
+/// Current resident set (MB) from /proc/self/statm (0 where unavailable).
+func currentRSSMB() -> Double {
+    guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let f = s.split(separator: " ")
+    guard f.count > 1, let pages = Double(f[1]) else { return 0 }
+    return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
+}
+
+func peakRSSMB() -> Double {
+    var u = rusage(); getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+    return Double(u.ru_maxrss) / 1024   // Linux: kilobytes
+}
+
+/// `eostrace-dev multi-experiment`: GD on Fashion-MNIST with c outputs, the exact Λ = λ_max(M)
+/// (top-k, warm-started, matrix-free) every step, EOS cycles counted; `key value` lines.
+struct MultiExperimentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "multi-experiment",
+        abstract: "GD with c outputs and the exact top eigenvalue of M every step; prints the first crossing of 2/η and the EOS cycles.")
+
+    @Option var n: Int = 1000
+    @Option(name: .customLong("lr")) var eta: Double = 0.1
+    @Option var steps: Int = 500
+    @Option(help: "Classes, comma-separated (default all ten).") var classes: String = "0,1,2,3,4,5,6,7,8,9"
+    @Option(help: "onehot (1/0) or pm1 (+1/-1).") var coding: String = "onehot"
+    @Option var widths: String = "200,200"
+    @Option var activation: String = "tanh"
+    @Option var seed: UInt64 = 0
+    @Option var dataSeed: UInt64 = 0
+    @Option(help: "Eigenpairs solved per step.") var k: Int = 1
+    @Option(help: "Guard vectors beyond k (default max(2, k/2)).") var guardVectors: Int?
+    @Option(help: "Print Λ and L every P steps (0: never).") var printEvery: Int = 0
+    @Option(help: "Residual tolerance of the eigensolver (‖Mv − λv‖ ≤ tol·‖M‖). The Ritz value's error is ≤ ‖r‖²/gap, so 1e-6 still gives Λ to ~1e-12 relative.") var tolerance: Double = 1e-10
+    @Option(help: "Stop after this many complete cycles (0: run all steps).") var stopAfterCycles: Int = 0
+
+    func run() throws {
+        let setup = try MultiOutputSetup(n: n, classes: try parseInts(classes, "--classes"), coding: coding,
+                                         widths: try parseInts(widths, "--widths"), activation: activation, seed: seed, dataSeed: dataSeed)
+        let ev = setup.evaluator
+        var theta = setup.theta
+        let stepper = MultiOutputStepper(k: k, dense: false, tolerance: tolerance, guardVectors: guardVectors)
+        var lam: [Double] = [], loss: [Double] = []
+        let start = Date()
+        let thr = 2 / eta
+        print("n \(n)\nc \(setup.c)\neta \(eta)\nthreshold \(thr)\ntolerance \(tolerance)\nblas_threads \(BLAS.threads)")
+        for t in 0...steps {
+            let s = try stepper.step(ev, theta, products: false, outputLayer: false)
+            lam.append(s.top.pairs.values[0]); loss.append(s.eval.loss)
+            if printEvery > 0 && t % printEvery == 0 {
+                print(String(format: "step %d sharpness %.6g loss %.6g iters %d elapsed %.1f", t, lam[t], loss[t], s.top.iterations, Date().timeIntervalSince(start)))
+                fflush(nil)
+            }
+            if stopAfterCycles > 0 && t % 10 == 0 && countCycles(sharpness: lam, loss: loss, threshold: thr).complete >= stopAfterCycles { break }
+            if t < steps { BLAS.axpy(-eta, s.eval.gradient, &theta) }
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        let cc = countCycles(sharpness: lam, loss: loss, threshold: thr)
+        print("steps_done \(lam.count - 1)")
+        print("first_crossing \(cc.firstCrossing.map(String.init) ?? "none")")
+        print("runs_above \(cc.runs)\ncomplete_cycles \(cc.complete)")
+        print(String(format: "max_sharpness %.6g\nfinal_loss %.6g\nseconds %.1f\nseconds_per_step %.4f\npeak_rss_mb %.0f",
+                     lam.max() ?? .nan, loss.last ?? .nan, elapsed, elapsed / Double(lam.count), peakRSSMB()))
+    }
+}
+
+/// `eostrace-dev bench-multi`: median cost of a plain GD step and of a "recorded step" (exact
+/// top-k every step, warm-started, plus M·vec(D), M·vec(F) and λ_max(M_A)) for c outputs.
+struct BenchMultiCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-multi",
+        abstract: "Time plain GD steps and recorded steps (top-k of the c-output M every step) and print key value lines.")
+
+    @Option var n: Int = 1000
+    @Option(name: .customLong("lr")) var eta: Double = 0.1
+    @Option var widths: String = "200,200"
+    @Option var classes: String = "0,1,2,3,4,5,6,7,8,9"
+    @Option var k: Int = 8
+    @Option(help: "Steps before timing (warm start settles).") var warmup: Int = 3
+    @Option(help: "Timed steps (medians).") var steps: Int = 7
+    @Option(help: "Plain steps timed.") var plainSteps: Int = 10
+    @Option(help: "GD steps taken before the benchmark starts (moves away from the initialization).") var pretrain: Int = 0
+    @Flag(help: "Solve on the dense M (only when n·c ≤ the dense limit).") var dense = false
+    @Option(help: "Guard vectors beyond k (default max(2, k/2)).") var guardVectors: Int?
+    @Flag(help: "No soft locking of converged pairs.") var noLock = false
+    @Option(help: "Precondition the solver with the output layer's term, shift σ = S·θ_1 (e.g. 1.05).") var precondition: Double?
+    @Flag(help: "Skip the recorded steps (plain steps only).") var plainOnly = false
+    @Option(help: "Print the top S eigenvalues of the dense M at the start (n·c ≤ the dense limit).") var spectrum: Int = 0
+    @Option(help: "Write X.npy, Y.npy, theta.npy (the benchmark's starting point) into this directory.") var dump: String?
+
+    func run() throws {
+        let setup = try MultiOutputSetup(n: n, classes: try parseInts(classes, "--classes"), coding: "onehot",
+                                         widths: try parseInts(widths, "--widths"), activation: "tanh", seed: 0, dataSeed: 0)
+        let ev = setup.evaluator
+        var theta = setup.theta
+        for _ in 0..<pretrain { try ev.gradientStep(&theta, learningRate: eta) }
+        if let dir = dump {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try writeNPY(dir + "/X.npy", shape: [ev.n, ev.X.cols], ev.X.data)
+            try writeNPY(dir + "/Y.npy", shape: [ev.n, setup.c], ev.Y)
+            try writeNPY(dir + "/theta.npy", shape: [theta.count], theta)
+        }
+        let rssAfterSetup = currentRSSMB()
+        if spectrum > 0 {
+            let m = try ev.evaluateMultiOutput(theta).1.denseGram()
+            let top = try SymmetricEigen.topK(m, k: spectrum).values
+            print("spectrum " + top.map { String(format: "%.5g", $0) }.joined(separator: " "))
+        }
+        print("n \(n)\nc \(setup.c)\nnc \(n * setup.c)\nwidths \(widths)\nk \(k)\nparameters \(theta.count)\nblas_threads \(BLAS.threads)\nblas_core \(BLAS.coreName)")
+        // Plain steps.
+        var plain: [Double] = []
+        var tp = theta
+        for _ in 0..<plainSteps {
+            let s = Date(); try ev.gradientStep(&tp, learningRate: eta); plain.append(Date().timeIntervalSince(s))
+        }
+        let plainMedian = median(plain)
+        print(String(format: "plain_step_ms %.2f", 1000 * plainMedian))
+        if plainOnly { print(String(format: "peak_rss_mb %.0f", peakRSSMB())); return }
+        let stepper = MultiOutputStepper(k: k, dense: dense, tolerance: 1e-10, guardVectors: guardVectors)
+        stepper.lock = !noLock
+        stepper.preconditionShift = precondition
+        var rec: [Double] = [], te: [Double] = [], ts: [Double] = [], tpr: [Double] = [], tol: [Double] = []
+        var iters: [Double] = [], vecs: [Double] = [], resid: [Double] = []
+        var applyTime: [Double] = []
+        for t in 0..<(warmup + steps) {
+            let a0 = stepper.applySeconds
+            let s0 = Date()
+            let st = try stepper.step(ev, theta, products: true, outputLayer: true)
+            let total = Date().timeIntervalSince(s0)
+            BLAS.axpy(-eta, st.eval.gradient, &theta)
+            if t >= warmup {
+                rec.append(total); te.append(st.tEval); ts.append(st.tSolve); tpr.append(st.tProducts); tol.append(st.tOutputLayer)
+                iters.append(Double(st.top.iterations)); vecs.append(Double(st.vectors)); resid.append(st.top.relativeResidual)
+                applyTime.append(stepper.applySeconds - a0)
+            }
+            if st.top.usedLAPACK { print("note step \(t) used LAPACK") }
+        }
+        let r = median(rec)
+        print(String(format: "recorded_step_ms %.2f\nratio_recorded_to_plain %.1f", 1000 * r, r / plainMedian))
+        print(String(format: "eval_ms %.2f\nsolve_ms %.2f\nsolve_apply_ms %.2f\nproducts_ms %.2f\noutput_layer_ms %.2f",
+                     1000 * median(te), 1000 * median(ts), 1000 * median(applyTime), 1000 * median(tpr), 1000 * median(tol)))
+        print(String(format: "solver_iterations_median %.1f\nsolver_iterations_max %.0f\napplied_vectors_median %.1f\nrelative_residual_max %.2e",
+                     median(iters), iters.max() ?? .nan, median(vecs), resid.max() ?? .nan))
+        print(String(format: "sharpness %.6g\nrss_after_setup_mb %.0f\nrss_max_during_steps_mb %.0f\npeak_rss_mb %.0f",
+                     try stepper.step(ev, theta, products: false, outputLayer: false).top.pairs.values[0], rssAfterSetup, stepper.maxRSS, peakRSSMB()))
+        let (_, g) = try ev.evaluateMultiOutput(theta)
+        print(String(format: "factor_mb %.1f", g.factorBytes / 1_048_576))
+    }
+}
+
+/// A little-endian float64 C-order .npy file.
+func writeNPY(_ path: String, shape: [Int], _ v: [Double]) throws {
+    let shp = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    var header = "{'descr': '<f8', 'fortran_order': False, 'shape': \(shp), }"
+    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    let len = header.utf8.count
+    var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(len & 255), UInt8(len >> 8)] + Array(header.utf8)
+    bytes.reserveCapacity(bytes.count + 8 * v.count)
+    v.withUnsafeBytes { bytes += $0 }   // little-endian hosts (x86-64, arm64)
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+}
