@@ -20,7 +20,7 @@ struct MakeSampleCommand: ParsableCommand {
             let cadences = "{\"step\":1,\"spectrum\":10,\"hessian\":10,\"checkpoint\":50,\"gram\":100}"
             var meta = syn.metadata(softwareVersion: EOSTraceDev.configuration.version, cadences: cadences)
             meta.created = "2026-01-01T00:00:00Z"
-            var options = WriterOptions.all.with(batch: 64)
+            var options = WriterOptions.all.with(batch: 150)   // 2 batches of 150 = 300 steps: chunks hold no padding
             options.products = true
             options.solverCost = true
             let w = try TrajectoryWriter(path: out, metadata: meta, X: .stored(values: syn.X, d: syn.d), Y: syn.Y,
