@@ -100,13 +100,13 @@ public final class Trainer {
         self.chains = config.recordsProducts ? ProductChains(learningRate: config.learningRate) : nil
     }
 
+    /// Turns the M-products off (a resumed file that has none).
+    public func disableProducts() { chains = nil; resumeChains = nil }
+
     /// For a resume from the checkpoint at step c whose row is recorded: the recorded `r_prime`
     /// and `r_prime_from_start` at c, D(c), v1(c), Λ(c) and Λ(c−1) (nil when c is the first
     /// recorded step). Without this call a resumed run with products cannot continue its chains
     /// and `run` throws.
-    /// Turns the M-products off (a resumed file that has none).
-    public func disableProducts() { chains = nil; resumeChains = nil }
-
     public func continueChains(rPrime: [Double], fromStart: [Double], residual: [Double], v1: [Double],
                                sharpness: Double, previousSharpness: Double?) {
         resumeChains = (rPrime, fromStart, residual, v1, sharpness, previousSharpness)
