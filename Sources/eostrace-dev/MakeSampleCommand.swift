@@ -2,7 +2,6 @@ import ArgumentParser
 import EOSCommandLine
 import Foundation
 import EOSNumerics
-import EOSRecorder
 import EOSTestSupport
 import TrajectoryFormat
 
@@ -20,21 +19,13 @@ struct MakeSampleCommand: ParsableCommand {
             let cadences = "{\"step\":1,\"spectrum\":10,\"hessian\":10,\"checkpoint\":50,\"gram\":100}"
             var meta = syn.metadata(softwareVersion: EOSTraceDev.configuration.version, cadences: cadences)
             meta.created = "2026-01-01T00:00:00Z"
-            var options = WriterOptions.all.with(batch: 150)   // 2 batches of 150 = 300 steps: chunks hold no padding
-            options.products = true
-            options.solverCost = true
+            // No M-products (format 1.1): the synthetic D(t) is not a GD trajectory of its M(t), so
+            // recorded products would make the file's first-order check D(t+1) − D(t) ≈ −ηM(t)D(t)
+            // fail by construction. The real recordings (scripts/make-samples.sh) carry them.
             let w = try TrajectoryWriter(path: out, metadata: meta, X: .stored(values: syn.X, d: syn.d), Y: syn.Y,
-                                         options: options)
-            // Format 1.1: the M-products of the synthetic M(t) (the chains follow the recursion on
-            // it; the synthetic D is not a GD trajectory). No solver ran: cost −1, time 0.
-            var chains = ProductChains(learningRate: syn.learningRate)
+                                         options: WriterOptions.all.with(batch: 64))
             for t in 0..<Int64(steps) {
-                var row = syn.row(step: t)
-                let m = Matrix(rows: syn.n, cols: syn.n, data: syn.gram(step: t))
-                row.products = chains.step(residual: row.residual, v1: Array(row.eigenvectors[0..<syn.n]),
-                                           sharpness: row.sharpness, gram: m)
-                row.cost = StepCost(iterations: -1, matvecs: -1, seconds: 0)
-                try w.append(row)
+                try w.append(syn.row(step: t))
                 if t % 10 == 0 {
                     try w.appendSpectrum(step: t, eigenvalues: syn.eigenvalues(step: t))
                     try w.appendHessianSharpness(step: t, value: syn.hessianSharpness(step: t))
