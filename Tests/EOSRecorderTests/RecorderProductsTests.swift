@@ -6,7 +6,7 @@ import TrajectoryFormat
 /// The M-products of format 1.1 against an independent computation: plain loops (no BLAS) over
 /// the same M, D and v1, the restart rule applied by hand; the eigenvalues above a threshold
 /// against LAPACK `dsyevd` (all eigenvalues).
-final class ProductsTests: XCTestCase {
+final class RecorderProductsTests: XCTestCase {
     /// A random symmetric positive semi-definite n × n matrix B Bᵀ / n, scaled so that λ_max ≈ `top`.
     func randomGram(n: Int, seed: UInt64, top: Double) -> Matrix {
         var rng = SeededRNG(seed: seed)
