@@ -6,7 +6,7 @@ import TrajectoryFormat
 /// The M-products of format 1.1 against an independent computation: plain loops (no BLAS) over
 /// the same M, D and v1, the restart rule applied by hand; the eigenvalues above a threshold
 /// against LAPACK `dsyevd` (all eigenvalues).
-final class ProductsTests: XCTestCase {
+final class RecorderProductsTests: XCTestCase {
     /// A random symmetric positive semi-definite n × n matrix B Bᵀ / n, scaled so that λ_max ≈ `top`.
     func randomGram(n: Int, seed: UInt64, top: Double) -> Matrix {
         var rng = SeededRNG(seed: seed)
@@ -129,5 +129,37 @@ final class ProductsTests: XCTestCase {
         XCTAssertTrue(mv.allSatisfy { $0 > 0 }, "n = 70 > 64: the iterative solver multiplies blocks: \(mv)")
         XCTAssertTrue(sec.allSatisfy { $0 >= 0 && $0.isFinite })
         XCTAssertEqual(r.metadata.lossConvention, .meanSquaredError)
+    }
+
+    func testMatrixFreeRecorderMatchesTheDenseOne() throws {
+        let n = 20, eta = 0.5
+        var rng = SeededRNG(seed: 13)
+        let y = (0..<n).map { _ in rng.normal() }
+        let dense = MemorySink(), free = MemorySink()
+        let a = try Recorder(sink: dense, Y: y, k: 2, learningRate: eta)
+        let b = try Recorder(sink: free, Y: y, k: 2, learningRate: eta)
+        for t in 0..<6 {
+            let m = randomGram(n: n, seed: UInt64(40 + t), top: 3 + Double(t % 3))   // crosses 2/η = 4
+            let d = (0..<n).map { _ in rng.normal() }
+            try a.record(step: t, residual: d, outputNormSquared: 1, gram: m)
+            let e = try SymmetricEigen.topK(m, k: 2)
+            // The operator: plain loops over M (no BLAS), one vector per row of the block.
+            try b.record(step: t, residual: d, outputNormSquared: 1, eigenvalues: e.values, eigenvectors: e.vectors,
+                         applyGram: { v in
+                             Matrix(rows: v.rows, cols: n, data: (0..<v.rows).flatMap { self.naiveApply(m, v.row($0)) })
+                         })
+        }
+        XCTAssertThrowsError(try b.record(step: 9, residual: y, outputNormSquared: 1, eigenvalues: [2, 1],
+                                          eigenvectors: Matrix(rows: 2, cols: n, data: (0..<(2 * n)).map { $0 == 0 || $0 == n + 1 ? 1 : 0 }),
+                                          applyGram: { _ in Matrix(rows: 1, cols: n) }))
+        XCTAssertEqual(dense.records.count, 6)
+        XCTAssertEqual(free.records.count, 6)
+        for (p, q) in zip(dense.records, free.records) {
+            let pp = try XCTUnwrap(p.products), qq = try XCTUnwrap(q.products)
+            for (x, z) in [(pp.gramResidual, qq.gramResidual), (pp.rPrime, qq.rPrime), (pp.rPrimeFromStart, qq.rPrimeFromStart)] {
+                XCTAssertEqual(zip(x, z).map { abs($0 - $1) }.max() ?? 1, 0, accuracy: 1e-10)
+            }
+            XCTAssertEqual(q.cost?.matvecs, -1)
+        }
     }
 }
