@@ -257,3 +257,23 @@ def test_convention_check_silent_on_samples_and_runs(hover_run, default_short, e
     _, js, _ = _analyze(eostrace_bin, default_short, tmp_path, name="default-again")
     assert js["gram"]["source"] == "recorded_products"
     assert js["conventions"]["residual_factor"] == pytest.approx(1, abs=0.02)
+
+
+def test_bad_products_get_one_line_errors(numpy_products, eostrace_bin, tmp_path):
+    _, _, path = numpy_products
+    cases = {
+        "shape": ("gram_residual", lambda a: a[:, :-1], "/trajectory/gram_residual: expected shape [step, 100]"),
+        "nan": ("r_prime", lambda a: np.where(np.arange(a.size).reshape(a.shape) == 503, np.nan, a),
+                "/trajectory/r_prime: non-finite value nan at row 5"),
+    }
+    for name, (ds, change, expect) in cases.items():
+        bad = tmp_path / f"{name}.h5"
+        shutil.copyfile(path, bad)
+        with h5py.File(bad, "r+") as f:
+            a = change(f["trajectory"][ds][...])
+            del f["trajectory"][ds]
+            f["trajectory"].create_dataset(ds, data=a)
+        proc = run_eostrace(eostrace_bin, "analyze", bad, "--quiet")
+        assert proc.returncode != 0 and proc.stdout == ""
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(bad) in lines[0] and expect in lines[0], proc.stderr
