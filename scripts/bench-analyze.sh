@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Benchmark `eostrace analyze` (release build, exact Gram by replay) against a straightforward
-# numpy implementation of the same computations (scripts/bench_analyze_reference.py).
+# Benchmark `eostrace analyze` (release build) on a 5,000-step default-preset (fmnist-tanh)
+# recording: the analysis from the recorded M-products (format 1.1: exact, no replay) against the
+# replay-verified run (`--verify-replay`: GD replayed from the checkpoints and compared), with
+# wall and CPU time, the ratio, and peak memory (/usr/bin/time -v), and optionally the numpy
+# replay reference (scripts/bench_analyze_reference.py, NUMPY=1).
 #
 #   scripts/bench-analyze.sh [RUN.h5]
 #
-# Without RUN, records 5,000 steps of the default preset with `eostrace record` when that command
-# exists, else generates a synthetic stand-in of the same sizes with numpy
-# (scripts/bench_analyze_generate.py) and says so. Prints both times, the ratio, and the largest
-# differences between the two implementations' key numbers. Target: ≥ 3× faster than numpy and
-# < 2 minutes on 2 cores.
+# Without RUN, records STEPS (default 5000) steps of the default preset once with `eostrace
+# record` (products are written by default) and caches it under out/bench/ (minutes); later runs
+# reuse it. RUNS (default 3) timed analyses with products, median reported; VERIFY_RUNS (default
+# 1) replay-verified ones. Target: with products ≤ 5 s wall.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-5000}
-WORK=${BENCH_DIR:-$(mktemp -d /tmp/bench-analyze.XXXXXX)}
+RUNS=${RUNS:-3}
+VERIFY_RUNS=${VERIFY_RUNS:-1}
+CACHE=${BENCH_DIR:-out/bench}
 BIN=${EOSTRACE_BIN:-.build/release/eostrace}
+mkdir -p "$CACHE"
+WORK=$(mktemp -d /tmp/bench-analyze.XXXXXX)
 
 if [[ ! -x "$BIN" || -n "${REBUILD:-}" ]]; then
     swift build -c release --product eostrace >&2
@@ -21,67 +27,63 @@ fi
 
 RUN=${1:-}
 if [[ -z "$RUN" ]]; then
-    RUN="$WORK/bench-$STEPS.h5"
-    if "$BIN" help record >/dev/null 2>&1; then
-        echo "recording $STEPS steps of the default preset with eostrace record → $RUN" >&2
-        "$BIN" record --steps $((STEPS - 1)) --output "$RUN" >&2
-        KIND="eostrace record, default preset"
-    else
-        echo "NOTE: 'eostrace record' is not available in this build: generating a SYNTHETIC" \
-             "stand-in (numpy GD, default-preset sizes) → $RUN" >&2
-        python3 scripts/bench_analyze_generate.py "$RUN" --steps "$STEPS" >&2
-        KIND="SYNTHETIC numpy stand-in (default-preset sizes)"
+    RUN="$CACHE/fmnist-tanh-$STEPS.h5"
+    if [[ ! -f "$RUN" ]]; then
+        echo "recording $STEPS steps of the default preset (once; cached) → $RUN" >&2
+        { /usr/bin/time -f "%e %U %S %M" "$BIN" record --steps $((STEPS - 1)) --output "$RUN.part" --quiet >&2; } 2> "$CACHE/record.time"
+        mv "$RUN.part" "$RUN"
     fi
-else
-    KIND="given file"
+fi
+if ! python3 -c "import h5py,sys; sys.exit(0 if 'gram_residual' in h5py.File(sys.argv[1],'r')['trajectory'] else 1)" "$RUN"; then
+    echo "NOTE: $RUN has no recorded M-products (format 1.0): both runs replay" >&2
 fi
 
-# Wall-clock and CPU (user + sys) seconds of each; the machine may be shared, so both are shown.
-TIMEFORMAT="%R %U %S"
-{ time "$BIN" analyze "$RUN" --json --quiet > "$WORK/swift.json"; } 2> "$WORK/swift.time"
-{ time python3 scripts/bench_analyze_reference.py "$RUN" --json "$WORK/numpy.json" > /dev/null; } 2> "$WORK/numpy.time"
+# One timed run: "wall user sys maxrss_kB" appended to $2.
+timed() {
+    local out=$1; shift
+    /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "$BIN" analyze "$RUN" --json --quiet "$@" > "$WORK/last.json"
+    cat "$WORK/t" >> "$out"
+}
+for _ in $(seq "$RUNS"); do timed "$WORK/products.times"; done
+cp "$WORK/last.json" "$WORK/products.json"
+for _ in $(seq "$VERIFY_RUNS"); do timed "$WORK/verify.times" --verify-replay; done
+cp "$WORK/last.json" "$WORK/verify.json"
+if [[ -n "${NUMPY:-}" ]]; then
+    /usr/bin/time -f "%e %U %S %M" -o "$WORK/numpy.times" python3 scripts/bench_analyze_reference.py "$RUN" --json "$WORK/numpy.json" > /dev/null
+fi
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$WORK/swift.json" "$WORK/numpy.json" "$WORK/swift.time" "$WORK/numpy.time" "$RUN" "$KIND" "$LOAD" <<'EOF'
-import json, math, os, sys
-sw, npy = (json.load(open(p)) for p in sys.argv[1:3])
-(ws, us, ss), (wn, un, sn) = ([float(x) for x in open(p).read().split()[-3:]] for p in sys.argv[3:5])
-run, kind, load = sys.argv[5], sys.argv[6], sys.argv[7]
-print(f"recording: {run} ({kind}); {sw['run']['rows']} steps, n={sw['run']['n']}, k={sw['run']['k']}, "
-      f"{os.path.getsize(run) / 1e6:.0f} MB; M from: {sw['gram']['label']}; load average {load}")
-print(f"eostrace analyze (Swift, release): wall {ws:8.1f} s   cpu {us + ss:8.1f} s")
-print(f"numpy reference:                   wall {wn:8.1f} s   cpu {un + sn:8.1f} s")
-print(f"ratio numpy/Swift:                 wall {wn / ws:8.2f}x   cpu {(un + sn) / (us + ss):8.2f}x"
-      f"   (target >= 3x; Swift target < 120 s wall on 2 cores)")
-
-def f(x):
-    return float("nan") if isinstance(x, str) else float(x)
-
-def rel(a, b):
-    a, b = f(a), f(b)
-    if math.isnan(a) and math.isnan(b):
-        return 0.0
-    return abs(a - b) / max(abs(b), 1e-300)
-
-checks = {
-    "phase rows": (sw["phases"]["rows"]["phase1"], npy["phase_rows"][0]),
-    "cycles": (sw["phases"]["cycle_count"], npy["cycles"]),
-    "anomalies": (sw["anomalies"]["count"], npy["anomalies"]),
-    "co-movement rate": (sw["checks"]["co_movement"]["all"]["rate"], npy["co_movement_rate"]),
-    "c1 (last step)": (sw["per_step"]["c1"][-1], npy["c1_last"]),
-    "r_norm_sq (last step)": (sw["per_step"]["r_norm_sq"][-1], npy["r_norm_sq_last"]),
-    "R' rel. error median (primary)": (sw["r_prime"]["primary"]["rel_error"]["all"]["median"], npy["r_prime_rel_error_primary"]["median"]),
-    "R' rel. error max (from start)": (sw["r_prime"]["from_start"]["rel_error"]["all"]["max"], npy["r_prime_rel_error_from_start"]["max"]),
-    "3.2 first-order error median": (sw["checks"]["first_order_residual"]["all"]["median"], npy["first_order_residual"]["median"]),
-    "3.2 ‖A‖² error median": (sw["checks"]["first_order_output_norm"]["all"]["median"], npy["first_order_output_norm"]["median"]),
-    "eps2 p90": (sw["checks"]["eps2"]["all"]["p90"], npy["eps2"]["p90"]),
-}
-print("agreement Swift vs numpy (relative difference):")
-for name, (a, b) in checks.items():
-    print(f"  {name:34s} swift {f(a):.6g}  numpy {f(b):.6g}  rel.diff {rel(a, b):.2e}")
-rp = sw["gram"].get("replay")
-if rp:
-    print(f"replay drift (Swift replay vs recorded D): max {rp['max_relative_drift_residual']:.3g} at step "
-          f"{rp.get('max_drift_step')}; θ at checkpoints {rp['max_relative_drift_checkpoint']:.3g}; "
-          f"numpy replay max drift {npy['max_relative_drift']:.3g}")
+python3 - "$WORK" "$RUN" "$LOAD" "$RUNS" <<'EOF'
+import json, os, statistics, sys
+work, run, load, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def times(name):
+    rows = [[float(x) for x in l.split()] for l in open(f"{work}/{name}.times") if l.strip()]
+    med = lambda i: statistics.median(r[i] for r in rows)
+    return {"wall": med(0), "cpu": statistics.median(r[1] + r[2] for r in rows), "rss_mb": max(r[3] for r in rows) / 1024,
+            "walls": [r[0] for r in rows]}
+p, v = times("products"), times("verify")
+pj, vj = (json.load(open(f"{work}/{n}.json")) for n in ("products", "verify"))
+print(f"recording: {run}; {pj['run']['rows']} steps, n={pj['run']['n']}, k={pj['run']['k']}, "
+      f"{os.path.getsize(run) / 1e6:.0f} MB; load average {load}")
+print(f"M (products run): {pj['gram']['label']}")
+print(f"analyze with products:   median wall {p['wall']:7.2f} s  cpu {p['cpu']:7.2f} s  peak RSS {p['rss_mb']:6.0f} MB"
+      f"  (runs: {', '.join(f'{w:.2f}' for w in p['walls'])}; target <= 5 s wall)")
+print(f"analyze --verify-replay: median wall {v['wall']:7.2f} s  cpu {v['cpu']:7.2f} s  peak RSS {v['rss_mb']:6.0f} MB")
+print(f"ratio replay-verified / products: wall {v['wall'] / p['wall']:7.1f}x  cpu {v['cpu'] / max(p['cpu'], 1e-9):7.1f}x")
+ver = vj["gram"].get("verification") or {}
+print(f"verification: {ver.get('rows_beyond_tolerance')} rows beyond {ver.get('tolerance')}; replayed vs recorded "
+      f"M·D {ver.get('max_gram_residual_difference')}, r_prime {ver.get('max_r_prime_difference')}, "
+      f"r_prime_from_start {ver.get('max_r_prime_from_start_difference')}")
+# Both runs use the products for the results: the M-dependent numbers must be the same.
+for key in ("r_prime_error", "r_prime_error_from_start", "first_order_error"):
+    a, b = pj["per_step"][key], vj["per_step"][key]
+    assert a == b, f"{key} differs between the products run and the verified run"
+print("M-dependent per-step series identical in both runs: yes")
+if os.path.exists(f"{work}/numpy.times"):
+    n = times("numpy")
+    print(f"numpy replay reference:  wall {n['wall']:7.2f} s  cpu {n['cpu']:7.2f} s  peak RSS {n['rss_mb']:6.0f} MB"
+          f"  ratio numpy/products {n['wall'] / p['wall']:.1f}x")
 EOF
+if [[ -f "$CACHE/record.time" ]]; then
+    echo "recording (once, cached): wall/user/sys/maxrss_kB $(cat "$CACHE/record.time" | tail -1)"
+fi

@@ -60,6 +60,11 @@ public enum Analyzer {
             gramUsage.rowsTopKFallback = 0
         }
         gramLabel = sources.first { $0.result == "r_prime" }?.label ?? gramLabel
+        if provider is ReplayGramProvider {
+            // A replay is exact only within its drift tolerance: say which.
+            gramUsage.source = (sources.allSatisfy { $0.source != MSourceKind.replayBeyondTolerance.rawValue }
+                                ? MSourceKind.replayWithinTolerance : MSourceKind.replayBeyondTolerance).rawValue
+        }
         if let rp = provider as? ReplayGramProvider, plan.needsProvider {
             gramUsage.verification = verification(input, series, checkpointSteps: rp.checkpointSteps, plan: plan)
         }

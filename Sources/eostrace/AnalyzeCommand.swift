@@ -11,10 +11,15 @@ struct AnalyzeCommand: ParsableCommand {
         commandName: "analyze",
         abstract: "Analyze a recording: phases, c1/R decomposition, R′ tracking, anomaly points, assumption checks.",
         discussion: """
-        Prints a human summary. M(t) is the exact Gram rebuilt by replaying GD from the recording's
-        parameter checkpoints when possible (checked against the recorded residuals), else the stored
-        `gram`, else the top-k approximation Σ λ_i v_i v_iᵀ; results that depend on an approximate M
-        are labelled. The recording is only read unless --in-place is given.
+        Prints a human summary. The results that need M(t) (R′ tracking, the first-order error of D)
+        come from the recording's M-products (format 1.1: gram_residual, r_prime, r_prime_from_start),
+        exact with no replay; without them (or for options they cannot serve, such as
+        --r-prime-window) from GD replayed from the parameter checkpoints, checked row by row against
+        the recorded residuals (rows drifting past 1e-9 are labelled not exact and left out of the
+        verdicts), else the stored `gram`, else the top-k approximation Σ λ_i v_i v_iᵀ. Each result
+        names its M. --verify-replay also replays a file with products and compares. The stated
+        conventions (η, loss convention, Gram) are checked against the data; a mismatch prints one
+        warning line naming the attribute. The recording is only read unless --in-place is given.
 
         Output files (-o/--output, --csv) never replace an existing file without --force, and never a file \
         another process is writing (a live recording), even with --force; they are written beside \

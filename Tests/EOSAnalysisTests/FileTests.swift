@@ -69,7 +69,7 @@ final class FileTests: XCTestCase {
         XCTAssertEqual(input.targets, run.Y)
         XCTAssertEqual(input.modelKind, "mlp")
         let r = try Analyzer.analyze(reader: reader)
-        XCTAssertEqual(r.gram.source, "exact")
+        XCTAssertEqual(r.gram.source, "replay_within_tolerance")
         XCTAssertFalse(r.gram.approximate)
         let rep = try XCTUnwrap(r.gram.replay)
         XCTAssertEqual(rep.checkpoints, 3)

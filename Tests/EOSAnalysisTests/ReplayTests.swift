@@ -91,7 +91,7 @@ final class ReplayTests: XCTestCase {
         XCTAssertLessThanOrEqual(replay.maxResidualDrift, 1e-12)
         XCTAssertTrue(replay.report.withinTolerance)
         XCTAssertFalse(viaReplay.gram.approximate)
-        XCTAssertEqual(viaReplay.gram.source, "exact")
+        XCTAssertEqual(viaReplay.gram.source, "replay_within_tolerance")
         for i in 0..<39 {
             XCTAssertEqual(viaReplay.perStep.rPrimeError[i], viaStored.perStep.rPrimeError[i],
                            accuracy: 1e-10 * max(1, viaStored.perStep.rPrimeError[i]))

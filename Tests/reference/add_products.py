@@ -65,20 +65,16 @@ def products(rec: ref.Recording, gram_at):
     return g, rp, rs
 
 
-def add_products(src, dst, gram="replay", scale_gram=1.0, scale_eta=1.0, loss_convention=None,
-                 perturb_checkpoints=0.0):
+def write_products(src, dst, g, rp, rs, scale_gram=1.0, scale_eta=1.0, loss_convention=None,
+                   perturb_checkpoints=0.0):
+    """Copies src to dst and writes the products (and the deliberate errors) into dst."""
     shutil.copyfile(src, dst)
-    rec = ref.load(src)
-    with h5py.File(src, "r") as f:
-        if gram == "stored":
-            provider = ref.StoredGram(rec, f)
-        else:
-            provider = ref.ReplayGram(rec)
-        g, rp, rs = products(rec, provider)
     with h5py.File(dst, "r+") as f:
         tr = f["trajectory"]
         res = tr["residual"]
         for name, data in (("gram_residual", g * scale_gram), ("r_prime", rp), ("r_prime_from_start", rs)):
+            if data is None:
+                continue
             if name in tr:
                 del tr[name]
             ds = tr.create_dataset(name, data=data.astype(np.float64), chunks=True, maxshape=(None, data.shape[1]))
@@ -90,10 +86,23 @@ def add_products(src, dst, gram="replay", scale_gram=1.0, scale_eta=1.0, loss_co
         if loss_convention is not None:
             f["run"].attrs["loss_convention"] = loss_convention
         if perturb_checkpoints:
-            p = tr["parameters"]
-            a = p[...]
-            signs = np.where(np.arange(a.size).reshape(a.shape) % 2 == 0, 1.0, -1.0)
-            p[...] = a * (1 + perturb_checkpoints * signs)
+            perturb(f, perturb_checkpoints)
+
+
+def perturb(f, rel):
+    """Multiplies every checkpoint entry by (1 ± rel), alternating signs (h5py file open r+)."""
+    p = f["trajectory"]["parameters"]
+    a = p[...]
+    signs = np.where(np.arange(a.size).reshape(a.shape) % 2 == 0, 1.0, -1.0)
+    p[...] = a * (1 + rel * signs)
+
+
+def add_products(src, dst, gram="replay", **kw):
+    rec = ref.load(src)
+    with h5py.File(src, "r") as f:
+        provider = ref.StoredGram(rec, f) if gram == "stored" else ref.ReplayGram(rec)
+        g, rp, rs = products(rec, provider)
+    write_products(src, dst, g, rp, rs, **kw)
     return provider
 
 
@@ -107,7 +116,8 @@ def main(argv=None):
     ap.add_argument("--loss-convention")
     ap.add_argument("--perturb-checkpoints", type=float, default=0.0)
     a = ap.parse_args(argv)
-    add_products(a.src, a.dst, a.gram, a.scale_gram, a.scale_eta, a.loss_convention, a.perturb_checkpoints)
+    add_products(a.src, a.dst, a.gram, scale_gram=a.scale_gram, scale_eta=a.scale_eta,
+                 loss_convention=a.loss_convention, perturb_checkpoints=a.perturb_checkpoints)
 
 
 if __name__ == "__main__":
