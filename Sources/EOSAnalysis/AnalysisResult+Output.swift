@@ -211,7 +211,8 @@ extension AnalysisResult {
     /// the rate the verdict is read from when it is not the value itself.
     func storyLines(_ item: StoryItem) -> [String] {
         let (name, formula) = splitMeasure(item.measure)
-        var detail = "\(name) = \(g(item.value))"
+        // "9 cycles" already says its value; other measures get " = value".
+        var detail = name.hasPrefix(g(item.value) + " ") ? name : "\(name) = \(g(item.value))"
         if let rate = item.rate, !(rate.isNaN && item.value.isNaN) {
             if let formula {
                 detail += "; rate = \(formula) = \(g(rate))"

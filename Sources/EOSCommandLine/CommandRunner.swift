@@ -120,13 +120,20 @@ public func plainMessage(_ message: String) -> String {
         guard let re = try? NSRegularExpression(pattern: pattern) else { return }
         s = re.stringByReplacingMatches(in: s, range: NSRange(s.startIndex..., in: s), withTemplate: template)
     }
-    // "unable to create file (unable to open file: name = '…', errno = 2, error message = 'X', …)"
-    if let re = try? NSRegularExpression(pattern: #"unable to (open|create) file \((?:[^()]|\([^()]*\))*error message = '([^']*)'(?:[^()]|\([^()]*\))*\)"#),
-       let m = re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)),
-       let verb = Range(m.range(at: 1), in: s), let why = Range(m.range(at: 2), in: s),
-       let whole = Range(m.range, in: s) {
-        let reason = s[why].prefix(1).lowercased() + s[why].dropFirst()
-        s.replaceSubrange(whole, with: "cannot \(s[verb]) the file: \(reason)")
+    // "(unable to open file: name = '…', errno = 2, error message = 'X', flags = 13, …)" and
+    // "(file write failed: time = …, filename = '…', errno = 28, error message = 'X', buf = …)":
+    // the OS's message X is kept with what failed; the fields around it go.
+    if let re = try? NSRegularExpression(pattern: #"errno = -?\d+, error message = '([^']*)'"#) {
+        while let m = re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)),
+              let whole = Range(m.range, in: s), let why = Range(m.range(at: 1), in: s) {
+            let reason = String(s[why])
+            let open = s[..<whole.lowerBound].lastIndex(of: "(")
+            let start = open.map { s.index(after: $0) } ?? s.startIndex
+            let head = s[start..<whole.lowerBound]
+            let what = head.range(of: ": ").map { String(head[..<$0.lowerBound]) } ?? ""
+            let end = s[whole.upperBound...].firstIndex(of: ")") ?? s.endIndex
+            s.replaceSubrange(start..<end, with: what.isEmpty ? reason : what + ": " + reason)
+        }
     }
     replace(#"unable to open file \(truncated file: eof = (\d+), sblock->base_addr = \d+, stored_eof = (\d+); File has been truncated\)"#,
             "the file is truncated ($1 bytes; its HDF5 superblock says $2)")

@@ -78,9 +78,9 @@ struct StepWindow: Equatable {
         first = a; last = b
     }
 
-    static func parse(_ text: String, option: String) throws -> StepWindow {
+    static func parse(_ text: String, option: String, unit: String = "step") throws -> StepWindow {
         guard let w = StepWindow(text) else {
-            throw ValidationError("\(option): expected A:B (first and last step, both included; A: or :B for an open end) with integers A ≤ B, got '\(text)'")
+            throw ValidationError("\(option): expected A:B (first and last \(unit), both included; A: or :B for an open end) with integers A ≤ B, got '\(text)'")
         }
         return w
     }

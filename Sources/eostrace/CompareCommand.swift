@@ -3,6 +3,7 @@ import EOSCommandLine
 import EOSAnalysis
 import EOSReport
 import Foundation
+import TrajectoryFormat
 
 /// `eostrace compare RUN... [-o compare.html]`: several runs side by side at the Edge of Stability.
 struct CompareCommand: ParsableCommand {
@@ -53,6 +54,8 @@ struct CompareCommand: ParsableCommand {
             choice.gram = GramChoice.topk.rawValue
             choice.phaseRule = phaseRule
             choice.excursion = excursion
+            // Every input opens before the first is analysed: a bad file is one line, no progress.
+            for path in runs { try TrajectoryReader(path: path).close() }
             let analysed = try runs.enumerated().map { i, path in
                 try ReportRunLoader.load(path: path, choice: choice, quiet: quiet,
                                          label: "analyzing \((path as NSString).lastPathComponent) (run \(i + 1) of \(runs.count)):")

@@ -35,7 +35,7 @@ struct DumpCommand: ParsableCommand {
 
     func validate() throws {
         if let rows {
-            let w = try StepWindow.parse(rows, option: "--rows")
+            let w = try StepWindow.parse(rows, option: "--rows", unit: "row")
             if let a = w.first, a < 0 { throw ValidationError("--rows: the first row must be ≥ 0, got \(a)") }
             if from != nil || to != nil { throw ValidationError("--rows and --from/--to (its old spelling) are exclusive") }
         }

@@ -342,8 +342,10 @@ struct RecordCommand: ParsableCommand {
                 outcome = try trainer.run(sink: sink, shouldStop: { stop.isSet }) { p in
                     if quiet { return }
                     let remaining = Double(p.totalSteps - p.step) / max(p.stepsPerSecond, 1e-9)
-                    line.update(String(format: "step %d/%d  loss %.4e  Λ %.4g (2/η %.4g)  %.1f steps/s  ETA %.0fs",
-                                       p.step, p.totalSteps, p.loss, p.sharpness, p.threshold, p.stepsPerSecond, remaining),
+                    let percent = p.totalSteps > 0 ? 100 * p.step / p.totalSteps : 100
+                    line.update(String(format: "step %d/%d (%d%%)  loss %.4e  Λ %.4g (2/η %.4g)  %.1f steps/s  ETA ",
+                                       p.step, p.totalSteps, percent, p.loss, p.sharpness, p.threshold, p.stepsPerSecond)
+                                + durationText(remaining),
                                 fraction: p.totalSteps > 0 ? Double(p.step) / Double(p.totalSteps) : 1, final: p.step == p.totalSteps)
                 }
             } catch {

@@ -5,7 +5,7 @@ import EOSReport
 import Foundation
 import TrajectoryFormat
 
-/// `eostrace report RUN -o report.html [--from N --to N]`: the paper's Figures 1–4, the checks
+/// `eostrace report RECORDING -o report.html [--steps A:B]`: the paper's Figures 1–4, the checks
 /// table and the run metadata of one recording, as one self-contained HTML page.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -58,7 +58,7 @@ final class RecordCLITests: XCTestCase {
         let out = dir + "/sweep"
         let r = try run(["record", "--preset", "linear-synthetic", "--n", "40", "--steps", "30", "--k", "2",
                          "--spectrum-every", "10", "--checkpoint-every", "10", "--sweep-lr", "2,8,16", "--jobs", "2",
-                         "--output-dir", out])
+                         "-o", out])
         XCTAssertEqual(r.code, 0, r.stderr)
         let lines = r.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.count, 4, r.stdout)
@@ -77,7 +77,8 @@ final class RecordCLITests: XCTestCase {
             tr.close()
         }
         XCTAssertEqual(r.stderr.components(separatedBy: "\n").filter { $0.hasPrefix("[") }.count, 3, r.stderr)
-        // The same sweep again refuses to replace the files without --force.
+        // The same sweep again refuses to replace the files without --force (the old spelling
+        // --output-dir of -o DIR still works).
         let again = try run(["record", "--preset", "linear-synthetic", "--n", "40", "--steps", "3", "--sweep-lr", "2",
                              "--output-dir", out])
         XCTAssertEqual(again.code, 1)

@@ -71,7 +71,10 @@ final class OutputTests: XCTestCase {
         let s = try sampleResult().summaryText()
         XCTAssertTrue(s.contains("Cycles: 2"))
         XCTAssertTrue(s.contains("Anomaly points:"))
-        XCTAssertTrue(s.contains("3.1 co-movement"))
+        XCTAssertTrue(s.contains("Assumption 3.1: co-movement"))
+        XCTAssertTrue(s.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            .contains("verdict from the rate: supported ≥ 0.9, mostly ≥ 0.7, partly ≥ 0.4"))
+        XCTAssertLessThanOrEqual(s.split(separator: "\n").map(\.count).max() ?? 0, AnalysisResult.summaryWidth)
         XCTAssertTrue(s.contains("How much of the paper's story"))
         XCTAssertTrue(s.contains("APPROXIMATE"))
     }

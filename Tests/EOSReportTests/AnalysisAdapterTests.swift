@@ -45,7 +45,7 @@ final class AnalysisAdapterTests: XCTestCase {
         // Phases in the report agree with the SPEC rule written independently in the tests.
         XCTAssertEqual(input.phase!, referencePhases(sharpness: a.sharpness, loss: a.loss, eta: 0.02))
         XCTAssertTrue(input.checks.contains { $0.name == "Gram M(t) used" })
-        XCTAssertTrue(input.checks.contains { $0.name.hasPrefix("3.7 λ2 < 1/η") })
+        XCTAssertTrue(input.checks.contains { $0.name.hasPrefix("Assumption 3.7: λ2 < 1/η") })
         let html = try RunReport.html(input)
         XCTAssertEqual(svgBlocks(in: html).count, 6)
         let cmp = CompareInput(label: "mem", analysisInput: a, result: result)

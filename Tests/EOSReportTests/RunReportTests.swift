@@ -46,7 +46,7 @@ final class RunReportTests: XCTestCase {
         let fig1 = RunReport.figures(input)[0]
         XCTAssertEqual(fig1.panels[0].resolvedYScale, .log)
         XCTAssertEqual(fig1.panels[1].resolvedYScale, .linear)     // sharpness spans < 2 decades
-        XCTAssertEqual(fig1.yAxis(panel: 0).ticks.first?.label, "1e-4")
+        XCTAssertEqual(fig1.yAxis(panel: 0).ticks.first?.label, "10⁻⁴")
         XCTAssertTrue(SVGInspector.parse(fig1.svg())!.allTexts.contains("loss (log)"))
         let forced = RunReport.figures(input, yScale: .linear)[0]
         XCTAssertEqual(forced.panels[0].resolvedYScale, .linear)

@@ -196,7 +196,7 @@ def test_csv_to_stdout_and_duplicate_outputs(eostrace_bin, recording, tmp_path):
     assert not (Path.cwd() / "-").exists()
     same = tmp_path / "both"
     p = run(eostrace_bin, ["analyze", recording, "--quiet", "--out", same, "--csv", same])
-    assert p.returncode == 1 and p.stderr.splitlines() == [f"eostrace: {same}: given to both --out and --csv; choose two files"]
+    assert p.returncode == 1 and p.stderr.splitlines() == [f"eostrace: {same}: given to both --output and --csv; choose two files"]
     assert not same.exists()
     d = tmp_path / "adir"
     d.mkdir()

@@ -89,6 +89,10 @@ def test_every_readme_shell_block_runs_as_written(env, tmp_path):
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"README shell block {k + 1} failed ({proc.returncode}):\n{body}\n--- stderr:\n{proc.stderr[-3000:]}"
         ran += len(eostrace_lines(body))
+        # What the comments promise: the first run crosses 2/η at step 94.
+        m = re.search(r"crosses 2/η at step (\d+)", body)
+        if m:
+            assert f"eos_first_crossing {m.group(1)}\n" in proc.stdout, proc.stdout
         # No error line from any command of a block that succeeded.
         errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("eostrace: ")]
         assert errors == [], errors

@@ -255,3 +255,123 @@ def test_compare_matches_numpy(tmp_path):
     missing = subprocess.run([str(eostrace_bin()), "compare", str(paths[0]), str(tmp_path / "nope.h5")],
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode != 0 and "nope.h5" in missing.stderr and missing.stderr.count("\n") == 1
+
+
+# ------------------------------------------------------------------- labels, curves and axes
+
+GEOMETRY_JS = r"""
+(function () {
+  function box(t) { var b = t.getBBox(); return [b.x, b.y, b.width, b.height, t.textContent]; }
+  var out = Array.from(document.querySelectorAll('svg.figure')).map(function (svg) {
+    var panels = Array.from(svg.querySelectorAll('g.panel')).map(function (g) {
+      var r = g.querySelector('rect');
+      var plot = [+r.getAttribute('x'), +r.getAttribute('y'), +r.getAttribute('width'), +r.getAttribute('height')];
+      var texts = [], ylabels = [];
+      Array.from(g.querySelectorAll('text')).forEach(function (t) {
+        if (t.getAttribute('transform')) { ylabels.push(t.textContent); } else { texts.push(box(t)); }
+      });
+      var points = [];
+      Array.from(g.querySelectorAll('path')).forEach(function (p) {
+        var L = p.getTotalLength();
+        for (var s = 0; s <= L; s += 0.5) { var q = p.getPointAtLength(s); points.push([q.x, q.y]); }
+      });
+      var dots = Array.from(g.querySelectorAll('circle')).map(function (c) {
+        return [+c.getAttribute('cx'), +c.getAttribute('cy'), +c.getAttribute('r')]; });
+      return {plot: plot, texts: texts, ylabels: ylabels, points: points, dots: dots};
+    });
+    // Texts outside the panels: the title, panel titles and the x-axis label under the last panel.
+    var loose = Array.from(svg.children).filter(function (e) { return e.tagName === 'text'; }).map(box);
+    return {id: svg.id, panels: panels, loose: loose};
+  });
+  document.getElementById('geometry').textContent = JSON.stringify(out);
+})();
+"""
+
+
+def page_geometry(html_path: Path, tmp: Path) -> list[dict]:
+    """Per figure and panel, measured by Chromium on a copy of the page: the plot rectangle, the
+    boxes of the text labels (getBBox), the y-axis label, points sampled every 0.5 px along each
+    drawn curve (getPointAtLength) and the markers; all in the figure's viewBox units."""
+    probe = tmp / ("geometry-" + html_path.name)
+    page = html_path.read_text(encoding="utf-8")
+    probe.write_text(page.replace("</body>", "<pre id='geometry'></pre><script>" + GEOMETRY_JS + "</script></body>"),
+                     encoding="utf-8")
+    proc = subprocess.run([chromium_bin(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           f"--user-data-dir={tmp / ('profile-geo-' + html_path.stem)}", f"--window-size={WIDTH},4000",
+                           "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=180)
+    m = re.search(r"<pre id=\"geometry\">(.*?)</pre>", proc.stdout, re.S)
+    assert m, "could not measure the page: " + proc.stderr[-2000:]
+    import html as htmllib
+    return json.loads(htmllib.unescape(m.group(1)))
+
+
+def check_geometry(figures: list[dict], where: str):
+    assert figures, where
+    for fig in figures:
+        assert fig["panels"], (where, fig["id"])
+        for k, p in enumerate(fig["panels"]):
+            x0, y0, w, h = p["plot"]
+            # Every panel's y axis is labelled (with what it shows, not "value"); tick labels are
+            # readable numbers (no "1e-2").
+            assert len(p["ylabels"]) == 1 and p["ylabels"][0].strip() and not p["ylabels"][0].startswith("value"), \
+                (where, fig["id"], k, p["ylabels"])
+            for t in p["texts"]:
+                assert not re.fullmatch(r"-?\d+(\.\d+)?e[+-]?\d+", t[4].strip()), (where, fig["id"], t[4])
+            inside = [t for t in p["texts"] if t[0] < x0 + w and t[0] + t[2] > x0 and t[1] < y0 + h and t[1] + t[3] > y0
+                      and t[4] != "no drawable data in this window"]
+            for tx, ty, tw, th, content in inside:
+                hits = [q for q in p["points"] if tx <= q[0] <= tx + tw and ty <= q[1] <= ty + th]
+                hits += [d for d in p["dots"] if tx - d[2] <= d[0] <= tx + tw + d[2] and ty - d[2] <= d[1] <= ty + th + d[2]]
+                assert not hits, f"{where} {fig['id']} panel {k}: label {content!r} at {(tx, ty, tw, th)} covers curve points {hits[:3]}"
+        # The x axis is labelled under the last panel.
+        bottom = fig["panels"][-1]["plot"][1] + fig["panels"][-1]["plot"][3]
+        xlabels = [t for t in fig["loose"] + fig["panels"][-1]["texts"]
+                   if t[1] > bottom + 18 and t[4].strip() and not re.fullmatch(r"[−\-\d.,×⁰¹²³⁴⁵⁶⁷⁸⁹⁻·]+", t[4].strip())]
+        assert xlabels, (where, fig["id"], fig["loose"])
+
+
+def test_report_labels_clear_of_curves_and_axes_labelled(report_html, tmp_path):
+    figures = page_geometry(report_html, tmp_path)
+    assert {f["id"] for f in figures} >= set(FIGURE_IDS)
+    check_geometry(figures, "report")
+    # The reference lines are labelled inside their panels where there is room clear of the
+    # curves (2/η in Figures 1, 2 and 3a), and always in the legend.
+    labels = [t[4] for f in figures for p in f["panels"] for t in p["texts"]]
+    assert sum(lb.startswith("2/η = ") for lb in labels) >= 2
+    html = report_html.read_text(encoding="utf-8")
+    assert html.count(">2/η = ") >= 3 + sum(lb.startswith("2/η = ") for lb in labels)  # 3 legend entries
+
+
+def test_report_scatter_uses_its_area(report_html, tmp_path):
+    """Figure 3b (L against ‖R‖²/n): the points' bounding box covers most of the plot."""
+    fig = next(f for f in page_geometry(report_html, tmp_path) if f["id"] == "fig3b")
+    x0, y0, w, h = fig["panels"][0]["plot"]
+    dots = fig["panels"][0]["dots"]
+    xs, ys = [d[0] for d in dots], [d[1] for d in dots]
+    assert (max(xs) - min(xs)) / w > 0.8 and (max(ys) - min(ys)) / h > 0.8, ((min(xs), max(xs), min(ys), max(ys)), fig["panels"][0]["plot"])
+
+
+def test_compare_page_names_files_has_loss_panel_and_clear_labels(tmp_path):
+    import eostrace_format as ef
+    paths = []
+    for eta in (0.3, 0.33):
+        run = two_layer_linear_gd(T=200, eta=eta)
+        lr = run.pop("learning_rate")
+        model = run.pop("model")
+        path = tmp_path / f"run-eta{eta}.h5"
+        ef.write_recording(path, learning_rate=lr, model=model, seed=0, data_seed=0, **run)
+        paths.append(path)
+    out = tmp_path / "compare.html"
+    proc = subprocess.run([str(eostrace_bin()), "compare", *map(str, paths), "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    html = out.read_text(encoding="utf-8")
+    for p in paths:
+        assert str(p) in html and p.name in html, p
+    figures = page_geometry(out, tmp_path)
+    assert len(figures) == 1 and len(figures[0]["panels"]) == 2
+    ylabels = [p["ylabels"][0] for p in figures[0]["panels"]]
+    assert ylabels[0].startswith("Λ·η/2") and ylabels[1].startswith("loss L"), ylabels
+    check_geometry(figures, "compare")
+    # The loss panel draws each run's loss: one curve per run.
+    assert "Normalised sharpness Λ·η/2 and loss L of every run" in html

@@ -151,7 +151,8 @@ public struct Axis: Sendable, Equatable {
                     extra.append(Tick(value: v, label: label))
                 }
             }
-            ticks = (ticks + extra).sorted { $0.value < $1.value }
+            for t in extra where !ticks.contains(where: { abs($0.value - t.value) <= 1e-9 * t.value }) { ticks.append(t) }
+            ticks.sort { $0.value < $1.value }
         }
         return Axis(scale: .log, lower: lower, upper: upper, ticks: ticks)
     }

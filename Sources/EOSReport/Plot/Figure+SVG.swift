@@ -237,14 +237,15 @@ extension Figure {
 
         // Reference-line labels: at the first place along the line (right end first, then left
         // end, then in between; above the line, then below) whose box no drawn curve or marker
-        // crosses, nor an earlier label; the least crossed place when there is none.
+        // crosses, nor an earlier label. When every place is crossed the label is left out of
+        // the plot: the legend names the line (same colour and dash) in any case.
         var placed: [LabelBox] = []
         for r in p.referenceLines {
             guard let y = py(r.y) else { continue }
             let boxW = Figure.labelWidth(r.label), boxH = 12.0
             var best: (box: LabelBox, hits: Int)?
-            search: for dy in [-4.0, 14.0] {
-                for f in [1.0, 0.0, 0.8, 0.6, 0.4, 0.2, 0.9, 0.7, 0.5, 0.3, 0.1] {
+            search: for dy in [-4.0, 14.0, -10.0, 20.0] {
+                for f in [1.0, 0.0, 0.8, 0.6, 0.4, 0.2, 0.9, 0.7, 0.5, 0.3, 0.1, 0.95, 0.85, 0.75, 0.65, 0.55, 0.45, 0.35, 0.25, 0.15, 0.05] {
                     let x0 = left + 4 + f * max(0, w - boxW - 8)
                     let box = LabelBox(x0: x0, y0: y + dy - 9.5, x1: x0 + boxW, y1: y + dy - 9.5 + boxH)
                     guard box.y0 >= top + 1, box.y1 <= bottom - 1 else { continue }
@@ -255,7 +256,7 @@ extension Figure {
                     if hits == 0 { break search }
                 }
             }
-            guard let b = best else { continue }
+            guard let b = best, b.hits == 0 else { continue }
             placed.append(b.box)
             let col = Markup.escape(r.color)
             out += "<text class=\"reference-label\" x=\"\(C(b.box.x0))\" y=\"\(C(b.box.y0 + 9.5))\" font-size=\"11\" fill=\"\(col)\" stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\">\(Markup.escape(r.label))</text>\n"
