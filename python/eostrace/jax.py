@@ -266,7 +266,9 @@ class JaxRecorder:
     model: an ``MLP`` (exact kernel path, replayable ``kind: mlp`` recording, θ a flat float64
     vector) or any ``apply_fn(params, X) -> [n]`` (general jvp/vjp path, ``kind: external``).
     output_layer: general path only, a function params -> the output-layer weight array A (for
-    ‖A‖²; λ_max(M_A) is then computed with tangents restricted to A).
+    ‖A‖²; λ_max(M_A) is then computed with tangents restricted to A, a second small LOBPCG:
+    output_layer_sharpness=False skips it).
+    start_step: GD step number of `params` at the first call (e.g. after an unrecorded warm-up).
     hessian_every: record λ_max(∇²L) every that many steps (Lanczos on HVPs; 0: never).
     checkpoint_every: store θ every that many steps (MLP default 100; 0: never).
     Other keyword arguments go to ``eostrace.Recorder`` (batch, swmr, on_flush, ...).
@@ -276,7 +278,8 @@ class JaxRecorder:
                  output_layer: Optional[Callable] = None, hessian_every: int = 0,
                  checkpoint_every: Optional[int] = None, tol: float = 1e-10, check_dense: int = 0,
                  description: Optional[dict] = None, swmr: bool = True, diverge_loss: float = 1e8,
-                 data_description: Optional[str] = None, **writer_kw):
+                 data_description: Optional[str] = None, start_step: int = 0,
+                 output_layer_sharpness: bool = True, **writer_kw):
         self.X = jnp.asarray(np.asarray(X, dtype=np.float64))
         self.Y = jnp.asarray(np.asarray(Y, dtype=np.float64).reshape(-1))
         self.n = int(self.Y.shape[0])
@@ -323,7 +326,7 @@ class JaxRecorder:
         if self.hessian_every:
             self._hvp = hvp_fn(apply_fn, self.X, self.Y)
         series = _series_wanted(self.hessian_every > 0, self.checkpoint_every > 0,
-                                self.is_mlp or output_layer is not None, products)
+                                output_layer_sharpness and (self.is_mlp or output_layer is not None), products)
         self.series = series
         self.products = products and "gram_residual" in series
         cad = {"checkpoint": self.checkpoint_every} if self.checkpoint_every else {}
@@ -337,7 +340,7 @@ class JaxRecorder:
             n_parameters=self.p, series=series, swmr=swmr, cadences=cad or None,
             data_description=data_description, extra_attrs=extra, **writer_kw)
         self.path = str(path)
-        self.t = 0
+        self.t = int(start_step)
         self.status = "running"
         self._hess_v = None
 
@@ -437,7 +440,13 @@ class JaxRecorder:
 def train(model, params, X, Y, lr: float, steps: int, path, k: int = 8, **kw):
     """Full-batch GD for `steps` steps (θ(t+1) = θ(t) − lr·∇L, L = ‖F − Y‖²/n), recording every
     step 0..steps−1 to `path`. Returns the final parameters. Status: completed, or diverged when
-    the loss becomes non-finite (the loop then stops), interrupted on any other exception."""
+    the loss becomes non-finite (the loop then stops), interrupted on any other exception.
+    warmup: that many plain (jitted, unrecorded) GD steps first; the recording then starts at
+    step `warmup` (its step coordinate counts every GD step)."""
+    warmup = int(kw.pop("warmup", 0))
+    if warmup:
+        params = plain_gd(model, params, X, Y, lr, warmup)
+        kw["start_step"] = warmup
     rec = JaxRecorder(path, model, params, X, Y, lr, k, **kw)
     try:
         for _ in range(steps):
@@ -451,4 +460,19 @@ def train(model, params, X, Y, lr: float, steps: int, path, k: int = 8, **kw):
         rec.close("interrupted")
         raise
     rec.close("completed")
+    return params
+
+
+def plain_gd(model, params, X, Y, lr: float, steps: int):
+    """`steps` plain full-batch GD steps (jitted, nothing recorded): θ ← θ − lr·∇L."""
+    apply_fn = model.apply if isinstance(model, MLP) else model
+    X = jnp.asarray(np.asarray(X, dtype=np.float64))
+    Y = jnp.asarray(np.asarray(Y, dtype=np.float64).reshape(-1))
+
+    @jax.jit
+    def step(p):
+        g = jax.grad(lambda q: jnp.mean((apply_fn(q, X).reshape(-1) - Y) ** 2))(p)
+        return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g)
+    for _ in range(steps):
+        params = step(params)
     return params
