@@ -137,7 +137,7 @@ def test_swift_replays_a_jax_mlp_recording(swift_run, tmp_path, eostrace):
     with h5py.File(path, "r") as f:
         assert json.loads(f["run"].attrs["model"])["kind"] == "mlp"
         assert f["run"].attrs["n_parameters"] == net.n_parameters
-        assert list(f["trajectory/checkpoint_step"][:]) == [0, 5, 10]
+        assert list(f["trajectory/checkpoint_step"][:]) == [0, 5, 10, 11]
     assert eostrace("validate", path).returncode == 0
     proc = eostrace("analyze", path, "--json", "--gram", "replay", check=True)
     gram = json.loads(proc.stdout)["gram"]
