@@ -24,6 +24,7 @@ SIZE_NAMES = {
     "k": "k = /run@k",
     "d": "d = number of input features (/data/X columns, model input_dim)",
     "p": "p = /run@n_parameters",
+    "a": "a = /run@eigenvalue_threshold_capacity",
 }
 
 
@@ -67,6 +68,8 @@ CHECK_TEXT = {
     "equals_first_eigenvalue": "equals {other}[:, 0] to 1e-12 relative",
     "unit_norm_rows": "every vector along the last axis has norm 1 to 1e-8",
     "symmetric": "symmetric to 1e-12 relative (to the largest entry)",
+    "r_prime_chains": "equals r_prime_from_start before the first restart (1e-12 relative) and (I - v1 v1^T) D at every restart row (1e-10 relative to max abs D)",
+    "above_threshold": "per row: min(count, a) values above the threshold, descending, then NaN",
 }
 
 
@@ -86,6 +89,8 @@ def attr_table(attrs: list) -> list[str]:
             extra.append(code(json.dumps(a["value"])))
         if "shape" in a:
             extra.append("shape " + str(a["shape"]))
+        if "values" in a:
+            extra.append("one of " + ", ".join(code(v) for v in a["values"]))
         lines.append(f"| {code(a['name'])} | {a['type']} | {req(a.get('required'))} | "
                      f"{cell(', '.join(extra))} | {cell(a['doc'])} |")
     return lines
@@ -217,15 +222,16 @@ def render(schema: dict) -> str:
              "unlimited cadences: all series on that dimension have as many rows as the coordinate, "
              "whose values (GD step numbers) strictly increase. The others have a fixed length.")
     L.append("")
-    L.append("| dimension | length | coordinate | meaning |")
-    L.append("|---|---|---|---|")
+    L.append("| dimension | length | coordinate | long_name / units | meaning |")
+    L.append("|---|---|---|---|---|")
     for d in schema["dimensions"]:
         if "size" in d:
             length = SIZE_NAMES.get(d["size"], d["size"])
         else:
             length = "unlimited (grows with the run)" if d.get("unlimited") else ""
         coord = code(d["coordinate"]) if "coordinate" in d else "none"
-        L.append(f"| {code(d['name'])} | {cell(length)} | {coord} | {cell(d['doc'])} |")
+        labels = f"{d['long_name']} / {code(d['units'])}" if "long_name" in d else "(its coordinate's)"
+        L.append(f"| {code(d['name'])} | {cell(length)} | {coord} | {cell(labels)} | {cell(d['doc'])} |")
     L.append("")
     for g in schema["groups"]:
         L.append(f"## Group `{g['path']}` ({req(g.get('required'))})")
@@ -241,11 +247,12 @@ def render(schema: dict) -> str:
         if members:
             L.append("Datasets:")
             L.append("")
-            L.append("| dataset | dtype | dimensions | required | constraints | meaning |")
-            L.append("|---|---|---|---|---|---|")
+            L.append("| dataset | dtype | dimensions | required | constraints | long_name / units | meaning |")
+            L.append("|---|---|---|---|---|---|---|")
             for d in members:
+                labels = f"{d['long_name']} / {code(d['units'])}" if "long_name" in d else ""
                 L.append(f"| {code(d['path'])} | {d['dtype']} | {cell(shape_of(d))} | "
-                         f"{req(d.get('required'))} | {cell(dataset_constraints(d))} | {cell(d['doc'])} |")
+                         f"{req(d.get('required'))} | {cell(dataset_constraints(d))} | {cell(labels)} | {cell(d['doc'])} |")
             L.append("")
     L.append("## What a validator checks")
     L.append("")

@@ -69,6 +69,12 @@ public final class Trainer {
     public var lastRegularTotals: EigensolverTotals?
     /// Step of the last checkpoint appended (or continued from).
     private var lastCheckpointStep: Int?
+    /// The M-products' chains (format 1.1); nil when `config.recordsProducts` is false.
+    public private(set) var chains: ProductChains?
+    /// A resumed run's chain inputs at its checkpoint step c (rows at c and Λ(c−1)): the first
+    /// step (not recorded again) recomputes M(c) and advances the chains from them.
+    private var resumeChains: (rPrime: [Double], fromStart: [Double], residual: [Double], v1: [Double],
+                               sharpness: Double, previousSharpness: Double?)?
 
     /// Whether a checkpoint taken at any step continues bit-identically: true when the top-k
     /// eigensolver solves densely (n ≤ max(dense threshold, 3·block)) and so has no warm-start
@@ -91,6 +97,19 @@ public final class Trainer {
         self.config = config; self.evaluator = evaluator; self.theta = theta; self.step = 0
         self.solver = TopKEigensolver(k: config.k, options: TopKOptions(tolerance: config.eigenTolerance))
         self.skipRecordAtStart = false
+        self.chains = config.recordsProducts ? ProductChains(learningRate: config.learningRate) : nil
+    }
+
+    /// For a resume from the checkpoint at step c whose row is recorded: the recorded `r_prime`
+    /// and `r_prime_from_start` at c, D(c), v1(c), Λ(c) and Λ(c−1) (nil when c is the first
+    /// recorded step). Without this call a resumed run with products cannot continue its chains
+    /// and `run` throws.
+    /// Turns the M-products off (a resumed file that has none).
+    public func disableProducts() { chains = nil; resumeChains = nil }
+
+    public func continueChains(rPrime: [Double], fromStart: [Double], residual: [Double], v1: [Double],
+                               sharpness: Double, previousSharpness: Double?) {
+        resumeChains = (rPrime, fromStart, residual, v1, sharpness, previousSharpness)
     }
 
     /// Continues a run from a checkpoint θ(`step`) whose row is already recorded; `eigenvectors`
@@ -148,16 +167,22 @@ public final class Trainer {
         let threshold = 2 / c.learningRate
         let skipFirst = skipRecordAtStart
         let divergenceLoss = c.divergenceLoss
+        // A resume with products recomputes M at the checkpoint step to advance the chains.
+        let firstNeedsGram = skipFirst && chains != nil
+        if firstNeedsGram && resumeChains == nil {
+            throw RecorderError.cannotResume(file: "(trainer)", problem: "the M-product chains at step \(firstStep) are unknown")
+        }
         let chain = GDChain(evaluator: evaluator, learningRate: c.learningRate, theta: theta, step: Int64(firstStep),
                             lastStep: Int64(c.steps),
                             options: GDChain.Options(divergence: { Trainer.divergence($0, divergenceLoss: divergenceLoss) },
-                                                     gramWork: { !(skipFirst && $0 == Int64(firstStep)) },
+                                                     gramWork: { firstNeedsGram || !(skipFirst && $0 == Int64(firstStep)) },
                                                      threaded: pipelined, capacity: 1))
         defer { chain.stop() }
         func diverge(_ why: String) {
             outcome.status = .diverged; outcome.divergenceReason = why
         }
         for index in chain.targets.indices {
+            let stepStart = Date()
             let item = try chain.item(at: index)
             let t = Int(item.step)
             theta = item.theta; step = t
@@ -165,8 +190,18 @@ public final class Trainer {
                 diverge("step \(t): \(why)")
                 break
             }
-            if let work = item.work, let ev = item.evaluation {
-                let r = recordStep(t: t, ev: ev, work: work, theta: item.theta, sink: sink, outcome: &outcome, solves: &solves)
+            if skipFirst && t == firstStep {
+                // Already recorded: only the chains advance, from the recorded rows and M(c).
+                if let work = item.work, let rc = resumeChains {
+                    var ch = ProductChains.resuming(learningRate: c.learningRate, rPrime: rc.rPrime, fromStart: rc.fromStart,
+                                                    previousSharpness: rc.previousSharpness)
+                    _ = ch.step(residual: rc.residual, v1: rc.v1, sharpness: rc.sharpness, gram: work.gram())
+                    chains = ch
+                    resumeChains = nil
+                }
+            } else if let work = item.work, let ev = item.evaluation {
+                let r = recordStep(t: t, ev: ev, work: work, theta: item.theta, sink: sink, outcome: &outcome, solves: &solves,
+                                   started: stepStart)
                 if let e = r.error { throw e }
                 if let why = r.divergence { diverge(why); break }
                 let elapsed = Date().timeIntervalSince(start)
@@ -214,7 +249,7 @@ public final class Trainer {
     /// The recording work of step t: M, λ_max(M_A), the top-k eigenpairs (warm-started), signs,
     /// the cross-check, the row, and the cadenced extras. Runs in step order.
     private func recordStep(t: Int, ev: StepEvaluation, work: GramWork, theta: [Double], sink: TrajectorySink,
-                            outcome: inout TrainerOutcome, solves: inout SolveStats) -> RecordJobResult {
+                            outcome: inout TrainerOutcome, solves: inout SolveStats, started: Date) -> RecordJobResult {
         let c = config
         var ev = ev
         do {
@@ -237,10 +272,17 @@ public final class Trainer {
                 outcome.maxCrossCheckDiscrepancy = max(outcome.maxCrossCheckDiscrepancy, worst)
                 outcome.crossChecks += 1
             }
-            try sink.append(StepRow(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
-                                       outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values,
-                                       eigenvectors: vectors, dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness,
-                                       gradNorm: ev.gradientNorm))
+            var row = StepRow(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
+                              outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values,
+                              eigenvectors: vectors, dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness,
+                              gradNorm: ev.gradientNorm)
+            if chains != nil {
+                row.products = chains!.step(residual: ev.residual, v1: vectors.row(0), sharpness: r.pairs.values[0], gram: M)
+            }
+            if let x = c.eigenvalueThreshold { row.eigenvaluesAboveThreshold = try SymmetricEigen.eigenvalues(M, above: x) }
+            row.cost = StepCost(iterations: Int64(r.iterations), matvecs: Int64(solver.matvecCount(of: r, n: M.rows)),
+                                seconds: Date().timeIntervalSince(started))
+            try sink.append(row)
             if c.spectrumEvery > 0 && t % c.spectrumEvery == 0 {
                 try sink.appendSpectrum(step: t, eigenvalues: try SymmetricEigen.allEigenvalues(M))
             }
@@ -278,14 +320,16 @@ public final class Trainer {
     /// Per-step costs for the benchmark, measured on `steps` steps from θ with the two kinds of
     /// step interleaved (medians, robust to a shared machine): a plain GD step (loss and gradient
     /// only), and a fully recorded step (evaluate with the exact M and λ_max(M_A), warm top-k,
-    /// signs, hand-off to a sink) — exactly the per-step work of `run` without the cadenced extras.
+    /// signs, the M-products unless `config.products` is false, hand-off to a sink) — exactly the
+    /// per-step work of `run` without the cadenced extras.
     public static func benchmark(config: RunConfig, evaluator: ModelEvaluator, theta: [Double], steps: Int) throws
-        -> (plain: Double, recorded: Double, eigenIterations: Double, evaluate: Double, eigensolver: Double) {
+        -> (plain: Double, recorded: Double, eigenIterations: Double, evaluate: Double, eigensolver: Double, products: Double) {
         var thA = theta, thB = theta
         let solver = TopKEigensolver(k: config.k, options: TopKOptions(tolerance: config.eigenTolerance))
         let sink = MemorySink(keep: false)
         var previous: Matrix?
-        var plain: [Double] = [], recorded: [Double] = [], evals: [Double] = [], eigs: [Double] = []
+        var chains = config.recordsProducts ? ProductChains(learningRate: config.learningRate) : nil
+        var plain: [Double] = [], recorded: [Double] = [], evals: [Double] = [], eigs: [Double] = [], prods: [Double] = []
         var iterations = 0
         for t in 0..<steps {
             let t0 = Date()
@@ -298,9 +342,17 @@ public final class Trainer {
             EigenvectorSigns.apply(&v, previous: previous)
             previous = v
             let t3 = Date()
-            try sink.append(StepRow(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
-                                       outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values, eigenvectors: v,
-                                       dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness, gradNorm: ev.gradientNorm))
+            var row = StepRow(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
+                              outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values, eigenvectors: v,
+                              dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness, gradNorm: ev.gradientNorm)
+            let tp = Date()
+            if chains != nil {
+                row.products = chains!.step(residual: ev.residual, v1: v.row(0), sharpness: r.pairs.values[0], gram: ev.gram!)
+            }
+            prods.append(Date().timeIntervalSince(tp))
+            row.cost = StepCost(iterations: Int64(r.iterations), matvecs: Int64(solver.matvecCount(of: r, n: ev.gram!.rows)),
+                                seconds: Date().timeIntervalSince(t1))
+            try sink.append(row)
             BLAS.axpy(-config.learningRate, ev.gradient, &thB)
             let t4 = Date()
             iterations += r.iterations
@@ -308,7 +360,7 @@ public final class Trainer {
             evals.append(t2.timeIntervalSince(t1)); eigs.append(t3.timeIntervalSince(t2))
         }
         func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
-        return (median(plain), median(recorded), Double(iterations) / Double(steps), median(evals), median(eigs))
+        return (median(plain), median(recorded), Double(iterations) / Double(steps), median(evals), median(eigs), median(prods))
     }
 
     /// Wall time per step of whole runs from θ, no cadenced extras (`steps` steps each, three

@@ -15,6 +15,9 @@ public final class WriterSink: TrajectorySink {
         if !writer.options.outputs { r.outputs = nil }
         if !writer.options.outputLayerSharpness { r.outputLayerSharpness = nil }
         if !writer.options.gradNorm { r.gradNorm = nil }
+        if !writer.options.products { r.products = nil }
+        if !writer.options.solverCost { r.cost = nil }
+        if writer.options.eigenvalueThreshold == nil { r.eigenvaluesAboveThreshold = nil }
         try writer.append(r)
     }
     public func appendSpectrum(step: Int, eigenvalues: [Double]) throws { try writer.appendSpectrum(step: Int64(step), eigenvalues: eigenvalues) }
@@ -83,6 +86,9 @@ public enum RecordingSession {
         var o = WriterOptions(outputs: true, outputLayerSharpness: true, gradNorm: true, spectrum: c.spectrumEvery > 0,
                               hessian: c.hessianEvery > 0, checkpoints: true, gram: c.gramEvery > 0)
         o.reserveEigensolverCheck = true
+        o.products = c.recordsProducts
+        o.solverCost = true
+        o.eigenvalueThreshold = c.eigenvalueThreshold
         return o
     }
 
@@ -162,6 +168,7 @@ public enum RecordingSession {
             let setup = try RunSetup(config: c, data: data)
             let trainer = try Trainer(config: c, evaluator: setup.evaluator, theta: setup.initialParameters)
             let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: -1, batchSteps: batchSteps, overwriting: true)
+            if !writer.options.products { trainer.disableProducts() }
             if c != stored { try writer.replaceRunConfig(c.jsonString()) }
             return (trainer, WriterSink(writer: writer), c)
         }
@@ -174,9 +181,25 @@ public enum RecordingSession {
         guard let row = try reader.index(ofStep: step) else { throw fail("step \(step) not found") }
         let ev = try reader.eigenvectors(row..<(row + 1))
         let vectors = Matrix(rows: c.k, cols: data.n, data: ev.values)
+        // The chains' state at the checkpoint (format 1.1): the rows at c and Λ(c − 1).
+        var chainRows: (rPrime: [Double], fromStart: [Double], residual: [Double], sharpness: Double, previous: Double?)?
+        let fileHasProducts = reader.has(Layout.Series.gramResidual) && reader.has(Layout.Series.rPrime)
+            && reader.has(Layout.Series.rPrimeFromStart)
+        if fileHasProducts {
+            let one = row..<(row + 1)
+            let sh = try reader.read(Layout.Series.sharpness, range: (row > 0 ? row - 1 : row)..<(row + 1))
+            chainRows = (try reader.read(Layout.Series.rPrime, range: one), try reader.read(Layout.Series.rPrimeFromStart, range: one),
+                         try reader.read(Layout.Series.residual, range: one), sh.last!, row > 0 ? sh.first : nil)
+        }
         reader.close(); readerOpen = false
         let evaluator = try RunSetup(config: c, data: data).evaluator
         let trainer = try Trainer(config: c, evaluator: evaluator, checkpoint: theta, step: Int(step), eigenvectors: vectors)
+        if let cr = chainRows, trainer.chains != nil {
+            trainer.continueChains(rPrime: cr.rPrime, fromStart: cr.fromStart, residual: cr.residual, v1: vectors.row(0),
+                                   sharpness: cr.sharpness, previousSharpness: cr.previous)
+        } else {
+            trainer.disableProducts()
+        }
         trainer.baseline = totals
         // After an interrupt checkpoint (totals with a fallback): the file first falls back to the
         // last regular checkpoint, then loses the interrupt row (an uninterrupted run has none).

@@ -9,7 +9,8 @@ public enum ConfigKeys {
     /// Keys of the top level (`RunConfig.CodingKeys`).
     public static let topLevel = ["data", "model", "init_seed", "init_scale", "learning_rate", "steps", "k",
                                   "spectrum_every", "hessian_every", "checkpoint_every", "cross_check_every",
-                                  "gram_every", "divergence_loss", "eigen_tolerance", "store_data_below"]
+                                  "gram_every", "divergence_loss", "eigen_tolerance", "store_data_below",
+                                  "products", "eigenvalue_threshold"]
 
     /// Keys of each data kind (`DataSpec`).
     public static let dataKinds: [String: [String]] = [

@@ -32,12 +32,20 @@ public struct RunConfig: Codable, Sendable, Equatable {
     /// only its location and SHA-256 digest (`/data@x_path`, `/data@x_sha256`). nil: 64 MiB.
     public var storeDataBelow: Int?
     public static let defaultStoreDataBelow = 64 << 20
+    /// Record the M-products (gram_residual, r_prime, r_prime_from_start) at every step; nil = true
+    /// (format 1.1; `record --no-products` sets false).
+    public var products: Bool?
+    /// Also record every eigenvalue of M above this value per step (`record --eigenvalue-threshold`); nil: off.
+    public var eigenvalueThreshold: Double?
+    /// Whether the M-products are recorded (`products` ?? true).
+    public var recordsProducts: Bool { products ?? true }
 
     enum CodingKeys: String, CodingKey {
         case data, model, initSeed = "init_seed", initScale = "init_scale", learningRate = "learning_rate", steps, k
         case spectrumEvery = "spectrum_every", hessianEvery = "hessian_every", checkpointEvery = "checkpoint_every"
         case crossCheckEvery = "cross_check_every", gramEvery = "gram_every", divergenceLoss = "divergence_loss"
         case eigenTolerance = "eigen_tolerance", storeDataBelow = "store_data_below"
+        case products, eigenvalueThreshold = "eigenvalue_threshold"
     }
 
     public init(data: DataSpec, model: ModelDescription, initSeed: UInt64 = 0, initScale: Double = 1,
@@ -69,6 +77,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
                   divergenceLoss: try c.decodeIfPresent(Double.self, forKey: .divergenceLoss) ?? 1e6,
                   eigenTolerance: try c.decodeIfPresent(Double.self, forKey: .eigenTolerance) ?? 1e-10,
                   storeDataBelow: try c.decodeIfPresent(Int.self, forKey: .storeDataBelow))
+        products = try c.decodeIfPresent(Bool.self, forKey: .products)
+        eigenvalueThreshold = try c.decodeIfPresent(Double.self, forKey: .eigenvalueThreshold)
     }
 
     /// Checks ranges; errors name `source`.
@@ -86,6 +96,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         guard divergenceLoss > 0 && divergenceLoss.isFinite else { throw bad("divergence_loss must be positive and finite (use e.g. 1e300 for no threshold)") }
         guard eigenTolerance > 0 && eigenTolerance < 1e-3 else { throw bad("eigen_tolerance must be in (0, 1e-3)") }
         if let s = storeDataBelow, s < 0 { throw bad("store_data_below must be ≥ 0 bytes, got \(s)") }
+        if let x = eigenvalueThreshold, !x.isFinite { throw bad("eigenvalue_threshold must be finite, got \(x)") }
         if let n = data.n, n < 1 { throw bad("data.n must be ≥ 1, got \(n)") }
         try checkSizes(bad)
     }

@@ -35,6 +35,15 @@ public enum Layout {
         public static let parameters = "parameters"
         public static let gramStep = "gram_step"
         public static let gram = "gram"
+        // Format 1.1.
+        public static let gramResidual = "gram_residual"
+        public static let rPrime = "r_prime"
+        public static let rPrimeFromStart = "r_prime_from_start"
+        public static let eigensolverIterations = "eigensolver_iterations"
+        public static let eigensolverMatvecs = "eigensolver_matvecs"
+        public static let stepSeconds = "step_seconds"
+        public static let eigenvaluesAboveThreshold = "eigenvalues_above_threshold"
+        public static let eigenvalueCountAboveThreshold = "eigenvalue_count_above_threshold"
     }
 
     /// The NAME attribute netCDF gives a dimension scale without a coordinate variable.

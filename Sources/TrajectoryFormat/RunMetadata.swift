@@ -33,6 +33,13 @@ public struct RunMetadata: Sendable, Equatable {
     public var softwareVersion: String
     /// ISO 8601 UTC creation time (root `created`); the writer fills it when nil.
     public var created: String?
+    /// Normalisation of the loss and of M (`/run@loss_convention`, format 1.1); `gram_definition`
+    /// is written to match it.
+    public var lossConvention: LossConvention = .meanSquaredError
+    /// Root `title` (CF); nil: the writer composes one from the model and η.
+    public var title: String?
+    /// The command line recorded as the first `history` line; nil: this process's arguments.
+    public var command: String?
 
     public init(learningRate: Double, n: Int, p: Int, k: Int, loss: String = "mse", model: String,
                 seed: Int64? = nil, dataSeed: Int64? = nil, config: String? = nil,
@@ -52,6 +59,26 @@ public struct RunMetadata: Sendable, Equatable {
         self.software = software
         self.softwareVersion = softwareVersion
         self.created = created
+    }
+}
+
+/// `/run@loss_convention` (format 1.1): which normalisation of the squared loss the residual, M
+/// and the thresholds 2/η, 1/η refer to. M is the Gauss–Newton part of that loss's Hessian.
+public enum LossConvention: String, Sendable, Equatable, CaseIterable {
+    /// L = ‖D‖²/n, M = (2/n) J Jᵀ (the paper's; eostrace's recorder writes this).
+    case meanSquaredError = "mean_squared_error"
+    /// L = ‖D‖²/(2n) (Cohen et al. 2021), M = (1/n) J Jᵀ.
+    case halfMeanSquaredError = "half_mean_squared_error"
+    /// L = ‖D‖²/(nc) (PyTorch `MSELoss()`), M = (2/(nc)) J Jᵀ.
+    case msePerOutput = "mse_per_output"
+
+    /// `/run@gram_definition` matching the convention.
+    public var gramDefinition: String {
+        switch self {
+        case .meanSquaredError: return "M = (2/n) J J^T"
+        case .halfMeanSquaredError: return "M = (1/n) J J^T"
+        case .msePerOutput: return "M = (2/(n c)) J J^T"
+        }
     }
 }
 
@@ -100,6 +127,15 @@ public struct WriterOptions: Sendable, Equatable {
     /// Create `/run@eigensolver_check` empty, fixed length, before SWMR starts, so that every later
     /// value is an in-place overwrite (crash-safe; see `TrajectoryWriter.setEigensolverCheck`).
     public var reserveEigensolverCheck = false
+    /// The M-products `gram_residual`, `r_prime`, `r_prime_from_start` at every step (format 1.1).
+    public var products = false
+    /// The per-step solver cost `eigensolver_iterations`, `eigensolver_matvecs`, `step_seconds`.
+    public var solverCost = false
+    /// Record every eigenvalue of M above this threshold per step (`eigenvalues_above_threshold`,
+    /// `eigenvalue_count_above_threshold`, `/run@eigenvalue_threshold`); nil: off.
+    public var eigenvalueThreshold: Double?
+    /// Length of the `threshold_eig` dimension; nil: min(n, 64).
+    public var eigenvalueThresholdCapacity: Int?
 
     public init(outputs: Bool = false, outputLayerSharpness: Bool = false, gradNorm: Bool = false,
                 spectrum: Bool = false, hessian: Bool = false, checkpoints: Bool = false, gram: Bool = false,
@@ -122,6 +158,28 @@ public struct WriterOptions: Sendable, Equatable {
     public static var all: WriterOptions {
         WriterOptions(outputs: true, outputLayerSharpness: true, gradNorm: true, spectrum: true, hessian: true,
                       checkpoints: true, gram: true)
+    }
+}
+
+/// The M-products of one step (format 1.1): M(t)D(t), R′(t) with restarts, R′(t) from the first
+/// recorded step; n values each.
+public struct StepProducts: Sendable, Equatable {
+    public var gramResidual: [Double]
+    public var rPrime: [Double]
+    public var rPrimeFromStart: [Double]
+    public init(gramResidual: [Double], rPrime: [Double], rPrimeFromStart: [Double]) {
+        self.gramResidual = gramResidual; self.rPrime = rPrime; self.rPrimeFromStart = rPrimeFromStart
+    }
+}
+
+/// What one step cost: eigensolver iterations and matrix–vector products (−1: unknown), and
+/// wall-clock seconds (volatile).
+public struct StepCost: Sendable, Equatable {
+    public var iterations: Int64
+    public var matvecs: Int64
+    public var seconds: Double
+    public init(iterations: Int64, matvecs: Int64, seconds: Double) {
+        self.iterations = iterations; self.matvecs = matvecs; self.seconds = seconds
     }
 }
 
@@ -149,6 +207,13 @@ public struct StepRow: Sendable, Equatable {
     public var outputLayerSharpness: Double?
     /// ‖∇L(θ(t))‖; required when the writer records it.
     public var gradNorm: Double?
+    /// The M-products of this step (format 1.1), required when the writer records them.
+    public var products: StepProducts?
+    /// The solver cost of this step, required when the writer records it.
+    public var cost: StepCost?
+    /// Every eigenvalue of M above the writer's threshold (descending, any count; the writer
+    /// stores the first `capacity`, NaN-padded) — required when the writer records them.
+    public var eigenvaluesAboveThreshold: [Double]?
 
     public init(step: Int64, loss: Double, residual: [Double], outputNormSq: Double, sharpness: Double,
                 eigenvalues: [Double], eigenvectors: [Double], dtf: Double, outputs: [Double]? = nil,

@@ -137,7 +137,15 @@ public final class TrajectoryReader {
         func optInt(_ name: String) -> Int64? {
             run.hasAttribute(name) ? try? run.scalarAttribute(name, as: Int64.self) : nil
         }
-        return RunMetadata(
+        var convention = LossConvention.meanSquaredError
+        if let text = optString(run, "loss_convention") {
+            guard let c = LossConvention(rawValue: text) else {
+                throw TrajectoryError(.invalidData, file: path, object: "/run@loss_convention",
+                                      "'\(text)' is not a loss convention (expected one of \(LossConvention.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            convention = c
+        }
+        var m = RunMetadata(
             learningRate: try need("learning_rate") { try run.scalarAttribute("learning_rate", as: Double.self) },
             n: Int(try need("n_samples") { try run.scalarAttribute("n_samples", as: Int64.self) }),
             p: Int(try need("n_parameters") { try run.scalarAttribute("n_parameters", as: Int64.self) }),
@@ -150,6 +158,8 @@ public final class TrajectoryReader {
             software: optString(root, "software") ?? "",
             softwareVersion: optString(root, "software_version") ?? "",
             created: optString(root, "created"))
+        m.lossConvention = convention
+        return m
     }
 
     /// Closes the file (idempotent).

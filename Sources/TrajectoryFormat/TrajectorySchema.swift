@@ -12,6 +12,8 @@ public struct TrajectorySchema: Decodable, Sendable {
         public var required: Bool
         /// Required value (strings only).
         public var value: String?
+        /// Allowed values (strings only), when restricted.
+        public var values: [String]?
         public var doc: String?
     }
 
@@ -20,9 +22,17 @@ public struct TrajectorySchema: Decodable, Sendable {
         /// Path of the coordinate variable, when the dimension has one.
         public var coordinate: String?
         public var unlimited: Bool?
-        /// Symbolic size: "n", "k", "d" or "p".
+        /// Symbolic size: "n", "k", "d", "p" or "a" (/run@eigenvalue_threshold_capacity).
         public var size: String?
+        /// CF `long_name` and `units` of the scale dataset (dimensions without a coordinate).
+        public var longName: String?
+        public var units: String?
         public var doc: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, coordinate, unlimited, size, units, doc
+            case longName = "long_name"
+        }
     }
 
     public struct Group: Decodable, Sendable {
@@ -55,10 +65,14 @@ public struct TrajectorySchema: Decodable, Sendable {
         public var values: [String]?
         /// Named extra checks (see conventions.checks), e.g. "mean_square_of:/trajectory/residual".
         public var checks: [String]?
+        /// CF `long_name` and `units` attributes, written on the dataset (format 1.1).
+        public var longName: String?
+        public var units: String?
         public var doc: String?
 
         enum CodingKeys: String, CodingKey {
-            case path, dtype, dims, shape, required, coordinate, monotonic, finite, requires, values, checks, doc
+            case path, dtype, dims, shape, required, coordinate, monotonic, finite, requires, values, checks, doc, units
+            case longName = "long_name"
             case requiredUnless = "required_unless"
             case monotonicAxis = "monotonic_axis"
         }

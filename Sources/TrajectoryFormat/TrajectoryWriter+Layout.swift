@@ -117,6 +117,8 @@ final class Cadence {
 /// Sizes, chunking and creation of the objects of a new recording, driven by the schema.
 struct LayoutPlan {
     let n: Int, k: Int, d: Int, p: Int
+    /// Length of the `threshold_eig` dimension (0 without a threshold).
+    let a: Int
     let options: WriterOptions
     let batchSteps: Int
     static let targetChunkBytes = 1 << 20
@@ -127,6 +129,7 @@ struct LayoutPlan {
         self.k = k
         self.d = d
         self.p = p
+        self.a = options.eigenvalueThreshold == nil ? 0 : max(1, options.eigenvalueThresholdCapacity ?? min(n, 64))
         self.options = options
         if let b = options.batchSteps {
             batchSteps = max(1, b)
@@ -147,12 +150,16 @@ struct LayoutPlan {
         case "hessian_step", "hessian_sharpness": return options.hessian
         case "checkpoint_step", "parameters": return options.checkpoints
         case "gram_step", "gram": return options.gram
+        case "gram_residual", "r_prime", "r_prime_from_start": return options.products
+        case "eigensolver_iterations", "eigensolver_matvecs", "step_seconds": return options.solverCost
+        case "eigenvalues_above_threshold", "eigenvalue_count_above_threshold": return options.eigenvalueThreshold != nil
         default: return false
         }
     }
 
-    static func size(of dim: TrajectorySchema.Dimension, n: Int, k: Int, d: Int, p: Int) -> Int? {
+    static func size(of dim: TrajectorySchema.Dimension, n: Int, k: Int, d: Int, p: Int, a: Int = 0) -> Int? {
         switch dim.size {
+        case "a"?: return a
         case "n"?: return n
         case "k"?: return k
         case "d"?: return d
@@ -163,7 +170,7 @@ struct LayoutPlan {
 
     func size(of dim: String) -> Int {
         guard let spec = TrajectorySchema.current.dimension(dim) else { preconditionFailure("unknown dimension \(dim)") }
-        return LayoutPlan.size(of: spec, n: n, k: k, d: d, p: p) ?? 0
+        return LayoutPlan.size(of: spec, n: n, k: k, d: d, p: p, a: a) ?? 0
     }
 
     /// Chunk shape for a dataset with trailing shape `trailing`: whole-batch rows for the main
@@ -214,6 +221,7 @@ struct LayoutPlan {
             let ds = try root.createDataset(dim, type: .float32, shape: [size])
             try ds.makeDimensionScale(name: Layout.netCDFDimensionName(size: size))
             try ds.setAttribute("_Netcdf4Dimid", Int32(i))
+            try TrajectoryWriter.label(ds, path: dim)
             scales[dim] = ds
         }
         return scales
@@ -245,6 +253,7 @@ struct LayoutPlan {
                                      trailing: []))
             try stepDS.makeDimensionScale(name: dim.name)
             try stepDS.setAttribute("_Netcdf4Dimid", dimID)
+            try TrajectoryWriter.label(stepDS, path: coord)
             dimID += 1
             cadence.columns[coordSpec.name] = Column(dataset: stepDS, rowSize: 1, isInteger: true)
             for spec in members {
@@ -261,6 +270,7 @@ struct LayoutPlan {
                 for (axis, dimName) in dims.enumerated().dropFirst() {
                     try ds.attachScale(scales[dimName]!, axis: axis)
                 }
+                try TrajectoryWriter.label(ds, path: spec.path)
                 cadence.columns[spec.name] = Column(dataset: ds, rowSize: max(1, trailing.reduce(1, *)),
                                                     isInteger: spec.dtype == "int64")
             }

@@ -42,6 +42,24 @@ extension TrajectoryWriter {
         options.hessian = reader.has(Layout.Series.hessianSharpness)
         options.checkpoints = reader.has(Layout.Series.parameters)
         options.gram = reader.has(Layout.Series.gram)
+        options.products = reader.has(Layout.Series.gramResidual) && reader.has(Layout.Series.rPrime)
+            && reader.has(Layout.Series.rPrimeFromStart)
+        options.solverCost = reader.has(Layout.Series.eigensolverIterations)
+        var thresholdCapacity = 0
+        if reader.has(Layout.Series.eigenvaluesAboveThreshold), let run = try? reader.file.group(Layout.run),
+           let x = try? run.scalarAttribute("eigenvalue_threshold", as: Double.self) {
+            options.eigenvalueThreshold = x
+            let shape = try reader.file.dataset(Layout.path(Layout.Series.eigenvaluesAboveThreshold)).shape()
+            thresholdCapacity = shape.count == 2 ? shape[1] : 0
+            options.eigenvalueThresholdCapacity = thresholdCapacity
+        }
+        // Only a history reserved as eostrace writes it (fixed length) is extended in place.
+        let oldHistory = (try? reader.file.root()).flatMap { root -> String? in
+            guard root.hasAttribute("history"), let info = try? root.attributeInfo("history"),
+                  info.type.typeClass == .string, !info.type.isVariableLengthString,
+                  info.type.size == historyCapacity else { return nil }
+            return try? root.stringAttribute("history")
+        }
         reader.close()
 
         // Clearing the SWMR marks is only safe when no live writer has the file: take the
@@ -75,6 +93,12 @@ extension TrajectoryWriter {
             let status = try file.dataset(Layout.status)
             try status.writeString(RunStatus.running.rawValue)
             try file.flush()
+            // One history line for this command (files from before 1.1 have no reserved history: left as they are).
+            if let old = oldHistory {
+                try file.root().setFixedStringAttribute("history", appendingHistory(old, historyLine(metadata: metadata)),
+                                                        capacity: historyCapacity)
+                try file.flush()
+            }
             var cadences: [String: Cadence] = [:]
             var cuts: [(dim: String, handles: [HDF5Dataset], rows: Int)] = []
             for dim in schema.dimensions {
@@ -133,7 +157,8 @@ extension TrajectoryWriter {
                 }
             }
             return TrajectoryWriter(path: path, file: file, metadata: metadata, options: options, d: d,
-                                    batchSteps: plan.batchSteps, status: status, main: main, side: cadences, lock: lock)
+                                    batchSteps: plan.batchSteps, status: status, main: main, side: cadences, lock: lock,
+                                    thresholdCapacity: thresholdCapacity)
         } catch {
             try? file.close()
             throw error

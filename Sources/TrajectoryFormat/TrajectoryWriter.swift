@@ -64,12 +64,19 @@ public final class TrajectoryWriter {
         if let c = options.compression, !(1...9).contains(c) {
             throw bad("/", "compression level must be 1...9, got \(c)")
         }
+        if let x = options.eigenvalueThreshold, !x.isFinite {
+            throw bad("/run@eigenvalue_threshold", "must be finite, got \(x)")
+        }
+        if let a = options.eigenvalueThresholdCapacity, a < 1 {
+            throw bad("/run@eigenvalue_threshold_capacity", "must be ≥ 1, got \(a)")
+        }
         self.path = path
         self.metadata = metadata
         self.options = options
         self.d = d
         let plan = LayoutPlan(n: n, k: k, d: d, p: metadata.p, options: options)
         self.batchSteps = plan.batchSteps
+        self.thresholdCapacity = plan.a
 
         // Never truncate a file another live writer is recording into.
         if WriterLock.isHeld(path: path) { throw WriterLock.busy(path) }
@@ -92,11 +99,16 @@ public final class TrajectoryWriter {
             try Self.writeRootAttributes(root, metadata: metadata)
             let run = try file.createGroup(Layout.run)
             try Self.writeRunAttributes(run, metadata: metadata)
+            if let x = options.eigenvalueThreshold {
+                try run.setAttribute("eigenvalue_threshold", x)
+                try run.setAttribute("eigenvalue_threshold_capacity", Int64(plan.a))
+            }
             if options.reserveEigensolverCheck {
                 try run.setFixedStringAttribute(Layout.eigensolverCheck, "", capacity: Self.eigensolverCheckCapacity)
             }
             statusDataset = try run.createStringDataset("status", value: RunStatus.running.rawValue,
                                                         size: Layout.statusSize)
+            try Self.label(statusDataset, path: Layout.status)
             let data = try file.createGroup(Layout.data)
             let scales = try plan.createScales(in: file)
             switch X {
@@ -105,6 +117,7 @@ public final class TrajectoryWriter {
                 try xs.write(values)
                 try xs.attachScale(scales["sample"]!, axis: 0)
                 try xs.attachScale(scales["feature"]!, axis: 1)
+                try Self.label(xs, path: Layout.x)
             case .reference(let xPath, let sha, _):
                 try data.setAttribute("x_path", xPath)
                 try data.setAttribute("x_sha256", sha)
@@ -112,6 +125,7 @@ public final class TrajectoryWriter {
             let ys = try data.createDataset("Y", type: .float64, shape: [n])
             try ys.write(Y)
             try ys.attachScale(scales["sample"]!, axis: 0)
+            try Self.label(ys, path: Layout.y)
             try file.createGroup(Layout.trajectory)
             let series = try plan.createSeries(in: file, scales: scales)
             main = series["step"]!
@@ -131,6 +145,54 @@ public final class TrajectoryWriter {
 
     /// Bytes of the fixed-length `/run@eigensolver_check` (the JSON takes about 200).
     static let eigensolverCheckCapacity = 512
+    /// Bytes of the fixed-length root `history` (one line per writing command; a resume appends).
+    static let historyCapacity = 4096
+
+    /// Length of the `threshold_eig` dimension (0 when no threshold is recorded).
+    public let thresholdCapacity: Int
+
+    /// Writes the CF `long_name` and `units` of schema object `path` (dataset or dimension name)
+    /// on `ds`, when the schema gives them.
+    static func label(_ ds: HDF5Dataset, path: String) throws {
+        let schema = TrajectorySchema.current
+        let labels: (String?, String?)
+        if let spec = schema.dataset(path) {
+            labels = (spec.longName, spec.units)
+        } else if let dim = schema.dimension(path) {
+            labels = (dim.longName, dim.units)
+        } else {
+            return
+        }
+        if let l = labels.0 { try ds.setAttribute("long_name", l) }
+        if let u = labels.1 { try ds.setAttribute("units", u) }
+    }
+
+    /// One `history` line: "<ISO time> <program> <version>: <arguments>".
+    static func historyLine(metadata: RunMetadata) -> String {
+        let time = ISO8601DateFormatter().string(from: Date())
+        let command = metadata.command ?? CommandLine.arguments.enumerated().map { i, a in
+            i == 0 ? String(a.split(separator: "/").last ?? Substring(a)) : a
+        }.joined(separator: " ")
+        return "\(time) \(metadata.software) \(metadata.softwareVersion): \(command)"
+    }
+
+    /// Longest `history` line kept (bytes; longer command lines end in "…").
+    static let historyLineCapacity = 960
+
+    /// `old` with `line` appended, each line at most `historyLineCapacity` bytes, the whole under
+    /// `historyCapacity` bytes: the first line (the creating command) stays, the oldest of the
+    /// others are dropped first.
+    static func appendingHistory(_ old: String, _ line: String) -> String {
+        func cut(_ s: String) -> String {
+            guard s.utf8.count > historyLineCapacity else { return s }
+            var t = s
+            while t.utf8.count > historyLineCapacity - 3 { t.removeLast() }
+            return t + "…"
+        }
+        var lines = (old.split(separator: "\n").map(String.init) + [line]).map(cut)
+        while lines.count > 2 && lines.joined(separator: "\n").utf8.count >= historyCapacity { lines.remove(at: 1) }
+        return lines.joined(separator: "\n")
+    }
 
     /// Writes `/run@eigensolver_check`: in place when it was reserved (or written so before).
     private func writeEigensolverCheck(_ json: String) throws {
@@ -150,8 +212,9 @@ public final class TrajectoryWriter {
 
     /// Reopened writer (see `resume`).
     init(path: String, file: HDF5File, metadata: RunMetadata, options: WriterOptions, d: Int, batchSteps: Int,
-         status: HDF5Dataset, main: Cadence, side: [String: Cadence], lock: WriterLock?) {
+         status: HDF5Dataset, main: Cadence, side: [String: Cadence], lock: WriterLock?, thresholdCapacity: Int = 0) {
         self.lock = lock
+        self.thresholdCapacity = thresholdCapacity
         self.path = path
         self.file = file
         self.metadata = metadata
@@ -185,6 +248,19 @@ public final class TrajectoryWriter {
         try root.setAttribute("software_version", metadata.softwareVersion)
         let created = metadata.created ?? ISO8601DateFormatter().string(from: Date())
         try root.setAttribute("created", created)
+        try root.setAttribute("Conventions", "CF-1.8")
+        try root.setAttribute("title", metadata.title ?? defaultTitle(metadata))
+        try root.setFixedStringAttribute("history", appendingHistory("", historyLine(metadata: metadata)),
+                                         capacity: historyCapacity)
+    }
+
+    static func defaultTitle(_ m: RunMetadata) -> String {
+        var kind = "model"
+        if let o = (try? JSONSerialization.jsonObject(with: Data(m.model.utf8))) as? [String: Any], let k = o["kind"] as? String {
+            kind = k
+            if let a = o["activation"] as? String { kind += " " + a }
+        }
+        return "GD trajectory (\(m.software)): \(kind), n = \(m.n), learning rate \(m.learningRate)"
     }
 
     private static func writeRunAttributes(_ run: HDF5Group, metadata m: RunMetadata) throws {
@@ -193,7 +269,8 @@ public final class TrajectoryWriter {
         try run.setAttribute("n_parameters", Int64(m.p))
         try run.setAttribute("k", Int64(m.k))
         try run.setAttribute("loss", m.loss)
-        try run.setAttribute("gram_definition", "M = (2/n) J J^T")
+        try run.setAttribute("loss_convention", m.lossConvention.rawValue)
+        try run.setAttribute("gram_definition", m.lossConvention.gramDefinition)
         try run.setAttribute("model", m.model)
         if let s = m.seed { try run.setAttribute("seed", s) }
         if let s = m.dataSeed { try run.setAttribute("data_seed", s) }
@@ -232,6 +309,17 @@ public final class TrajectoryWriter {
             throw invalid("output_layer_sharpness", "missing in step \(row.step)")
         }
         if options.gradNorm && row.gradNorm == nil { throw invalid("grad_norm", "missing in step \(row.step)") }
+        if options.products {
+            guard let p = row.products else { throw invalid("gram_residual", "M-products missing in step \(row.step)") }
+            for (name, v) in [("gram_residual", p.gramResidual), ("r_prime", p.rPrime), ("r_prime_from_start", p.rPrimeFromStart)]
+            where v.count != n {
+                throw invalid(name, "got \(v.count) values, expected n = \(n)")
+            }
+        }
+        if options.solverCost && row.cost == nil { throw invalid("eigensolver_iterations", "solver cost missing in step \(row.step)") }
+        if options.eigenvalueThreshold != nil && row.eigenvaluesAboveThreshold == nil {
+            throw invalid("eigenvalues_above_threshold", "missing in step \(row.step)")
+        }
         try main.checkStep(row.step, file: path)
         main.push(int: "step", [row.step])
         main.push("loss", [row.loss])
@@ -244,6 +332,23 @@ public final class TrajectoryWriter {
         if options.outputs { main.push("outputs", row.outputs!) }
         if options.outputLayerSharpness { main.push("output_layer_sharpness", [row.outputLayerSharpness!]) }
         if options.gradNorm { main.push("grad_norm", [row.gradNorm!]) }
+        if options.products, let p = row.products {
+            main.push("gram_residual", p.gramResidual)
+            main.push("r_prime", p.rPrime)
+            main.push("r_prime_from_start", p.rPrimeFromStart)
+        }
+        if options.solverCost, let c = row.cost {
+            main.push(int: "eigensolver_iterations", [c.iterations])
+            main.push(int: "eigensolver_matvecs", [c.matvecs])
+            main.push("step_seconds", [c.seconds])
+        }
+        if options.eigenvalueThreshold != nil, let above = row.eigenvaluesAboveThreshold {
+            let a = thresholdCapacity
+            var padded = Array(above.prefix(a))
+            padded += [Double](repeating: .nan, count: a - padded.count)
+            main.push("eigenvalues_above_threshold", padded)
+            main.push(int: "eigenvalue_count_above_threshold", [Int64(above.count)])
+        }
         main.endRow(step: row.step)
         if main.bufferedRows >= batchSteps {
             try flush()

@@ -98,6 +98,9 @@ struct Run {
         checkCompletedHasSteps()
         for spec in schema.datasets { checkDataset(spec) }
         checkEigenRows()
+        checkProductChains()
+        checkAboveThreshold()
+        checkConventionAttributes()
         checkDimensionScaleNames()
         checkUndeclaredDatasets()
     }
@@ -199,6 +202,9 @@ struct Run {
                     problem(where_, "is '\(s)', expected '\(value)'")
                 }
             }
+            if let allowed = a.values, a.type == "string", let s = try? object.stringAttribute(a.name), !allowed.contains(s) {
+                problem(where_, "is '\(s)', expected one of \(allowed.joined(separator: ", "))")
+            }
         }
     }
 
@@ -213,7 +219,7 @@ struct Run {
 
     mutating func resolveSizes() {
         if let run = try? file.group("/run") {
-            for (key, attr) in [("n", "n_samples"), ("k", "k"), ("p", "n_parameters")] {
+            for (key, attr) in [("n", "n_samples"), ("k", "k"), ("p", "n_parameters"), ("a", "eigenvalue_threshold_capacity")] {
                 if run.hasAttribute(attr), let v = try? run.scalarAttribute(attr, as: Int64.self) { sizes[key] = Int(v) }
             }
         }

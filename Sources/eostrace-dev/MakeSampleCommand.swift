@@ -2,6 +2,7 @@ import ArgumentParser
 import EOSCommandLine
 import Foundation
 import EOSNumerics
+import EOSRecorder
 import EOSTestSupport
 import TrajectoryFormat
 
@@ -19,10 +20,21 @@ struct MakeSampleCommand: ParsableCommand {
             let cadences = "{\"step\":1,\"spectrum\":10,\"hessian\":10,\"checkpoint\":50,\"gram\":100}"
             var meta = syn.metadata(softwareVersion: EOSTraceDev.configuration.version, cadences: cadences)
             meta.created = "2026-01-01T00:00:00Z"
+            var options = WriterOptions.all.with(batch: 64)
+            options.products = true
+            options.solverCost = true
             let w = try TrajectoryWriter(path: out, metadata: meta, X: .stored(values: syn.X, d: syn.d), Y: syn.Y,
-                                         options: WriterOptions.all.with(batch: 64))
+                                         options: options)
+            // Format 1.1: the M-products of the synthetic M(t) (the chains follow the recursion on
+            // it; the synthetic D is not a GD trajectory). No solver ran: cost −1, time 0.
+            var chains = ProductChains(learningRate: syn.learningRate)
             for t in 0..<Int64(steps) {
-                try w.append(syn.row(step: t))
+                var row = syn.row(step: t)
+                let m = Matrix(rows: syn.n, cols: syn.n, data: syn.gram(step: t))
+                row.products = chains.step(residual: row.residual, v1: Array(row.eigenvectors[0..<syn.n]),
+                                           sharpness: row.sharpness, gram: m)
+                row.cost = StepCost(iterations: -1, matvecs: -1, seconds: 0)
+                try w.append(row)
                 if t % 10 == 0 {
                     try w.appendSpectrum(step: t, eigenvalues: syn.eigenvalues(step: t))
                     try w.appendHessianSharpness(step: t, value: syn.hessianSharpness(step: t))

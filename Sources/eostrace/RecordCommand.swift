@@ -49,6 +49,10 @@ struct RecordCommand: ParsableCommand {
     var gramEvery: Int?
     @Option(help: "Residual tolerance of the iterative eigensolver (‖Mv − λv‖ ≤ tol·‖M‖).")
     var eigenTolerance: Double?
+    @Flag(help: "Do not record the M-products (gram_residual, r_prime, r_prime_from_start) at every step (config key products: false).")
+    var noProducts = false
+    @Option(help: "Also record every eigenvalue of M above X per step (LAPACK; eigenvalues_above_threshold, at most min(n, 64) stored, and their count; config key eigenvalue_threshold).")
+    var eigenvalueThreshold: Double?
     @Option(help: "Seed of the parameter initialization.")
     var seed: UInt64?
     @Option(help: "Seed of the data selection/generation.")
@@ -130,6 +134,8 @@ struct RecordCommand: ParsableCommand {
         if let v = n { c.data.n = v }
         if let v = initScale { c.initScale = v }
         if let v = storeDataBelow { c.storeDataBelow = v }
+        if noProducts { c.products = false }
+        if let v = eigenvalueThreshold { c.eigenvalueThreshold = v }
         if widths != nil || activation != nil { c.model = try applyingModelFlags(to: c.model) }
         try c.validate(source: config ?? "preset \(preset ?? Preset.fmnistTanh.rawValue)")
         return c
@@ -181,6 +187,10 @@ struct RecordCommand: ParsableCommand {
         try check("--n", n, s.data.n ?? 0, "data.n")
         try check("--init-scale", initScale, s.initScale, "init_scale")
         try check("--store-data-below", storeDataBelow, s.storeDataBelow ?? RunConfig.defaultStoreDataBelow, "store_data_below")
+        if noProducts && s.recordsProducts { throw refuse("--no-products", "", "products = true") }
+        if let v = eigenvalueThreshold, v.bitPattern != s.eigenvalueThreshold?.bitPattern {
+            throw refuse("--eigenvalue-threshold", "\(v)", "eigenvalue_threshold = \(s.eigenvalueThreshold.map { "\($0)" } ?? "none")")
+        }
         if compression != nil { throw refuse("--compression", "\(compression!)", "its datasets' filters are fixed") }
         if widths != nil || activation != nil {
             let (flag, value) = widths.map { ("--widths", $0) } ?? ("--activation", activation ?? "")

@@ -9,7 +9,7 @@ final class RoundTripTests: TemporaryDirectoryTestCase {
         let steps = 40
         let syn = try writeSynthetic(file, steps: steps, options: WriterOptions.all.with { $0.batchSteps = 7 })
         let r = try TrajectoryReader(path: file)
-        XCTAssertEqual(r.formatVersion, [1, 0])
+        XCTAssertEqual(r.formatVersion, [1, 1])
         XCTAssertEqual(try r.status(), .completed)
         XCTAssertEqual(r.n, 32)
         XCTAssertEqual(r.k, 3)

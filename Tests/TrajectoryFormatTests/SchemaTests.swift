@@ -19,14 +19,16 @@ final class SchemaTests: XCTestCase {
     func testSchemaParsesWithTheContractNames() throws {
         let s = TrajectorySchema.current
         XCTAssertEqual(s.format, "eostrace-trajectory")
-        XCTAssertEqual(s.version, [1, 0])
+        XCTAssertEqual(s.version, [1, 1])
         for name in ["step", "loss", "residual", "output_norm_sq", "sharpness", "eigenvalues", "eigenvectors", "dtf"] {
             XCTAssertEqual(s.dataset("/trajectory/\(name)")?.required, true, name)
         }
         XCTAssertEqual(s.dataset("/trajectory/eigenvectors")?.dims ?? [], ["step", "eig", "sample"])
         XCTAssertEqual(s.series(onCadence: "step").map(\.name).sorted(),
-                       ["dtf", "eigenvalues", "eigenvectors", "grad_norm", "loss", "output_layer_sharpness",
-                        "output_norm_sq", "outputs", "residual", "sharpness", "step"])
+                       ["dtf", "eigensolver_iterations", "eigensolver_matvecs", "eigenvalue_count_above_threshold",
+                        "eigenvalues", "eigenvalues_above_threshold", "eigenvectors", "grad_norm", "gram_residual", "loss",
+                        "output_layer_sharpness", "output_norm_sq", "outputs", "r_prime", "r_prime_from_start", "residual",
+                        "sharpness", "step", "step_seconds"])
         XCTAssertEqual(s.dataset("/run/status")?.values ?? [], RunStatus.allCases.map(\.rawValue))
     }
 }
