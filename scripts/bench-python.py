@@ -19,7 +19,10 @@ k = 8, from the MLP's default initialization, measured after a warm-up of --warm
 Every method's eigenvalues are checked against a reference: the Gram methods against LAPACK
 (numpy eigh of the dense M), the Hessian methods against eigsh at tol 1e-14 (the Hessian, p ≈ 89k,
 cannot be formed densely); each must agree to 1e-8 relative.
-Prints one JSON object; scripts/bench-python.sh runs it and records the load average.
+Prints one JSON object; scripts/bench-python.sh runs it and records the load average. Run it with
+OPENBLAS_NUM_THREADS=1 (the .sh does): numpy's threaded BLAS on a loaded 2-core machine is 10–100×
+slower on the n×n products, which would measure the machine, not the method. jit compiles once
+per block width; every width is compiled before timing.
 """
 
 from __future__ import annotations
@@ -121,6 +124,16 @@ def main() -> int:
             return th - lr * g
         return step
 
+    def precompile(fn, dim, args_first):
+        """jit compiles once per block width: do it for every bucket width before timing."""
+        for b in ej._BUCKETS:
+            if b > 3 * (k + max(2, (k + 1) // 2)) + 3:
+                break
+            jax.block_until_ready(fn(args_first, jnp.zeros((dim, b))))
+
+    if "general" not in skip:
+        precompile(gram_fn, n, theta)
+
     for kind in ("mlp", "general"):
         if kind in skip:
             continue
@@ -148,6 +161,7 @@ def main() -> int:
         return np.sort(spla.eigsh(op, k=k, which="LA", tol=1e-14, return_eigenvectors=False))[::-1]
 
     if "central" not in skip:
+        precompile(hvp_block, p, theta)
         state = {"block": None, "matvecs": 0, "solves": 0}
 
         def central(th):
