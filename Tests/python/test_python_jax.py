@@ -213,3 +213,17 @@ def cnn_relu_apply(p, X):
 def top_eigenpairs_general(params, X):
     from eostrace.linalg import top_eigenpairs
     return float(top_eigenpairs(ej.gram_matmat(cnn_relu_apply, X, params), X.shape[0], 1).values[0])
+
+
+def test_jax_quickstart_sample(tmp_path, repo_root, eostrace):
+    import subprocess
+    import sys
+    out = tmp_path / "quick.h5"
+    script = repo_root / "samples" / "python" / "jax_quickstart.py"
+    proc = subprocess.run([sys.executable, str(script), str(out), "--n", "60", "--widths", "8,8", "--steps", "30",
+                           "--k", "2"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert eostrace("validate", out).returncode == 0
+    with h5py.File(out, "r") as f:
+        assert f["trajectory/step"].shape == (30,)
+        assert json.loads(f["run"].attrs["model"])["widths"] == [8, 8]
