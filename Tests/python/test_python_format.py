@@ -41,7 +41,7 @@ def test_h5py_reads_back_exact_values(py_file, py_run):
         assert f["run"].attrs["n_samples"] == py_run["Y"].shape[0]
         assert f["run"].attrs["k"] == py_run["eigenvalues"].shape[1]
         assert f["run"].attrs["n_parameters"] == py_run["parameters"].shape[1]
-        assert list(f.attrs["format_version"]) == [1, 0]
+        assert list(f.attrs["format_version"]) == [1, 1]
         st = f["run/status"]
         assert st.shape == () and st.dtype.kind == "S" and st.dtype.itemsize == ef.STATUS_LENGTH
         assert h5py.check_string_dtype(st.dtype).encoding == "utf-8"

@@ -30,7 +30,7 @@ import h5py
 __version__ = "1.1.0"
 
 FORMAT_NAME = "eostrace-trajectory"
-FORMAT_VERSION = (1, 0)
+FORMAT_VERSION = (1, 1)
 
 #: What netCDF-4 (and h5netcdf) store in the NAME attribute of a dimension scale that is
 #: not also a variable; the dimension size follows, right-aligned in 10 characters.
@@ -274,11 +274,16 @@ class RecordingWriter:
                 continue
             if "value" in a and a.get("type") == "string":
                 _write_str_attr(self.f, name, a["value"])
+            elif name == "Conventions":
+                _write_str_attr(self.f, name, "CF-1.8")
             elif name == "title":
                 _write_str_attr(self.f, name, "eostrace trajectory recorded from Python")
             elif name == "history":
                 _write_str_attr(self.f, name, f"{created or ''} {software} {software_version}: recorded".strip())
         run_spec = self.schema.groups.get("/run", {})
+        names = {a["name"] for a in run_spec.get("attributes", [])}
+        if "loss_convention" in names and "loss_convention" not in self.f["run"].attrs:
+            _write_str_attr(self.f["run"], "loss_convention", "mean_squared_error")  # L = |D|^2/n, M = (2/n) J J^T
         for a in run_spec.get("attributes", []):
             if a["name"] not in self.f["run"].attrs and "value" in a and a.get("type") == "string":
                 _write_str_attr(self.f["run"], a["name"], a["value"])
@@ -871,8 +876,82 @@ def _named_check(check: str, dpath: str, obj: h5py.Dataset, present: Mapping[str
                     first = int(a + np.argmax(off))
         if first is not None:
             bad(dpath, f"not symmetric (tolerance {EQUALITY_TOLERANCE:g} relative) in {nbad} rows, first row {first}")
+    elif name == "r_prime_chains":
+        _check_r_prime_chains(dpath, obj, present, bad)
+    elif name == "above_threshold":
+        _check_above_threshold(dpath, obj, present, bad)
     else:
         bad(dpath, f"unknown check {check!r} in the schema")
+
+
+def _check_r_prime_chains(dpath, obj, present, bad) -> None:
+    """r_prime equals r_prime_from_start (1e-12 relative) before the first restart row and
+    (I − v1 v1ᵀ) D at every restart row (1e-10 relative to ‖D‖); a restart row a has
+    Λ(a) > 2/η and a = 0 or Λ(a−1) ≤ 2/η (consecutive rows)."""
+    need = ["/trajectory/r_prime_from_start", "/trajectory/residual", "/trajectory/eigenvectors",
+            "/trajectory/sharpness"]
+    if any(q not in present for q in need[1:]) or obj.ndim != 2:
+        return
+    try:
+        eta = float(obj.file["run"].attrs["learning_rate"])
+    except Exception:
+        return
+    lam = present["/trajectory/sharpness"][:]
+    T = min(obj.shape[0], lam.shape[0], present["/trajectory/residual"].shape[0])
+    if T == 0 or not eta > 0:
+        return
+    thr = 2.0 / eta
+    above = lam[:T] > thr
+    restart = above & np.concatenate([[True], ~above[:-1]])
+    first = int(np.argmax(restart)) if restart.any() else T
+    if "/trajectory/r_prime_from_start" in present and first > 0:
+        a = obj[:first]
+        b = present["/trajectory/r_prime_from_start"][:first]
+        scale = np.maximum(np.max(np.abs(b), axis=1), 1e-300)
+        off = np.max(np.abs(a - b), axis=1) > 1e-12 * scale
+        if off.any():
+            bad(dpath, f"differs from r_prime_from_start before the first restart (row {first}) beyond 1e-12 "
+                       f"relative, first in row {int(np.argmax(off))}")
+    rows = np.nonzero(restart)[0]
+    for r in rows[:10000]:
+        D = present["/trajectory/residual"][r]
+        v1 = present["/trajectory/eigenvectors"][r, 0]
+        R = D - v1 * (v1 @ D)
+        if np.linalg.norm(obj[r] - R) > 1e-10 * max(np.linalg.norm(D), 1e-300):
+            bad(dpath, f"row {int(r)} is a restart (sharpness crosses 2/eta = {thr:g}) but does not equal "
+                       f"(I - v1 v1^T) D there (1e-10 relative to |D|)")
+            break
+
+
+def _check_above_threshold(dpath, obj, present, bad) -> None:
+    cnt_path = "/trajectory/eigenvalue_count_above_threshold"
+    if cnt_path not in present or obj.ndim != 2:
+        return
+    try:
+        X = float(obj.file["run"].attrs["eigenvalue_threshold"])
+    except Exception:
+        bad("/run@eigenvalue_threshold", "missing (needed by /trajectory/eigenvalues_above_threshold)")
+        return
+    cnt = present[cnt_path][:]
+    cap = obj.shape[1]
+    for a, block in _blocks(obj):
+        for i in range(block.shape[0]):
+            r = a + i
+            if r >= cnt.shape[0]:
+                return
+            c = int(cnt[r])
+            if c < 0:
+                bad(cnt_path, f"negative count {c} in row {r}")
+                return
+            m = min(c, cap)
+            v = block[i]
+            stored, rest = v[:m], v[m:]
+            if not (np.all(np.isfinite(stored)) and np.all(stored > X) and np.all(np.diff(stored) <= 0)):
+                bad(dpath, f"row {r}: the {m} stored values must be finite, > {X:g} and descending")
+                return
+            if not np.all(np.isnan(rest)):
+                bad(dpath, f"row {r}: values after the {m} stored ones must be NaN")
+                return
 
 
 def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[str]:

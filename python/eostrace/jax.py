@@ -70,15 +70,15 @@ def _padded(fn: Callable, n: int) -> Callable[[np.ndarray], np.ndarray]:
 # ---------------------------------------------------------------------------------------- general path
 
 def gram_block_fn(apply_fn: Callable, X, masked: bool = False) -> Callable:
-    """jitted (params, V [n, b]) -> M V with M = (2/n) J Jᵀ, J = ∂F/∂θ, F = apply_fn(params, X) [n].
+    """(params, V [n, b]) -> M V with M = (2/n) J Jᵀ, J = ∂F/∂θ, F = apply_fn(params, X) [n]
+    (jitted; X is passed as an argument, never baked in as a constant XLA would fold).
     masked: (params, mask, V) -> (2/n) J (mask ∘ Jᵀ V), mask a pytree like params."""
     X = jnp.asarray(X)
     n = X.shape[0]
 
-    def F(params):
-        return apply_fn(params, X).reshape(n)
-
-    def mv(params, V, mask=None):
+    def mv(params, X, V, mask=None):
+        def F(p):
+            return apply_fn(p, X).reshape(n)
         _, vjp = jax.vjp(F, params)
         _, jvp = jax.linearize(F, params)
         G = jax.vmap(lambda v: vjp(v)[0], in_axes=1)(V)       # pytree with leading b axis: Jᵀ v
@@ -86,8 +86,10 @@ def gram_block_fn(apply_fn: Callable, X, masked: bool = False) -> Callable:
             G = jax.tree_util.tree_map(lambda g, m: g * m, G, mask)
         return (2.0 / n) * jax.vmap(jvp, in_axes=0, out_axes=1)(G)
     if masked:
-        return jax.jit(lambda params, mask, V: mv(params, V, mask))
-    return jax.jit(mv)
+        jm = jax.jit(lambda params, X, mask, V: mv(params, X, V, mask))
+        return lambda params, mask, V: jm(params, X, mask, V)
+    j = jax.jit(mv)
+    return lambda params, V: j(params, X, V)
 
 
 def gram_matmat(apply_fn: Callable, X, params) -> Callable[[np.ndarray], np.ndarray]:
@@ -97,16 +99,16 @@ def gram_matmat(apply_fn: Callable, X, params) -> Callable[[np.ndarray], np.ndar
 
 
 def hvp_fn(apply_fn: Callable, X, Y) -> Callable:
-    """jitted (params, v) -> ∇²L(params) v for L = ‖F − Y‖²/n (v a pytree like params)."""
+    """(params, v) -> ∇²L(params) v for L = ‖F − Y‖²/n (v a pytree like params; jitted)."""
     X = jnp.asarray(X)
     Y = jnp.asarray(Y).reshape(-1)
 
-    def loss(params):
-        return jnp.mean((apply_fn(params, X).reshape(-1) - Y) ** 2)
-
-    def hvp(params, v):
+    def hvp(params, v, X, Y):
+        def loss(p):
+            return jnp.mean((apply_fn(p, X).reshape(-1) - Y) ** 2)
         return jax.jvp(jax.grad(loss), (params,), (v,))[1]
-    return jax.jit(hvp)
+    j = jax.jit(hvp)
+    return lambda params, v: j(params, v, X, Y)
 
 
 def hessian_sharpness(apply_fn: Callable, X, Y, params, *, tol: float = 1e-10, maxiter: int = 100,
@@ -266,7 +268,9 @@ class JaxRecorder:
     model: an ``MLP`` (exact kernel path, replayable ``kind: mlp`` recording, θ a flat float64
     vector) or any ``apply_fn(params, X) -> [n]`` (general jvp/vjp path, ``kind: external``).
     output_layer: general path only, a function params -> the output-layer weight array A (for
-    ‖A‖²; λ_max(M_A) is then computed with tangents restricted to A).
+    ‖A‖²; λ_max(M_A) is then computed with tangents restricted to A, a second small LOBPCG:
+    output_layer_sharpness=False skips it).
+    start_step: GD step number of `params` at the first call (e.g. after an unrecorded warm-up).
     hessian_every: record λ_max(∇²L) every that many steps (Lanczos on HVPs; 0: never).
     checkpoint_every: store θ every that many steps (MLP default 100; 0: never).
     Other keyword arguments go to ``eostrace.Recorder`` (batch, swmr, on_flush, ...).
@@ -276,7 +280,8 @@ class JaxRecorder:
                  output_layer: Optional[Callable] = None, hessian_every: int = 0,
                  checkpoint_every: Optional[int] = None, tol: float = 1e-10, check_dense: int = 0,
                  description: Optional[dict] = None, swmr: bool = True, diverge_loss: float = 1e8,
-                 data_description: Optional[str] = None, **writer_kw):
+                 data_description: Optional[str] = None, start_step: int = 0,
+                 output_layer_sharpness: bool = True, **writer_kw):
         self.X = jnp.asarray(np.asarray(X, dtype=np.float64))
         self.Y = jnp.asarray(np.asarray(Y, dtype=np.float64).reshape(-1))
         self.n = int(self.Y.shape[0])
@@ -290,7 +295,8 @@ class JaxRecorder:
             if self.p != model.n_parameters:
                 raise ValueError(f"{path}: /run@n_parameters: θ has {self.p} entries, the MLP {model.n_parameters}")
             self._XXt = self.X @ self.X.T
-            self._kern = jax.jit(lambda th: model.kernels(th, self.X, self._XXt))
+            kern = jax.jit(lambda th, X, XXt: model.kernels(th, X, XXt))
+            self._kern = lambda th: kern(th, self.X, self._XXt)
             apply_fn = model.apply
             desc = model.description
             if checkpoint_every is None:
@@ -313,17 +319,18 @@ class JaxRecorder:
         self.diverge_loss = diverge_loss
         Xc, Yc = self.X, self.Y
 
-        def evaluate(params):
+        def evaluate(params, Xc, Yc):
             def loss_fn(p):
                 F = apply_fn(p, Xc).reshape(-1)
                 return jnp.mean((F - Yc) ** 2), F
             (loss, F), g = jax.value_and_grad(loss_fn, has_aux=True)(params)
             return loss, F, g
-        self._evaluate = jax.jit(evaluate)
+        ev = jax.jit(evaluate)
+        self._evaluate = lambda params: ev(params, Xc, Yc)
         if self.hessian_every:
             self._hvp = hvp_fn(apply_fn, self.X, self.Y)
         series = _series_wanted(self.hessian_every > 0, self.checkpoint_every > 0,
-                                self.is_mlp or output_layer is not None, products)
+                                output_layer_sharpness and (self.is_mlp or output_layer is not None), products)
         self.series = series
         self.products = products and "gram_residual" in series
         cad = {"checkpoint": self.checkpoint_every} if self.checkpoint_every else {}
@@ -337,7 +344,7 @@ class JaxRecorder:
             n_parameters=self.p, series=series, swmr=swmr, cadences=cad or None,
             data_description=data_description, extra_attrs=extra, **writer_kw)
         self.path = str(path)
-        self.t = 0
+        self.t = int(start_step)
         self.status = "running"
         self._hess_v = None
 
@@ -404,6 +411,8 @@ class JaxRecorder:
             row["eigensolver_matvecs"] = np.int64(trow["eigensolver_matvecs"] + trow["product_matvecs"])
         if self.checkpoint_every and t % self.checkpoint_every == 0:
             self.w.append_checkpoint(t, np.asarray(ravel_pytree(params)[0]))
+            self._last_ck = t
+        self._last_params = params
         if self.hessian_every and t % self.hessian_every == 0:
             val, vec, _ = hessian_sharpness(self.apply_fn, self.X, self.Y, params, v0=self._hess_v, _hvp=self._hvp)
             self._hess_v = vec
@@ -416,6 +425,15 @@ class JaxRecorder:
         return {"loss": loss, "grad": g, "row": row, "D": D}
 
     def close(self, status: Optional[str] = None) -> None:
+        """Finish the file. With checkpoints on, the last recorded step is checkpointed too (as
+        the Swift recorder does), so a replay covers the whole run."""
+        if not self.w.f:
+            return
+        last = self.t - 1
+        if self.checkpoint_every and last >= 0 and getattr(self, "_last_ck", None) != last \
+                and getattr(self, "_last_params", None) is not None:
+            self.w.append_checkpoint(last, np.asarray(ravel_pytree(self._last_params)[0]))
+            self._last_ck = last
         self.w.close(status or ("completed" if self.status == "running" else self.status))
 
     def __enter__(self):
@@ -437,7 +455,13 @@ class JaxRecorder:
 def train(model, params, X, Y, lr: float, steps: int, path, k: int = 8, **kw):
     """Full-batch GD for `steps` steps (θ(t+1) = θ(t) − lr·∇L, L = ‖F − Y‖²/n), recording every
     step 0..steps−1 to `path`. Returns the final parameters. Status: completed, or diverged when
-    the loss becomes non-finite (the loop then stops), interrupted on any other exception."""
+    the loss becomes non-finite (the loop then stops), interrupted on any other exception.
+    warmup: that many plain (jitted, unrecorded) GD steps first; the recording then starts at
+    step `warmup` (its step coordinate counts every GD step)."""
+    warmup = int(kw.pop("warmup", 0))
+    if warmup:
+        params = plain_gd(model, params, X, Y, lr, warmup)
+        kw["start_step"] = warmup
     rec = JaxRecorder(path, model, params, X, Y, lr, k, **kw)
     try:
         for _ in range(steps):
@@ -451,4 +475,19 @@ def train(model, params, X, Y, lr: float, steps: int, path, k: int = 8, **kw):
         rec.close("interrupted")
         raise
     rec.close("completed")
+    return params
+
+
+def plain_gd(model, params, X, Y, lr: float, steps: int):
+    """`steps` plain full-batch GD steps (jitted, nothing recorded): θ ← θ − lr·∇L."""
+    apply_fn = model.apply if isinstance(model, MLP) else model
+    X = jnp.asarray(np.asarray(X, dtype=np.float64))
+    Y = jnp.asarray(np.asarray(Y, dtype=np.float64).reshape(-1))
+
+    @jax.jit
+    def step(p, X, Y):
+        g = jax.grad(lambda q: jnp.mean((apply_fn(q, X).reshape(-1) - Y) ** 2))(p)
+        return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g)
+    for _ in range(steps):
+        params = step(params, X, Y)
     return params

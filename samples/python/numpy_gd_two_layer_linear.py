@@ -31,8 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import eostrace_format as ef  # noqa: E402
+try:  # the eostrace package (pip install ./python); from a checkout without it, its source
+    from eostrace import format as ef  # (open_file: also opens a file a live run is writing)
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
+    from eostrace import format as ef  # noqa: E402
 
 
 def make_data(n: int, d: int, seed: int, gap: float = 2.0, decay: float = 1.3,

@@ -36,8 +36,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import eostrace_format as ef  # noqa: E402  (open_file: also opens a file a live run is writing)
+try:  # the eostrace package (pip install ./python); from a checkout without it, its source
+    from eostrace import format as ef  # (open_file: also opens a file a live run is writing)
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
+    from eostrace import format as ef  # noqa: E402
 
 import matplotlib  # noqa: E402
 

@@ -94,14 +94,25 @@ def top_eigenpairs(matmat: Callable[[np.ndarray], np.ndarray], n: int, k: int, *
     P = AP = None
     it = 0
     converged = False
+    best = None
+    stall = 0
     while True:
         R = AX - X * w
         scale = max(abs(w[0]), 1e-300)
         res = np.linalg.norm(R, axis=0) / scale
+        worst = float(res[:k].max())
+        if best is None or worst < best[0]:
+            best = (worst, w.copy(), X.copy(), res.copy())
+            stall = 0
+        else:
+            stall += 1
         if (res[:k] <= tol).all():
             converged = True
             break
-        if it >= maxiter:
+        if it >= maxiter or stall >= 6 or not np.isfinite(worst):
+            # no progress (the tolerance is below what round-off allows) or the budget is spent:
+            # return the best pairs seen
+            worst, w, X, res = best
             break
         it += 1
         active = np.nonzero(res > tol)[0]
@@ -112,15 +123,23 @@ def top_eigenpairs(matmat: Callable[[np.ndarray], np.ndarray], n: int, k: int, *
         matvecs += W.shape[1]
         blocks = [X, W]
         ablocks = [AX, AW]
+        if P is not None and it % 20 == 0:
+            # periodic restart: refresh AX explicitly and drop P, so that round-off carried by
+            # the linear updates of AX/AP cannot accumulate
+            AX = np.asarray(matmat(X), dtype=np.float64)
+            matvecs += X.shape[1]
+            P = AP = None
         if P is not None:
-            P1, AP1 = P, AP
+            cn = np.linalg.norm(P, axis=0)
+            cn[cn == 0] = 1.0
+            P1, AP1 = P / cn, AP / cn
             for _ in range(2):  # linear in P, so AP follows exactly without another product
                 c1 = X.T @ P1
                 P1, AP1 = P1 - X @ c1, AP1 - AX @ c1
                 c2 = W.T @ P1
                 P1, AP1 = P1 - W @ c2, AP1 - AW @ c2
             U, sig, Vt = np.linalg.svd(P1, full_matrices=False)
-            keep = sig > 1e-8 * max(sig.max(initial=0.0), 1e-300)
+            keep = sig > 1e-2  # columns were unit: keep directions well outside span[X, W]
             if keep.any():
                 T = Vt[keep].T / sig[keep]
                 blocks.append(P1 @ T)
