@@ -33,9 +33,10 @@ if [ "${SKIP_5000:-0}" != 1 ]; then
 fi
 val() { sed -n "s/^$2 //p" "$TMP/$1.txt" | head -1; }
 python3 - "$(val one plain_step_ms)" "$(val one recorded_step_ms)" "$(val two plain_step_ms)" "$(val two recorded_step_ms)" \
-    "$(val peer peer_step_ms)" "$(val peer plain_step_ms)" "$(val pre recorded_step_ms)" <<'PY'
+    "$(val peer peer_step_ms)" "$(val peer plain_step_ms)" "$(val pre recorded_step_ms)" \
+    "$(val one plain_step_cpu_ms)" "$(val one recorded_step_cpu_ms)" "$(val pre recorded_step_cpu_ms)" "$(val peer peer_step_cpu_ms)" <<'PY'
 import sys
-p1, r1, p2, r2, peer, peerplain, pre = map(float, sys.argv[1:])
+p1, r1, p2, r2, peer, peerplain, pre, p1c, r1c, prec, peerc = map(float, sys.argv[1:])
 print("## summary (medians, ms)")
 print(f"plain step, 1 core           {p1:10.1f}")
 print(f"plain step, 2 cores          {p2:10.1f}")
@@ -43,4 +44,9 @@ print(f"recorded step, 1 core        {r1:10.1f}   = {r1 / p1:5.1f}x the 1-core p
 print(f"recorded step, 1 core, prec. {pre:10.1f}   = {pre / p1:5.1f}x the 1-core plain step")
 print(f"recorded step, 2 cores       {r2:10.1f}   = {r2 / p1:5.1f}x the 1-core plain step, {r2 / p2:5.1f}x the 2-core one")
 print(f"peer (eigsh on HVPs), 1 core {peer:10.1f}   = {peer / r1:5.1f}x our 1-core recorded step (numpy plain step {peerplain:.1f})")
+print("## one core, CPU time (insensitive to waiting for a core on a shared machine)")
+print(f"plain step                   {p1c:10.1f}")
+print(f"recorded step                {r1c:10.1f}   = {r1c / p1c:5.1f}x")
+print(f"recorded step, preconditioned {prec:9.1f}   = {prec / p1c:5.1f}x")
+print(f"peer                         {peerc:10.1f}   = {peerc / r1c:5.1f}x our recorded step")
 PY

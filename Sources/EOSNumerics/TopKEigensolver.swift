@@ -30,6 +30,9 @@ public struct TopKResult: Sendable {
     /// True when the iterative solver did not converge and LAPACK `dsyevr` answered instead,
     /// or when the matrix was small enough to go to LAPACK directly.
     public var usedLAPACK: Bool
+    public init(pairs: EigenPairs, iterations: Int, relativeResidual: Double, usedLAPACK: Bool) {
+        self.pairs = pairs; self.iterations = iterations; self.relativeResidual = relativeResidual; self.usedLAPACK = usedLAPACK
+    }
 }
 
 /// Warm-started block eigensolver for the k largest eigenpairs of a symmetric matrix

@@ -30,6 +30,9 @@ final class MultiOutputStepper {
     let solver: TopKEigensolver
     let dense: Bool
     var lock = true
+    /// Use `Lanczos.topK` (one vector per product, start = sum of the previous eigenvectors).
+    var lanczos = false
+    var previous: Matrix?
     /// Shift factor of the output-layer preconditioner (nil: none).
     var preconditionShift: Double?
     var appliedVectors = 0, applyCalls = 0
@@ -52,6 +55,18 @@ final class MultiOutputStepper {
         let top: TopKResult
         if dense {
             top = try solver.solve(try g.denseGram())
+        } else if lanczos {
+            var start: [Double]? = nil
+            if let p = previous { var v = [Double](repeating: 0, count: p.cols); for i in 0..<p.rows { BLAS.axpy(1, p.row(i), &v) }; start = v }
+            let r = try Lanczos.topK(dimension: g.dimension, k: solver.k, tolerance: solver.options.tolerance, start: start) { v in
+                let s = Date(); defer { self.applySeconds += Date().timeIntervalSince(s) }
+                self.applyCalls += 1; self.appliedVectors += v.rows
+                let r = g.apply(to: v)
+                self.maxRSS = max(self.maxRSS, currentRSSMB())
+                return r
+            }
+            previous = r.pairs.vectors
+            top = TopKResult(pairs: r.pairs, iterations: r.iterations, relativeResidual: r.relativeResidual, usedLAPACK: !r.converged)
         } else {
             let pre = try preconditionShift.map { try g.outputLayerPreconditioner(shift: $0) }
             top = try solver.solve(dimension: g.dimension, lockConverged: lock, precondition: pre) { v in
@@ -109,6 +124,14 @@ func parseInts(_ s: String, _ flag: String) throws -> [Int] {
     return v.map { $0! }
 }
 
+/// CPU seconds used by this process (all threads): on a shared machine the one-thread cost
+/// without the time spent waiting for a core.
+func cpuSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
 func median(_ x: [Double]) -> Double {
     let s = x.sorted(); return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2]))
 }
@@ -147,6 +170,7 @@ struct MultiExperimentCommand: ParsableCommand {
     @Option(help: "Print Λ and L every P steps (0: never).") var printEvery: Int = 0
     @Option(help: "Residual tolerance of the eigensolver (‖Mv − λv‖ ≤ tol·‖M‖). The Ritz value's error is ≤ ‖r‖²/gap, so 1e-6 still gives Λ to ~1e-12 relative.") var tolerance: Double = 1e-10
     @Option(help: "Stop after this many complete cycles (0: run all steps).") var stopAfterCycles: Int = 0
+    @Option(help: "Hessian sharpness (Lanczos on exact HVPs) every H steps, printed (0: never).") var hessianEvery: Int = 0
 
     func run() throws {
         let setup = try MultiOutputSetup(n: n, classes: try parseInts(classes, "--classes"), coding: coding,
@@ -161,6 +185,10 @@ struct MultiExperimentCommand: ParsableCommand {
         for t in 0...steps {
             let s = try stepper.step(ev, theta, products: false, outputLayer: false)
             lam.append(s.top.pairs.values[0]); loss.append(s.eval.loss)
+            if hessianEvery > 0 && t % hessianEvery == 0 {
+                let hs = try HessianOperator(evaluator: ev, theta: theta).sharpness(maxIterations: 150, tolerance: 1e-8)
+                print(String(format: "step %d hessian_sharpness %.6g sharpness %.6g threshold %.6g", t, hs.value, lam[t], thr))
+            }
             if printEvery > 0 && t % printEvery == 0 {
                 print(String(format: "step %d sharpness %.6g loss %.6g iters %d elapsed %.1f", t, lam[t], loss[t], s.top.iterations, Date().timeIntervalSince(start)))
                 fflush(nil)
@@ -197,6 +225,8 @@ struct BenchMultiCommand: ParsableCommand {
     @Flag(help: "Solve on the dense M (only when n·c ≤ the dense limit).") var dense = false
     @Option(help: "Guard vectors beyond k (default max(2, k/2)).") var guardVectors: Int?
     @Flag(help: "No soft locking of converged pairs.") var noLock = false
+    @Flag(help: "Lanczos (one vector per product, warm start = sum of the previous eigenvectors) instead of the block solver.") var lanczos = false
+    @Flag(help: "Check the true residual ‖Mv − λv‖/λ_1 of the last step's pairs (k more products, not timed).") var verify = false
     @Option(help: "Precondition the solver with the output layer's term, shift σ = S·θ_1 (e.g. 1.05).") var precondition: Double?
     @Flag(help: "Skip the recorded steps (plain steps only).") var plainOnly = false
     @Option(help: "Print the top S eigenvalues of the dense M at the start (n·c ≤ the dense limit).") var spectrum: Int = 0
@@ -222,25 +252,33 @@ struct BenchMultiCommand: ParsableCommand {
         }
         print("n \(n)\nc \(setup.c)\nnc \(n * setup.c)\nwidths \(widths)\nk \(k)\nparameters \(theta.count)\nblas_threads \(BLAS.threads)\nblas_core \(BLAS.coreName)")
         // Plain steps.
-        var plain: [Double] = []
+        var plain: [Double] = [], plainCPU: [Double] = []
         var tp = theta
         for _ in 0..<plainSteps {
-            let s = Date(); try ev.gradientStep(&tp, learningRate: eta); plain.append(Date().timeIntervalSince(s))
+            let s = Date(), c0 = cpuSeconds()
+            try ev.gradientStep(&tp, learningRate: eta)
+            plain.append(Date().timeIntervalSince(s)); plainCPU.append(cpuSeconds() - c0)
         }
         let plainMedian = median(plain)
-        print(String(format: "plain_step_ms %.2f", 1000 * plainMedian))
+        print(String(format: "plain_step_ms %.2f\nplain_step_cpu_ms %.2f", 1000 * plainMedian, 1000 * median(plainCPU)))
         if plainOnly { print(String(format: "peak_rss_mb %.0f", peakRSSMB())); return }
         let stepper = MultiOutputStepper(k: k, dense: dense, tolerance: 1e-10, guardVectors: guardVectors)
         stepper.lock = !noLock
         stepper.preconditionShift = precondition
+        stepper.lanczos = lanczos
+        var lastPairs: EigenPairs? = nil
+        var lastTheta = theta
         var rec: [Double] = [], te: [Double] = [], ts: [Double] = [], tpr: [Double] = [], tol: [Double] = []
         var iters: [Double] = [], vecs: [Double] = [], resid: [Double] = []
-        var applyTime: [Double] = []
+        var applyTime: [Double] = [], recCPU: [Double] = []
         for t in 0..<(warmup + steps) {
             let a0 = stepper.applySeconds
-            let s0 = Date()
+            let s0 = Date(), c0 = cpuSeconds()
+            lastTheta = theta
             let st = try stepper.step(ev, theta, products: true, outputLayer: true)
             let total = Date().timeIntervalSince(s0)
+            lastPairs = st.top.pairs
+            if t >= warmup { recCPU.append(cpuSeconds() - c0) }
             BLAS.axpy(-eta, st.eval.gradient, &theta)
             if t >= warmup {
                 rec.append(total); te.append(st.tEval); ts.append(st.tSolve); tpr.append(st.tProducts); tol.append(st.tOutputLayer)
@@ -249,8 +287,20 @@ struct BenchMultiCommand: ParsableCommand {
             }
             if st.top.usedLAPACK { print("note step \(t) used LAPACK") }
         }
+        if verify, let pairs = lastPairs {
+            let g = try ev.evaluateMultiOutput(lastTheta).1
+            let mv = g.apply(to: pairs.vectors)
+            var worst = 0.0
+            for i in 0..<pairs.values.count {
+                var s = 0.0
+                for j in 0..<mv.cols { let d = mv.data[i * mv.cols + j] - pairs.values[i] * pairs.vectors.data[i * mv.cols + j]; s += d * d }
+                worst = max(worst, s.squareRoot())
+            }
+            print(String(format: "verified_true_relative_residual_max %.2e", worst / pairs.values[0]))
+        }
         let r = median(rec)
         print(String(format: "recorded_step_ms %.2f\nratio_recorded_to_plain %.1f", 1000 * r, r / plainMedian))
+        print(String(format: "recorded_step_cpu_ms %.2f\nratio_cpu_recorded_to_plain %.1f", 1000 * median(recCPU), median(recCPU) / median(plainCPU)))
         print(String(format: "eval_ms %.2f\nsolve_ms %.2f\nsolve_apply_ms %.2f\nproducts_ms %.2f\noutput_layer_ms %.2f",
                      1000 * median(te), 1000 * median(ts), 1000 * median(applyTime), 1000 * median(tpr), 1000 * median(tol)))
         print(String(format: "solver_iterations_median %.1f\nsolver_iterations_max %.0f\napplied_vectors_median %.1f\nrelative_residual_max %.2e",

@@ -51,3 +51,40 @@ final class MatrixFreeTopKTests: XCTestCase {
         })
     }
 }
+
+/// Lanczos top-k (no restart, full reorthogonalization) against LAPACK dsyevr.
+final class LanczosTopKTests: XCTestCase {
+    func testLanczosTopKMatchesLAPACK() throws {
+        let n = 160
+        for seed: UInt64 in 1...4 {
+            var rng = SeededRNG(seed: 700 + seed)
+            let lam: [Double] = seed % 2 == 0 ? (0..<n).map { 5 * exp(-Double($0) / 10) }
+                : (0..<30).map { 10 - 0.2 * Double($0) } + (30..<n).map { _ in rng.uniform(-1, 3) }   // a cluster, as the c-output M
+            let m = symmetric(withSpectrum: lam, seed: seed)
+            let ref = try SymmetricEigen.topK(m, k: 8)
+            let r = try Lanczos.topK(dimension: n, k: 8, tolerance: 1e-10) { BLAS.gemm($0, m) }
+            XCTAssertTrue(r.converged)
+            for i in 0..<8 { XCTAssertEqual(r.pairs.values[i], ref.values[i], accuracy: 1e-8 * ref.values[0], "seed \(seed)") }
+            XCTAssertLessThan(TopKEigensolver.residual(m, r.pairs), 1e-9)
+            // Warm start from the sum of the eigenvectors of a nearby matrix: fewer products.
+            var m2 = m
+            let e = symmetric(withSpectrum: (0..<n).map { _ in rng.uniform(-1e-4, 1e-4) }, seed: seed + 90)
+            for i in 0..<m2.data.count { m2.data[i] += e.data[i] }
+            var start = [Double](repeating: 0, count: n)
+            for i in 0..<8 { BLAS.axpy(1, r.pairs.vectors.row(i), &start) }
+            let r2 = try Lanczos.topK(dimension: n, k: 8, tolerance: 1e-10, start: start) { BLAS.gemm($0, m2) }
+            let ref2 = try SymmetricEigen.topK(m2, k: 8)
+            for i in 0..<8 { XCTAssertEqual(r2.pairs.values[i], ref2.values[i], accuracy: 1e-8 * ref2.values[0]) }
+            XCTAssertLessThan(TopKEigensolver.residual(m2, r2.pairs), 1e-9)
+            XCTAssertLessThan(r2.iterations, r.iterations, "seed \(seed)")
+        }
+        XCTAssertThrowsError(try Lanczos.topK(dimension: 5, k: 6) { $0 })
+        // A start vector that is an exact eigenvector (invariant subspace of dimension 1 < k):
+        // the iteration continues from a random orthogonal vector and still finds the top 3.
+        var d = Matrix(rows: 6, cols: 6)   // diag(6, …, 1)
+        for i in 0..<6 { d[i, i] = Double(6 - i) }
+        var e1 = [Double](repeating: 0, count: 6); e1[2] = 1
+        let r3 = try Lanczos.topK(dimension: 6, k: 3, tolerance: 1e-12, start: e1) { BLAS.gemm($0, d) }
+        XCTAssertEqual(r3.pairs.values[0], 6, accuracy: 1e-12); XCTAssertEqual(r3.pairs.values[2], 4, accuracy: 1e-12)
+    }
+}
