@@ -60,7 +60,7 @@ struct RecordCommand: ParsableCommand {
     var eigenTolerance: Double?
     @Flag(help: "Do not record the M-products (gram_residual, r_prime, r_prime_from_start) at every step (config key products: false).")
     var noProducts = false
-    @Option(help: "Also record every eigenvalue of M above X per step (LAPACK; eigenvalues_above_threshold, at most min(n, 64) stored, and their count; config key eigenvalue_threshold).")
+    @Option(help: "Also record every eigenvalue of M above X per step (LAPACK; eigenvalues_above_threshold, at most min(n, 64) stored, and their count; config key eigenvalue_threshold). Default: off.")
     var eigenvalueThreshold: Double?
     @Option(help: "Seed of the parameter initialization. \(defaults { "\($0.initSeed)" })")
     var seed: UInt64?
@@ -75,7 +75,7 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "Activation of the MLP: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")). \(defaults { RecordCommand.activationText($0.model) })")
     var activation: String?
 
-    @Option(help: "Fork: start from θ at STEP of the recording RUN (RUN@STEP; a checkpoint, or replayed from the one before and checked against the recorded residual). Its configuration is the base unless --preset/--config; /run@config records the source (file digest, run id, step).")
+    @Option(help: "Fork: start from θ at STEP of the recording RUN (RUN@STEP; a checkpoint, or replayed from the one before and checked against the recorded residual). Its configuration is the base unless --preset/--config; /run@config records the source (file digest, run id, step). Default: none (θ(0) from --seed).")
     var from: String?
 
     @Flag(help: "Continue an interrupted recording at --output from its last checkpoint.")
