@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -19,8 +18,8 @@ import pytest
 import eostrace as et
 from eostrace import format as ef
 
-jax = pytest.importorskip("jax", reason="jax is installed by scripts/install-deps.sh") if False else __import__("jax")
-import jax.numpy as jnp  # noqa: E402
+import jax  # scripts/install-deps.sh installs it (CPU wheels); missing → the tests fail, never skip
+import jax.numpy as jnp
 
 import eostrace.jax as ej  # noqa: E402
 
