@@ -8,7 +8,7 @@
 # 1. Corpus (WORKDIR/corpus): samples/*.h5 (real sample recordings), small recordings written
 #    during the run by the Swift writer (SWMR; non-SWMR earliest-format; one left by a writer
 #    killed with SIGKILL, status "running", SWMR marks set), one written by the Python writer
-#    (samples/python/eostrace_format.py, h5py), and the structural variants below.
+#    (the eostrace package in python/, h5py), and the structural variants below.
 # 2. Structural variants (scripts/fuzz_structural.py, h5py): wrong dtypes/ranks, swapped,
 #    missing and wrong-kind objects, link cycles, attribute corruption (format_version [9,0],
 #    bad model JSON, negative n, ...). Each is run through `eostrace validate`, `info`,
@@ -43,7 +43,7 @@ for _ in $(seq 100); do grep -q "^flushed .* 24$" "$WORK/killed.out" 2>/dev/null
 kill -9 $KP 2>/dev/null; wait $KP 2>/dev/null
 python3 - "$C/py-small.h5" <<'PY'
 import sys
-sys.path[:0] = ["samples/python", "Tests/python"]
+sys.path[:0] = ["python", "Tests/python"]
 import eostrace_format as ef, conftest
 ef.write_recording(sys.argv[1], software="h5py", software_version=ef.h5py.version.version,
                    **conftest.synthetic_run(n=7, d=3, k=3, T=25, p=11))

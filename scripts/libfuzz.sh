@@ -87,7 +87,7 @@ fi
 # the Python writer: a completed run with every optional series, a minimal one, a killed SWMR one.
 SEEDS="$OUT/seeds-$$"  # per run (two runs side by side would race on h5py's file locks)
 mkdir -p "$SEEDS"
-python3 - "$ROOT/samples/python" "$SEEDS" <<'PY'
+python3 - "$ROOT/python" "$SEEDS" <<'PY'
 import sys, numpy as np
 sys.path.insert(0, sys.argv[1])
 import eostrace_format as ef

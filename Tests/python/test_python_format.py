@@ -114,7 +114,8 @@ def test_swmr_writer_live_reader_and_hdf5_1_10(tmp_path):
 KILLED_WRITER = """
 import os, sys
 import numpy as np
-sys.path.insert(0, {pkg!r})
+sys.path.insert(0, {samples!r})
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname({samples!r})), "python"))  # the package
 import eostrace_format as ef
 from conftest import synthetic_run
 r = synthetic_run(n=5, k=2, T=10, p=4)
@@ -129,7 +130,7 @@ os._exit(0)  # like SIGKILL: no close, the file stays marked open for SWMR writi
 
 def test_killed_swmr_writer_file_is_readable(tmp_path):
     path = tmp_path / "killed.h5"
-    code = KILLED_WRITER.format(pkg=str(REPO_ROOT / "python"), path=str(path))
+    code = KILLED_WRITER.format(samples=str(REPO_ROOT / "samples" / "python"), path=str(path))
     proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     with pytest.raises(OSError, match="already open for write"):

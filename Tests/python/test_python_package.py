@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import zipfile
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -73,9 +72,12 @@ def test_sync_script_detects_a_stale_copy(tmp_path):
 def test_wheel_ships_the_schema_and_works_outside_the_repository(tmp_path, py_file):
     """The original bug: a copied helper failed with FileNotFoundError (schema path relative to the
     repository). Build the wheel, install it into a scratch directory, validate from elsewhere."""
+    import shutil
     wheel_dir = tmp_path / "wheel"
+    src = tmp_path / "src"  # build from a copy: setuptools leaves build/ and *.egg-info beside the sources
+    shutil.copytree(PKG, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "dist"))
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(wheel_dir), str(PKG)], capture_output=True, text=True, timeout=240)
+                           "-w", str(wheel_dir), str(src)], capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]
     wheels = list(wheel_dir.glob("eostrace-*.whl"))
     assert len(wheels) == 1

@@ -164,8 +164,9 @@ class RecordingWriter:
                  chunks: Mapping[str, Sequence[int]] | None = None,
                  compression: str | None = None, flush_each_batch: bool = True,
                  swmr: bool = False, allow_float32: bool = False, extra_attrs: Mapping | None = None,
-                 on_flush=None, lock: bool = True):
+                 on_flush=None, lock: bool = True, check_values: bool = True):
         self.schema = schema()
+        self.check_values = bool(check_values)
         self.allow_float32 = bool(allow_float32)
         self._converted: set = set()
         self._noted: set = set()
@@ -538,7 +539,7 @@ class RecordingWriter:
         if missing:
             raise ValueError(f"{self.path}: {', '.join(missing)}: missing at step {step}")
         rows = {q: self._coerce(q, values[q], step) for q in needed}
-        if coord == "/trajectory/step":
+        if coord == "/trajectory/step" and self.check_values:
             self._check_row(step, rows)
         self._last_step[coord] = step
         self._push(coord, step)

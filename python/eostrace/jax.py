@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
