@@ -305,3 +305,15 @@ def test_numpy_reads_the_recorders_products_like_swift(hover_run, eostrace_bin, 
                 _close(p[name][i + 1], nxt, f"{name} row {i + 1}", rel=1e-9, abs_=1e-12 * np.abs(nxt).max())
         checked += 1
     assert checked >= 100
+
+
+def test_recorded_solver_cost_is_summarized(default_short, eostrace_bin, tmp_path):
+    _, js, _ = _analyze(eostrace_bin, default_short, tmp_path, name="cost")
+    with h5py.File(default_short, "r") as f:
+        mv = f["trajectory"]["eigensolver_matvecs"][...].astype(float)
+        it = f["trajectory"]["eigensolver_iterations"][...].astype(float)
+        sec = f["trajectory"]["step_seconds"][...]
+    c = js["solver_cost"]
+    assert c["rows"] == len(mv) and c["matvecs_total"] == float(mv.sum())
+    assert c["iterations"]["median"] == float(np.median(it)) and c["iterations"]["max"] == float(it.max())
+    assert c["seconds_total"] == pytest.approx(float(sec.sum()), rel=1e-12)
