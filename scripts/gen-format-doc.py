@@ -170,7 +170,13 @@ A file written from Python (for example by your own training loop) can be analyz
 4. `/run/status` is a scalar fixed-length UTF-8 string dataset
    (`h5py.string_dtype("utf-8", 16)`), so that it can be rewritten in place.
 5. Integers are int64, reals float64, strings UTF-8 (h5py's `str` attributes are fine).
-6. Check the result: `eostrace validate run.h5` (exit 0 valid, 1 invalid, 2 unreadable)
+6. Format 1.1: give every dataset the `long_name` and `units` attributes its schema entry
+   lists (xarray labels plots from them; keep times in units `s`, which xarray does not turn
+   into timedeltas), set the root `Conventions` ("CF-1.8"), `title` and `history`, and state
+   `/run@loss_convention` with the matching `/run@gram_definition`. When your loop holds M(t),
+   write `gram_residual`, `r_prime` and `r_prime_from_start` (see the m_products convention):
+   `eostrace analyze` is then exact from the file alone.
+7. Check the result: `eostrace validate run.h5` (exit 0 valid, 1 invalid, 2 unreadable)
    or `eostrace_format.validate(path)` (a list of problems, empty when valid).
 
 ```python

@@ -2,11 +2,14 @@
 # Writes the real sample recordings with the project's own recorder (eostrace record):
 #   samples/fmnist-tanh-small.h5       Fashion-MNIST T-shirt (+1) vs Shirt (−1), n = 100, tanh MLP 784-16-16-1, η = 0.05
 #   samples/linear-synthetic-small.h5  synthetic data (Assumption 4.1), n = 60, d = 20, two-layer linear m = 100, η = 4.5
-# Each: 300 GD steps, top-2 eigenpairs of M every step, spectrum and Hessian sharpness every 50
+#   samples/fmnist-tanh-hover-small.h5 the hovering run, n = 50, η = 0.045, 800 steps (see samples/README.md)
+# The first two: 300 GD steps, top-2 eigenpairs of M every step, spectrum and Hessian sharpness every 50
 # steps, θ checkpoints every 100 (replayable: `eostrace analyze` rebuilds the exact M), then
-# h5repack -f GZIP=6 (lossless; keeps dimension scales) to stay under 2 MB.
+# h5repack -f SHUF -f GZIP=9 (lossless; keeps dimension scales) to stay near 2 MB. Format 1.1: the
+# M-products and the solver cost are recorded at every step (the default of `record`).
 # Deterministic: single-threaded BLAS; re-running on a machine with the same OpenBLAS kernels
 # (samples/blas-core.txt) gives identical numbers (tested in CLITests).
+# The synthetic sample (samples/synthetic-small.h5) is written by `eostrace-dev make-sample`.
 # Usage: scripts/make-samples.sh [OUTDIR]   (env: EOSTRACE_BIN, default .build/debug/eostrace;
 #                                           EOSTRACE_DEV_BIN, default .build/debug/eostrace-dev)
 set -euo pipefail
@@ -31,15 +34,19 @@ cat > "$TMP/linear.json" <<'JSON'
  "init_seed": 0, "init_scale": 0.1, "learning_rate": 4.5, "steps": 300}
 JSON
 "$BIN" record --config "$TMP/linear.json" "${COMMON[@]}" -o "$TMP/linear.h5" > "$TMP/linear.txt"
+# The hovering run (samples/README.md): n = 50, 800 steps, no spectrum or Hessian.
+"$BIN" record --preset fmnist-tanh --n 50 --widths 16,16 --k 2 --lr 0.045 --steps 800 --checkpoint-every 400 \
+    --spectrum-every 0 --hessian-every 0 --cross-check-every 50 --compression 6 --batch-steps 64 --quiet --force \
+    -o "$TMP/hover.h5" > "$TMP/hover.txt"
 
 # The numbers are bit-reproducible only with the same OpenBLAS kernels (chosen per CPU at run
 # time); the test that re-records the samples checks bit for bit only on a matching machine.
 "$DEV" blas-core > "$OUT/blas-core.txt"
 
-for pair in "fmnist:fmnist-tanh-small" "linear:linear-synthetic-small"; do
+for pair in "fmnist:fmnist-tanh-small" "linear:linear-synthetic-small" "hover:fmnist-tanh-hover-small"; do
     src="${pair%%:*}"; dst="$OUT/${pair##*:}.h5"
     rm -f "$dst"
-    h5repack -f GZIP=6 "$TMP/$src.h5" "$dst"
+    h5repack -f SHUF -f GZIP=9 "$TMP/$src.h5" "$dst"
     "$BIN" validate "$dst" >/dev/null
     printf '%s: %s bytes; %s\n' "$dst" "$(stat -c %s "$dst")" \
         "$(grep -E '^(eos_first_crossing|eos_cycles|max_sharpness)' "$TMP/$src.txt" | tr '\n' ' ')"

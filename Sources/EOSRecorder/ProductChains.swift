@@ -44,8 +44,16 @@ public struct ProductChains: Sendable {
 
     /// The products of step t (D = D(t), v1 = v1(t) unit, M = M(t)), and the state for t + 1.
     public mutating func step(residual d: [Double], v1: [Double], sharpness: Double, gram m: Matrix) -> StepProducts {
+        precondition(m.rows == d.count && m.cols == d.count, "ProductChains.step: shapes")
+        return try! step(residual: d, v1: v1, sharpness: sharpness, applyGram: { BLAS.symmetricProducts(m, $0) })
+    }
+
+    /// The same with M given as an operator: `applyGram(V)` returns the rows (M vᵢ)ᵀ of the r × n
+    /// block V (r = 2 or 3; matrix-free recorders). Throws what `applyGram` throws, or a shape error.
+    public mutating func step(residual d: [Double], v1: [Double], sharpness: Double,
+                              applyGram: (Matrix) throws -> Matrix) throws -> StepProducts {
         let n = d.count
-        precondition(v1.count == n && m.rows == n && m.cols == n, "ProductChains.step: shapes")
+        precondition(v1.count == n, "ProductChains.step: shapes")
         let restart = Self.isRestart(sharpness: sharpness, previous: lastSharpness, learningRate: learningRate)
         let needR = restart || fromStart == nil || rPrime == nil
         let r = needR ? BLAS.projectOff(d, unit: v1) : []
@@ -54,7 +62,12 @@ public struct ProductChains: Sendable {
         let shared = current == start
         var rows = d + BLAS.projectOff(start, unit: v1)
         if !shared { rows += BLAS.projectOff(current, unit: v1) }
-        let images = BLAS.symmetricProducts(m, Matrix(rows: shared ? 2 : 3, cols: n, data: rows))
+        let block = Matrix(rows: shared ? 2 : 3, cols: n, data: rows)
+        let images = try applyGram(block)
+        guard images.rows == block.rows && images.cols == n && images.isFinite else {
+            throw RecorderError.shapeMismatch(object: "Gram operator result", expected: "\(block.rows) × \(n) finite values",
+                                              got: "\(images.rows) × \(images.cols)")
+        }
         let md = Array(images.data[0..<n])
         var nextStart = start
         BLAS.axpy(-learningRate, Array(images.data[n..<(2 * n)]), &nextStart)

@@ -91,19 +91,31 @@ public final class Recorder {
     }
 
     /// Records step `step` given the top-k eigenpairs of M (values descending, vectors k × n as rows).
+    /// Records step `step` given the top-k eigenpairs of M and M as an operator (matrix-free
+    /// training loops): `applyGram(V)` returns the rows (M vᵢ)ᵀ of the r × n block V. The
+    /// M-products are computed with it (2 or 3 vectors per step); the solver cost is −1 (unknown).
+    public func record(step: Int, residual: [Double], outputs: [Double]? = nil, outputNormSquared: Double,
+                       eigenvalues: [Double], eigenvectors: Matrix, applyGram: (Matrix) throws -> Matrix) throws {
+        try withoutActuallyEscaping(applyGram) { op in
+            try record(step: step, residual: residual, outputs: outputs, outputNormSquared: outputNormSquared,
+                       eigenvalues: eigenvalues, eigenvectors: eigenvectors, gram: nil, apply: op, cost: (-1, -1))
+        }
+    }
+
     /// Without a Gram matrix no M-products can be computed: a `Recorder` that records them
     /// (the default of the file-writing init) refuses this call; create it with `products: false`.
     public func record(step: Int, residual: [Double], outputs: [Double]? = nil, outputNormSquared: Double,
                        eigenvalues: [Double], eigenvectors: Matrix) throws {
         if chains != nil {
-            throw RecorderError.invalidConfig(source: "Recorder", problem: "this recorder records the M-products, which need M: pass gram: (or create it with products: false)")
+            throw RecorderError.invalidConfig(source: "Recorder", problem: "this recorder records the M-products, which need M: pass gram: or applyGram: (or create it with products: false)")
         }
         try record(step: step, residual: residual, outputs: outputs, outputNormSquared: outputNormSquared,
-                   eigenvalues: eigenvalues, eigenvectors: eigenvectors, gram: nil, cost: (-1, -1))
+                   eigenvalues: eigenvalues, eigenvectors: eigenvectors, gram: nil, apply: nil, cost: (-1, -1))
     }
 
     private func record(step: Int, residual: [Double], outputs: [Double]?, outputNormSquared: Double,
-                        eigenvalues: [Double], eigenvectors: Matrix, gram: Matrix?, cost: (Int64, Int64)) throws {
+                        eigenvalues: [Double], eigenvectors: Matrix, gram: Matrix?,
+                        apply: ((Matrix) throws -> Matrix)? = nil, cost: (Int64, Int64)) throws {
         guard !finished else { throw RecorderError.invalidConfig(source: "Recorder", problem: "record after finish") }
         if !SeriesInvariants.isIncreasing(lastStep.map(Int64.init), then: Int64(step)), let last = lastStep {
             throw RecorderError.shapeMismatch(object: "step", expected: "a step > \(last)", got: "\(step)")
@@ -126,8 +138,15 @@ public final class Recorder {
         var row = StepRow(step: step, loss: BLAS.dot(residual, residual) / Double(n), residual: residual, outputs: F,
                           outputNormSquared: outputNormSquared, eigenvalues: eigenvalues, eigenvectors: v,
                           dtf: BLAS.dot(residual, F))
-        if chains != nil, let gram {
-            row.products = chains!.step(residual: residual, v1: v.row(0), sharpness: eigenvalues[0], gram: gram)
+        if chains != nil {
+            if let gram {
+                row.products = chains!.step(residual: residual, v1: v.row(0), sharpness: eigenvalues[0], gram: gram)
+            } else if let apply {
+                // On a copy: a failing operator leaves the chains as they were.
+                var ch = chains!
+                row.products = try ch.step(residual: residual, v1: v.row(0), sharpness: eigenvalues[0], applyGram: apply)
+                chains = ch
+            }
         }
         let now = Date()
         row.cost = StepCost(iterations: cost.0, matvecs: cost.1, seconds: now.timeIntervalSince(stepStart))

@@ -100,13 +100,13 @@ public final class Trainer {
         self.chains = config.recordsProducts ? ProductChains(learningRate: config.learningRate) : nil
     }
 
+    /// Turns the M-products off (a resumed file that has none).
+    public func disableProducts() { chains = nil; resumeChains = nil }
+
     /// For a resume from the checkpoint at step c whose row is recorded: the recorded `r_prime`
     /// and `r_prime_from_start` at c, D(c), v1(c), Λ(c) and Λ(c−1) (nil when c is the first
     /// recorded step). Without this call a resumed run with products cannot continue its chains
     /// and `run` throws.
-    /// Turns the M-products off (a resumed file that has none).
-    public func disableProducts() { chains = nil; resumeChains = nil }
-
     public func continueChains(rPrime: [Double], fromStart: [Double], residual: [Double], v1: [Double],
                                sharpness: Double, previousSharpness: Double?) {
         resumeChains = (rPrime, fromStart, residual, v1, sharpness, previousSharpness)
@@ -320,14 +320,16 @@ public final class Trainer {
     /// Per-step costs for the benchmark, measured on `steps` steps from θ with the two kinds of
     /// step interleaved (medians, robust to a shared machine): a plain GD step (loss and gradient
     /// only), and a fully recorded step (evaluate with the exact M and λ_max(M_A), warm top-k,
-    /// signs, hand-off to a sink) — exactly the per-step work of `run` without the cadenced extras.
+    /// signs, the M-products unless `config.products` is false, hand-off to a sink) — exactly the
+    /// per-step work of `run` without the cadenced extras.
     public static func benchmark(config: RunConfig, evaluator: ModelEvaluator, theta: [Double], steps: Int) throws
-        -> (plain: Double, recorded: Double, eigenIterations: Double, evaluate: Double, eigensolver: Double) {
+        -> (plain: Double, recorded: Double, eigenIterations: Double, evaluate: Double, eigensolver: Double, products: Double) {
         var thA = theta, thB = theta
         let solver = TopKEigensolver(k: config.k, options: TopKOptions(tolerance: config.eigenTolerance))
         let sink = MemorySink(keep: false)
         var previous: Matrix?
-        var plain: [Double] = [], recorded: [Double] = [], evals: [Double] = [], eigs: [Double] = []
+        var chains = config.recordsProducts ? ProductChains(learningRate: config.learningRate) : nil
+        var plain: [Double] = [], recorded: [Double] = [], evals: [Double] = [], eigs: [Double] = [], prods: [Double] = []
         var iterations = 0
         for t in 0..<steps {
             let t0 = Date()
@@ -340,9 +342,17 @@ public final class Trainer {
             EigenvectorSigns.apply(&v, previous: previous)
             previous = v
             let t3 = Date()
-            try sink.append(StepRow(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
-                                       outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values, eigenvectors: v,
-                                       dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness, gradNorm: ev.gradientNorm))
+            var row = StepRow(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
+                              outputNormSquared: ev.outputNormSquared, eigenvalues: r.pairs.values, eigenvectors: v,
+                              dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness, gradNorm: ev.gradientNorm)
+            let tp = Date()
+            if chains != nil {
+                row.products = chains!.step(residual: ev.residual, v1: v.row(0), sharpness: r.pairs.values[0], gram: ev.gram!)
+            }
+            prods.append(Date().timeIntervalSince(tp))
+            row.cost = StepCost(iterations: Int64(r.iterations), matvecs: Int64(solver.matvecCount(of: r, n: ev.gram!.rows)),
+                                seconds: Date().timeIntervalSince(t1))
+            try sink.append(row)
             BLAS.axpy(-config.learningRate, ev.gradient, &thB)
             let t4 = Date()
             iterations += r.iterations
@@ -350,7 +360,7 @@ public final class Trainer {
             evals.append(t2.timeIntervalSince(t1)); eigs.append(t3.timeIntervalSince(t2))
         }
         func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
-        return (median(plain), median(recorded), Double(iterations) / Double(steps), median(evals), median(eigs))
+        return (median(plain), median(recorded), Double(iterations) / Double(steps), median(evals), median(eigs), median(prods))
     }
 
     /// Wall time per step of whole runs from θ, no cadenced extras (`steps` steps each, three

@@ -166,8 +166,11 @@ public struct AnalysisResults: Sendable, Equatable {
                 try ds.attachScale(scale, axis: 0)
             }
             try ds.write(values)
+            let spec = TrajectorySchema.current.dataset("/analysis/" + name)
             if let doc = longNames[name] { try ds.setAttribute("long_name", doc) }
+            if let units = spec?.units { try ds.setAttribute("units", units) }
         }
+        try TrajectoryWriter.label(scale, path: "/analysis/step")
         try put("phase", phase)
         try put("c1", c1)
         try put("r_norm_sq", rNormSq)

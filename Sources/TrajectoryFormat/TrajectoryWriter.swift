@@ -176,13 +176,22 @@ public final class TrajectoryWriter {
         return "\(time) \(metadata.software) \(metadata.softwareVersion): \(command)"
     }
 
-    /// `old` with `line` appended, cut to fit `historyCapacity` bytes (oldest lines dropped first).
+    /// Longest `history` line kept (bytes; longer command lines end in "…").
+    static let historyLineCapacity = 960
+
+    /// `old` with `line` appended, each line at most `historyLineCapacity` bytes, the whole under
+    /// `historyCapacity` bytes: the first line (the creating command) stays, the oldest of the
+    /// others are dropped first.
     static func appendingHistory(_ old: String, _ line: String) -> String {
-        var lines = old.split(separator: "\n").map(String.init) + [line]
-        while lines.count > 1 && lines.joined(separator: "\n").utf8.count >= historyCapacity { lines.removeFirst() }
-        var text = lines.joined(separator: "\n")
-        while text.utf8.count >= historyCapacity { text.removeLast() }
-        return text
+        func cut(_ s: String) -> String {
+            guard s.utf8.count > historyLineCapacity else { return s }
+            var t = s
+            while t.utf8.count > historyLineCapacity - 3 { t.removeLast() }
+            return t + "…"
+        }
+        var lines = (old.split(separator: "\n").map(String.init) + [line]).map(cut)
+        while lines.count > 2 && lines.joined(separator: "\n").utf8.count >= historyCapacity { lines.remove(at: 1) }
+        return lines.joined(separator: "\n")
     }
 
     /// Writes `/run@eigensolver_check`: in place when it was reserved (or written so before).

@@ -10,6 +10,18 @@ import HDF5Kit
 /// - `eigenvalues_above_threshold` holds, per row, min(count, capacity) values strictly above
 ///   `/run@eigenvalue_threshold`, descending, then NaN only; counts are ≥ 0; the attribute exists.
 extension Run {
+    /// `/run@gram_definition`, when present, is the one `/run@loss_convention` implies (absent
+    /// convention: mean_squared_error).
+    mutating func checkConventionAttributes() {
+        guard let run = try? file.group("/run"), run.hasAttribute("gram_definition"),
+              let def = try? run.stringAttribute("gram_definition") else { return }
+        let name = run.hasAttribute("loss_convention") ? (try? run.stringAttribute("loss_convention")) : LossConvention.meanSquaredError.rawValue
+        guard let name, let convention = LossConvention(rawValue: name) else { return }  // bad values: checkAttributes
+        if def != convention.gramDefinition {
+            problem("/run@gram_definition", "is '\(def)', but /run@loss_convention '\(name)' means '\(convention.gramDefinition)'")
+        }
+    }
+
     /// Absolute-or-relative closeness of two rows: max|a − b| ≤ tol · max(scale, tiny).
     static func maxAbsDiff(_ a: ArraySlice<Double>, _ b: [Double]) -> Double {
         var m = 0.0

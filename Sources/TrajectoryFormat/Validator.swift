@@ -100,6 +100,7 @@ struct Run {
         checkEigenRows()
         checkProductChains()
         checkAboveThreshold()
+        checkConventionAttributes()
         checkDimensionScaleNames()
         checkUndeclaredDatasets()
     }

@@ -13,6 +13,7 @@ struct EOSTraceDev: ParsableCommand {
             FuzzCommand.self,
             BenchWriteCommand.self,
             BenchRecordCommand.self,
+            BenchProductsCommand.self,
             MakeSampleCommand.self,
             BLASCoreCommand.self,
             SyntheticWriterCommand.self,

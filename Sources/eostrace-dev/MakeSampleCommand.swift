@@ -19,6 +19,9 @@ struct MakeSampleCommand: ParsableCommand {
             let cadences = "{\"step\":1,\"spectrum\":10,\"hessian\":10,\"checkpoint\":50,\"gram\":100}"
             var meta = syn.metadata(softwareVersion: EOSTraceDev.configuration.version, cadences: cadences)
             meta.created = "2026-01-01T00:00:00Z"
+            // No M-products (format 1.1): the synthetic D(t) is not a GD trajectory of its M(t), so
+            // recorded products would make the file's first-order check D(t+1) − D(t) ≈ −ηM(t)D(t)
+            // fail by construction. The real recordings (scripts/make-samples.sh) carry them.
             let w = try TrajectoryWriter(path: out, metadata: meta, X: .stored(values: syn.X, d: syn.d), Y: syn.Y,
                                          options: WriterOptions.all.with(batch: 64))
             for t in 0..<Int64(steps) {

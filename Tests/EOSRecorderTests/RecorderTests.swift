@@ -34,7 +34,8 @@ final class TrainerTests: XCTestCase {
         defer { ra.close(); rb.close() }
         XCTAssertEqual(try ra.steps(), try rb.steps(), file: file, line: line)
         for s in ["loss", "residual", "outputs", "output_norm_sq", "dtf", "grad_norm", "sharpness", "eigenvalues",
-                  "output_layer_sharpness"] {
+                  "output_layer_sharpness", "gram_residual", "r_prime", "r_prime_from_start", "eigensolver_iterations",
+                  "eigensolver_matvecs"] {
             XCTAssertEqual(try ra.read(s), try rb.read(s), "series \(s) differs", file: file, line: line)
         }
         let va = try ra.eigenvectors().values, vb = try rb.eigenvectors().values

@@ -364,3 +364,35 @@ def test_ulimit_f_gives_one_line(eostrace_bin, tmp_path):
     # open; an SWMR reader (h5py) reads it, and its status is not "completed".
     status, _ = rows(out)
     assert status != "completed"
+
+
+# --- issue 12: the M-product chains continue exactly across a resume --------------------------------
+
+CHAIN_RUN = ["record", "--preset", "fmnist-tanh", "--n", "60", "--widths", "16,16", "--lr", "0.12", "--steps", "150",
+             "--checkpoint-every", "20", "--spectrum-every", "0", "--batch-steps", "8", "--pipeline", "off", "--quiet"]
+
+
+@pytest.mark.parametrize("sig,k", [("SIGINT", 400), ("SIGKILL", 500)])
+def test_resume_continues_product_chains_exactly(eostrace_bin, tmp_path, sig, k):
+    ref_path = tmp_path / "ref.h5"
+    assert run(eostrace_bin, *CHAIN_RUN, "-o", ref_path).returncode == 0
+    with h5py.File(ref_path, "r") as f:
+        t = f["trajectory"]
+        lam, eta = t["sharpness"][:], f["run"].attrs["learning_rate"]
+        rp, rs = t["r_prime"][:], t["r_prime_from_start"][:]
+    above = lam > 2 / eta
+    restarts = [i for i in range(len(lam)) if above[i] and (i == 0 or not above[i - 1])]
+    assert len(restarts) >= 2, restarts
+    out = tmp_path / "cut.h5"
+    p = traced(eostrace_bin, [*CHAIN_RUN, "-o", out], inject=f"pwrite64:signal={sig}:when={k}")
+    assert p.returncode != 0, p.stderr
+    with h5py.File(out, "r", libver="latest", swmr=True) as f:
+        cut_rows = f["trajectory/step"].shape[0]
+        ck = f["trajectory/checkpoint_step"][:]
+    # The cut is after the first restart, where the two chains already differ.
+    assert restarts[0] < ck[-1] < 150 and cut_rows < 151, (restarts, ck, cut_rows)
+    assert np.abs(rp[ck[-1]] - rs[ck[-1]]).max() > 0
+    p2 = run(eostrace_bin, "record", "-o", out, "--resume", "--quiet")
+    assert p2.returncode == 0, p2.stderr
+    d = run(eostrace_bin, "diff", ref_path, out)
+    assert d.returncode == 0, d.stdout + d.stderr
