@@ -46,8 +46,10 @@ timed() {
 }
 for _ in $(seq "$RUNS"); do timed "$WORK/products.times"; done
 cp "$WORK/last.json" "$WORK/products.json"
-for _ in $(seq "$VERIFY_RUNS"); do timed "$WORK/verify.times" --verify-replay; done
-cp "$WORK/last.json" "$WORK/verify.json"
+if (( VERIFY_RUNS > 0 )); then
+    for _ in $(seq "$VERIFY_RUNS"); do timed "$WORK/verify.times" --verify-replay; done
+    cp "$WORK/last.json" "$WORK/verify.json"
+fi
 if [[ -n "${NUMPY:-}" ]]; then
     /usr/bin/time -f "%e %U %S %M" -o "$WORK/numpy.times" python3 scripts/bench_analyze_reference.py "$RUN" --json "$WORK/numpy.json" > /dev/null
 fi
@@ -61,13 +63,20 @@ def times(name):
     med = lambda i: statistics.median(r[i] for r in rows)
     return {"wall": med(0), "cpu": statistics.median(r[1] + r[2] for r in rows), "rss_mb": max(r[3] for r in rows) / 1024,
             "walls": [r[0] for r in rows]}
-p, v = times("products"), times("verify")
-pj, vj = (json.load(open(f"{work}/{n}.json")) for n in ("products", "verify"))
+p = times("products")
+pj = json.load(open(f"{work}/products.json"))
+have_v = os.path.exists(f"{work}/verify.times")
+if have_v:
+    v = times("verify")
+    vj = json.load(open(f"{work}/verify.json"))
 print(f"recording: {run}; {pj['run']['rows']} steps, n={pj['run']['n']}, k={pj['run']['k']}, "
       f"{os.path.getsize(run) / 1e6:.0f} MB; load average {load}")
 print(f"M (products run): {pj['gram']['label']}")
 print(f"analyze with products:   median wall {p['wall']:7.2f} s  cpu {p['cpu']:7.2f} s  peak RSS {p['rss_mb']:6.0f} MB"
       f"  (runs: {', '.join(f'{w:.2f}' for w in p['walls'])}; target <= 5 s wall)")
+if not have_v:
+    print("(VERIFY_RUNS=0: no replay-verified run)")
+    sys.exit(0)
 print(f"analyze --verify-replay: median wall {v['wall']:7.2f} s  cpu {v['cpu']:7.2f} s  peak RSS {v['rss_mb']:6.0f} MB")
 print(f"ratio replay-verified / products: wall {v['wall'] / p['wall']:7.1f}x  cpu {v['cpu'] / max(p['cpu'], 1e-9):7.1f}x")
 ver = vj["gram"].get("verification") or {}

@@ -164,7 +164,9 @@ extension ProductSource {
         let rs = try source(RecordedProducts.rPrimeFromStart)
         guard g != nil || rp != nil || rs != nil else { return nil }
         var linear: (x: [Double], d: Int, width: Int)?
-        if modelKind == "two_layer_linear", let x = try reader.X(),
+        if modelKind == "two_layer_linear",
+           // X stored, or only referenced and rebuilt from the stored configuration (digest checked).
+           let x = try reader.X() ?? (try? StoredRun.inputs(reader: reader).data),
            let data = reader.metadata.model.data(using: .utf8),
            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
            let width = obj["width"] as? Int, reader.d > 0, x.count == reader.n * reader.d {

@@ -28,6 +28,13 @@ extension AnalysisResult {
             }
             if v.intervals.count > maxIntervals { out.append("  … \(v.intervals.count - maxIntervals) more intervals (see --json)") }
         }
+        if let c = solverCost {
+            var parts: [String] = []
+            if let i = c.iterations { parts.append("eigensolver iterations median \(g(i.median)), max \(g(i.max))") }
+            if let m = c.matvecs { parts.append("matvecs median \(g(m.median)) (total \(g(c.matvecsTotal ?? .nan)))") }
+            if let s = c.stepSeconds { parts.append("step time median \(g(s.median)) s (total \(g(c.secondsTotal ?? .nan)) s)") }
+            out.append("Recorded cost per step: " + parts.joined(separator: "; "))
+        }
         if let w = conventions?.warning { out.append("WARNING (conventions): \(w)") }
         return out
     }

@@ -22,6 +22,18 @@ public struct AnalysisResult: Codable, Equatable, Sendable {
     /// The stated conventions checked against the data (`TrajectoryFormat.ConventionCheck`);
     /// nil when not run (an in-memory input).
     public var conventions: ConventionCheckResult?
+    /// The recorded per-step solver cost (format 1.1), over the analyzed rows; nil when not recorded.
+    public var solverCost: SolverCost?
+}
+
+/// Per-step cost the recorder logged: eigensolver iterations, matrix–vector products, wall time.
+public struct SolverCost: Codable, Equatable, Sendable {
+    public var rows: Int
+    public var iterations: Distribution?
+    public var matvecs: Distribution?
+    public var matvecsTotal: Double?
+    public var stepSeconds: Distribution?
+    public var secondsTotal: Double?
 }
 
 public struct RunInfo: Codable, Equatable, Sendable {

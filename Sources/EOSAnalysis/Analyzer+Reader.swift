@@ -71,6 +71,15 @@ extension Analyzer {
         if let r = selection.replay { result.gram.replay = r.report }
         // Conventions are checked, not trusted (on the recording's first steps).
         result.conventions = try ConventionCheck.run(reader: reader)
+        let costRows = (rows ?? 0..<input.count)
+        let it = try reader.costSeries(RecordedProducts.eigensolverIterations, rows: costRows)
+        let mv = try reader.costSeries(RecordedProducts.eigensolverMatvecs, rows: costRows)
+        let sec = try reader.costSeries(RecordedProducts.stepSeconds, rows: costRows)
+        if it != nil || mv != nil || sec != nil {
+            result.solverCost = SolverCost(rows: costRows.count, iterations: it.map(Distribution.init),
+                                           matvecs: mv.map(Distribution.init), matvecsTotal: mv?.reduce(0, +),
+                                           stepSeconds: sec.map(Distribution.init), secondsTotal: sec?.reduce(0, +))
+        }
         return AnalyzedRecording(input: input, result: result, gramNote: selection.note)
     }
 

@@ -75,7 +75,6 @@ public enum ConventionCheck {
     public static func run(steps: [Int64], loss: [Double], residual: [Double], gramResidual: [Double]?,
                            dtf: [Double], outputNormSq: [Double], learningRate eta: Double, n: Int,
                            outputs c: Int = 1, convention: String?, file: String) -> ConventionCheckResult {
-        let t = steps.count
         var kind = LossConventionKind.sumOverN
         if let convention {
             guard let k = LossConventionKind.parse(convention) else {
@@ -89,6 +88,17 @@ public enum ConventionCheck {
         }
         let scale = kind.lossScale(outputs: c)
         let nd = Double(n)
+        // Only the steps before any sign of divergence: the relations are first-order, and a run
+        // that blows up (loss non-finite or 100× its start) leaves them by its own dynamics.
+        var usable = 0
+        while usable < min(steps.count, earlyPairs + 1) {
+            let i = usable
+            let finite = loss[i].isFinite && dtf[i].isFinite && outputNormSq[i].isFinite
+                && !(0..<n).contains { !residual[i * n + $0].isFinite } && (gramResidual.map { g in !(0..<n).contains { !g[i * n + $0].isFinite } } ?? true)
+            if !finite || (i > 0 && loss[i] > 100 * max(loss[0], .leastNormalMagnitude)) { break }
+            usable += 1
+        }
+        let t = usable
         var lossRatios: [Double] = []
         for i in 0..<min(t, earlyPairs + 1) {
             var s = 0.0
@@ -123,7 +133,7 @@ public enum ConventionCheck {
         }
         let lossFactor = median(lossRatios)
         let rFactor = rFactors.isEmpty ? nil : median(rFactors)
-        let rConstant = !rFits.isEmpty && median(rFits) < 0.3
+        let rConstant = rFits.count >= 3 && median(rFits) < 0.3
         let aFactor = aFactors.isEmpty ? nil : median(aFactors)
         let aConstant = aFactors.count >= 3 && spread(aFactors) < 0.25
         var result = ConventionCheckResult(convention: kind.rawValue, lossFactor: lossFactor, residualFactor: rFactor,

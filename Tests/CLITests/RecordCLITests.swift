@@ -36,11 +36,11 @@ final class RecordCLITests: XCTestCase {
         let r = try TrajectoryReader(path: path)
         XCTAssertNil(try r.X(), "X should be referenced, not stored")
         r.close()
-        let a = try run(["analyze", path, "--json", "--quiet"])
+        let a = try run(["analyze", path, "--json", "--quiet", "--gram", "replay"])   // replay, not the recorded products
         XCTAssertEqual(a.code, 0, a.stderr)
         let json = try JSONSerialization.jsonObject(with: Data(a.stdout.utf8)) as? [String: Any]
         let gram = json?["gram"] as? [String: Any]
-        XCTAssertEqual(gram?["source"] as? String, "exact", a.stdout.prefix(400).description)
+        XCTAssertEqual(gram?["source"] as? String, "replay_within_tolerance", a.stdout.prefix(400).description)
         let replay = gram?["replay"] as? [String: Any]
         XCTAssertEqual(replay?["within_tolerance"] as? Bool, true)
         XCTAssertEqual((replay?["max_relative_drift_residual"] as? Double) ?? 1, 0, accuracy: 1e-9)

@@ -277,3 +277,43 @@ def test_bad_products_get_one_line_errors(numpy_products, eostrace_bin, tmp_path
         assert proc.returncode != 0 and proc.stdout == ""
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and str(bad) in lines[0] and expect in lines[0], proc.stderr
+
+
+def test_numpy_reads_the_recorders_products_like_swift(hover_run, eostrace_bin, tmp_path):
+    """On the recorder's own products: numpy from the file alone equals Swift per step, and the
+    recorded chains obey R′(t+1) = (I − ηM(I − v1v1ᵀ))R′(t) and gram_residual = M D with the
+    numpy replay's M where that replay is at round-off (the first checkpoint interval)."""
+    path, _ = hover_run
+    sw, js, _ = _analyze(eostrace_bin, path, tmp_path, name="numpy-reads")
+    rec = ref.load(path)
+    p = ref.products_analysis(path, rec)
+    for c in M_COLUMNS:
+        _close(sw[c], p[c], c, rel=1e-12, abs_=1e-14)
+    replay = ref.ReplayGram(rec)
+    v1 = rec.v1
+    checked = 0
+    for i in range(0, 150):
+        M = replay(i)
+        if replay.drift[i] > 1e-12:
+            break
+        _close(p["gram_residual"][i], M @ rec.D[i], f"gram_residual row {i}", rel=1e-9, abs_=1e-12 * np.abs(M @ rec.D[i]).max())
+        for name in ("r_prime", "r_prime_from_start"):
+            x = p[name][i]
+            nxt = x - rec.eta * (M @ (x - v1[i] * (v1[i] @ x)))
+            restart = rec.lam[i + 1] > 2 / rec.eta and rec.lam[i] <= 2 / rec.eta and name == "r_prime"
+            if not restart:
+                _close(p[name][i + 1], nxt, f"{name} row {i + 1}", rel=1e-9, abs_=1e-12 * np.abs(nxt).max())
+        checked += 1
+    assert checked >= 100
+
+
+def test_recorded_solver_cost_is_summarized(default_short, eostrace_bin, tmp_path):
+    _, js, _ = _analyze(eostrace_bin, default_short, tmp_path, name="cost")
+    with h5py.File(default_short, "r") as f:
+        mv = f["trajectory"]["eigensolver_matvecs"][...].astype(float)
+        it = f["trajectory"]["eigensolver_iterations"][...].astype(float)
+        sec = f["trajectory"]["step_seconds"][...]
+    c = js["solver_cost"]
+    assert c["rows"] == len(mv) and c["matvecs_total"] == float(mv.sum())
+    assert c["iterations"]["median"] == float(np.median(it)) and c["iterations"]["max"] == float(it.max())
+    assert c["seconds_total"] == pytest.approx(float(sec.sum()), rel=1e-12)

@@ -588,3 +588,29 @@ def bench_summary(path, replay=True) -> dict:
     if rec.output_layer_sharpness is not None:
         out["output_layer_ratio"] = dist(rec.output_layer_sharpness / rec.lam)
     return out
+
+
+# ---------------------------------------------------------------- format 1.1: the recorded M-products
+
+def products_analysis(path, rec: Optional[Recording] = None) -> dict:
+    """The M-dependent per-row series computed from a recording's M-products alone (no M):
+    first-order error ‖ΔD + η·gram_residual‖/‖ΔD‖ at consecutive pairs and the R′ errors
+    ‖R − r_prime‖, ‖R − r_prime_from_start‖ (and relative to ‖R‖). NaN where undefined."""
+    rec = rec or load(path)
+    with h5py.File(path, "r") as f:
+        tr = f["trajectory"]
+        g = tr["gram_residual"][: rec.T]
+        rp = tr["r_prime"][: rec.T]
+        rs = tr["r_prime_from_start"][: rec.T]
+    cons = consecutive_pairs(rec.steps)
+    _, R, rnorm, _ = decompose(rec.D, rec.v1)
+    first = np.full(rec.T, np.nan)
+    for i in np.nonzero(cons)[0]:
+        step = rec.D[i + 1] - rec.D[i]
+        first[i] = np.linalg.norm(step + rec.eta * g[i]) / np.linalg.norm(step)
+    e_p = np.linalg.norm(R - rp, axis=1)
+    e_s = np.linalg.norm(R - rs, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"first_order_error": first, "r_prime_error": e_p, "r_prime_error_from_start": e_s,
+                "r_prime_rel_error": e_p / rnorm, "r_prime_rel_error_from_start": e_s / rnorm,
+                "gram_residual": g, "r_prime": rp, "r_prime_from_start": rs}
