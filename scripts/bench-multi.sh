@@ -23,30 +23,38 @@ echo "## one core (EOSTRACE_BLAS_THREADS=1)"
 EOSTRACE_BLAS_THREADS=1 "$DEV" bench-multi --n "$N" --steps "$STEPS" --dump "$TMP/start" | tee "$TMP/one.txt"
 echo "## one core, solver preconditioned by the output layer's term (--precondition 1.05)"
 EOSTRACE_BLAS_THREADS=1 "$DEV" bench-multi --n "$N" --steps "$STEPS" --precondition 1.05 | tee "$TMP/pre.txt"
-echo "## two cores (EOSTRACE_BLAS_THREADS=2)"
+echo "## one core, Lanczos solver (one vector per product, start = sum of the previous eigenvectors)"
+EOSTRACE_BLAS_THREADS=1 "$DEV" bench-multi --n "$N" --steps "$STEPS" --lanczos --verify | tee "$TMP/lan.txt"
+echo "## two cores (EOSTRACE_BLAS_THREADS=2), block solver"
 EOSTRACE_BLAS_THREADS=2 "$DEV" bench-multi --n "$N" --steps "$STEPS" | tee "$TMP/two.txt"
+echo "## two cores, Lanczos"
+EOSTRACE_BLAS_THREADS=2 "$DEV" bench-multi --n "$N" --steps "$STEPS" --lanczos | tee "$TMP/twolan.txt"
 echo "## peer: scipy eigsh on numpy HVPs, one core (OPENBLAS_NUM_THREADS=1)"
 OPENBLAS_NUM_THREADS=1 python3 scripts/bench-multi.py "$TMP/start" --steps "$PEER_STEPS" | tee "$TMP/peer.txt"
 if [ "${SKIP_5000:-0}" != 1 ]; then
     echo "## memory at n = 5000 (matrix-free), one core"
-    EOSTRACE_BLAS_THREADS=1 "$DEV" bench-multi --n 5000 --steps 2 --warmup 1 --plain-steps 3 | tee "$TMP/n5000.txt"
+    EOSTRACE_BLAS_THREADS=1 "$DEV" bench-multi --n 5000 --steps 2 --warmup 1 --plain-steps 3 --lanczos | tee "$TMP/n5000.txt"
 fi
 val() { sed -n "s/^$2 //p" "$TMP/$1.txt" | head -1; }
 python3 - "$(val one plain_step_ms)" "$(val one recorded_step_ms)" "$(val two plain_step_ms)" "$(val two recorded_step_ms)" \
     "$(val peer peer_step_ms)" "$(val peer plain_step_ms)" "$(val pre recorded_step_ms)" \
-    "$(val one plain_step_cpu_ms)" "$(val one recorded_step_cpu_ms)" "$(val pre recorded_step_cpu_ms)" "$(val peer peer_step_cpu_ms)" <<'PY'
+    "$(val one plain_step_cpu_ms)" "$(val one recorded_step_cpu_ms)" "$(val pre recorded_step_cpu_ms)" "$(val peer peer_step_cpu_ms)" \
+    "$(val lan recorded_step_ms)" "$(val lan recorded_step_cpu_ms)" "$(val twolan recorded_step_ms)" <<'PY'
 import sys
-p1, r1, p2, r2, peer, peerplain, pre, p1c, r1c, prec, peerc = map(float, sys.argv[1:])
+p1, r1, p2, r2, peer, peerplain, pre, p1c, r1c, prec, peerc, lan, lanc, twolan = map(float, sys.argv[1:])
 print("## summary (medians, ms)")
 print(f"plain step, 1 core           {p1:10.1f}")
 print(f"plain step, 2 cores          {p2:10.1f}")
 print(f"recorded step, 1 core        {r1:10.1f}   = {r1 / p1:5.1f}x the 1-core plain step")
 print(f"recorded step, 1 core, prec. {pre:10.1f}   = {pre / p1:5.1f}x the 1-core plain step")
+print(f"recorded step, 1 core, Lanczos {lan:8.1f}   = {lan / p1:5.1f}x the 1-core plain step")
+print(f"recorded step, 2 cores, Lanczos {twolan:7.1f}   = {twolan / p1:5.1f}x the 1-core plain step, {twolan / p2:5.1f}x the 2-core one")
 print(f"recorded step, 2 cores       {r2:10.1f}   = {r2 / p1:5.1f}x the 1-core plain step, {r2 / p2:5.1f}x the 2-core one")
 print(f"peer (eigsh on HVPs), 1 core {peer:10.1f}   = {peer / r1:5.1f}x our 1-core recorded step (numpy plain step {peerplain:.1f})")
 print("## one core, CPU time (insensitive to waiting for a core on a shared machine)")
 print(f"plain step                   {p1c:10.1f}")
 print(f"recorded step                {r1c:10.1f}   = {r1c / p1c:5.1f}x")
 print(f"recorded step, preconditioned {prec:9.1f}   = {prec / p1c:5.1f}x")
-print(f"peer                         {peerc:10.1f}   = {peerc / r1c:5.1f}x our recorded step")
+print(f"recorded step, Lanczos       {lanc:10.1f}   = {lanc / p1c:5.1f}x")
+print(f"peer                         {peerc:10.1f}   = {peerc / r1c:5.1f}x our block-solver step, {peerc / lanc:5.1f}x our Lanczos step")
 PY
