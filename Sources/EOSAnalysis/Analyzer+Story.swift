@@ -14,6 +14,7 @@ struct StoryRows {
     /// Rows with a value, and those exact, per M-dependent claim.
     var firstOrderRows = 0, firstOrderExactRows = 0
     var rPrimeRows = 0, rPrimeExactRows = 0
+    var rPrimeBothJudged = false
 
     init(phases: [Int8], series: RowSeries) {
         self.phases = phases
@@ -26,6 +27,11 @@ struct StoryRows {
         firstOrderExactRows = firstOrderError.filter(\.isFinite).count
         rPrimeRows = series.rPrimeRelError.filter(\.isFinite).count + series.rPrimeRelErrorFromStart.filter(\.isFinite).count
         rPrimeExactRows = rPrimeRelError.filter(\.isFinite).count + rPrimeRelErrorFromStart.filter(\.isFinite).count
+        // The claim's value is the larger of both chains' medians: each chain must be judged.
+        rPrimeBothJudged = StoryRows.judged(exact: rPrimeRelError.filter(\.isFinite).count,
+                                            of: series.rPrimeRelError.filter(\.isFinite).count)
+            && StoryRows.judged(exact: rPrimeRelErrorFromStart.filter(\.isFinite).count,
+                                of: series.rPrimeRelErrorFromStart.filter(\.isFinite).count)
     }
 
     /// A claim that needs M gets a verdict only when at least half of its rows are exact; it is
@@ -131,14 +137,14 @@ extension Analyzer {
             checks.lemma32.growth.rate, checks.lemma32.growth.rate, "phases II–III")
         // Theorem 2 is about R′ from a restart through phases III and IV (and phase I from the
         // start): phase-II rows right after a restart are close to R′ by construction.
-        let exactR = StoryRows.judged(exact: rows.rPrimeExactRows, of: rows.rPrimeRows)
+        let exactR = rows.rPrimeBothJudged
         let tracked = rows.median(exactR ? rows.rPrimeRelError : rows.rPrimeRelErrorAll, phases: [Phase.I.rawValue, Phase.III.rawValue, Phase.IV.rawValue])
         let fromStart = exactR ? Distribution(rows.rPrimeRelErrorFromStart).median : rPrime.fromStart.relError.all.median
         let worst = tracked.isNaN ? fromStart : (fromStart.isNaN ? tracked : max(tracked, fromStart))
         add("R stays close to R′ (Lemma 3.5, Theorem 2)",
             "median ‖R − R′‖/‖R‖ on phases I, III, IV \(fmt(tracked)) and from the start \(fmt(fromStart)) (value: the larger; rate: 1 − value; all rows: \(fmt(rPrime.primary.relError.all.median)))",
             worst, 1 - worst, "phases I, III, IV (restarted R′) and all rows (R′ from the start)", needsM: true,
-            exactRows: rows.rPrimeExactRows, rowsWithValue: rows.rPrimeRows)
+            exactRows: rows.rPrimeBothJudged ? rows.rPrimeExactRows : 0, rowsWithValue: rows.rPrimeRows)
         let rDecreaseRate = decomposition.rNormSqDecreases.all.rate, lossDecreaseRate = decomposition.lossDecreases.all.rate
         add("‖R‖² decreases more steadily than L (§3.4)", "rate ‖R‖² decreases (vs L: \(fmt(lossDecreaseRate)))",
             rDecreaseRate,

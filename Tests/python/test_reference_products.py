@@ -160,7 +160,16 @@ def test_perturbed_checkpoints_products_stay_exact_verify_reports(hover_run, eos
 # ---------------------------------------------------------------- 1.0 file without products
 
 def test_format_10_file_replays_with_drifted_rows_labelled(eostrace_bin, tmp_path):
-    sw, js, _ = _analyze(eostrace_bin, REPO / "samples" / "fmnist-tanh-small.h5", tmp_path)
+    # A file without products whose checkpoints another machine would replay differently: the
+    # sample without any M-products (in case it is regenerated as 1.1) and its checkpoints ×(1 ± 1e-15).
+    path = tmp_path / "no-products.h5"
+    shutil.copyfile(REPO / "samples" / "fmnist-tanh-small.h5", path)
+    with h5py.File(path, "r+") as f:
+        for name in ("gram_residual", "r_prime", "r_prime_from_start"):
+            if name in f["trajectory"]:
+                del f["trajectory"][name]
+        ap.perturb(f, 1e-15)
+    sw, js, _ = _analyze(eostrace_bin, path, tmp_path)
     src = _sources(js)
     assert src["first_order_residual"]["source"] == "replay_beyond_tolerance"
     assert js["gram"]["approximate"] is True and js["gram"]["replay"]["within_tolerance"] is False
