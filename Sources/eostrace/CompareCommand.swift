@@ -14,7 +14,8 @@ struct CompareCommand: ParsableCommand {
         Prints the comparison table; with -o also writes one self-contained HTML page naming every input \
         file, with Λ·η/2 and the loss of every run on one figure each. Runs are labelled by η when their learning rates differ, else by seed, else by \
         file name (--label chooses). Phases and anomalies come from the analysis (the Gram matrix is not \
-        needed for them, so compare uses the fast top-k approximation). An existing -o file is replaced only \
+        needed for them: compare uses a recording's M-products (format 1.1) when it has them and the \
+        fast top-k approximation otherwise, never a replay). An existing -o file is replaced only \
         with --force, never one another process is writing; it is written beside the target and renamed \
         into place when complete (refusals exit 1, failed writes 2).
         """)
@@ -57,7 +58,12 @@ struct CompareCommand: ParsableCommand {
             // Every input opens before the first is analysed: a bad file is one line, no progress.
             for path in runs { try TrajectoryReader(path: path).close() }
             let analysed = try runs.enumerated().map { i, path in
-                try ReportRunLoader.load(path: path, choice: choice, quiet: quiet,
+                // The recorded M-products cost nothing to use; without them, the top-k approximation.
+                var choice = choice
+                let reader = try TrajectoryReader(path: path)
+                if reader.hasProduct(RecordedProducts.gramResidual) { choice.gram = GramChoice.products.rawValue }
+                reader.close()
+                return try ReportRunLoader.load(path: path, choice: choice, quiet: quiet,
                                          label: "analyzing \((path as NSString).lastPathComponent) (run \(i + 1) of \(runs.count)):")
             }
             let labels = RunComparison.labels(paths: runs, etas: analysed.map(\.input.learningRate),

@@ -62,4 +62,17 @@ final class AnalysedRunTests: XCTestCase {
         XCTAssertEqual(RunComparison.metrics(run).cycles, 3)
         XCTAssertEqual(RunComparison.metrics(run).cycles, CycleCount.runsAbove(sharpness: sharpness, learningRate: 1))
     }
+
+    func testCompareFlagsOneStepCycles() {
+        // 2/η = 2: runs above it at rows 1–2 (two steps), 4 (one), 7 (one, the last row).
+        let sharpness: [Double] = [1, 3, 3, 1, 3, 1, 1, 3]
+        let run = CompareInput(label: "r", steps: Array(0..<8), sharpness: sharpness, eta: 1)
+        XCTAssertEqual(RunComparison.metrics(run).cycles, 3)
+        XCTAssertEqual(RunComparison.metrics(run).oneStepCycles, 2)
+        // With phases: II at rows 1 (peak) then III at 2 is not one-step; II alone at 4 is.
+        let phased = CompareInput(label: "p", steps: Array(0..<8), sharpness: sharpness, eta: 1,
+                                  phase: [1, 2, 3, 4, 2, 4, 1, 2])
+        XCTAssertEqual(RunComparison.metrics(phased).oneStepCycles, 2)
+        XCTAssertTrue(RunComparison.table([run]).rows[0].contains("3 (2 one-step)"))
+    }
 }

@@ -69,6 +69,9 @@ public enum RunComparison {
         /// Cycles: maximal phase-II runs (from `phase`, else maximal runs with Λ > 2/η — the same
         /// number under SPEC §3.1).
         public var cycles: Int
+        /// Of those, cycles whose excursion above 2/η lasts one step (phase II one row, no phase III):
+        /// in a hover regime most "cycles" are such blips, so the table flags them.
+        public var oneStepCycles: Int = 0
         public var anomalyRate: Double?
     }
 
@@ -93,9 +96,19 @@ public enum RunComparison {
             }
         }
         let cycles = run.phase.map(CycleCount.phaseIIRuns) ?? CycleCount.runsAbove(sharpness: run.sharpness, learningRate: run.eta)
+        var oneStep = 0
+        if let p = run.phase {
+            for i in p.indices where p[i] == 2 && (i == 0 || p[i - 1] != 2) && (i + 1 == p.count || (p[i + 1] != 2 && p[i + 1] != 3)) {
+                oneStep += 1
+            }
+        } else {
+            let above = run.sharpness.map { $0 > thr }
+            for i in above.indices where above[i] && (i == 0 || !above[i - 1]) && (i + 1 == above.count || !above[i + 1]) { oneStep += 1 }
+        }
         return Metrics(label: run.label, eta: run.eta, recordedSteps: run.steps.count,
                        firstStepAboveThreshold: first.map { run.steps[$0] },
-                       plateauMedian: median, plateauQ1: q1, plateauQ3: q3, cycles: cycles, anomalyRate: run.anomalyRate)
+                       plateauMedian: median, plateauQ1: q1, plateauQ3: q3, cycles: cycles, oneStepCycles: oneStep,
+                       anomalyRate: run.anomalyRate)
     }
 
     /// The comparison table (same rows for the terminal and the page).
@@ -107,7 +120,7 @@ public enum RunComparison {
                     m.firstStepAboveThreshold.map(String.init) ?? "never",
                     n(m.plateauMedian),
                     m.plateauQ1 == nil ? "-" : "\(n(m.plateauQ1))–\(n(m.plateauQ3))",
-                    "\(m.cycles)",
+                    m.oneStepCycles > 0 ? "\(m.cycles) (\(m.oneStepCycles) one-step)" : "\(m.cycles)",
                     m.anomalyRate.map { Markup.number(100 * $0, significant: 3) + " %" } ?? "-"]
         }
         return Table(headers: ["run", "η", "steps", "first step Λ>2/η", "plateau Λη/2 median", "IQR", "cycles", "anomaly rate"],
@@ -151,6 +164,7 @@ public enum RunComparison {
         try validate(runs)
         return table(runs).text()
             + "plateau: Λη/2 from the first step with Λ > 2/η on; IQR = first–third quartile; cycles = phase-II runs\n"
+            + "one-step: cycles whose Λ stays above 2/η for a single step (hover blips)\n"
     }
 
     /// The comparison as one self-contained HTML page.
