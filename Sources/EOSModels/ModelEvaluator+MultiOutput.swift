@@ -77,6 +77,8 @@ extension ModelEvaluator {
 
     /// The factors of M for c outputs at one θ: H_l (layer inputs) and Δ_l (per-output signals).
     /// Memory O(n·c·Σ w_l) plus, per `apply`, O(n·b·max w) for b vectors — never (nc)².
+    /// One thread at a time (`apply` caches the kernels H_l H_lᵀ it uses); it may be handed to
+    /// another thread, as the evaluator's caches are only read.
     public final class MultiOutputGram: @unchecked Sendable {
         let evaluator: ModelEvaluator
         let fw: Forward
