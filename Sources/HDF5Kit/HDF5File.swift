@@ -92,6 +92,10 @@ public final class HDF5File {
         if let problem = GlobalHeapCheck.problem(path: path) {
             throw site.fail(.notHDF5, "open", "corrupt HDF5 file: \(problem)")
         }
+        // ... and overflows its buffers on attribute, vlen and chunk sizes it trusts.
+        if let problem = ObjectHeaderCheck.problem(path: path) {
+            throw site.fail(.notHDF5, "open", "corrupt HDF5 file: \(problem)")
+        }
         let fapl = try makeFileAccessList(site: site, bounds: nil,
                                           clearStatusFlags: clearStatusFlags && (mode == .readWrite || mode == .swmrWrite))
         defer { closeIfValid(fapl) }
