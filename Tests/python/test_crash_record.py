@@ -366,6 +366,36 @@ def test_ulimit_f_gives_one_line(eostrace_bin, tmp_path):
     assert status != "completed"
 
 
+@pytest.mark.parametrize("blocks", [1700, 2200])
+def test_ulimit_f_recording_opens_read_only(eostrace_bin, tmp_path, blocks):
+    """After `ulimit -f` stopped `record`, the superblock's end of allocation lies beyond the end of
+    the file (libhdf5 1.10.8 refuses a plain open: "truncated file"). `info` and `validate` read it
+    anyway, from a private mapping padded to that length: status interrupted, the steps that
+    reached the disk (as h5py reads them), and the file's bytes unchanged."""
+    import struct
+    out = tmp_path / "limited.h5"
+    script = f"ulimit -f {blocks}; exec {eostrace_bin} " + " ".join(RUN) + f" -o {out}"
+    p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    data = out.read_bytes()
+    assert data[8] == 3  # superblock version 3: base address at 12, end of allocation at 28
+    base, eoa = struct.unpack("<Q", data[12:20])[0], struct.unpack("<Q", data[28:36])[0]
+    assert base + eoa > len(data), (eoa, len(data))  # what libhdf5's end-of-file check refuses
+    before = sha256(out)
+    status, ref = rows(out)  # h5py (HDF5 2.0 does not make that check)
+    assert status == "interrupted"
+    n = ref["step"].shape[0]
+    assert 0 < n < 21, n
+    info = run(eostrace_bin, "info", out)
+    assert info.returncode == 0, info.stderr
+    lines = {l.split(":", 1)[0]: l.split(":", 1)[1].strip() for l in info.stdout.splitlines() if ":" in l}
+    assert lines["status"] == "interrupted", info.stdout
+    assert lines["steps"] == f"{n} (0 … {n - 1})", info.stdout
+    v = run(eostrace_bin, "validate", out)
+    assert v.returncode == 0 and v.stdout.strip() == f"{out}: ok", v.stdout + v.stderr
+    assert sha256(out) == before
+
+
 # --- issue 12: the M-product chains continue exactly across a resume --------------------------------
 
 CHAIN_RUN = ["record", "--preset", "fmnist-tanh", "--n", "60", "--widths", "16,16", "--lr", "0.12", "--steps", "150",
