@@ -12,13 +12,17 @@
 # Needs: strace, python3 with h5py, a built .build/debug/eostrace (or $EOSTRACE_BIN).
 # Prints one line per K and "bad [K, ...]"; exit 1 when any K fails.
 #
-# Measured 2026-12-02 (libhdf5 1.10.8, debug build): the delete-and-create rewrite fails at 2 of
-# the resume's 224 pwrite64 calls (K = 12, 13): the /run object header reaches the disk before the
-# new global heap collection holding the new string, so /run@config reads "len not positive after
-# adjustment for EOA" (h5py) and `--resume` says "no /run@config". Tried and refused: an in-place
-# H5Awrite of the variable-length attribute (same failure, K = 7, 8); writing the new value to a
-# second attribute first (the /run header grows into a continuation chunk: a kill at K = 8 lost
-# /run@learning_rate). See /work/notes/i11-rest.md for the design left to do.
+# Measured 2026-12-02 (libhdf5 1.10.8, debug build), before the fix: rewriting the attribute in the
+# recording failed at 2 of the resume's 224 pwrite64 calls (delete-and-create: K = 12, 13; an
+# in-place H5Awrite of the variable-length string: K = 7, 8): the /run object header reached the disk
+# before the new global heap collection, so /run@config read "len not positive after adjustment for
+# EOA" (h5py) and `--resume` said "no /run@config". Writing the new value to a second attribute
+# first was worse (the /run header grew into a continuation chunk: a kill at K = 8 lost
+# /run@learning_rate). Now the new config goes into a copy renamed over the recording
+# (TrajectoryWriter.replaceRunConfigByCopy): 0 of 222 kill points fail.
+# The suite runs the first 12 pwrite64 calls and every fsync/rename/unlink
+# (Tests/python/test_crash_record.py::test_kill_resume_steps_change_at_every_write; all with
+# scripts/crash-sweep.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export EOSTRACE_BIN="${EOSTRACE_BIN:-$PWD/.build/debug/eostrace}"

@@ -198,6 +198,44 @@ def test_kill_resume_at_every_write(reference, interrupted, eostrace_bin, tmp_pa
     assert swept > 10
 
 
+def test_kill_resume_steps_change_at_every_write(reference, interrupted, eostrace_bin, tmp_path):
+    """`record --resume --steps 30` of a 20-step run rewrites /run@config (by a copy renamed over the
+    recording). Killed at each of the resume's first 12 pwrite64 calls (where the rewrite lies; every
+    one with EOSTRACE_CRASH_STRIDE=1) and at every fsync, rename and unlink: h5py reads a JSON
+    config saying 20 or 30 steps, `info`/`validate` open the file, its rows are the reference's, and
+    a second resume with --steps 30 ends identical to an uninterrupted 30-step run."""
+    import json
+    run30 = list(RUN)
+    run30[run30.index("--steps") + 1] = "30"
+    ref30_path = tmp_path / "ref30.h5"
+    assert run(eostrace_bin, *run30, "-o", ref30_path).returncode == 0
+    _, ref30 = rows(ref30_path)
+    work = tmp_path / "resume.h5"
+    resume = ["record", "-o", work, "--resume", "--quiet", "--batch-steps", "4", "--steps", "30"]
+    shutil.copy(interrupted, work)
+    counts = count_calls(eostrace_bin, resume, tmp_path)
+    assert run(eostrace_bin, "diff", ref30_path, work).returncode == 0
+    seen = set()
+    for call in ("pwrite64", "fsync", "rename", "unlink"):
+        last = counts[call] if STRIDE or call != "pwrite64" else min(12, counts[call])
+        for k in points(last, STRIDE or 1):
+            where = f"resume --steps 30 killed at {call} #{k}"
+            shutil.copy(interrupted, work)
+            p = traced(eostrace_bin, resume, inject=f"{call}:signal=SIGKILL:when={k}")
+            with h5py.File(work, "r", libver="latest", swmr=True) as f:
+                steps = json.loads(f["run"].attrs["config"])["steps"]
+            assert steps in (20, 30), f"{where}: config steps {steps}"
+            seen.add(steps)
+            check_opens(eostrace_bin, work, where)
+            status, _ = check_prefix(work, ref30, where)
+            if status != "completed":
+                assert p.returncode != 0, where
+                r = run(eostrace_bin, *resume)
+                assert r.returncode == 0, f"{where}: second resume: {r.stderr}"
+            assert run(eostrace_bin, "diff", ref30_path, work).returncode == 0, where
+    assert seen == {20, 30}, seen  # the kill points straddle the rewrite
+
+
 def test_enospc_at_every_pwrite(reference, record_calls, eostrace_bin):
     tmp, ref_path, ref = reference
     counts = record_calls
