@@ -10,6 +10,8 @@
 # test with a stride (every 24th pwrite64 of record, every 12th of the resume, every 32nd for
 # ENOSPC; every other call at each K) to stay within ~90 s.
 #
+# It includes the `/run@config` rewrite of `record --resume --steps 30` (every pwrite64 of that
+# resume; scripts/crash-resume-steps-sweep.sh sweeps it alone with more detail).
 # Usage: scripts/crash-sweep.sh [extra pytest args]   (about 18 minutes on 2 shared cores at load 6, debug build)
 # Last run (2026-12-01): record 244 pwrite64 + every other call, resume every call: all pass;
 # ENOSPC at 244 pwrite64: all clean except #2, where libhdf5 1.10.8 segfaults inside file creation

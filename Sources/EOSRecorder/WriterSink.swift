@@ -167,9 +167,9 @@ public enum RecordingSession {
             reader.close(); readerOpen = false
             let setup = try RunSetup(config: c, data: data)
             let trainer = try Trainer(config: c, evaluator: setup.evaluator, theta: setup.initialParameters)
-            let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: -1, batchSteps: batchSteps, overwriting: true)
+            let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: -1, batchSteps: batchSteps, overwriting: true,
+                                                     runConfig: c != stored ? c.jsonString() : nil)  // crash-safe copy + rename
             if !writer.options.products { trainer.disableProducts() }
-            if c != stored { try writer.replaceRunConfig(c.jsonString()) }
             return (trainer, WriterSink(writer: writer), c)
         }
         let step = ckSteps[ci]
@@ -211,8 +211,8 @@ public enum RecordingSession {
         }
         let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: step, batchSteps: batchSteps,
                                                  checkpointsThrough: fallback.map { Int64($0.step) },
-                                                 eigensolverCheckFirst: fallback?.json, overwriting: true)
-        if c != stored { try writer.replaceRunConfig(c.jsonString()) }
+                                                 eigensolverCheckFirst: fallback?.json, overwriting: true,
+                                                 runConfig: c != stored ? c.jsonString() : nil)  // crash-safe copy + rename
         return (trainer, WriterSink(writer: writer), c)
     }
 }

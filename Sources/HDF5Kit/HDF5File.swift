@@ -36,6 +36,9 @@ public final class HDF5File {
     public let mode: Mode
     var id: hid_t
     private(set) public var isSWMRWriting: Bool
+    /// The private mapping a file opened by `openReadOnlyPaddedToAllocation` is read from;
+    /// unmapped after the file is closed.
+    var image: (UnsafeMutableRawPointer, Int)?
 
     var site: CallSite { CallSite(file: path, object: "/") }
 
@@ -51,6 +54,15 @@ public final class HDF5File {
             let fid = id
             _ = site.quiet { H5Fclose(fid) }
         }
+        unmapImage()
+    }
+
+    /// Whether the file is read from an in-memory image padded to its end of allocation.
+    public var isPaddedImage: Bool { image != nil }
+
+    func unmapImage() {
+        if let (p, n) = image { munmap(p, n) }
+        image = nil
     }
 
     /// Whether the file handle is still open.
@@ -83,15 +95,7 @@ public final class HDF5File {
         if !fileExists(path) {
             throw site.fail(.fileNotFound, "open", "no such file")
         }
-        // A FIFO would block the open (and libhdf5 would wait forever for its writer); a
-        // directory or device is no recording either.
-        if let kind = nonRegularKind(path) {
-            throw site.fail(.notHDF5, "open", "is a \(kind), not a regular file")
-        }
-        // libhdf5 1.10 loops forever or reads out of bounds on some corrupted global heaps.
-        if let problem = GlobalHeapCheck.problem(path: path) {
-            throw site.fail(.notHDF5, "open", "corrupt HDF5 file: \(problem)")
-        }
+        try preCheck(path, site: site)
         let fapl = try makeFileAccessList(site: site, bounds: nil,
                                           clearStatusFlags: clearStatusFlags && (mode == .readWrite || mode == .swmrWrite))
         defer { closeIfValid(fapl) }
@@ -111,6 +115,23 @@ public final class HDF5File {
             path.withCString { H5Fopen($0, flags, fapl) }
         }
         return HDF5File(path: path, id: id, mode: mode)
+    }
+
+    /// What `open` checks before libhdf5 sees the file.
+    static func preCheck(_ path: String, site: CallSite) throws {
+        // A FIFO would block the open (and libhdf5 would wait forever for its writer); a
+        // directory or device is no recording either.
+        if let kind = nonRegularKind(path) {
+            throw site.fail(.notHDF5, "open", "is a \(kind), not a regular file")
+        }
+        // libhdf5 1.10 loops forever or reads out of bounds on some corrupted global heaps.
+        if let problem = GlobalHeapCheck.problem(path: path) {
+            throw site.fail(.notHDF5, "open", "corrupt HDF5 file: \(problem)")
+        }
+        // ... and overflows its buffers on attribute, vlen and chunk sizes it trusts.
+        if let problem = ObjectHeaderCheck.problem(path: path) {
+            throw site.fail(.notHDF5, "open", "corrupt HDF5 file: \(problem)")
+        }
     }
 
     /// Metadata read attempts of an SWMR reader. HDF5's default (100) retries a metadata block
@@ -193,6 +214,7 @@ public final class HDF5File {
         guard id >= 0 else { return }
         let fid = id
         id = -1
+        defer { unmapImage() }
         try site.check("close") { H5Fclose(fid) }
     }
 
@@ -204,6 +226,7 @@ public final class HDF5File {
         let fid = id
         id = -1
         _ = site.quiet { H5Fclose(fid) }
+        unmapImage()
     }
 
     /// The end-of-allocation address: how long HDF5 believes the file is (nil when unknown).

@@ -87,6 +87,11 @@ public final class TrajectoryReader {
         } catch let e as HDF5Error where e.kind == .fileLocked || e.kind == .library {
             if let f = try? HDF5File.open(path, mode: .swmrRead) { return f }
             throw e
+        } catch let e as HDF5Error where e.kind == .notHDF5 && HDF5File.truncation(path) != nil {
+            // A write cut short (full disk, `ulimit -f`) left the superblock's end of allocation
+            // beyond the end of the file, which libhdf5 1.10 refuses to open. Read it from a
+            // private mapping padded with zeros to that length: the file itself is not changed.
+            do { return try HDF5File.openReadOnlyPaddedToAllocation(path) } catch { throw e }
         }
     }
 

@@ -1,3 +1,4 @@
+import EOSSystem
 import HDF5Kit
 
 extension TrajectoryWriter {
@@ -29,7 +30,7 @@ extension TrajectoryWriter {
     public static func resume(path: String, truncatingAfter step: Int64?, swmr: Bool = true,
                               batchSteps: Int? = nil, flushIntervalSeconds: Double? = 30,
                               checkpointsThrough: Int64? = nil, eigensolverCheckFirst: String? = nil,
-                              overwriting: Bool = false) throws -> TrajectoryWriter {
+                              overwriting: Bool = false, runConfig: String? = nil) throws -> TrajectoryWriter {
         // Read what is there with the reader (format/version checks, metadata).
         let reader = try TrajectoryReader(path: path)
         let metadata = reader.metadata
@@ -64,7 +65,14 @@ extension TrajectoryWriter {
 
         // Clearing the SWMR marks is only safe when no live writer has the file: take the
         // writer lock first (refused while another eostrace writer is alive).
-        let lock = try WriterLock(path: path)
+        var lock = try WriterLock(path: path)
+        if let json = runConfig, json != metadata.config {
+            try replaceRunConfigByCopy(path: path, json: json)
+            // The lock was on the replaced file: take it on the new one, then let the old go.
+            let fresh = try WriterLock(path: path)
+            lock.release()
+            lock = fresh
+        }
         // Reopen straight into SWMR writing. Opened plain read-write (as before issue 11), the
         // superblock said "open for writing" without the SWMR mark from the first write on, so a
         // kill before the switch to SWMR left a file that neither eostrace nor h5py could open
@@ -162,6 +170,47 @@ extension TrajectoryWriter {
         } catch {
             try? file.close()
             throw error
+        }
+    }
+}
+
+extension TrajectoryWriter {
+    /// Replaces `/run@config` (`record --resume --steps`) crash-safely: a copy of the recording
+    /// beside it gets the new value and is renamed over it (`AtomicFile`), so a kill at any write
+    /// leaves the old recording or the new one. Rewriting the attribute in the recording itself is
+    /// not safe in libhdf5 1.10.8: measured with `strace -e inject=pwrite64:signal=SIGKILL:when=K`
+    /// (scripts/crash-resume-steps-sweep.sh), delete-and-create and an in-place `H5Awrite` of the
+    /// variable-length string both left, at 2 kill points, an object header naming a global heap
+    /// collection that never reached the disk; a second attribute grew the /run header into a
+    /// continuation chunk, and a kill there lost /run@learning_rate. Cost: one copy of the file,
+    /// only when `--steps` changes. The caller holds the writer lock.
+    static func replaceRunConfigByCopy(path: String, json: String) throws {
+        guard let original = AtomicFile.status(path) else {
+            throw HDF5Error(kind: .fileNotFound, file: path, object: "/run@config", operation: "replace", message: "no such file")
+        }
+        func failed(_ e: Error) -> Error {
+            guard let a = e as? AtomicFileError else { return e }
+            return HDF5Error(kind: .library, file: path, object: "/run@config", operation: "replace",
+                             message: a.problem + (a.system.map { ": \($0.message)" } ?? ""))
+        }
+        let temporary: String
+        do { temporary = try AtomicFile.createTemporary(beside: path, mode: original.mode) } catch { throw failed(error) }
+        do {
+            try AtomicFile.copyContents(of: path, into: temporary, target: path)
+            let file = try HDF5File.open(temporary, mode: .readWrite, clearStatusFlags: true)
+            do {
+                try file.raiseAllocationToFileSize()
+                try file.group(Layout.run).setAttribute("config", json)
+                try file.close()
+            } catch {
+                file.release()
+                throw error
+            }
+            AtomicFile.setOwner(temporary, owner: original.owner, group: original.group)
+            try AtomicFile.commit(temporary, to: path, replace: true)
+        } catch {
+            AtomicFile.discard(temporary)
+            throw TrajectoryWriter.naming(failed(error), path: path)
         }
     }
 }

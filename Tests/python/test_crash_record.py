@@ -198,6 +198,44 @@ def test_kill_resume_at_every_write(reference, interrupted, eostrace_bin, tmp_pa
     assert swept > 10
 
 
+def test_kill_resume_steps_change_at_every_write(reference, interrupted, eostrace_bin, tmp_path):
+    """`record --resume --steps 30` of a 20-step run rewrites /run@config (by a copy renamed over the
+    recording). Killed at each of the resume's first 12 pwrite64 calls (where the rewrite lies; every
+    one with EOSTRACE_CRASH_STRIDE=1) and at every fsync, rename and unlink: h5py reads a JSON
+    config saying 20 or 30 steps, `info`/`validate` open the file, its rows are the reference's, and
+    a second resume with --steps 30 ends identical to an uninterrupted 30-step run."""
+    import json
+    run30 = list(RUN)
+    run30[run30.index("--steps") + 1] = "30"
+    ref30_path = tmp_path / "ref30.h5"
+    assert run(eostrace_bin, *run30, "-o", ref30_path).returncode == 0
+    _, ref30 = rows(ref30_path)
+    work = tmp_path / "resume.h5"
+    resume = ["record", "-o", work, "--resume", "--quiet", "--batch-steps", "4", "--steps", "30"]
+    shutil.copy(interrupted, work)
+    counts = count_calls(eostrace_bin, resume, tmp_path)
+    assert run(eostrace_bin, "diff", ref30_path, work).returncode == 0
+    seen = set()
+    for call in ("pwrite64", "fsync", "rename", "unlink"):
+        last = counts[call] if STRIDE or call != "pwrite64" else min(12, counts[call])
+        for k in points(last, STRIDE or 1):
+            where = f"resume --steps 30 killed at {call} #{k}"
+            shutil.copy(interrupted, work)
+            p = traced(eostrace_bin, resume, inject=f"{call}:signal=SIGKILL:when={k}")
+            with h5py.File(work, "r", libver="latest", swmr=True) as f:
+                steps = json.loads(f["run"].attrs["config"])["steps"]
+            assert steps in (20, 30), f"{where}: config steps {steps}"
+            seen.add(steps)
+            check_opens(eostrace_bin, work, where)
+            status, _ = check_prefix(work, ref30, where)
+            if status != "completed":
+                assert p.returncode != 0, where
+                r = run(eostrace_bin, *resume)
+                assert r.returncode == 0, f"{where}: second resume: {r.stderr}"
+            assert run(eostrace_bin, "diff", ref30_path, work).returncode == 0, where
+    assert seen == {20, 30}, seen  # the kill points straddle the rewrite
+
+
 def test_enospc_at_every_pwrite(reference, record_calls, eostrace_bin):
     tmp, ref_path, ref = reference
     counts = record_calls
@@ -364,6 +402,36 @@ def test_ulimit_f_gives_one_line(eostrace_bin, tmp_path):
     # open; an SWMR reader (h5py) reads it, and its status is not "completed".
     status, _ = rows(out)
     assert status != "completed"
+
+
+@pytest.mark.parametrize("blocks", [1700, 2200])
+def test_ulimit_f_recording_opens_read_only(eostrace_bin, tmp_path, blocks):
+    """After `ulimit -f` stopped `record`, the superblock's end of allocation lies beyond the end of
+    the file (libhdf5 1.10.8 refuses a plain open: "truncated file"). `info` and `validate` read it
+    anyway, from a private mapping padded to that length: status interrupted, the steps that
+    reached the disk (as h5py reads them), and the file's bytes unchanged."""
+    import struct
+    out = tmp_path / "limited.h5"
+    script = f"ulimit -f {blocks}; exec {eostrace_bin} " + " ".join(RUN) + f" -o {out}"
+    p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    data = out.read_bytes()
+    assert data[8] == 3  # superblock version 3: base address at 12, end of allocation at 28
+    base, eoa = struct.unpack("<Q", data[12:20])[0], struct.unpack("<Q", data[28:36])[0]
+    assert base + eoa > len(data), (eoa, len(data))  # what libhdf5's end-of-file check refuses
+    before = sha256(out)
+    status, ref = rows(out)  # h5py (HDF5 2.0 does not make that check)
+    assert status == "interrupted"
+    n = ref["step"].shape[0]
+    assert 0 < n < 21, n
+    info = run(eostrace_bin, "info", out)
+    assert info.returncode == 0, info.stderr
+    lines = {l.split(":", 1)[0]: l.split(":", 1)[1].strip() for l in info.stdout.splitlines() if ":" in l}
+    assert lines["status"] == "interrupted", info.stdout
+    assert lines["steps"] == f"{n} (0 … {n - 1})", info.stdout
+    v = run(eostrace_bin, "validate", out)
+    assert v.returncode == 0 and v.stdout.strip() == f"{out}: ok", v.stdout + v.stderr
+    assert sha256(out) == before
 
 
 # --- issue 12: the M-product chains continue exactly across a resume --------------------------------

@@ -366,18 +366,73 @@ def test_local_heap_without_nul(tmp_path, eostrace):
         one_line(proc, str(p), "local heap at byte", "does not end in a NUL")
 
 
-def test_unfixed_libhdf5_faults(eostrace, tmp_path):
-    """Inputs on which libhdf5 1.10.8 reads out of bounds (ASan) before any check of ours refuses
-    them: without ASan every command still ends with exit 0-2 and at most one stderr line."""
-    files = sorted((REPO / "samples" / "fuzz-regressions" / "libhdf5-unfixed").glob("*.h5.gz"))
-    assert len(files) == 2
-    for gz in files:
-        p = tmp_path / gz.name.removesuffix(".gz")
-        p.write_bytes(gzip.decompress(gz.read_bytes()))
-        for cmd in ("validate", "info"):
-            proc = eostrace(cmd, p)
-            assert proc.returncode in (0, 1, 2), (cmd, proc.returncode, proc.stderr)
-            assert len(proc.stderr.splitlines()) <= 1
+LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
+    "asan-h5o-attr-message-past-header.h5.gz": ("object /: attribute", "run past the attribute message"),
+    "asan-h5hg-read-vlen-past-object.h5.gz": ("object /trajectory/sharpness: attribute \"DIMENSION_LIST\"",
+                                              "global heap collection at 2048, which has no such object"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIBHDF5_FAULTS))
+def test_libhdf5_fault_regressions(eostrace, tmp_path, name):
+    """Inputs on which libFuzzer saw libhdf5 1.10.8 overflow a buffer (ASan: memcpy in
+    H5O__msg_iterate_real, H5HG_read) are refused by ObjectHeaderCheck before libhdf5 reads them:
+    exactly one line naming the file, the object and the problem, exit 2."""
+    gz = REPO / "samples" / "fuzz-regressions" / name
+    p = tmp_path / name.removesuffix(".gz")
+    p.write_bytes(gzip.decompress(gz.read_bytes()))
+    obj, problem = LIBHDF5_FAULTS[name]
+    for cmd in ("validate", "info"):
+        proc = eostrace(cmd, p)
+        assert proc.returncode == 2, (cmd, proc.returncode, proc.stderr)
+        one_line(proc, str(p), "corrupt HDF5 file", obj, problem)
+    assert not (REPO / "samples" / "fuzz-regressions" / "libhdf5-unfixed").exists() or not list(
+        (REPO / "samples" / "fuzz-regressions" / "libhdf5-unfixed").glob("*.gz"))
+
+
+def _python_recording(path):
+    with h5py.File(REPO / "samples" / "synthetic-small.h5", "r") as f:
+        t = {k: f["trajectory"][k][...] for k in ("step", "loss", "residual", "output_norm_sq", "sharpness",
+                                                  "eigenvalues", "eigenvectors", "dtf")}
+        ef.write_recording(path, learning_rate=0.02, model={"kind": "external"}, Y=f["data/Y"][...], X=f["data/X"][...], **t)
+
+
+@pytest.mark.parametrize("mutation", ["element-size-small", "element-size-large", "stored-larger", "stored-smaller"])
+def test_chunk_index_mismatch_refused(eostrace, tmp_path, mutation):
+    """Chunked reads (H5D__select_read, H5F_block_read) trust the layout's element dimension and
+    the stored size of an unfiltered chunk in the v1 B-tree: a mismatch with the datatype size or
+    with the chunk dimensions x element size is refused before libhdf5 reads (one line, exit 2)."""
+    import re
+    p = tmp_path / f"{mutation}.h5"
+    _python_recording(p)
+    with h5py.File(p, "r") as f:
+        d = f["trajectory/loss"]
+        assert d.compression is None and d.dtype.itemsize == 8
+        chunk = d.chunks[0]
+    b = bytearray(p.read_bytes())
+    # layout message v3, chunked, 2 dimensions: B-tree address (8), chunk dims (4 each), element size last
+    hits = [m.start() for m in re.finditer(re.escape(b"\x03\x02\x02") + b"(.{8})" + re.escape(struct.pack("<II", chunk, 8)),
+                                           bytes(b), re.S)]
+    assert hits, "no chunk layout message for /trajectory/loss"
+    at = hits[0]
+    btree = struct.unpack("<Q", bytes(b[at + 3:at + 11]))[0]
+    assert b[btree:btree + 5] == b"TREE\x01"
+    assert struct.unpack("<I", bytes(b[btree + 24:btree + 28]))[0] == chunk * 8  # key 0: stored size
+    if mutation == "element-size-small":
+        b[at + 15:at + 19] = struct.pack("<I", 4)
+        expect = "chunk layout element size 4 differs from the datatype size 8"
+    elif mutation == "element-size-large":
+        b[at + 15:at + 19] = struct.pack("<I", 16)
+        expect = "chunk layout element size 16 differs from the datatype size 8"
+    else:
+        stored = chunk * 8 * 16 if mutation == "stored-larger" else 16
+        b[btree + 24:btree + 28] = struct.pack("<I", stored)
+        expect = f"unfiltered chunk at [0] is stored with {stored} bytes"
+    p.write_bytes(bytes(b))
+    for cmd in ("validate", "info"):
+        proc = eostrace(cmd, p)
+        assert proc.returncode == 2, (cmd, proc.returncode, proc.stderr)
+        one_line(proc, str(p), "object /trajectory", expect)
 
 
 # -- libFuzzer (short) ------------------------------------------------------------------------
