@@ -104,5 +104,6 @@ extension HDF5File {
     }
 }
 
-private func openReadOnlyFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
+/// O_NONBLOCK: a FIFO opens at once (and is then refused as not a regular file) instead of waiting for a writer.
+private func openReadOnlyFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
 private func closeFD(_ fd: Int32) { _ = close(fd) }

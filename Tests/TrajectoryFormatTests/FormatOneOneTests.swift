@@ -25,6 +25,8 @@ final class FormatOneOneTests: TemporaryDirectoryTestCase {
         var rows: [StepRow] = []
         for t in 0..<Int64(steps) {
             var row = syn.row(step: t)
+            // The loss in the stated convention (the convention check compares it with ‖D‖²/n).
+            if convention == .halfMeanSquaredError { row.loss *= 0.5 }
             let r = row.residual.map { $0 * 0.5 }
             row.products = StepProducts(gramResidual: row.residual.map { $0 * 2 }, rPrime: r, rPrimeFromStart: r)
             row.cost = StepCost(iterations: t, matvecs: 6 * (t + 1), seconds: 0.001 * Double(t + 1))
