@@ -7,7 +7,7 @@ numpy, for `scripts/bench-analyze.sh` when no recording made by `eostrace record
 
 GD is exact float64 full-batch GD (θ ← θ − η∇L); the Gram is the exact per-layer kernel sum;
 the top-k eigenpairs come from a warm-started block subspace iteration (Rayleigh–Ritz), signs per
-SPEC §2. The data selection and initialization are NOT bit-identical to `eostrace record`: this is
+docs/FORMAT.md. The data selection and initialization are NOT bit-identical to `eostrace record`: this is
 a synthetic stand-in with the same sizes, and the file says so in /run@data_description.
 """
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Straightforward numpy implementation of `eostrace analyze` (SPEC §3), for benchmarking and
+"""Straightforward numpy implementation of `eostrace analyze` (docs/ANALYSIS.md), for benchmarking and
 for cross-checking the Swift numbers.
 
     python3 scripts/bench_analyze_reference.py RUN.h5 [--json OUT.json] [--no-replay]
@@ -10,7 +10,7 @@ with h5py, replays GD from the parameter checkpoints with the exact per-layer Gr
 M = (2/n) Σ_l (Δ_l Δ_lᵀ) ∘ (H_l H_lᵀ + β) (numpy matmuls; X Xᵀ computed once) — else the stored
 gram at its steps, else the top-k approximation, as `eostrace analyze` does — and computes
 phases (loss rule), c1, ‖R‖²/n, R′ tracking (from the first step and restarted at phase-II
-starts), anomaly points, and the SPEC 3.5 checks. It prints timings and writes the key numbers as
+starts), anomaly points, and the assumption checks. It prints timings and writes the key numbers as
 JSON (same names as the Swift result) so that the two can be compared. `--no-replay`: the top-k
 approximation of M everywhere.
 """

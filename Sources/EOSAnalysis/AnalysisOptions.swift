@@ -2,7 +2,7 @@ import EOSPhases
 
 /// Options of one analysis; recorded with every result (JSON key `options`).
 public struct AnalysisOptions: Codable, Equatable, Sendable {
-    /// How phase IV ends (SPEC §3.1): `EOSPhases.PhaseRule` (`loss` or `dtf`).
+    /// How phase IV ends (docs/ANALYSIS.md §1): `EOSPhases.PhaseRule` (`loss` or `dtf`).
     public typealias PhaseRule = EOSPhases.PhaseRule
 
     /// Phase-IV end rule.

@@ -8,7 +8,7 @@ extension AnalysisResult {
         return AnalysisResults(
             steps: p.step, phase: p.phase, c1: p.c1, rNormSq: p.rNormSq, rPrimeError: p.rPrimeError, anomaly: p.anomaly,
             longNames: [
-                "phase": "Phase 1-4 (SPEC 3.1), rule: \(options.phaseRule.rawValue)",
+                "phase": "Phase 1-4 (docs/ANALYSIS.md §1), rule: \(options.phaseRule.rawValue)",
                 "c1": "c1(t) = D(t)^T v1(t)",
                 "r_norm_sq": "|R(t)|^2 / n, R = (I - v1 v1^T) D",
                 "r_prime_error": "|R(t) - R'(t)| (\(rPrime.primary.mode); M: \(rPrime.gramSource)); NaN where undefined",
@@ -19,7 +19,7 @@ extension AnalysisResult {
     }
 }
 
-/// Writes the `/analysis` group of SPEC §3.6 and schemas/trajectory-v1.json (see
+/// Writes the `/analysis` group of docs/FORMAT.md and schemas/trajectory-v1.json (see
 /// `TrajectoryFormat.AnalysisResults` for the layout; TrajectoryFormat does the writing).
 public enum AnalysisFile {
     /// Datasets written under /analysis (besides `step`).

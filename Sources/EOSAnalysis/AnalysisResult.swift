@@ -79,7 +79,7 @@ public struct GramUsage: Codable, Equatable, Sendable {
     public var verification: ReplayVerification?
 }
 
-/// How well replayed GD reproduced the recording (SPEC §3.3, §4).
+/// How well replayed GD reproduced the recording (docs/ANALYSIS.md §8).
 public struct ReplayReport: Codable, Equatable, Sendable {
     public var checkpoints: Int
     /// max over rows of ‖D_replay(t) − D_recorded(t)‖ / ‖D_recorded(t)‖.
@@ -88,7 +88,7 @@ public struct ReplayReport: Codable, Equatable, Sendable {
     public var maxDriftStep: Int64?
     /// max over checkpoints reached by replay of ‖θ_replay − θ_checkpoint‖ / ‖θ_checkpoint‖.
     public var maxRelativeDriftCheckpoint: Double
-    /// SPEC §4 tolerance (1e-9) and whether both drifts are within it.
+    /// docs/ANALYSIS.md §8 tolerance (1e-9) and whether both drifts are within it.
     public var tolerance: Double
     public var withinTolerance: Bool
 

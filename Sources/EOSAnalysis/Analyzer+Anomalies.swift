@@ -1,6 +1,6 @@
 extension Analyzer {
     /// Anomaly points (sign ΔΛ ≠ sign Δ‖A‖²) and how many lie within `options.anomalyWindow`
-    /// steps of a sign change of Δ‖A‖², against the chance level of all pairs (SPEC §3.2, Fig. 2).
+    /// steps of a sign change of Δ‖A‖², against the chance level of all pairs (paper §3.2, Figure 2).
     static func anomalySummary(_ input: AnalysisInput, anomaly: [UInt8], phases: [Int8], pairRows: [Int],
                                options: AnalysisOptions) -> AnomalySummary {
         let t = input.count

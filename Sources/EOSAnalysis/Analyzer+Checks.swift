@@ -2,7 +2,7 @@ import EOSPhases
 import Foundation
 
 extension Analyzer {
-    /// The assumption and claim checks of SPEC §3.5, per phase where they apply.
+    /// The assumption and claim checks of docs/ANALYSIS.md, per phase where they apply.
     static func checksSummary(_ input: AnalysisInput, _ series: RowSeries, phases: [Int8], cycles: [Cycle],
                               pairRows: [Int], options: AnalysisOptions) -> ChecksSummary {
         let assumption36 = assumption36Items(input, series, cycles: cycles)

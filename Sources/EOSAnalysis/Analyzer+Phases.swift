@@ -1,7 +1,7 @@
 import EOSPhases
 
 extension Analyzer {
-    /// Rows per phase, the cycles and their duration / loss-rise distributions (SPEC §3.1).
+    /// Rows per phase, the cycles and their duration / loss-rise distributions (docs/ANALYSIS.md §1).
     static func phaseSummary(phases: [Int8], cycles: [Cycle], options: AnalysisOptions, threshold: Double) -> PhaseSummary {
         let count = CycleCount(cycles: cycles, threshold: threshold)
         var rowsPerPhase = [Int](repeating: 0, count: 5)
@@ -18,7 +18,7 @@ extension Analyzer {
             lossRisePhase3: Distribution(cycles.map(\.lossRisePhase3)))
     }
 
-    /// |c1|, the share ‖R‖²/n of L, and how often L and ‖R‖²/n decrease, per phase (SPEC §3.2, §3.4).
+    /// |c1|, the share ‖R‖²/n of L, and how often L and ‖R‖²/n decrease, per phase (docs/ANALYSIS.md).
     static func decompositionSummary(_ input: AnalysisInput, _ series: RowSeries, phases: [Int8],
                                      pairRows: [Int]) -> DecompositionSummary {
         let t = input.count

@@ -1,4 +1,4 @@
-/// The two R′ iterates of SPEC §3.3 (Lemma 3.5): R′(t+1) = R′(t) − η M(t) P R′(t),
+/// The two R′ iterates of docs/ANALYSIS.md (Lemma 3.5): R′(t+1) = R′(t) − η M(t) P R′(t),
 /// P = I − v1 v1ᵀ, started at R′ := R. `fromStart` restarts only after gaps; `primary` also
 /// restarts at every phase-II start (`rPrimeRestarts`) and every `rPrimeWindow` rows.
 struct RPrimeTracker {

@@ -1,7 +1,7 @@
 import EOSPhases
 import Foundation
 
-/// Computes everything SPEC §3 defines from an `AnalysisInput`.
+/// Computes everything docs/ANALYSIS.md defines from an `AnalysisInput`.
 ///
 /// Cost: O(T k n) for the decomposition and checks plus, per consecutive pair, one application of
 /// M(t) to three vectors (D, and the two R′ iterates): O(n²) with a dense provider, O(kn) with the

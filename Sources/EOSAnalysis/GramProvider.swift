@@ -25,7 +25,7 @@ public protocol GramProvider: AnyObject {
     /// M(t) applied to `count` vectors stored as rows of `vectors` (count×n); same layout out.
     func applyGram(atRow row: Int, to vectors: [Double], count: Int) throws -> [Double]?
     /// For models whose residual update is exactly linear, D(t+1) = (I − η M*(t)) D(t) (the
-    /// two-layer linear network of SPEC §1): M*(t) applied to `vector`. nil when not applicable.
+    /// two-layer linear network of README, What it computes): M*(t) applied to `vector`. nil when not applicable.
     func applyExactUpdateOperator(atRow row: Int, to vector: [Double]) throws -> [Double]?
 }
 

@@ -3,7 +3,7 @@ import EOSNumerics
 import EOSRun
 import Foundation
 
-/// Exact M(t) by replaying GD from parameter checkpoints (SPEC §3.3).
+/// Exact M(t) by replaying GD from parameter checkpoints (docs/ANALYSIS.md).
 ///
 /// θ(t) is rebuilt by plain GD, θ ← θ − η∇L(θ), from the nearest checkpoint at or before t. When the
 /// replay reaches a later checkpoint, the replayed θ is compared with it (relative drift) and
@@ -186,7 +186,7 @@ public final class ReplayGramProvider: GramProvider {
         return later.apply(to: vectors, count: count)
     }
 
-    /// Two-layer linear model: M*(t) D = M(t) D − (4η/(n² m)) (DᵀF) X Xᵀ D (SPEC §1), with M the
+    /// Two-layer linear model: M*(t) D = M(t) D − (4η/(n² m)) (DᵀF) X Xᵀ D (README, What it computes), with M the
     /// exact Gram at the replayed θ(t). nil for other models.
     public func applyExactUpdateOperator(atRow row: Int, to vector: [Double]) throws -> [Double]? {
         guard isTwoLayerLinear, try prepare(row: row), cachedLater != nil else { return nil }

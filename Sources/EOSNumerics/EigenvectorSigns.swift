@@ -1,4 +1,4 @@
-/// Eigenvector sign conventions of SPEC §2.
+/// Eigenvector sign conventions of docs/FORMAT.md.
 ///
 /// At the first recorded step each eigenvector has its largest-magnitude entry positive
 /// (`canonicalize`); afterwards v_i(t+1) is flipped when ⟨v_i(t), v_i(t+1)⟩ < 0 (`align`), so that

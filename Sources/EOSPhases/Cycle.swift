@@ -1,4 +1,4 @@
-/// One II→III→IV cycle (SPEC §3.1). Rows index the input arrays; steps are the GD step values.
+/// One II→III→IV cycle (docs/ANALYSIS.md §1). Rows index the input arrays; steps are the GD step values.
 public struct Cycle: Codable, Equatable, Sendable {
     /// Why phase IV ended.
     public enum IVEnd: String, Codable, Sendable {

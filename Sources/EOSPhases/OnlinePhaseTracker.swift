@@ -69,7 +69,7 @@ public struct ThresholdRunCounter: Sendable, Equatable {
     }
 }
 
-/// The SPEC §3.1 phase of each new step from the steps seen so far (online; `follow` uses it).
+/// The phase of each new step from the steps seen so far (online; `follow` uses it).
 ///
 /// A step with Λ > 2/η opens a run (phase II); inside the run a step is II when its Λ is a new
 /// peak (strictly larger than every earlier Λ of the run) and III otherwise; after the run, phase

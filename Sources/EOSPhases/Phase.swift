@@ -1,4 +1,4 @@
-/// The four phases of SPEC §3.1, numbered as in the `/analysis/phase` dataset (int8 1–4).
+/// The four phases of docs/ANALYSIS.md §1, numbered as in the `/analysis/phase` dataset (int8 1–4).
 public enum Phase: Int8, Sendable, CaseIterable {
     /// Λ ≤ 2/η (and not recovering from a run above it).
     case I = 1
@@ -13,7 +13,7 @@ public enum Phase: Int8, Sendable, CaseIterable {
     public var roman: String { ["I", "II", "III", "IV"][Int(rawValue) - 1] }
 }
 
-/// How phase IV ends (SPEC §3.1). Raw values are the JSON / CLI spellings.
+/// How phase IV ends (docs/ANALYSIS.md §1). Raw values are the JSON / CLI spellings.
 public enum PhaseRule: String, Codable, Sendable, CaseIterable {
     /// IV ends at the first step with L(t) ≤ L(p) (p = peak of the run), or when the next run
     /// above 2/η begins. The step with L(t) ≤ L(p) is phase I.

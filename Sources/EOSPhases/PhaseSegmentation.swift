@@ -1,4 +1,4 @@
-/// Phase segmentation of SPEC §3.1 on rows, knowing the whole series (offline). The online
+/// Phase segmentation of docs/ANALYSIS.md §1 on rows, knowing the whole series (offline). The online
 /// counterpart, one step at a time, is `OnlinePhaseTracker`; both make their decisions with
 /// `StabilityThreshold` and `PhaseRule.endsPhaseIV`.
 ///

@@ -5,7 +5,7 @@ import TrajectoryFormat
 
 /// Records a trajectory from a user's own training loop (any framework): hand over per-step arrays,
 /// the format is written for you. Eigenpairs come either from you, or from the Gram matrix you
-/// pass (top-k by the warm-started `TopKEigensolver`). Signs follow SPEC §2 in both cases.
+/// pass (top-k by the warm-started `TopKEigensolver`). Signs follow docs/FORMAT.md in both cases.
 ///
 ///     let rec = try Recorder(path: "run.h5", X: X, Y: Y, learningRate: 0.01, k: 4,
 ///                            model: #"{"kind":"external"}"#)

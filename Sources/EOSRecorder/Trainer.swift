@@ -47,7 +47,7 @@ private struct RecordJobResult {
     var error: Error?
 }
 
-/// Full-batch GD with constant η, recording every step (SPEC §2) into a `TrajectorySink`.
+/// Full-batch GD with constant η, recording every step (docs/FORMAT.md) into a `TrajectorySink`.
 ///
 /// Per step t: one `ModelEvaluator.evaluate` (F, D, L, ∇L, ‖A‖², DᵀF, exact M, λ_max(M_A)), the
 /// top-k eigenpairs of M by the warm-started `TopKEigensolver` (cross-checked against LAPACK every

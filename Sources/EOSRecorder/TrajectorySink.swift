@@ -7,7 +7,7 @@ import TrajectoryFormat
 
 extension StepRow {
     /// A main-cadence row as the trainer and `Recorder` produce it: `sharpness` is `eigenvalues[0]`,
-    /// `eigenvectors` is the k × n matrix (row i = v_i, signs per SPEC §2) stored row-major.
+    /// `eigenvectors` is the k × n matrix (row i = v_i, signs per docs/FORMAT.md) stored row-major.
     public init(step: Int, loss: Double, residual: [Double], outputs: [Double]?, outputNormSquared: Double,
                 eigenvalues: [Double], eigenvectors: Matrix, dtf: Double, outputLayerSharpness: Double? = nil,
                 gradNorm: Double? = nil) {

@@ -1,7 +1,7 @@
 import Foundation
 import HDF5Kit
 
-/// Per-step results of `eostrace analyze` (SPEC §3.6) as stored in an `/analysis` group, either
+/// Per-step results of `eostrace analyze` (docs/FORMAT.md) as stored in an `/analysis` group, either
 /// in the recording itself (`writeInPlace`) or in a separate file (`write(to:)`, root `format` =
 /// "eostrace-analysis"). Both have their own `/analysis/step` coordinate (in place a copy of
 /// `/trajectory/step`), attached to every dataset, so xarray opens `group="analysis"` directly.

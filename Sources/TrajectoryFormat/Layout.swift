@@ -1,4 +1,4 @@
-/// Object paths and names of the trajectory layout (as fixed by SPEC §2 and the schema).
+/// Object paths and names of the trajectory layout (as fixed by docs/FORMAT.md and the schema).
 public enum Layout {
     public static let formatName = "eostrace-trajectory"
     public static let run = "/run"

@@ -24,7 +24,7 @@ public struct RecordingDiff: Sendable {
         public var description: String { "\(object): \(problem)" }
     }
 
-    /// Attribute names that are volatile wherever they stand (SPEC: creation time, history, host).
+    /// Attribute names that are volatile wherever they stand (volatile: creation time, history, host).
     public static let volatileAttributes: Set<String> = ["created", "history", "host", "hostname"]
     /// Datasets of per-step wall-clock times (volatile): any name ending in `_seconds` or `_time_s`,
     /// or called `wall_time`.

@@ -5,7 +5,7 @@ import EOSSystem
 import Foundation
 import TrajectoryFormat
 
-/// `eostrace analyze RUN`: SPEC §3 on a recording.
+/// `eostrace analyze RUN`: docs/ANALYSIS.md on a recording.
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",

@@ -9,7 +9,7 @@ import TrajectoryFormat
 /// Opens RUN as an SWMR reader, and every `--interval` seconds refreshes it and prints the new
 /// steps: step, loss L, sharpness Λ, Λη/2 (≥ 1 means Λ ≥ 2/η) and the phase (I–IV).
 ///
-/// Phases (SPEC §3.1), computed online, one step at a time (`EOSPhases.OnlinePhaseTracker`): a step with
+/// Phases (docs/ANALYSIS.md §1), computed online, one step at a time (`EOSPhases.OnlinePhaseTracker`): a step with
 /// Λ > 2/η opens a run above 2/η (phase II); inside the run a step is II when its Λ is a new
 /// maximum of the run (strictly larger than every earlier one) and III otherwise; after the run,
 /// phase IV lasts until the first step with L(t) ≤ L(p) (p = the peak so far) or until the next

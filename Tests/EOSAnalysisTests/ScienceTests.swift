@@ -1,7 +1,7 @@
 import XCTest
 @testable import EOSAnalysis
 
-/// The analysis beyond SPEC §3's minimum: Lemma 3.2's growth law against the length of phase II,
+/// The analysis beyond docs/ANALYSIS.md's minimum: Lemma 3.2's growth law against the length of phase II,
 /// both readings of Assumption 3.6, co-movement by regime, and the story's verdicts — on series
 /// whose answers are known in closed form.
 final class ScienceTests: XCTestCase {

@@ -191,7 +191,7 @@ final class DerivativeTests: XCTestCase {
         }
     }
 
-    /// Two-layer linear: D(t+1) = (I − η M*(t)) D(t) exactly (SPEC §1), to round-off.
+    /// Two-layer linear: D(t+1) = (I − η M*(t)) D(t) exactly (README, What it computes), to round-off.
     func testTwoLayerLinearExactUpdate() throws {
         for seed: UInt64 in 1...4 {
             let d = 5, m = 8, n = 6

@@ -42,7 +42,7 @@ final class AnalysisAdapterTests: XCTestCase {
         }
         XCTAssertEqual(input.phase!, result.perStep.phase.map { Int($0) })
         XCTAssertEqual(input.anomaly!.filter { $0 }.count, result.anomalies.count)
-        // Phases in the report agree with the SPEC rule written independently in the tests.
+        // Phases in the report agree with the default phase rule written independently in the tests.
         XCTAssertEqual(input.phase!, referencePhases(sharpness: a.sharpness, loss: a.loss, eta: 0.02))
         XCTAssertTrue(input.checks.contains { $0.name == "Gram M(t) used" })
         XCTAssertTrue(input.checks.contains { $0.name.hasPrefix("Assumption 3.7: λ2 < 1/η") })

@@ -4,7 +4,7 @@ import Foundation
 @_exported import EOSTestSupport
 @_exported import struct EOSNumerics.SplitMix64
 
-/// SPEC §3.1 phase rule, written independently of the library (which only draws phases).
+/// phase rule, written independently of the library (which only draws phases).
 func referencePhases(sharpness: [Double], loss: [Double], eta: Double) -> [Int] {
     let n = sharpness.count
     var phase = [Int](repeating: 1, count: n)

@@ -2,7 +2,7 @@ import XCTest
 @testable import TrajectoryFormat
 
 /// The synthetic data must be what it claims, checked independently of how it was built:
-/// M v_i = λ_i v_i with the Gram matrix as an explicit product, orthonormality, and the SPEC §2
+/// M v_i = λ_i v_i with the Gram matrix as an explicit product, orthonormality, and the docs/FORMAT.md
 /// sign rule.
 final class SyntheticRecordingTests: XCTestCase {
     func testEigenpairsOfTheGramMatrix() {

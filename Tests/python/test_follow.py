@@ -1,7 +1,7 @@
 """`eostrace follow` end to end: a live writer (`eostrace-dev synthetic-writer`) and `follow` reading it.
 
 Independent answers: the rows printed by follow are compared bit for bit with what h5py reads
-from the finished file, and the phases with SPEC §3.1's offline rule implemented here in numpy.
+from the finished file, and the phases with the paper's §3.1 (docs/ANALYSIS.md §1) offline rule implemented here in numpy.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 
 def offline_phases(lam, loss, eta):
-    """SPEC §3.1 (loss rule), whole series known: 1..4 per row."""
+    """docs/ANALYSIS.md §1 (loss rule), whole series known: 1..4 per row."""
     t = len(lam)
     thr = 2 / eta
     ph = np.ones(t, dtype=int)

@@ -1,6 +1,6 @@
 """`eostrace analyze` tested against an independent numpy implementation (issue 15).
 
-The reference is `Tests/reference/eos_reference.py` (numpy + h5py only, written from SPEC §3,
+The reference is `Tests/reference/eos_reference.py` (numpy + h5py only, written from docs/ANALYSIS.md,
 sharing no code with the Swift side or `samples/python`; `scripts/bench_analyze_reference.py`
 is a CLI over it). For every sample recording, `eostrace analyze --csv --json` is compared
 with it per step:

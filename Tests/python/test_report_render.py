@@ -5,7 +5,7 @@ Needs: the eostrace binary ($EOSTRACE_BIN, default .build/debug/eostrace), Chrom
 samples/python/eostrace_format.py to write the recording. Missing pieces FAIL the test.
 
 The recording is exact full-batch GD on the two-layer linear model f(x) = (1/sqrt(m)) A^T W x
-(SPEC section 1) with n=20 samples in d=40 dimensions: progressive sharpening from a small
+(README, What it computes) with n=20 samples in d=40 dimensions: progressive sharpening from a small
 initialisation, then a few Edge-of-Stability cycles with eta = 0.3 (2/eta = 6.67) before it
 settles. Every per-step quantity is computed from the exact Jacobian in numpy.
 """
@@ -73,7 +73,7 @@ def two_layer_linear_gd(n=20, d=40, m=10, T=300, eta=0.3, init=0.02, target_scal
         M = 2.0 / n * J @ J.T
         lam, V = np.linalg.eigh(M)
         lam, V = lam[::-1][:k], V[:, ::-1][:, :k].T.copy()   # k x n, descending
-        for i in range(k):                            # SPEC section 2 sign convention
+        for i in range(k):                            # docs/FORMAT.md sign convention
             if prev_v is None:
                 if V[i, np.argmax(np.abs(V[i]))] < 0:
                     V[i] = -V[i]

@@ -108,7 +108,7 @@ def test_numpy_gram_closed_form_equals_finite_difference_jacobian():
     assert np.abs(M - M_fd).max() <= 1e-11 * scale
     assert np.abs(MA - MA_fd).max() <= 1e-11 * scale
     assert np.array_equal(M, M.T)
-    # the closed form of SPEC §1 with X as n×d rows: (2/(mn)) (‖A‖² X Xᵀ + X Wᵀ W Xᵀ)
+    # the closed form of README, What it computes with X as n×d rows: (2/(mn)) (‖A‖² X Xᵀ + X Wᵀ W Xᵀ)
     closed = (2.0 / (m * n)) * ((A @ A) * X @ X.T + X @ W.T @ W @ X.T)
     np.testing.assert_allclose(M, closed, rtol=1e-13, atol=1e-14 * scale)
 
@@ -150,7 +150,7 @@ def test_numpy_run_validates(numpy_run, eostrace):
 def test_numpy_run_series_match_its_own_checkpoints(numpy_run):
     """Independent of the writer's loop: rebuild θ at each checkpoint, recompute F, D, loss,
     ‖A‖² and the eigenvalues of (2/n) J Jᵀ from the analytic Jacobian, and check the eigenvector
-    sign convention of SPEC §2."""
+    sign convention of docs/FORMAT.md."""
     path, s = numpy_run
     with h5py.File(path, "r") as f:
         X, Y = f["data/X"][()], f["data/Y"][()]
@@ -194,7 +194,7 @@ def test_numpy_run_analyzes_with_exact_replay(numpy_run, eostrace):
     rep = gram["replay"]
     assert rep["checkpoints"] == len(range(0, NUMPY_STEPS, 25))
     assert rep["within_tolerance"] is True
-    # ... and the replayed D(t), θ(t) agree with the numpy trajectory (SPEC §4: 1e-9 relative)
+    # ... and the replayed D(t), θ(t) agree with the numpy trajectory (docs/ANALYSIS.md §8: 1e-9 relative)
     assert rep["max_relative_drift_residual"] <= 1e-9, rep
     assert rep["max_relative_drift_checkpoint"] <= 1e-12, rep
     # the exact two-layer-linear update D(t+1) = (I − ηM*)D(t) holds to round-off
@@ -252,7 +252,7 @@ def test_plot_figures_values_match_swift_reader(which, request, eostrace, tmp_pa
 
 @pytest.mark.parametrize("which", ["linear_run", "sample_file", "numpy_run"])
 def test_plot_figures_phases_and_anomalies_equal_swift_analyzer(which, request, eostrace, eostrace_bin, tmp_path):
-    """The script's own SPEC §3.1/§3.4 code against `eostrace analyze --out`, row by row."""
+    """The script's own phase and anomaly code against `eostrace analyze --out`, row by row."""
     path = request.getfixturevalue(which)
     if which == "numpy_run":
         path = path[0]

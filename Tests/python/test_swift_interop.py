@@ -237,7 +237,7 @@ def test_recorded_run_valid_and_named(recorded_file):
 def test_recorded_run_agrees_with_numpy(recorded_file):
     """Independent answers from numpy on the recorder's own stored matrices: the stored Gram
     matrix's eigen-decomposition matches the recorded spectrum, top-k eigenvalues, sharpness and
-    eigenvectors (SPEC 4: 1e-8 relative); residual = outputs - Y; dtf = D.F."""
+    eigenvectors (docs/ANALYSIS.md §8: 1e-8 relative); residual = outputs - Y; dtf = D.F."""
     with h5py.File(recorded_file, "r") as f:
         t = f["trajectory"]
         Y = f["data/Y"][...]

@@ -2,7 +2,7 @@
 """Record a full-batch GD run of a two-layer linear network with plain numpy, in the
 eostrace trajectory format, so that `eostrace validate / analyze` can check and analyze it.
 
-Model (SPEC §1, paper §4):  f(x) = (1/√m) Aᵀ W x,  A ∈ R^m, W ∈ R^{m×d}, MSE loss
+Model (README, What it computes, paper §4):  f(x) = (1/√m) Aᵀ W x,  A ∈ R^m, W ∈ R^{m×d}, MSE loss
 L = ‖F − Y‖²/n,  constant step size η.  Everything is computed exactly at every step:
 
     F = (1/√m) X Wᵀ A                     (X is n×d, one row per sample)
@@ -13,7 +13,7 @@ L = ‖F − Y‖²/n,  constant step size η.  Everything is computed exactly a
 
 because ∂F_i/∂A = (1/√m) W x_i and ∂F_i/∂W = (1/√m) A x_iᵀ, so
 ⟨∂F_i/∂W, ∂F_j/∂W⟩ = ‖A‖² x_i·x_j / m and ⟨∂F_i/∂A, ∂F_j/∂A⟩ = x_iᵀ WᵀW x_j / m.
-Top-k eigenpairs of M come from numpy.linalg.eigh; eigenvector signs follow SPEC §2.
+Top-k eigenpairs of M come from numpy.linalg.eigh; eigenvector signs follow docs/FORMAT.md.
 θ = [W (m×d, row-major), A (m)] is checkpointed every --checkpoint-every steps, and the model
 description {"kind":"two_layer_linear","input_dim":d,"width":m} lets eostrace replay GD.
 
@@ -93,7 +93,7 @@ def jacobian(W, A, X):
 
 
 def fix_signs(V, prev):
-    """SPEC §2: rows of V (k×n) are eigenvectors; at t=0 make the largest-magnitude entry
+    """docs/FORMAT.md: rows of V (k×n) are eigenvectors; at t=0 make the largest-magnitude entry
     positive, afterwards flip v_i(t+1) when ⟨v_i(t), v_i(t+1)⟩ < 0."""
     V = V.copy()
     for i in range(V.shape[0]):

@@ -15,7 +15,7 @@ Phases and anomaly points come from, in order of preference:
   --analysis FILE   an /analysis group written by `eostrace analyze RUN --out FILE`
                     (or `--in-place`: pass RUN itself), aligned on the recording's steps;
   --eostrace BIN    runs `BIN analyze RUN --out <temp file> --quiet` and reads that;
-  (neither)         computed here from the recorded series, by the rules of SPEC §3.1 (loss
+  (neither)         computed here from the recorded series, by the rules of docs/ANALYSIS.md §1 (loss
                     rule: IV ends at the first step with L(t) ≤ L(p)) and §3.4 (anomalies on
                     consecutive recorded steps only; a zero difference is not an anomaly).
 The summary says which ("phase_source"). c1 and ‖R‖² are always computed here from the
@@ -94,7 +94,7 @@ def _read_recording(path):
 
 
 def segment_phases(sharpness, loss, eta):
-    """SPEC §3.1, loss rule, on rows: each maximal run [a, b] with Λ > 2/η is split at its
+    """docs/ANALYSIS.md §1, loss rule, on rows: each maximal run [a, b] with Λ > 2/η is split at its
     (first) peak p: II = [a, p], III = (p, b]; IV then lasts until the first row with
     L ≤ L(p) or until the next run begins. Everything else is phase I."""
     t = len(sharpness)
@@ -270,7 +270,7 @@ def run(a) -> int:
     else:
         phase, _ = segment_phases(r["sharpness"], r["loss"], r["learning_rate"])
         anomaly = anomaly_points(step, r["sharpness"], r["output_norm_sq"])
-        source = "computed (SPEC 3.1 loss rule)"
+        source = "computed (docs/ANALYSIS.md §1 loss rule)"
     D, v1 = r["residual"], r["v1"]
     c1 = np.einsum("ti,ti->t", D, v1)
     R = D - c1[:, None] * v1

@@ -67,7 +67,7 @@ public enum RunComparison {
         public var plateauQ1: Double?
         public var plateauQ3: Double?
         /// Cycles: maximal phase-II runs (from `phase`, else maximal runs with Λ > 2/η — the same
-        /// number under SPEC §3.1).
+        /// number under docs/ANALYSIS.md §1).
         public var cycles: Int
         /// Of those, cycles whose excursion above 2/η lasts one step (phase II one row, no phase III):
         /// in a hover regime most "cycles" are such blips, so the table flags them.

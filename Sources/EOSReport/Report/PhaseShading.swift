@@ -1,7 +1,7 @@
 import EOSPhases
 import Foundation
 
-/// The four phases of SPEC §3.1 as shaded x-intervals and their names.
+/// The four phases of docs/ANALYSIS.md §1 as shaded x-intervals and their names.
 public enum PhaseShading {
     /// Legend names of phases I–IV (index 0 = phase I).
     public static let names = [

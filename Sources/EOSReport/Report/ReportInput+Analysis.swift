@@ -24,7 +24,7 @@ extension ReportInput {
                   checks: ReportInput.checkRows(r), metadata: metadata)
     }
 
-    /// The checks table: what the analysis used, phases, anomalies, each SPEC §3.5 check
+    /// The checks table: what the analysis used, phases, anomalies, each docs/ANALYSIS.md check
     /// (value over all rows, per-phase detail), R′ tracking, and the paper's story verdicts.
     public static func checkRows(_ r: AnalysisResult) -> [CheckRow] {
         func g(_ v: Double) -> String { Markup.number(v, significant: 4) }

@@ -40,15 +40,15 @@ public struct ReportInput: Sendable {
     public var rNormSqPerN: [Double]?
     /// c1(t) = D(t)ᵀ v1(t).
     public var c1: [Double]?
-    /// ‖R(t) − R′(t)‖ (R′ tracking error, SPEC §3.3).
+    /// ‖R(t) − R′(t)‖ (R′ tracking error, docs/ANALYSIS.md).
     public var rPrimeError: [Double]?
     /// ‖R(t) − R′(t)‖ / ‖R(t)‖.
     public var rPrimeRelativeError: [Double]?
     /// How R′ was computed (e.g. "exact Gram by replay", "top-k approximation").
     public var rPrimeMethod: String?
-    /// Phase 1–4 per step (SPEC §3.1).
+    /// Phase 1–4 per step (docs/ANALYSIS.md §1).
     public var phase: [Int]?
-    /// true at step t when t is an anomaly point (SPEC §3.4).
+    /// true at step t when t is an anomaly point (docs/ANALYSIS.md).
     public var anomaly: [Bool]?
     /// λ_max of the loss Hessian on its own cadence (optional cross-check of Λ; close to Λ, not
     /// equal): steps (increasing) and values, same count.
