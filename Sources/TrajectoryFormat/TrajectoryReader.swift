@@ -91,7 +91,16 @@ public final class TrajectoryReader {
             // A write cut short (full disk, `ulimit -f`) left the superblock's end of allocation
             // beyond the end of the file, which libhdf5 1.10 refuses to open. Read it from a
             // private mapping padded with zeros to that length: the file itself is not changed.
-            do { return try HDF5File.openReadOnlyPaddedToAllocation(path) } catch { throw e }
+            // Only a file whose readable part still holds every required object is read this way
+            // (a write cut short at its end); a file cut anywhere else (its metadata lost) keeps
+            // the truncation error instead of reading as an empty or zero-filled recording.
+            guard let f = try? HDF5File.openReadOnlyPaddedToAllocation(path) else { throw e }
+            let required = TrajectorySchema.current.datasets.filter { $0.required && !$0.path.hasPrefix("/data/") }
+            guard required.allSatisfy({ f.kind(of: $0.path) == .dataset }), f.kind(of: "/data") == .group else {
+                try? f.close()
+                throw e
+            }
+            return f
         }
     }
 
