@@ -86,3 +86,35 @@ extension HDF5Dataset {
         return o2 ? Int.max : limit
     }
 }
+
+extension HDF5Dataset {
+    /// The end (file offset + size) of the last byte of raw data this dataset stores: the largest
+    /// chunk address + size (chunked), offset + storage (contiguous), 0 (compact or nothing
+    /// allocated); nil when libhdf5 cannot say. A file cut short whose datasets all end within
+    /// its real size lost no raw data.
+    public func storageEnd() -> Int? {
+        guard let did = try? openID(), let (layout, stored) = layoutAndStorage() else { return nil }
+        switch layout {
+        case H5D_CONTIGUOUS:
+            let offset = site.quiet { H5Dget_offset(did) }
+            return offset == UInt64.max ? 0 : Int(clamping: offset) + stored
+        case H5D_CHUNKED:
+            let space = site.quiet { H5Dget_space(did) }
+            guard space >= 0 else { return nil }
+            defer { closeIfValid(space) }
+            var count: hsize_t = 0
+            guard site.quiet({ H5Dget_num_chunks(did, space, &count) }) >= 0 else { return nil }
+            var end = 0
+            var index: hsize_t = 0
+            while index < count {
+                var mask: UInt32 = 0, address: haddr_t = 0, size: hsize_t = 0
+                guard site.quiet({ H5Dget_chunk_info(did, space, index, nil, &mask, &address, &size) }) >= 0 else { return nil }
+                if address != UInt64.max { end = max(end, Int(clamping: address) &+ Int(clamping: size)) }
+                index += 1
+            }
+            return end
+        default:
+            return 0
+        }
+    }
+}

@@ -96,9 +96,18 @@ public final class TrajectoryReader {
             // the truncation error instead of reading as an empty or zero-filled recording.
             guard let f = try? HDF5File.openReadOnlyPaddedToAllocation(path) else { throw e }
             let required = TrajectorySchema.current.datasets.filter { $0.required && !$0.path.hasPrefix("/data/") }
-            guard required.allSatisfy({ f.kind(of: $0.path) == .dataset }), f.kind(of: "/data") == .group else {
+            guard required.allSatisfy({ f.kind(of: $0.path) == .dataset }), f.kind(of: "/data") == .group,
+                  let size = HDF5File.truncation(path)?.size else {
                 try? f.close()
                 throw e
+            }
+            // ... and none of whose datasets stores raw data beyond the real end of the file
+            // (rows whose bytes were lost would read as zeros).
+            for spec in TrajectorySchema.current.datasets where f.kind(of: spec.path) == .dataset {
+                guard let end = (try? f.dataset(spec.path))?.storageEnd(), end <= size else {
+                    try? f.close()
+                    throw e
+                }
             }
             return f
         }

@@ -17,6 +17,7 @@ option sets:
 from __future__ import annotations
 
 import json
+import re
 import math
 import sys
 from pathlib import Path
@@ -130,8 +131,12 @@ def test_r_prime_story_value_uses_phases_i_iii_iv_and_from_start(analysed):
 def test_compare_and_report_show_the_same_cycle_count(sample, eostrace_bin, tmp_path):
     js = json.loads(run_eostrace(eostrace_bin, "analyze", sample, "--quiet", "--gram", "topk", "--json", check=True).stdout)
     out = run_eostrace(eostrace_bin, "compare", sample, check=True).stdout
-    row = [line for line in out.splitlines() if line.strip() and not line.startswith(("run", "-", "plateau"))][0]
-    assert row.split()[-3] == str(js["phases"]["cycle_count"])
+    row = [line for line in out.splitlines() if line.strip() and not line.startswith(("run", "-", "plateau", "one-step"))][0]
+    # The cycles cell: "N", or "N (M one-step)" when some excursions last a single step.
+    m = re.search(r"\s(\d+)(?: \((\d+) one-step\))?\s+(?:[\d.]+ %|-)\s*$", row)
+    assert m, row
+    assert int(m.group(1)) == js["phases"]["cycle_count"]
+    assert int(m.group(2) or 0) == js["phases"]["one_step_cycles"], row
     html = tmp_path / "r.html"
     run_eostrace(eostrace_bin, "report", sample, "-o", html, "--gram", "topk", check=True)
     assert js["phases"]["cycle_text"] in html.read_text()
