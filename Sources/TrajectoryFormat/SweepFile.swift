@@ -226,7 +226,9 @@ public enum SweepFile {
                                              start: [i] + [Int](repeating: 0, count: mine.shape.count)))
             }
             let shape = [runs.count] + s.dims.map { dimSize[$0]! }
-            let ds = try traj.createVirtualDataset(name, type: s.type, shape: shape, fill: .nan, sources: sources)
+            // Padding: NaN for floating-point series, −1 for integer ones (solver counts, threshold counts).
+            let ds = try traj.createVirtualDataset(name, type: s.type, shape: shape, fill: s.type == .int64 ? -1 : .nan,
+                                                   sources: sources)
             try ds.attachScale(runScale, axis: 0)
             for (a, d) in s.dims.enumerated() { try ds.attachScale(scales[d]!, axis: a + 1) }
             try ds.setAttribute("coordinates", coordinateList)

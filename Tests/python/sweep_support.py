@@ -63,7 +63,10 @@ def check_merged(merged: Path, folder: Path, manifest: dict) -> dict:
                     np.testing.assert_array_equal(got[block], want, err_msg=f"{name} of run {r['index']}")
                     rest = np.ones(got.shape, bool)
                     rest[block] = False
-                    assert np.isnan(got[rest]).all(), f"{name} of run {r['index']}: padding is not NaN"
+                    if np.issubdtype(got.dtype, np.integer):   # integer series pad with -1
+                        assert (got[rest] == -1).all(), f"{name} of run {r['index']}: padding is not -1"
+                    else:
+                        assert np.isnan(got[rest]).all(), f"{name} of run {r['index']}: padding is not NaN"
                     checked += 1
                 n = g["step"].shape[0]
                 assert int(ds["run_length"].values[r["index"]]) == n
