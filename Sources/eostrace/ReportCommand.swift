@@ -15,7 +15,8 @@ struct ReportCommand: ParsableCommand {
         Analyses the recording (phases, c1/R decomposition, R′ tracking, anomaly points, checks), then draws. \
         The page has no scripts and no external references: it opens offline. --steps A:B restricts the \
         figures to the steps from A to B, both included (the analysis itself always covers the whole run). --svg-dir also writes \
-        each figure as a standalone SVG file (fig1.svg, fig2.svg, fig3a.svg, …) for papers.
+        each figure as a standalone SVG file (fig1.svg, fig2.svg, fig3a.svg, …) for papers. A merged sweep \
+        file (eostrace merge) stands for its runs: its report is their comparison page, as eostrace compare -o writes it.
 
         Existing output files (the HTML page, the SVG files) are replaced only with --force, and never \
         a file another process is writing; each is written beside its target and renamed into place \
@@ -73,6 +74,20 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let run = recording
         let out = output ?? ReportRunLoader.defaultOutput(for: run, suffix: ".report.html")
+        // A merged sweep file (eostrace merge) stands for its runs: its report is their comparison page.
+        let runs = try reportingErrors { try SweepInputs.expand([run]) }
+        if runs != [run] {
+            if window.first != nil || window.last != nil || svgDir != nil {
+                throw failure("\(run): a sweep file; --steps and --svg-dir apply to one recording (report one of its runs)",
+                              code: CLIExit.invalid)
+            }
+            if !quiet {
+                FileHandle.standardError.write(Data("\(run): a sweep of \(runs.count) runs; its report is the comparison page (eostrace compare)\n".utf8))
+            }
+            var compare = try CompareCommand.parse([run, "-o", out] + (force ? ["--force"] : []) + (quiet ? ["--quiet"] : []))
+            try compare.run()
+            return
+        }
         // Before the analysis: the page and every figure file --svg-dir may write.
         let svgCandidates = (svgDir.map { d in Self.figureFiles.map { (d as NSString).appendingPathComponent($0) } } ?? [])
             .filter { FileManager.default.fileExists(atPath: $0) }.map { (path: Optional($0), option: "--svg-dir") }

@@ -141,6 +141,16 @@ def test_local_sweep_status_merge_unequal_lengths_and_move(eostrace_bin, tmp_pat
     html = (tmp_path / "cmp.html").read_text()
     for r in m["runs"]:
         assert r["file"] in html or r["id"] in html
+    # ... and so does report: a sweep file's report is the comparison page of its runs.
+    rp = run_eostrace(eostrace_bin, "report", moved / "sweep.h5", "-o", tmp_path / "rep.html", timeout=300)
+    assert rp.returncode == 0, rp.stderr
+    assert f"a sweep of {len(m['runs'])} runs" in rp.stderr
+    rep = (tmp_path / "rep.html").read_text()
+    assert all(r["file"] in rep or r["id"] in rep for r in m["runs"])
+    assert rp.stdout == c.stdout   # the same comparison table
+    bad = run_eostrace(eostrace_bin, "report", moved / "sweep.h5", "--steps", "0:5", "-o", tmp_path / "r2.html")
+    assert bad.returncode == 1 and len(bad.stderr.splitlines()) == 1 and "sweep file" in bad.stderr, bad.stderr
+    assert not (tmp_path / "r2.html").exists()
 
 
 def test_record_sweep_lr_is_the_same_machinery(eostrace_bin, tmp_path):
