@@ -513,6 +513,10 @@ struct Run {
         var bad = 0
         var first: (Int, Double, Double)?
         let per = max(1, v.blockBytes / (8 * max(1, n)))
+        // The loss in the file's stated convention: half of mean(residual²) for Cohen et al.'s.
+        let run = try? file.group("/run")
+        let stated = run.flatMap { $0.hasAttribute("loss_convention") ? try? $0.stringAttribute("loss_convention") : nil }
+        let factor = stated == LossConvention.halfMeanSquaredError.rawValue ? 0.5 : 1.0
         var start = 0
         while start < common {
             let end = min(common, start + per)
@@ -521,7 +525,7 @@ struct Run {
             for i in 0..<(end - start) {
                 var s = 0.0
                 for j in 0..<n { s += r[i * n + j] * r[i * n + j] }
-                let mean = s / Double(n)
+                let mean = factor * s / Double(n)
                 if !(abs(l[i] - mean) <= v.lossTolerance * max(abs(mean), abs(l[i]))) && l[i].isFinite && mean.isFinite {
                     bad += 1
                     if first == nil { first = (start + i, l[i], mean) }
@@ -530,7 +534,7 @@ struct Run {
             start = end
         }
         if let f = first {
-            problem(spec.path, "differs from mean(\(other.split(separator: "/").last!)²) beyond \(v.lossTolerance) relative in \(bad) rows, first row \(f.0)\(stepNote(spec, f.0)): \(f.1) vs \(f.2)")
+            problem(spec.path, "differs from \(factor == 1 ? "" : "½·")mean(\(other.split(separator: "/").last!)²) beyond \(v.lossTolerance) relative in \(bad) rows, first row \(f.0)\(stepNote(spec, f.0)): \(f.1) vs \(f.2)")
         }
     }
 
