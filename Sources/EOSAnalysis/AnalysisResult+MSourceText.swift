@@ -5,7 +5,7 @@ extension AnalysisResult {
     public func mSourceLines(maxIntervals: Int = 8) -> [String] {
         var out: [String] = []
         if let results = gram.results {
-            let names = ["first_order_residual": "3.2 first-order error of D", "r_prime": "R′ (\(rPrime.primary.mode))",
+            let names = ["first_order_residual": "Assumption 3.2, first-order error of D", "r_prime": "R′ (\(rPrime.primary.mode))",
                          "r_prime_from_start": "R′ from_start", "exact_update": "two-layer linear M* update"]
             for r in results {
                 out.append("  M for \(names[r.result] ?? r.result): \(r.label)" + (r.exact ? " — exact" : "")
