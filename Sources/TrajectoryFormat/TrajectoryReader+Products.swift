@@ -10,12 +10,13 @@ import HDF5Kit
 /// - `r_prime_from_start` = the same recursion started at the first recorded step, [step, sample];
 /// - per-step solver cost: `eigensolver_iterations`, `eigensolver_matvecs`, `step_seconds`.
 public enum RecordedProducts {
-    public static let gramResidual = "gram_residual"
-    public static let rPrime = "r_prime"
-    public static let rPrimeFromStart = "r_prime_from_start"
-    public static let eigensolverIterations = "eigensolver_iterations"
-    public static let eigensolverMatvecs = "eigensolver_matvecs"
-    public static let stepSeconds = "step_seconds"
+    // The names are the layout's (one place: `Layout.Series`).
+    public static let gramResidual = Layout.Series.gramResidual
+    public static let rPrime = Layout.Series.rPrime
+    public static let rPrimeFromStart = Layout.Series.rPrimeFromStart
+    public static let eigensolverIterations = Layout.Series.eigensolverIterations
+    public static let eigensolverMatvecs = Layout.Series.eigensolverMatvecs
+    public static let stepSeconds = Layout.Series.stepSeconds
     /// The [step, sample] products.
     public static let vectorSeries = [gramResidual, rPrime, rPrimeFromStart]
     /// The per-step cost series.
