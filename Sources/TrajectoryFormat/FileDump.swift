@@ -31,12 +31,9 @@ public final class FileDump {
     /// Opens `path` read-only (as SWMR reader when a writer holds it open).
     public init(path: String) throws {
         self.path = path
-        let f: HDF5File
-        do {
-            f = try HDF5File.open(path, mode: .readOnly)
-        } catch let e as HDF5Error where e.kind == .fileLocked {
-            f = try HDF5File.open(path, mode: .swmrRead)
-        }
+        // The reader's open: SWMR reader when a writer holds it, and a recording cut short at its
+        // end (ulimit -f, a full disk) read from a padded private mapping, the file unchanged.
+        let f = try TrajectoryReader.openFile(path, swmr: false)
         file = f
         do {
             let root = try f.root()

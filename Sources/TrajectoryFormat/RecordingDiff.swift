@@ -46,11 +46,8 @@ public struct RecordingDiff: Sendable {
         return out
     }
 
-    static func open(_ path: String) throws -> HDF5File {
-        do { return try HDF5File.open(path, mode: .readOnly) } catch let e as HDF5Error where e.kind == .fileLocked {
-            return try HDF5File.open(path, mode: .swmrRead)
-        }
-    }
+    /// The reader's open (SWMR when a writer holds the file; a recording cut short at its end padded).
+    static func open(_ path: String) throws -> HDF5File { try TrajectoryReader.openFile(path, swmr: false) }
 
     private func child(_ group: String, _ name: String) -> String { group == "/" ? "/" + name : group + "/" + name }
 

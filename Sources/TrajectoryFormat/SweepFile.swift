@@ -255,7 +255,8 @@ public enum SweepFile {
 
     /// Whether `path` is a sweep file (root attribute `format` = "eostrace-sweep").
     public static func isSweepFile(_ path: String) -> Bool {
-        guard HDF5File.isHDF5(path), let f = try? HDF5File.open(path) else { return false }
+        // Not a regular file (a FIFO would block the probe): not a sweep file; the caller's own open reports it.
+        guard HDF5File.nonRegularKind(path) == nil, HDF5File.isHDF5(path), let f = try? HDF5File.open(path) else { return false }
         defer { try? f.close() }
         return (try? f.root().stringAttribute("format")) == format
     }

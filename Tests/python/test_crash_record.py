@@ -17,6 +17,7 @@ EOSTRACE_CRASH_STRIDE=1 (scripts/crash-sweep.sh) for every kill point.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -431,6 +432,12 @@ def test_ulimit_f_recording_opens_read_only(eostrace_bin, tmp_path, blocks):
     assert lines["steps"] == f"{n} (0 … {n - 1})", info.stdout
     v = run(eostrace_bin, "validate", out)
     assert v.returncode == 0 and v.stdout.strip() == f"{out}: ok", v.stdout + v.stderr
+    # dump and diff open it the same way: dump prints the rows h5py reads, diff finds it identical to itself.
+    d = run(eostrace_bin, "dump", out, "/trajectory/loss")
+    assert d.returncode == 0, d.stderr
+    np.testing.assert_array_equal(np.asarray(json.loads(d.stdout)["data"], dtype=float)[: len(ref["loss"])], ref["loss"])
+    df = run(eostrace_bin, "diff", out, out)
+    assert df.returncode == 0, df.stdout + df.stderr
     assert sha256(out) == before
 
 
