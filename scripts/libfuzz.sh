@@ -31,6 +31,9 @@
 # libhdf5 are listed in samples/fuzz-regressions/README.md. A short version runs in the suite
 # (Tests/python/test_untrusted_input.py::test_libfuzzer_short, 1,000 executions each).
 set -euo pipefail
+# ASan and libFuzzer report crashes themselves; Swift's own backtracer (swift-backtrace) would
+# outlive a killed fuzzer while holding its output pipe, and a `$(...)` reading it would never end.
+export SWIFT_BACKTRACE=enable=no
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$ROOT/.build/libfuzz"
 RUNS=100000

@@ -97,7 +97,9 @@ extension HDF5Dataset {
         switch layout {
         case H5D_CONTIGUOUS:
             let offset = site.quiet { H5Dget_offset(did) }
-            return offset == UInt64.max ? 0 : Int(clamping: offset) + stored
+            if offset == UInt64.max { return 0 }
+            let (end, overflow) = Int(clamping: offset).addingReportingOverflow(stored)
+            return overflow ? Int.max : end
         case H5D_CHUNKED:
             let space = site.quiet { H5Dget_space(did) }
             guard space >= 0 else { return nil }
@@ -109,7 +111,10 @@ extension HDF5Dataset {
             while index < count {
                 var mask: UInt32 = 0, address: haddr_t = 0, size: hsize_t = 0
                 guard site.quiet({ H5Dget_chunk_info(did, space, index, nil, &mask, &address, &size) }) >= 0 else { return nil }
-                if address != UInt64.max { end = max(end, Int(clamping: address) &+ Int(clamping: size)) }
+                if address != UInt64.max {
+                    let (e, overflow) = Int(clamping: address).addingReportingOverflow(Int(clamping: size))
+                    end = max(end, overflow ? Int.max : e)   // a forged address or size: past any file
+                }
                 index += 1
             }
             return end
