@@ -12,12 +12,10 @@ public enum FashionMNIST {
     /// shuffle and kept in file order. Pixels are divided by 255; inputs are centered (per-feature
     /// mean over the chosen samples subtracted) when `center`.
     /// - Parameter train: the 60k training file (true) or the 10k test file.
-    public static func load(directory: String = defaultDirectory, train: Bool = true, classes: (Int, Int) = (0, 6),
-                            n: Int = 1000, seed: UInt64 = 0, center: Bool = true) throws -> Dataset {
-        guard (0..<10).contains(classes.0) && (0..<10).contains(classes.1) && classes.0 != classes.1 else {
-            throw DataError.invalidRequest("Fashion-MNIST: classes must be two different labels in 0...9, got \(classes)")
-        }
-        guard n >= 2 else { throw DataError.invalidRequest("Fashion-MNIST: n must be ≥ 2, got \(n)") }
+    /// The images and labels of the training ("train") or test ("t10k") split, checked for shape;
+    /// d = pixels per image. Shared by the two-class and the c-class loaders.
+    private static func readSplit(directory: String, train: Bool) throws
+        -> (images: IDXArray, labels: IDXArray, d: Int, labelsPath: String, prefix: String) {
         let prefix = train ? "train" : "t10k"
         let imagesPath = (directory as NSString).appendingPathComponent("\(prefix)-images-idx3-ubyte.gz")
         let labelsPath = (directory as NSString).appendingPathComponent("\(prefix)-labels-idx1-ubyte.gz")
@@ -27,7 +25,16 @@ public enum FashionMNIST {
         guard images.shape.count == 3, images.shape[0] == labels.shape[0] else {
             throw DataError.malformed(file: imagesPath, problem: "images shape \(images.shape) does not match \(labels.shape[0]) labels")
         }
-        let d = images.shape[1] * images.shape[2]
+        return (images, labels, images.shape[1] * images.shape[2], labelsPath, prefix)
+    }
+
+    public static func load(directory: String = defaultDirectory, train: Bool = true, classes: (Int, Int) = (0, 6),
+                            n: Int = 1000, seed: UInt64 = 0, center: Bool = true) throws -> Dataset {
+        guard (0..<10).contains(classes.0) && (0..<10).contains(classes.1) && classes.0 != classes.1 else {
+            throw DataError.invalidRequest("Fashion-MNIST: classes must be two different labels in 0...9, got \(classes)")
+        }
+        guard n >= 2 else { throw DataError.invalidRequest("Fashion-MNIST: n must be ≥ 2, got \(n)") }
+        let (images, labels, d, labelsPath, prefix) = try readSplit(directory: directory, train: train)
         let want = [(n + 1) / 2, n / 2]
         var chosen: [Int] = []
         var rng = SeededRNG(seed: seed)
@@ -74,16 +81,7 @@ extension FashionMNIST {
         }
         let c = classes.count
         guard n >= c else { throw DataError.invalidRequest("Fashion-MNIST: n must be ≥ the \(c) classes, got \(n)") }
-        let prefix = train ? "train" : "t10k"
-        let imagesPath = (directory as NSString).appendingPathComponent("\(prefix)-images-idx3-ubyte.gz")
-        let labelsPath = (directory as NSString).appendingPathComponent("\(prefix)-labels-idx1-ubyte.gz")
-        let labels = try IDX.read(labelsPath)
-        guard labels.shape.count == 1 else { throw DataError.malformed(file: labelsPath, problem: "labels must be 1-D, shape \(labels.shape)") }
-        let images = try IDX.read(imagesPath)
-        guard images.shape.count == 3, images.shape[0] == labels.shape[0] else {
-            throw DataError.malformed(file: imagesPath, problem: "images shape \(images.shape) does not match \(labels.shape[0]) labels")
-        }
-        let d = images.shape[1] * images.shape[2]
+        let (images, labels, d, labelsPath, prefix) = try readSplit(directory: directory, train: train)
         var chosen: [Int] = []
         var rng = SeededRNG(seed: seed)
         for (ci, cl) in classes.enumerated() {
