@@ -263,6 +263,30 @@ final class FormatTwoTests: TemporaryDirectoryTestCase {
         XCTAssertTrue(r2.warning?.contains("D(t+1)−D(t) = 2·(−ηM(t)D(t))") == true, "\(r2)")
     }
 
+    /// Forged sizes in a 2.0 file: n·c overflowing is one line from the reader; the validator
+    /// reports and never traps (also for a huge n_outputs).
+    func testForgedMultiOutputSizesAreOneLineErrors() throws {
+        let good = path("good.h5")
+        try writeMulti(good, steps: 3)
+        for (name, attr, value) in [("n.h5", "n_samples", Int64.max / 2), ("c.h5", "n_outputs", Int64(1) << 40),
+                                    ("c0.h5", "n_outputs", Int64(0))] {
+            let bad = path(name)
+            try FileManager.default.copyItem(atPath: good, toPath: bad)
+            do {
+                let f = try HDF5File.open(bad, mode: .readWrite)
+                try f.group("/run").setAttribute(attr, value)
+                try f.close()
+            }
+            XCTAssertThrowsError(try TrajectoryReader(path: bad)) { e in
+                XCTAssertEqual((e as? TrajectoryError)?.kind, .invalidData, "\(e)")
+                XCTAssertTrue("\(e)".hasPrefix(bad + ": /run@"), "\(e)")
+                XCTAssertFalse("\(e)".contains("\n"))
+            }
+            let problems = try Validator().validate(path: bad)
+            XCTAssertFalse(problems.isEmpty, name)
+        }
+    }
+
     func testResumedMultiOutputWriterContinuesTheSameShapes() throws {
         let file = path("resume.h5")
         let syn = try writeMulti(file, steps: 10)
