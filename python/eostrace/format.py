@@ -36,6 +36,26 @@ FORMAT_VERSION = (1, 1)
 #: not also a variable; the dimension size follows, right-aligned in 10 characters.
 NOT_A_VARIABLE = "This is a netCDF dimension but not a netCDF variable."
 
+#: Format 2.0 (several outputs): name of the output axis and the series that carry it after
+#: their sample axis (vectors over the n·c outputs are flattened sample-major, i·c + a).
+OUTPUT_DIM = "output"
+OUTPUT_AXIS = ("/data/Y", "/trajectory/residual", "/trajectory/outputs", "/trajectory/gram_residual",
+               "/trajectory/r_prime", "/trajectory/r_prime_from_start", "/trajectory/eigenvectors")
+#: Axis of the stored eigenvectors when fewer than k are stored (/run@eigenvectors_stored = j).
+STORED_EIG_DIM = "eig_stored"
+#: Axes of the full Gram matrix over the n·c flattened outputs (c > 1, dense path only).
+FLAT_DIM, FLAT_J_DIM = "flat", "flat_j"
+#: Loss conventions: name -> (loss = factor·‖D‖_F² with factor(n, c), /run@gram_definition).
+LOSS_CONVENTIONS = {
+    "mean_squared_error": (lambda n, c: 1.0 / n, "M = (2/n) J J^T"),
+    "half_mean_squared_error": (lambda n, c: 0.5 / n, "M = (1/n) J J^T"),
+    "mse_per_output": (lambda n, c: 1.0 / (n * c), "M = (2/(n c)) J J^T"),
+}
+#: The version a one-output recording keeps when the schema is 2.x.
+LAST_SINGLE_OUTPUT_VERSION = (1, 1)
+#: The highest major version this package reads.
+SUPPORTED_MAJOR = 2
+
 #: Width of the fixed-length /run/status string dataset.
 STATUS_LENGTH = 16
 
@@ -71,9 +91,54 @@ class Schema:
         self.version = tuple(self.raw["version"])
         # dimension name -> path of its coordinate dataset (unlimited, "cadence" dims)
         self.coordinates = {d["name"]: d["coordinate"] for d in self.raw["dimensions"] if "coordinate" in d}
+        # several outputs (format 2.0): the `output` axis (length c = /run@n_outputs) follows the
+        # sample axis of the series that carry one; a schema without it gets it from OUTPUT_AXIS
+        # (dimensions the schema lacks get a built-in definition: all_dimensions)
+        self.all_dimensions = dict(self.dimensions)
+        if OUTPUT_DIM not in self.dimensions:
+            self.all_dimensions[OUTPUT_DIM] = {"name": OUTPUT_DIM, "size": "c", "long_name": "output index",
+                                           "units": "1", "doc": "Output index a of f(x) in R^c (format 2.0)."}
+        if STORED_EIG_DIM not in self.dimensions:
+            self.all_dimensions[STORED_EIG_DIM] = {"name": STORED_EIG_DIM, "size": "j", "units": "1",
+                                               "long_name": "index of the stored top eigenvectors of M"}
+
+        for name in (FLAT_DIM, FLAT_J_DIM):
+            if name not in self.dimensions:
+                self.all_dimensions[name] = {"name": name, "size": "nc", "units": "1",
+                                         "long_name": "flattened (sample, output) index i*c + a"}
 
     def dataset(self, path: str) -> dict:
         return self.datasets[path]
+
+    def dim_size(self, dim: str, sizes: Mapping[str, int | None]) -> int | None:
+        """Length of dimension `dim` given the run's sizes n, k, d, p, c, j (None: unknown)."""
+        key = self.all_dimensions[dim].get("size")
+        if key is None:
+            return None
+        c = sizes.get("c") or 1
+        n = sizes.get("n")
+        if key == "nc" or (dim == "spectrum_index" and key == "n" and c > 1):
+            return None if n is None else n * c
+        if key == "j":
+            return sizes.get("j") if sizes.get("j") is not None else sizes.get("k")
+        return sizes.get(key)
+
+    def dims(self, path: str, c: int = 1, stored: int | None = None, k: int | None = None) -> list[str]:
+        """The dimension names of dataset `path` in a file with c outputs that stores `stored`
+        of its k eigenvectors. c = 1: the 1.x layout (no output axis). c > 1: the output axis
+        right after the sample axis of residual, outputs, the M-products, eigenvectors and Y;
+        the eig axis of eigenvectors is the stored-eigenvector axis when fewer than k are stored;
+        spectrum and gram run over all n·c flattened outputs."""
+        dims = list(self.datasets[path]["dims"])
+        if c == 1:
+            return [d for d in dims if d != OUTPUT_DIM]
+        if OUTPUT_DIM not in dims and path in OUTPUT_AXIS and "sample" in dims:
+            dims.insert(dims.index("sample") + 1, OUTPUT_DIM)
+        if path == "/trajectory/eigenvectors" and stored is not None and k is not None and stored != k:
+            dims = [STORED_EIG_DIM if d == "eig" else d for d in dims]
+        if path == "/trajectory/gram":
+            dims = [{"sample": FLAT_DIM, "sample_j": FLAT_J_DIM}.get(d, d) for d in dims]
+        return dims
 
 
 _SCHEMA: Schema | None = None
@@ -164,7 +229,9 @@ class RecordingWriter:
                  chunks: Mapping[str, Sequence[int]] | None = None,
                  compression: str | None = None, flush_each_batch: bool = True,
                  swmr: bool = False, allow_float32: bool = False, extra_attrs: Mapping | None = None,
-                 on_flush=None, lock: bool = True, check_values: bool = True):
+                 on_flush=None, lock: bool = True, check_values: bool = True,
+                 n_outputs: int | None = None, eigenvectors_stored: int | None = None,
+                 loss_convention: str | None = None):
         self.schema = schema()
         self.check_values = bool(check_values)
         self.allow_float32 = bool(allow_float32)
@@ -174,10 +241,27 @@ class RecordingWriter:
         self._lock = None
         self.swmr = bool(swmr)
         Y = np.ascontiguousarray(Y, dtype="<f8")
-        if Y.ndim != 1:
-            raise ValueError(f"{path}: /data/Y: expected a 1-D array, got shape {Y.shape}")
+        if Y.ndim == 2 and Y.shape[1] == 1 and (n_outputs is None or n_outputs == 1):
+            Y = np.ascontiguousarray(Y[:, 0])  # one output: the 1.x layout, [n]
+        if Y.ndim not in (1, 2):
+            raise ValueError(f"{path}: /data/Y: expected shape [n] (one output) or [n, c] (c outputs), got {list(Y.shape)}")
         self.n = int(Y.shape[0])
+        self.c = 1 if Y.ndim == 1 else int(Y.shape[1])
+        if n_outputs is not None and int(n_outputs) != self.c:
+            raise ValueError(f"{path}: /run@n_outputs: n_outputs = {n_outputs} but Y has shape {list(Y.shape)}"
+                             f" (give Y as [n, c])")
         self.k = int(k)
+        if eigenvectors_stored is not None and self.c == 1 and int(eigenvectors_stored) != self.k:
+            raise ValueError(f"{path}: /run@eigenvectors_stored: storing fewer than k eigenvectors needs several"
+                             f" outputs (format 2.0); with one output all k = {self.k} are stored")
+        self.j = self.k if eigenvectors_stored is None else int(eigenvectors_stored)
+        if not 1 <= self.j <= self.k:
+            raise ValueError(f"{path}: /run@eigenvectors_stored: must be in 1...k = {self.k}, got {self.j}")
+        conv = loss_convention or "mean_squared_error"
+        if conv not in LOSS_CONVENTIONS:
+            raise ValueError(f"{path}: /run@loss_convention: {conv!r} is not one of {sorted(LOSS_CONVENTIONS)}")
+        self.loss_convention = conv
+        self.sizes = {"n": self.n, "k": self.k, "c": self.c, "j": self.j}
         self.p = int(n_parameters)
         if X is not None:
             X = np.ascontiguousarray(X, dtype="<f8")
@@ -189,7 +273,8 @@ class RecordingWriter:
                 raise ValueError(f"{path}: /data: give X, or both x_path and x_sha256")
             mdesc = json.loads(model) if isinstance(model, str) else dict(model)
             self.d = int(mdesc.get("input_dim", 0))
-        self.batch = int(batch) if batch else default_batch(self.n, self.k)
+        self.sizes.update(d=self.d, p=self.p)
+        self.batch = int(batch) if batch else default_batch(self.n * self.c, self.j)
         self.path = str(path)
         self._compression = compression
         self._chunks = {kk: tuple(v) for kk, v in (chunks or {}).items()}
@@ -208,8 +293,8 @@ class RecordingWriter:
             dim0 = self.schema.datasets[p]["dims"][0]
             wanted.add(self.schema.coordinates[dim0])
         self.series = sorted(wanted)
-        if not 1 <= self.k <= self.n:
-            raise ValueError(f"{path}: /run@k: must be in 1...n = {self.n}, got {self.k}")
+        if not 1 <= self.k <= self.n * self.c:
+            raise ValueError(f"{path}: /run@k: must be in 1...n·c = {self.n * self.c}, got {self.k}")
         if "/trajectory/parameters" in wanted and self.p < 1:
             raise ValueError(f"{path}: /trajectory/parameters: checkpoints need n_parameters > 0")
 
@@ -284,7 +369,8 @@ class RecordingWriter:
         run_spec = self.schema.groups.get("/run", {})
         names = {a["name"] for a in run_spec.get("attributes", [])}
         if "loss_convention" in names and "loss_convention" not in self.f["run"].attrs:
-            _write_str_attr(self.f["run"], "loss_convention", "mean_squared_error")  # L = |D|^2/n, M = (2/n) J J^T
+            # default mean_squared_error: L = |D|_F^2/n, M = (2/n) J J^T
+            _write_str_attr(self.f["run"], "loss_convention", self.loss_convention)
         for a in run_spec.get("attributes", []):
             if a["name"] not in self.f["run"].attrs and "value" in a and a.get("type") == "string":
                 _write_str_attr(self.f["run"], a["name"], a["value"])
@@ -310,14 +396,24 @@ class RecordingWriter:
             self._noted.add(p)
 
     def _dim_size(self, dim: str) -> int:
-        size = self.schema.dimensions[dim].get("size")
-        return {"n": self.n, "k": self.k, "d": self.d, "p": self.p}[size]
+        return self.schema.dim_size(dim, self.sizes)
+
+    def _dims(self, path: str) -> list[str]:
+        return self.schema.dims(path, self.c, self.j, self.k)
+
+    def file_version(self) -> tuple:
+        """[major, minor] this writer stores: one output keeps the 1.x layout (the schema's
+        version when it is 1.x, else 1.1, byte for byte as before); several outputs are 2.0."""
+        v = tuple(int(x) for x in self.schema.version)
+        if self.c == 1:
+            return v if v[0] < 2 else LAST_SINGLE_OUTPUT_VERSION
+        return v if v[0] >= 2 else (2, 0)
 
     def _write_header(self, learning_rate, model, Y, X, x_path, x_sha256, seed, data_seed,
                       config, data_description, cadences, software, software_version, created):
         f = self.f
         _write_str_attr(f, "format", FORMAT_NAME)
-        f.attrs.create("format_version", np.array(self.schema.version, dtype="<i8"))
+        f.attrs.create("format_version", np.array(self.file_version(), dtype="<i8"))
         _write_str_attr(f, "software", software)
         _write_str_attr(f, "software_version", software_version)
         if created is None:
@@ -330,8 +426,11 @@ class RecordingWriter:
         run.attrs.create("n_samples", np.int64(self.n), dtype="<i8")
         run.attrs.create("n_parameters", np.int64(self.p), dtype="<i8")
         run.attrs.create("k", np.int64(self.k), dtype="<i8")
+        if self.c > 1:
+            run.attrs.create("n_outputs", np.int64(self.c), dtype="<i8")
+            run.attrs.create("eigenvectors_stored", np.int64(self.j), dtype="<i8")
         _write_str_attr(run, "loss", "mse")
-        _write_str_attr(run, "gram_definition", "M = (2/n) J J^T")
+        _write_str_attr(run, "gram_definition", LOSS_CONVENTIONS[self.loss_convention][1])
         _write_str_attr(run, "model", _json_or_str(model))
         if seed is not None:
             run.attrs.create("seed", np.int64(seed), dtype="<i8")
@@ -350,12 +449,12 @@ class RecordingWriter:
         used = set()
         data_sets = ["/data/Y"] + (["/data/X"] if X is not None else [])
         for p in self.series + data_sets:
-            used.update(self.schema.datasets[p]["dims"])
+            used.update(self._dims(p))
         self.scales: dict[str, h5py.Dataset] = {}
         # root-group scales, numbered (_Netcdf4Dimid) in the schema's dimension order;
         # the step coordinates follow (see _create_series)
         self._next_dimid = 0
-        for dim in self.schema.dimensions:
+        for dim in self.schema.all_dimensions:
             if dim not in used or dim in self.schema.coordinates:
                 continue
             size = self._dim_size(dim)
@@ -377,7 +476,7 @@ class RecordingWriter:
         self._next_dimid += 1
 
     def _attach(self, ds: h5py.Dataset, path: str) -> None:
-        for axis, dim in enumerate(self.schema.datasets[path]["dims"]):
+        for axis, dim in enumerate(self._dims(path)):
             ds.dims[axis].attach_scale(self.scales[dim])
 
     def _create_series(self):
@@ -389,7 +488,7 @@ class RecordingWriter:
         cadence_rows: dict[str, list[int]] = {}
         for p in order:
             spec = self.schema.datasets[p]
-            dims = spec["dims"]
+            dims = self._dims(p)
             main = dims[0] == "step"
             row = tuple(self._dim_size(d) for d in dims[1:])
             dtype = _DTYPES[spec["dtype"]]
@@ -424,7 +523,7 @@ class RecordingWriter:
     # -- appending ----------------------------------------------------------------------
 
     def _shape_text(self, p: str) -> str:
-        dims = self.schema.datasets[p]["dims"][1:]
+        dims = self._dims(p)[1:]
         if not dims:
             return "a scalar"
         return "[" + ", ".join(f"{d}={self._dim_size(d)}" for d in dims) + "]"
@@ -448,7 +547,7 @@ class RecordingWriter:
             src = arr.dtype
         shape = tuple(arr.shape)
         if shape != want:
-            dims = self.schema.datasets[p]["dims"][1:]
+            dims = self._dims(p)[1:]
             fix = ""
             if len(want) == 2 and shape == want[::-1] and want[0] != want[1]:
                 fix = (f": this is [{dims[1]}, {dims[0]}] (eigenvectors as columns, as numpy.linalg.eigh returns"
@@ -457,6 +556,9 @@ class RecordingWriter:
                 what = "a scalar" if shape == () else f"a {len(shape)}-D row of shape {list(shape)}"
                 fix = (f": got {what} where all of {self._shape_text(p)} is due (no broadcasting: give the top-k"
                        f" eigenpairs of the step, k = {self.k}, eigenvectors one per row)")
+            elif self.c > 1 and len(want) >= 1 and arr.size == int(np.prod(want)):
+                fix = (f": the right number of values in another shape; vectors over the n·c outputs are"
+                       f" [..., n, c] (sample-major, flat index i·c + a): pass x.reshape({list(want)})")
             elif want == () and arr.size == 1:
                 fix = ": pass a scalar (float(x)), not an array of one element"
             raise ValueError(f"{self.path}: {name}: step {step}: shape {list(shape)}, expected "
@@ -501,12 +603,13 @@ class RecordingWriter:
                 raise ValueError(f"{self.path}: /trajectory/sharpness: step {step}: {float(sh)!r} is not the first "
                                  f"(largest) eigenvalue {float(ev[0])!r}: pass sharpness=eigenvalues[0]")
         V = values.get("/trajectory/eigenvectors")
-        if V is not None and V.ndim == 2 and np.all(np.isfinite(V)):
-            norms = np.linalg.norm(V, axis=1)
+        if V is not None and V.ndim >= 2 and np.all(np.isfinite(V)):
+            norms = np.sqrt(np.sum(V * V, axis=tuple(range(1, V.ndim))))
             badrow = np.nonzero(np.abs(norms - 1) > 1e-8)[0]
             if badrow.size:
+                shape = "[k, n]" if V.ndim == 2 else "[j, n, c] (each [n, c] block a unit vector over all n·c entries)"
                 raise ValueError(f"{self.path}: /trajectory/eigenvectors: step {step}: row {int(badrow[0])} has norm "
-                                 f"{norms[badrow[0]]:.6g}, not 1: store unit eigenvectors, one per row [k, n]")
+                                 f"{norms[badrow[0]]:.6g}, not 1: store unit eigenvectors, one per row {shape}")
 
     def _push(self, p: str, value) -> None:
         i = self._fill[p]
@@ -647,6 +750,9 @@ def write_recording(path: str | os.PathLike, *, learning_rate: float, model: Map
     given = {k: kwargs.pop(k) for k in list(kwargs) if k in series_names}
     main = dict(step=step, loss=loss, residual=residual, output_norm_sq=output_norm_sq,
                 sharpness=sharpness, eigenvalues=eigenvalues, eigenvectors=eigenvectors, dtf=dtf)
+    Yarr = np.asarray(Y)
+    if Yarr.ndim == 2 and Yarr.shape[1] > 1 and "eigenvectors_stored" not in kwargs:
+        kwargs["eigenvectors_stored"] = int(np.shape(eigenvectors)[1])
     eigenvalues = np.asarray(eigenvalues)
     if eigenvalues.ndim != 2:
         raise ValueError(f"{path}: /trajectory/eigenvalues: expected shape [T, k], got {eigenvalues.shape}")
@@ -821,8 +927,14 @@ def _named_check(check: str, dpath: str, obj: h5py.Dataset, present: Mapping[str
         if other not in present:
             return  # reported elsewhere (missing or malformed)
         o = present[other]
-        if o.dtype.kind != "f" or o.ndim != 2 or o.shape[1] < 1 or obj.ndim != 1:
+        if o.dtype.kind != "f" or o.ndim < 2 or o.shape[1] < 1 or obj.ndim != 1:
             return
+        conv = None
+        if name == "mean_square_of":
+            conv = obj.file["run"].attrs.get("loss_convention") if "run" in obj.file else None
+            conv = conv.decode() if isinstance(conv, bytes) else conv
+            n_out = int(np.prod(o.shape[2:], dtype=np.int64)) if o.ndim > 2 else 1
+            n_smp = o.shape[1]
         rows = min(obj.shape[0], o.shape[0])
         nbad, first = 0, None
         for a, block in _blocks(o):
@@ -832,10 +944,14 @@ def _named_check(check: str, dpath: str, obj: h5py.Dataset, present: Mapping[str
             block = block[: b - a]
             x = obj[a:b]
             if name == "mean_square_of":
-                # The loss in the file's stated convention: half of mean(D^2) for Cohen et al.'s.
-                conv = obj.file["run"].attrs.get("loss_convention") if "run" in obj.file else None
-                conv = conv.decode() if isinstance(conv, bytes) else conv
-                y = np.mean(block * block, axis=1) * (0.5 if conv == "half_mean_squared_error" else 1.0)
+                # The loss in the file's stated convention: |D|_F^2/n (mean over samples, summed over
+                # outputs), half of it for Cohen et al.'s, |D|_F^2/(n c) for PyTorch's MSELoss.
+                if block.ndim == 2:
+                    y = np.mean(block * block, axis=1) * (0.5 if conv == "half_mean_squared_error" else 1.0)
+                else:
+                    sq = np.sum((block * block).reshape(block.shape[0], -1), axis=1)
+                    factor = LOSS_CONVENTIONS.get(conv or "mean_squared_error", LOSS_CONVENTIONS["mean_squared_error"])[0]
+                    y = sq * factor(n_smp, n_out)
                 tol = LOSS_TOLERANCE
             else:
                 y = block[:, 0]
@@ -849,13 +965,18 @@ def _named_check(check: str, dpath: str, obj: h5py.Dataset, present: Mapping[str
                     first = (a + i, x[i], y[i])
         if first is not None:
             what = f"mean({posixpath.basename(other)}^2)" if name == "mean_square_of" else f"{other}[:, 0]"
+            if name == "mean_square_of" and o.ndim > 2:
+                what = (f"|{posixpath.basename(other)}|_F^2 in the loss convention "
+                        f"{conv or 'mean_squared_error'}")
             bad(dpath, f"differs from {what} beyond {tol:g} relative in {nbad} rows, "
                        f"first row {first[0]}: {first[1]!r} vs {first[2]!r}")
     elif name == "unit_norm_rows":
         nbad, first = 0, None
         for a, block in _blocks(obj):
             with np.errstate(invalid="ignore", over="ignore"):
-                norms = np.sqrt(np.sum(block * block, axis=-1))
+                # one eigenvector per [step, eig] row: all the trailing (sample[, output]) entries
+                norms = np.sqrt(np.sum(block * block, axis=tuple(range(2, block.ndim)))) if block.ndim > 2 \
+                    else np.sqrt(np.sum(block * block, axis=-1))
                 off = ~(np.abs(norms - 1) <= UNIT_NORM_TOLERANCE)
             if off.any():
                 nbad += int(off.sum())
@@ -894,7 +1015,7 @@ def _check_r_prime_chains(dpath, obj, present, bad) -> None:
     Λ(a) > 2/η and a = 0 or Λ(a−1) ≤ 2/η (consecutive rows)."""
     need = ["/trajectory/r_prime_from_start", "/trajectory/residual", "/trajectory/eigenvectors",
             "/trajectory/sharpness"]
-    if any(q not in present for q in need[1:]) or obj.ndim != 2:
+    if any(q not in present for q in need[1:]) or obj.ndim < 2:
         return
     try:
         eta = float(obj.file["run"].attrs["learning_rate"])
@@ -909,8 +1030,8 @@ def _check_r_prime_chains(dpath, obj, present, bad) -> None:
     restart = above & np.concatenate([[True], ~above[:-1]])
     first = int(np.argmax(restart)) if restart.any() else T
     if "/trajectory/r_prime_from_start" in present and first > 0:
-        a = obj[:first]
-        b = present["/trajectory/r_prime_from_start"][:first]
+        a = obj[:first].reshape(first, -1)  # vec(R′): the n·c flattened outputs
+        b = present["/trajectory/r_prime_from_start"][:first].reshape(first, -1)
         scale = np.maximum(np.max(np.abs(b), axis=1), 1e-300)
         off = np.max(np.abs(a - b), axis=1) > 1e-12 * scale
         if off.any():
@@ -918,10 +1039,10 @@ def _check_r_prime_chains(dpath, obj, present, bad) -> None:
                        f"relative, first in row {int(np.argmax(off))}")
     rows = np.nonzero(restart)[0]
     for r in rows[:10000]:
-        D = present["/trajectory/residual"][r]
-        v1 = present["/trajectory/eigenvectors"][r, 0]
+        D = present["/trajectory/residual"][r].reshape(-1)
+        v1 = present["/trajectory/eigenvectors"][r, 0].reshape(-1)
         R = D - v1 * (v1 @ D)
-        if np.linalg.norm(obj[r] - R) > 1e-10 * max(np.linalg.norm(D), 1e-300):
+        if np.linalg.norm(obj[r].reshape(-1) - R) > 1e-10 * max(np.linalg.norm(D), 1e-300):
             bad(dpath, f"row {int(r)} is a restart (sharpness crosses 2/eta = {thr:g}) but does not equal "
                        f"(I - v1 v1^T) D there (1e-10 relative to |D|)")
             break
@@ -958,7 +1079,8 @@ def _check_above_threshold(dpath, obj, present, bad) -> None:
                 return
 
 
-def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[str]:
+def validate(path: str | os.PathLike, schema_json: dict | None = None,
+             supported_major: int | None = None) -> list[str]:
     """Check a file against the schema. Returns one line per problem ([] when valid).
 
     Checks: required groups, datasets and attributes; attribute and dataset types; fixed
@@ -968,8 +1090,16 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
     eigenvalues[:, 0], unit eigenvectors, symmetric gram); a netCDF-4 dimension scale on
     every axis (exactly one, of the right name and length, visible from the dataset's
     group); the format version.
+
+    Several outputs (format 2.0, /run@n_outputs = c > 1): the output axis after the sample
+    axis, /run@eigenvectors_stored, and the checks on vec(D) (loss in the stored convention,
+    unit eigenvectors over all n·c entries, the R′ chains on the flattened vectors). A file
+    whose major version is newer than `supported_major` (default: the newest this package
+    reads, 2; with `schema_json`, that schema's major) gives exactly one line.
     """
     sch = Schema(schema_json) if schema_json is not None else schema()
+    if supported_major is None:
+        supported_major = int(sch.version[0]) if schema_json is not None else max(SUPPORTED_MAJOR, int(sch.version[0]))
     fname = str(path)
     problems: list[str] = []
 
@@ -1005,14 +1135,19 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
                         if v != a["value"]:
                             bad(where, f"expected {a['value']!r}, found {v!r}")
 
-            check_attrs(f, "/", sch.raw["root_attributes"])
+            major = None
             if "format_version" in f.attrs:
                 try:
                     fv = [int(x) for x in np.atleast_1d(f.attrs["format_version"])]
-                    if len(fv) == 2 and fv[0] > sch.version[0]:
-                        bad("/@format_version", f"major version {fv[0]} is newer than {sch.version[0]}")
+                    if len(fv) == 2:
+                        major = fv[0]
                 except Exception:
                     pass
+            if major is not None and major > supported_major:
+                # the major-version rule: a newer layout is not read at all (one line, nothing else)
+                return [f"{fname}: /@format_version: major version {major} ({major}.{fv[1]}) is newer than "
+                        f"{supported_major}, the newest this reader reads: use a newer eostrace"]
+            check_attrs(f, "/", sch.raw["root_attributes"])
 
             # -- groups ----------------------------------------------------------------------
             for gpath, g in sch.groups.items():
@@ -1026,7 +1161,7 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
                 check_attrs(f[gpath], gpath, g.get("attributes", []))
 
             # -- run sizes ---------------------------------------------------------------------
-            sizes: dict[str, int | None] = {"n": None, "k": None, "p": None, "d": None}
+            sizes: dict[str, int | None] = {"n": None, "k": None, "p": None, "d": None, "c": 1, "j": None}
 
             def int_attr(gpath, name):
                 try:
@@ -1045,6 +1180,28 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
                         bad("/run@" + {"n": "n_samples", "k": "k"}[key], f"must be positive, found {sizes[key]}")
                 if sizes["p"] is not None and sizes["p"] < 0:
                     bad("/run@n_parameters", f"must be >= 0, found {sizes['p']}")
+                for name, key in (("n_outputs", "c"), ("eigenvectors_stored", "j")):
+                    if name not in f["run"].attrs:
+                        continue
+                    err = _attr_type_ok(f["run"], name, "int64")
+                    if err:
+                        bad("/run@" + name, err)
+                        continue
+                    v = int_attr("/run", name)
+                    if v is None or v < 1:
+                        bad("/run@" + name, f"must be positive, found {v}")
+                        continue
+                    sizes[key] = v
+                if sizes["c"] > 1 and major is not None and major < 2:
+                    bad("/run@n_outputs", f"n_outputs = {sizes['c']} (several outputs) needs format_version 2.0, "
+                        f"found major version {major}")
+                if sizes["j"] is not None and sizes["k"] is not None and sizes["j"] > sizes["k"]:
+                    bad("/run@eigenvectors_stored", f"{sizes['j']} is more than k = {sizes['k']}")
+                if sizes["j"] is not None and sizes["c"] == 1 and sizes["k"] is not None and sizes["j"] != sizes["k"]:
+                    bad("/run@eigenvectors_stored", f"{sizes['j']} of k = {sizes['k']} with one output: only "
+                        f"several outputs (n_outputs > 1) may store fewer than k eigenvectors")
+                if sizes["k"] is not None and sizes["n"] is not None and sizes["k"] > sizes["n"] * sizes["c"]:
+                    bad("/run@k", f"k = {sizes['k']} is more than the n·c = {sizes['n'] * sizes['c']} eigenvalues of M")
                 if "model" in f["run"].attrs:
                     try:
                         model = json.loads(_decode(f["run"].attrs["model"]))
@@ -1102,18 +1259,26 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
                     if tuple(obj.shape) != tuple(spec["shape"]):
                         bad(dpath, f"expected shape {spec['shape']}, found {list(obj.shape)}")
                         continue
-                dims = spec.get("dims")
+                dims = sch.dims(dpath, sizes["c"], sizes["j"], sizes["k"]) if spec.get("dims") is not None else None
                 if dims is not None:
                     if obj.ndim != len(dims):
-                        bad(dpath, f"expected {len(dims)} dimensions {dims}, found shape {list(obj.shape)}")
+                        extra = ""
+                        if OUTPUT_DIM in dims and obj.ndim == len(dims) - 1:
+                            extra = f" (n_outputs = {sizes['c']}: the output axis follows the sample axis)"
+                        elif sizes["c"] == 1 and "sample" in dims and obj.ndim == len(dims) + 1:
+                            extra = " (an output axis, but /run@n_outputs is missing: one output)"
+                        bad(dpath, f"expected {len(dims)} dimensions {dims}, found shape {list(obj.shape)}{extra}")
                         continue
                     ok = True
                     for axis, dim in enumerate(dims):
-                        dspec = sch.dimensions[dim]
+                        dspec = sch.all_dimensions[dim]
                         if "size" in dspec:
-                            want = sizes.get(dspec["size"])
+                            want = sch.dim_size(dim, sizes)
                             if want is not None and obj.shape[axis] != want:
-                                bad(dpath, f"axis {axis} ({dim}) has length {obj.shape[axis]}, expected {dspec['size']} = {want}")
+                                key = dspec["size"]
+                                if dim == "spectrum_index" and sizes["c"] > 1:
+                                    key = "n·c"
+                                bad(dpath, f"axis {axis} ({dim}) has length {obj.shape[axis]}, expected {key} = {want}")
                                 ok = False
                     if not ok:
                         continue
@@ -1248,7 +1413,8 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
                             bad(sc.name, f"NAME of a dimension without coordinate must start with {NOT_A_VARIABLE!r}, found {name_attr!r}")
 
             for dpath, obj in present.items():
-                check_scales(dpath, obj, sch.datasets[dpath].get("dims"))
+                check_scales(dpath, obj, sch.dims(dpath, sizes["c"], sizes["j"], sizes["k"])
+                             if sch.datasets[dpath].get("dims") is not None else None)
             _check_first_order(f, bad)
             # any other dataset under /trajectory must also be readable by xarray
             if "trajectory" in f and isinstance(f["trajectory"], h5py.Group):
@@ -1287,9 +1453,10 @@ def learning_rate_estimate(f: h5py.File, steps: int = 5):
     for i in range(m - 1):
         if st[i + 1] != st[i] + 1:
             break
-        dD = D[i + 1] - D[i]
-        num += float(-(dD @ G[i]))
-        den += float(G[i] @ G[i])
+        dD = (D[i + 1] - D[i]).reshape(-1)  # vec(D): the n·c flattened outputs
+        g = G[i].reshape(-1)
+        num += float(-(dD @ g))
+        den += float(g @ g)
     if not den > 0 or not math.isfinite(num):
         return None
     return num / den
