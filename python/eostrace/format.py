@@ -36,25 +36,15 @@ FORMAT_VERSION = (1, 1)
 #: not also a variable; the dimension size follows, right-aligned in 10 characters.
 NOT_A_VARIABLE = "This is a netCDF dimension but not a netCDF variable."
 
-#: Format 2.0 (several outputs): name of the output axis and the series that carry it after
-#: their sample axis (vectors over the n·c outputs are flattened sample-major, i·c + a).
+#: Format 2.0 (several outputs): the output axis follows the sample axis; vectors over the n·c
+#: outputs are flattened sample-major (index i·c + a).
 OUTPUT_DIM = "output"
-OUTPUT_AXIS = ("/data/Y", "/trajectory/residual", "/trajectory/outputs", "/trajectory/gram_residual",
-               "/trajectory/r_prime", "/trajectory/r_prime_from_start", "/trajectory/eigenvectors")
-#: Axis of the stored eigenvectors when fewer than k are stored (/run@eigenvectors_stored = j).
-STORED_EIG_DIM = "eig_stored"
-#: Axes of the full Gram matrix over the n·c flattened outputs (c > 1, dense path only).
-FLAT_DIM, FLAT_J_DIM = "flat", "flat_j"
 #: Loss conventions: name -> (loss = factor·‖D‖_F² with factor(n, c), /run@gram_definition).
 LOSS_CONVENTIONS = {
     "mean_squared_error": (lambda n, c: 1.0 / n, "M = (2/n) J J^T"),
     "half_mean_squared_error": (lambda n, c: 0.5 / n, "M = (1/n) J J^T"),
     "mse_per_output": (lambda n, c: 1.0 / (n * c), "M = (2/(n c)) J J^T"),
 }
-#: The version a one-output recording keeps when the schema is 2.x.
-LAST_SINGLE_OUTPUT_VERSION = (1, 1)
-#: The highest major version this package reads.
-SUPPORTED_MAJOR = 2
 
 #: Width of the fixed-length /run/status string dataset.
 STATUS_LENGTH = 16
@@ -91,54 +81,37 @@ class Schema:
         self.version = tuple(self.raw["version"])
         # dimension name -> path of its coordinate dataset (unlimited, "cadence" dims)
         self.coordinates = {d["name"]: d["coordinate"] for d in self.raw["dimensions"] if "coordinate" in d}
-        # several outputs (format 2.0): the `output` axis (length c = /run@n_outputs) follows the
-        # sample axis of the series that carry one; a schema without it gets it from OUTPUT_AXIS
-        # (dimensions the schema lacks get a built-in definition: all_dimensions)
-        self.all_dimensions = dict(self.dimensions)
-        if OUTPUT_DIM not in self.dimensions:
-            self.all_dimensions[OUTPUT_DIM] = {"name": OUTPUT_DIM, "size": "c", "long_name": "output index",
-                                           "units": "1", "doc": "Output index a of f(x) in R^c (format 2.0)."}
-        if STORED_EIG_DIM not in self.dimensions:
-            self.all_dimensions[STORED_EIG_DIM] = {"name": STORED_EIG_DIM, "size": "j", "units": "1",
-                                               "long_name": "index of the stored top eigenvectors of M"}
-
-        for name in (FLAT_DIM, FLAT_J_DIM):
-            if name not in self.dimensions:
-                self.all_dimensions[name] = {"name": name, "size": "nc", "units": "1",
-                                         "long_name": "flattened (sample, output) index i*c + a"}
+        # several outputs (format 2.0): the layout of a c > 1 file is 'version_multi_output' and
+        # each dataset's 'dims_multi_output' (when it lists one) instead of 'dims'
+        self.version_multi_output = tuple(self.raw.get("version_multi_output", ()))
+        #: the newest major version a reader of this schema reads
+        self.readable_major = max([int(self.version[0])] + [int(v) for v in self.version_multi_output[:1]])
 
     def dataset(self, path: str) -> dict:
         return self.datasets[path]
 
+    def dims(self, path: str, c: int = 1) -> list[str]:
+        """The dimension names of dataset `path` in a file with c outputs: 'dims' for c = 1 (the
+        1.x layout), 'dims_multi_output' when the schema lists one and c > 1 (an output axis after
+        the sample axis, the eigenvector axis of length j, flat n·c axes of spectrum and gram)."""
+        spec = self.datasets[path]
+        if c > 1 and "dims_multi_output" in spec:
+            return list(spec["dims_multi_output"])
+        return list(spec["dims"])
+
     def dim_size(self, dim: str, sizes: Mapping[str, int | None]) -> int | None:
         """Length of dimension `dim` given the run's sizes n, k, d, p, c, j (None: unknown)."""
-        key = self.all_dimensions[dim].get("size")
+        key = self.dimensions[dim].get("size")
         if key is None:
             return None
-        c = sizes.get("c") or 1
-        n = sizes.get("n")
-        if key == "nc" or (dim == "spectrum_index" and key == "n" and c > 1):
+        if key == "nc":
+            n, c = sizes.get("n"), sizes.get("c") or 1
             return None if n is None else n * c
         if key == "j":
             return sizes.get("j") if sizes.get("j") is not None else sizes.get("k")
+        if key == "c":
+            return sizes.get("c") or 1
         return sizes.get(key)
-
-    def dims(self, path: str, c: int = 1, stored: int | None = None, k: int | None = None) -> list[str]:
-        """The dimension names of dataset `path` in a file with c outputs that stores `stored`
-        of its k eigenvectors. c = 1: the 1.x layout (no output axis). c > 1: the output axis
-        right after the sample axis of residual, outputs, the M-products, eigenvectors and Y;
-        the eig axis of eigenvectors is the stored-eigenvector axis when fewer than k are stored;
-        spectrum and gram run over all n·c flattened outputs."""
-        dims = list(self.datasets[path]["dims"])
-        if c == 1:
-            return [d for d in dims if d != OUTPUT_DIM]
-        if OUTPUT_DIM not in dims and path in OUTPUT_AXIS and "sample" in dims:
-            dims.insert(dims.index("sample") + 1, OUTPUT_DIM)
-        if path == "/trajectory/eigenvectors" and stored is not None and k is not None and stored != k:
-            dims = [STORED_EIG_DIM if d == "eig" else d for d in dims]
-        if path == "/trajectory/gram":
-            dims = [{"sample": FLAT_DIM, "sample_j": FLAT_J_DIM}.get(d, d) for d in dims]
-        return dims
 
 
 _SCHEMA: Schema | None = None
@@ -399,15 +372,17 @@ class RecordingWriter:
         return self.schema.dim_size(dim, self.sizes)
 
     def _dims(self, path: str) -> list[str]:
-        return self.schema.dims(path, self.c, self.j, self.k)
+        return self.schema.dims(path, self.c)
 
     def file_version(self) -> tuple:
-        """[major, minor] this writer stores: one output keeps the 1.x layout (the schema's
-        version when it is 1.x, else 1.1, byte for byte as before); several outputs are 2.0."""
-        v = tuple(int(x) for x in self.schema.version)
+        """[major, minor] this writer stores: the schema's 'version' for one output (the 1.x
+        layout, byte for byte as before 2.0), 'version_multi_output' (2.0) for several."""
         if self.c == 1:
-            return v if v[0] < 2 else LAST_SINGLE_OUTPUT_VERSION
-        return v if v[0] >= 2 else (2, 0)
+            return tuple(int(x) for x in self.schema.version)
+        if not self.schema.version_multi_output:
+            raise ValueError(f"{self.path}: /data/Y: {self.c} outputs need a schema with format 2.0 "
+                             f"(version_multi_output); this one is {list(self.schema.version)}")
+        return tuple(int(x) for x in self.schema.version_multi_output)
 
     def _write_header(self, learning_rate, model, Y, X, x_path, x_sha256, seed, data_seed,
                       config, data_description, cadences, software, software_version, created):
@@ -454,7 +429,7 @@ class RecordingWriter:
         # root-group scales, numbered (_Netcdf4Dimid) in the schema's dimension order;
         # the step coordinates follow (see _create_series)
         self._next_dimid = 0
-        for dim in self.schema.all_dimensions:
+        for dim in self.schema.dimensions:
             if dim not in used or dim in self.schema.coordinates:
                 continue
             size = self._dim_size(dim)
@@ -1095,11 +1070,12 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None,
     axis, /run@eigenvectors_stored, and the checks on vec(D) (loss in the stored convention,
     unit eigenvectors over all n·c entries, the R′ chains on the flattened vectors). A file
     whose major version is newer than `supported_major` (default: the newest this package
-    reads, 2; with `schema_json`, that schema's major) gives exactly one line.
+    reads: the larger of the schema's 'version' and 'version_multi_output' majors) gives exactly
+    one line.
     """
     sch = Schema(schema_json) if schema_json is not None else schema()
     if supported_major is None:
-        supported_major = int(sch.version[0]) if schema_json is not None else max(SUPPORTED_MAJOR, int(sch.version[0]))
+        supported_major = sch.readable_major
     fname = str(path)
     problems: list[str] = []
 
@@ -1192,6 +1168,8 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None,
                         bad("/run@" + name, f"must be positive, found {v}")
                         continue
                     sizes[key] = v
+                if "n_outputs" not in f["run"].attrs and major is not None and major >= 2:
+                    bad("/run@n_outputs", f"missing: a format {major}.x file has several outputs and must say how many")
                 if sizes["c"] > 1 and major is not None and major < 2:
                     bad("/run@n_outputs", f"n_outputs = {sizes['c']} (several outputs) needs format_version 2.0, "
                         f"found major version {major}")
@@ -1259,7 +1237,7 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None,
                     if tuple(obj.shape) != tuple(spec["shape"]):
                         bad(dpath, f"expected shape {spec['shape']}, found {list(obj.shape)}")
                         continue
-                dims = sch.dims(dpath, sizes["c"], sizes["j"], sizes["k"]) if spec.get("dims") is not None else None
+                dims = sch.dims(dpath, sizes["c"]) if spec.get("dims") is not None else None
                 if dims is not None:
                     if obj.ndim != len(dims):
                         extra = ""
@@ -1271,13 +1249,11 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None,
                         continue
                     ok = True
                     for axis, dim in enumerate(dims):
-                        dspec = sch.all_dimensions[dim]
+                        dspec = sch.dimensions[dim]
                         if "size" in dspec:
                             want = sch.dim_size(dim, sizes)
                             if want is not None and obj.shape[axis] != want:
-                                key = dspec["size"]
-                                if dim == "spectrum_index" and sizes["c"] > 1:
-                                    key = "n·c"
+                                key = {"nc": "n·c"}.get(dspec["size"], dspec["size"])
                                 bad(dpath, f"axis {axis} ({dim}) has length {obj.shape[axis]}, expected {key} = {want}")
                                 ok = False
                     if not ok:
@@ -1413,7 +1389,7 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None,
                             bad(sc.name, f"NAME of a dimension without coordinate must start with {NOT_A_VARIABLE!r}, found {name_attr!r}")
 
             for dpath, obj in present.items():
-                check_scales(dpath, obj, sch.dims(dpath, sizes["c"], sizes["j"], sizes["k"])
+                check_scales(dpath, obj, sch.dims(dpath, sizes["c"])
                              if sch.datasets[dpath].get("dims") is not None else None)
             _check_first_order(f, bad)
             # any other dataset under /trajectory must also be readable by xarray
