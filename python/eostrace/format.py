@@ -524,16 +524,19 @@ class RecordingWriter:
         if shape != want:
             dims = self._dims(p)[1:]
             fix = ""
-            if len(want) == 2 and shape == want[::-1] and want[0] != want[1]:
+            if self.c > 1 and len(want) >= 2 and shape == want[:-2] + want[-2:][::-1] and want[-1] != want[-2]:
+                fix = (f": this is [..., output, sample]; the format stores [..., sample, output] = [..., n, c]:"
+                       f" pass the transpose (np.swapaxes(x, -1, -2))")
+            elif self.c == 1 and len(want) == 2 and shape == want[::-1] and want[0] != want[1]:
                 fix = (f": this is [{dims[1]}, {dims[0]}] (eigenvectors as columns, as numpy.linalg.eigh returns"
                        f" them); pass the transpose, V[:, ::-1][:, :k].T")
+            elif self.c > 1 and len(want) >= 1 and arr.size == int(np.prod(want)):
+                fix = (f": the right number of values in another shape; vectors over the n·c outputs are"
+                       f" [..., n, c] (sample-major, flat index i·c + a): pass x.reshape({list(want)})")
             elif len(shape) < len(want):
                 what = "a scalar" if shape == () else f"a {len(shape)}-D row of shape {list(shape)}"
                 fix = (f": got {what} where all of {self._shape_text(p)} is due (no broadcasting: give the top-k"
                        f" eigenpairs of the step, k = {self.k}, eigenvectors one per row)")
-            elif self.c > 1 and len(want) >= 1 and arr.size == int(np.prod(want)):
-                fix = (f": the right number of values in another shape; vectors over the n·c outputs are"
-                       f" [..., n, c] (sample-major, flat index i·c + a): pass x.reshape({list(want)})")
             elif want == () and arr.size == 1:
                 fix = ": pass a scalar (float(x)), not an array of one element"
             raise ValueError(f"{self.path}: {name}: step {step}: shape {list(shape)}, expected "

@@ -207,6 +207,8 @@ class GDRecorder:
         of the recording (grad_norm, output_layer_sharpness, outputs is filled in when present).
         Returns the row written."""
         F = np.asarray(F, dtype=np.float64)
+        if self.c == 1 and F.shape == (self.n, 1):
+            F = F[:, 0]
         if F.shape != self.Y.shape:
             raise ValueError(f"{self.path}: /trajectory/outputs: step {t}: F has shape {list(F.shape)}, "
                              f"expected {list(self.Y.shape)} (the shape of Y)")
