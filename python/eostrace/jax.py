@@ -18,7 +18,11 @@ Two ways to get M(t) = (2/n) J Jᵀ:
     theta = net.init(seed=0)
     theta = ej.train(net, theta, X, Y, lr=0.02, steps=1000, path="run.h5", k=8)
 
-    # or inside your own loop (any apply_fn(params, X) -> [n]):
+    # c outputs (format 2.0): Y [n, c], MLP(..., outputs=c) or any apply_fn -> [n, c]; M over vec(F)
+    net10 = ej.MLP(input_dim=784, widths=[200, 200], activation="tanh", outputs=10)
+    ej.train(net10, net10.init(0), X, Y10, lr=0.05, steps=500, path="run10.h5", k=8, eigenvectors_stored=2)
+
+    # or inside your own loop (any apply_fn(params, X) -> [n] or [n, c]):
     with ej.JaxRecorder("run.h5", apply_fn, params, X, Y, lr=0.02, k=8) as rec:
         for t in range(T):
             info = rec.step(params)              # records step t at θ(t), returns the gradient
