@@ -419,3 +419,45 @@ def test_multioutput_sample_dense_and_matrix_free(tmp_path, eostrace_bin):
         assert np.array_equal(a["trajectory/residual"][:], b["trajectory/residual"][:])
         X, Y = a["data/X"][:], a["data/Y"][:]
         assert Y.shape == (40, 4) and X.shape == (40, 6)
+
+
+def test_jax_c3_matches_swift_recording(tmp_path, eostrace_bin):
+    """The Swift recorder (`record` on users' npy Y [n, 3], an MLP) and the JAX adapter from the
+    same θ(0) (both paths): the same residuals, eigenvalues, v_1, M-products, ‖A‖_F², λ_max(M_A)
+    and Hessian sharpness over the first steps; and the Python validator accepts the Swift file."""
+    ej = pytest.importorskip("eostrace.jax")
+    import jax.numpy as jnp
+    rng = np.random.default_rng(0)
+    x, y = tmp_path / "X.npy", tmp_path / "Y.npy"
+    np.save(x, rng.standard_normal((12, 5)))
+    np.save(y, rng.standard_normal((12, 3)))
+    cfg = {"data": {"kind": "npy", "x": str(x), "y": str(y)},
+           "model": {"kind": "mlp", "input_dim": 5, "widths": [6], "activation": "tanh"},
+           "learning_rate": 0.05, "steps": 6, "k": 3, "checkpoint_every": 100, "hessian_every": 3}
+    (tmp_path / "run.json").write_text(json.dumps(cfg))
+    sw_path = tmp_path / "swift.h5"
+    run_eostrace(eostrace_bin, "record", "--config", tmp_path / "run.json", "--eigenvectors", 2, "-o", sw_path,
+                 "--quiet", check=True)
+    assert eostrace.validate(sw_path) == []
+    names = ("residual", "eigenvalues", "gram_residual", "r_prime", "r_prime_from_start", "output_norm_sq",
+             "output_layer_sharpness", "dtf", "loss")
+    with h5py.File(sw_path, "r") as f:
+        assert int(f["run"].attrs["n_outputs"]) == 3 and list(f.attrs["format_version"]) == [2, 0]
+        X, Y, th0 = f["data/X"][:], f["data/Y"][:], f["trajectory/parameters"][0]
+        model, eta = json.loads(f["run"].attrs["model"]), float(f["run"].attrs["learning_rate"])
+        sw = {k: f["trajectory/" + k][:] for k in names + ("eigenvectors", "hessian_sharpness")}
+    net = ej.MLP.from_description(model, outputs=3)
+    for general in (False, True):
+        path = tmp_path / f"jax{int(general)}.h5"
+        kw = dict(output_layer=net.output_weights) if general else {}
+        ej.train(net.apply if general else net, jnp.asarray(th0), X, Y, eta, 7, path, k=3, eigenvectors_stored=2,
+                 tol=1e-12, checkpoint_every=0, hessian_every=3, swmr=False, **kw)
+        with h5py.File(path, "r") as f:
+            for k in names:
+                a, b = f["trajectory/" + k][:], sw[k]
+                assert np.max(np.abs(a - b)) <= 1e-10 * np.max(np.abs(b)), (general, k)
+            V = f["trajectory/eigenvectors"][:]
+            assert np.all(np.einsum("tia,tia->t", V[:, 0], sw["eigenvectors"][:, 0]) > 1 - 1e-9), general
+            hj, hs = f["trajectory/hessian_sharpness"][:], sw["hessian_sharpness"]
+            assert len(hs) >= 1 and len(hj) >= len(hs)
+            assert np.allclose(hj[:len(hs)], hs, rtol=1e-8, atol=0), (hj, hs)
