@@ -1124,8 +1124,8 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None,
                     pass
             if major is not None and major > supported_major:
                 # the major-version rule: a newer layout is not read at all (one line, nothing else)
-                return [f"{fname}: /@format_version: major version {major} ({major}.{fv[1]}) is newer than "
-                        f"{supported_major}, the newest this reader reads: use a newer eostrace"]
+                return [f"{fname}: /@format_version: format version {major}.{fv[1]} is newer than this eostrace "
+                        f"reads ({supported_major}.x); upgrade eostrace"]
             check_attrs(f, "/", sch.raw["root_attributes"])
 
             # -- groups ----------------------------------------------------------------------
@@ -1462,7 +1462,7 @@ def _is_unreadable(problem: str) -> bool:
     """Problems that make a file unreadable as a trajectory (as `eostrace validate` exits 2):
     not HDF5, not this format, or a newer major version."""
     return (": /: cannot open" in problem or ": /@format: " in problem
-            or (": /@format_version: major version" in problem))
+            or (": /@format_version: format version" in problem and "is newer than" in problem))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -85,8 +85,8 @@ def check_readable(path: str | os.PathLike) -> None:
     v = [int(x) for x in np.atleast_1d(v)]
     supported = schema().readable_major
     if len(v) == 2 and v[0] > supported:
-        raise ValueError(f"{os.fspath(path)}: /@format_version: major version {v[0]} ({v[0]}.{v[1]}) is newer than "
-                         f"{supported}, the newest this reader reads: use a newer eostrace")
+        raise ValueError(f"{os.fspath(path)}: /@format_version: format version {v[0]}.{v[1]} is newer than this "
+                         f"eostrace reads ({supported}.x); upgrade eostrace")
 
 
 def flatten_outputs(obj, dim: str = "flat_index"):
