@@ -463,3 +463,34 @@ def test_jax_c3_matches_swift_recording(tmp_path, eostrace_bin):
             hj, hs = f["trajectory/hessian_sharpness"][:], sw["hessian_sharpness"]
             assert len(hs) >= 1 and len(hj) >= len(hs)
             assert np.allclose(hj[:len(hs)], hs, rtol=1e-8, atol=0), (hj, hs)
+
+
+def test_swift_c10_dense_recording_in_python(tmp_path, eostrace_bin):
+    """A Swift c = 10 recording (Fashion-MNIST, 10 classes one-hot, dense path: spectrum and gram
+    over flat_index) passes the Python validator, opens with the 2.0 dims, and the JAX MLP's exact
+    kernels at a checkpoint reproduce the stored gram (1e-12) and eigh the stored spectrum."""
+    ej = pytest.importorskip("eostrace.jax")
+    import jax.numpy as jnp
+    cfg = {"data": {"kind": "fashion-mnist", "n": 30, "classes": list(range(10)), "targets": "onehot", "seed": 1},
+           "model": {"kind": "mlp", "input_dim": 784, "widths": [8], "activation": "tanh", "bias": True},
+           "learning_rate": 0.1, "steps": 6, "k": 4, "spectrum_every": 5, "checkpoint_every": 5, "gram_every": 5}
+    (tmp_path / "c10.json").write_text(json.dumps(cfg))
+    path = tmp_path / "c10.h5"
+    run_eostrace(eostrace_bin, "record", "--config", tmp_path / "c10.json", "--eigenvectors", 2, "-o", path,
+                 "--quiet", check=True, timeout=300)
+    assert eostrace.validate(path) == []
+    ds = eostrace.open_recording(path)
+    assert ds.residual.dims == ("step", "sample", "output") and ds.residual.shape[1:] == (30, 10)
+    assert ds.spectrum.dims == ("spectrum_step", "flat_index") and ds.gram.dims == ("gram_step", "flat_index",
+                                                                                      "flat_index_j")
+    with h5py.File(path, "r") as f:
+        X, t = f["data/X"][:], f["trajectory"]
+        net = ej.MLP.from_description(json.loads(f["run"].attrs["model"]), outputs=10)
+        s = int(t["checkpoint_step"][1])
+        theta = t["parameters"][1]
+        gram = t["gram"][list(t["gram_step"][:]).index(s)]
+        spec = t["spectrum"][list(t["spectrum_step"][:]).index(s)]
+    _, M, _ = net.kernels(jnp.asarray(theta), jnp.asarray(X))
+    M = np.asarray(M)
+    assert np.max(np.abs(M - gram)) <= 1e-12 * np.max(np.abs(M))
+    assert np.max(np.abs(np.linalg.eigvalsh(M)[::-1] - spec)) <= 1e-10 * spec[0]
