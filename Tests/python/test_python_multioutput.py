@@ -421,6 +421,12 @@ def test_multioutput_sample_dense_and_matrix_free(tmp_path, eostrace_bin):
         assert np.array_equal(a["trajectory/residual"][:], b["trajectory/residual"][:])
         X, Y = a["data/X"][:], a["data/Y"][:]
         assert Y.shape == (40, 4) and X.shape == (40, 6)
+    # the figure script reads a 2.0 file on vec(D): c1 = ⟨vec(D), v_1⟩, ‖R‖² = ‖D‖² − c1²
+    figs = tmp_path / "figs"
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "samples" / "python" / "plot_figures.py"),
+                           str(tmp_path / "dense.h5"), str(figs)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert all((figs / f"figure{i}.png").stat().st_size > 1000 for i in (1, 2, 3))
 
 
 def test_jax_c3_matches_swift_recording(tmp_path, eostrace_bin):
