@@ -500,3 +500,25 @@ def test_swift_c10_dense_recording_in_python(tmp_path, eostrace_bin):
     M = np.asarray(M)
     assert np.max(np.abs(M - gram)) <= 1e-12 * np.max(np.abs(M))
     assert np.max(np.abs(np.linalg.eigvalsh(M)[::-1] - spec)) <= 1e-10 * spec[0]
+
+
+def test_fashion_mnist_onehot_and_pm1_targets():
+    from eostrace.data import DEFAULT_DIRECTORY, fashion_mnist, read_idx
+    import os
+    labels = read_idx(os.path.join(os.environ.get("EOSTRACE_FASHION_MNIST", DEFAULT_DIRECTORY),
+                                   "train-labels-idx1-ubyte.gz"))
+    classes = [0, 3, 9]
+    X, Y = fashion_mnist(32, classes, targets="onehot", seed=5, center=False)
+    assert X.shape == (32, 784) and Y.shape == (32, 3)
+    assert np.array_equal(Y.sum(axis=1), np.ones(32)) and set(np.unique(Y)) == {0.0, 1.0}
+    assert list(Y.sum(axis=0)) == [11, 11, 10]                      # balanced, remainder first
+    X2, Y2 = fashion_mnist(32, classes, targets="pm1", seed=5, center=False)
+    assert np.array_equal(X2, X) and np.array_equal(Y2, 2 * Y - 1)
+    # each row's class is a real label of that image: find the images in the file
+    images = read_idx(os.path.join(os.environ.get("EOSTRACE_FASHION_MNIST", DEFAULT_DIRECTORY),
+                             "train-images-idx3-ubyte.gz")).reshape(-1, 784)
+    for i in range(0, 32, 7):
+        idx = np.nonzero(np.all(images == np.round(X[i] * 255).astype(np.uint8), axis=1))[0]
+        assert any(labels[j] == classes[int(np.argmax(Y[i]))] for j in idx), i
+    with pytest.raises(ValueError, match="need targets='onehot' or 'pm1'"):
+        fashion_mnist(30, range(10))
