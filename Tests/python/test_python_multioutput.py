@@ -370,14 +370,14 @@ def test_jax_c3_recording_validates_and_matches_eigh(jax_mlp, tmp_path, eostrace
     assert np.isclose(float(ds.loss[0]), np.sum((F0 - Y) ** 2) / n, rtol=1e-13)
 
 
-def test_jax_mse_per_output_general_path(jax_mlp, tmp_path):
-    """PyTorch's MSELoss convention on the general (jvp/vjp) path: L = ‖D‖²/(nc), M = (2/(nc)) J Jᵀ,
-    and the gradient of that L drives the GD step."""
+def test_jax_mse_per_output(jax_mlp, tmp_path):
+    """PyTorch's MSELoss convention on the MLP path (the general path's scale is checked above):
+    L = ‖D‖²/(nc), M = (2/(nc)) J Jᵀ, and the gradient of that L drives the GD step."""
     ej, net, X, Y, th, Jac = jax_mlp
     n, c = Y.shape
     path = tmp_path / "po.h5"
-    with ej.JaxRecorder(path, net.apply, th, X, Y, lr=0.1, k=3, loss_convention="mse_per_output",
-                        output_layer=lambda p: net.output_weights(p), swmr=False) as rec:
+    with ej.JaxRecorder(path, net, th, X, Y, lr=0.1, k=3, loss_convention="mse_per_output", swmr=False,
+                        checkpoint_every=0) as rec:
         p = th
         for _ in range(3):
             info = rec.step(p)
@@ -390,6 +390,11 @@ def test_jax_mse_per_output_general_path(jax_mlp, tmp_path):
         D = f["trajectory/residual"][:2]
     assert np.allclose(lam, np.linalg.eigvalsh((2.0 / (n * c)) * Jac @ Jac.T)[::-1][:3], rtol=1e-10, atol=0)
     assert np.allclose(loss, np.sum(D ** 2, axis=(1, 2)) / (n * c), rtol=1e-13)
+    with h5py.File(path, "r") as f:   # λ_max(M_A) in the convention: (2/(nc)) of the output-weight Gram
+        w0, b0 = net.offsets[-1]
+        JA = Jac[:, w0:b0]
+        assert np.isclose(f["trajectory/output_layer_sharpness"][0],
+                          np.linalg.eigvalsh((2.0 / (n * c)) * JA @ JA.T)[-1], rtol=1e-10)
     # first-order GD in this convention: D(1) − D(0) ≈ −η M D(0)
     M = (2.0 / (n * c)) * Jac @ Jac.T
     step = D[1].reshape(-1) - D[0].reshape(-1)
