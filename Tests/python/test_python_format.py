@@ -400,7 +400,7 @@ MUTATIONS = {
     "wrong_n": (_mutate_wrong_n, "/data/Y: axis 0 (sample) has length 8, expected n = 7"),
     "detached_scale": (_mutate_detach, "/trajectory/residual: axis 1 (sample) has no dimension scale attached"),
     "format_name": (_mutate_format, "/@format: expected 'eostrace-trajectory'"),
-    "newer_major": (_mutate_major, "/@format_version: major version 3 is newer than"),
+    "newer_major": (_mutate_major, "/@format_version: format version 3.0 is newer than this eostrace reads (2.x); upgrade eostrace"),
     "status_value": (_mutate_status, "/run/status: 'finished' is not one of"),
     "eigenvalues_ascending": (_mutate_ascending, "/trajectory/eigenvalues: not descending in row 4"),
     "lr_type": (_mutate_lr_type, "/run@learning_rate: expected float64"),

@@ -36,6 +36,16 @@ FORMAT_VERSION = (1, 1)
 #: not also a variable; the dimension size follows, right-aligned in 10 characters.
 NOT_A_VARIABLE = "This is a netCDF dimension but not a netCDF variable."
 
+#: Format 2.0 (several outputs): the output axis follows the sample axis; vectors over the n·c
+#: outputs are flattened sample-major (index i·c + a).
+OUTPUT_DIM = "output"
+#: Loss conventions: name -> (loss = factor·‖D‖_F² with factor(n, c), /run@gram_definition).
+LOSS_CONVENTIONS = {
+    "mean_squared_error": (lambda n, c: 1.0 / n, "M = (2/n) J J^T"),
+    "half_mean_squared_error": (lambda n, c: 0.5 / n, "M = (1/n) J J^T"),
+    "mse_per_output": (lambda n, c: 1.0 / (n * c), "M = (2/(n c)) J J^T"),
+}
+
 #: Width of the fixed-length /run/status string dataset.
 STATUS_LENGTH = 16
 
@@ -71,9 +81,37 @@ class Schema:
         self.version = tuple(self.raw["version"])
         # dimension name -> path of its coordinate dataset (unlimited, "cadence" dims)
         self.coordinates = {d["name"]: d["coordinate"] for d in self.raw["dimensions"] if "coordinate" in d}
+        # several outputs (format 2.0): the layout of a c > 1 file is 'version_multi_output' and
+        # each dataset's 'dims_multi_output' (when it lists one) instead of 'dims'
+        self.version_multi_output = tuple(self.raw.get("version_multi_output", ()))
+        #: the newest major version a reader of this schema reads
+        self.readable_major = max([int(self.version[0])] + [int(v) for v in self.version_multi_output[:1]])
 
     def dataset(self, path: str) -> dict:
         return self.datasets[path]
+
+    def dims(self, path: str, c: int = 1) -> list[str]:
+        """The dimension names of dataset `path` in a file with c outputs: 'dims' for c = 1 (the
+        1.x layout), 'dims_multi_output' when the schema lists one and c > 1 (an output axis after
+        the sample axis, the eigenvector axis of length j, flat n·c axes of spectrum and gram)."""
+        spec = self.datasets[path]
+        if c > 1 and "dims_multi_output" in spec:
+            return list(spec["dims_multi_output"])
+        return list(spec["dims"])
+
+    def dim_size(self, dim: str, sizes: Mapping[str, int | None]) -> int | None:
+        """Length of dimension `dim` given the run's sizes n, k, d, p, c, j (None: unknown)."""
+        key = self.dimensions[dim].get("size")
+        if key is None:
+            return None
+        if key == "nc":
+            n, c = sizes.get("n"), sizes.get("c") or 1
+            return None if n is None else n * c
+        if key == "j":
+            return sizes.get("j") if sizes.get("j") is not None else sizes.get("k")
+        if key == "c":
+            return sizes.get("c") or 1
+        return sizes.get(key)
 
 
 _SCHEMA: Schema | None = None
@@ -164,7 +202,9 @@ class RecordingWriter:
                  chunks: Mapping[str, Sequence[int]] | None = None,
                  compression: str | None = None, flush_each_batch: bool = True,
                  swmr: bool = False, allow_float32: bool = False, extra_attrs: Mapping | None = None,
-                 on_flush=None, lock: bool = True, check_values: bool = True):
+                 on_flush=None, lock: bool = True, check_values: bool = True,
+                 n_outputs: int | None = None, eigenvectors_stored: int | None = None,
+                 loss_convention: str | None = None):
         self.schema = schema()
         self.check_values = bool(check_values)
         self.allow_float32 = bool(allow_float32)
@@ -174,10 +214,27 @@ class RecordingWriter:
         self._lock = None
         self.swmr = bool(swmr)
         Y = np.ascontiguousarray(Y, dtype="<f8")
-        if Y.ndim != 1:
-            raise ValueError(f"{path}: /data/Y: expected a 1-D array, got shape {Y.shape}")
+        if Y.ndim == 2 and Y.shape[1] == 1 and (n_outputs is None or n_outputs == 1):
+            Y = np.ascontiguousarray(Y[:, 0])  # one output: the 1.x layout, [n]
+        if Y.ndim not in (1, 2):
+            raise ValueError(f"{path}: /data/Y: expected shape [n] (one output) or [n, c] (c outputs), got {list(Y.shape)}")
         self.n = int(Y.shape[0])
+        self.c = 1 if Y.ndim == 1 else int(Y.shape[1])
+        if n_outputs is not None and int(n_outputs) != self.c:
+            raise ValueError(f"{path}: /run@n_outputs: n_outputs = {n_outputs} but Y has shape {list(Y.shape)}"
+                             f" (give Y as [n, c])")
         self.k = int(k)
+        if eigenvectors_stored is not None and self.c == 1 and int(eigenvectors_stored) != self.k:
+            raise ValueError(f"{path}: /run@eigenvectors_stored: storing fewer than k eigenvectors needs several"
+                             f" outputs (format 2.0); with one output all k = {self.k} are stored")
+        self.j = self.k if eigenvectors_stored is None else int(eigenvectors_stored)
+        if not 1 <= self.j <= self.k:
+            raise ValueError(f"{path}: /run@eigenvectors_stored: must be in 1...k = {self.k}, got {self.j}")
+        conv = loss_convention or "mean_squared_error"
+        if conv not in LOSS_CONVENTIONS:
+            raise ValueError(f"{path}: /run@loss_convention: {conv!r} is not one of {sorted(LOSS_CONVENTIONS)}")
+        self.loss_convention = conv
+        self.sizes = {"n": self.n, "k": self.k, "c": self.c, "j": self.j}
         self.p = int(n_parameters)
         if X is not None:
             X = np.ascontiguousarray(X, dtype="<f8")
@@ -189,7 +246,8 @@ class RecordingWriter:
                 raise ValueError(f"{path}: /data: give X, or both x_path and x_sha256")
             mdesc = json.loads(model) if isinstance(model, str) else dict(model)
             self.d = int(mdesc.get("input_dim", 0))
-        self.batch = int(batch) if batch else default_batch(self.n, self.k)
+        self.sizes.update(d=self.d, p=self.p)
+        self.batch = int(batch) if batch else default_batch(self.n * self.c, self.j)
         self.path = str(path)
         self._compression = compression
         self._chunks = {kk: tuple(v) for kk, v in (chunks or {}).items()}
@@ -208,8 +266,8 @@ class RecordingWriter:
             dim0 = self.schema.datasets[p]["dims"][0]
             wanted.add(self.schema.coordinates[dim0])
         self.series = sorted(wanted)
-        if not 1 <= self.k <= self.n:
-            raise ValueError(f"{path}: /run@k: must be in 1...n = {self.n}, got {self.k}")
+        if not 1 <= self.k <= self.n * self.c:
+            raise ValueError(f"{path}: /run@k: must be in 1...n·c = {self.n * self.c}, got {self.k}")
         if "/trajectory/parameters" in wanted and self.p < 1:
             raise ValueError(f"{path}: /trajectory/parameters: checkpoints need n_parameters > 0")
 
@@ -284,7 +342,8 @@ class RecordingWriter:
         run_spec = self.schema.groups.get("/run", {})
         names = {a["name"] for a in run_spec.get("attributes", [])}
         if "loss_convention" in names and "loss_convention" not in self.f["run"].attrs:
-            _write_str_attr(self.f["run"], "loss_convention", "mean_squared_error")  # L = |D|^2/n, M = (2/n) J J^T
+            # default mean_squared_error: L = |D|_F^2/n, M = (2/n) J J^T
+            _write_str_attr(self.f["run"], "loss_convention", self.loss_convention)
         for a in run_spec.get("attributes", []):
             if a["name"] not in self.f["run"].attrs and "value" in a and a.get("type") == "string":
                 _write_str_attr(self.f["run"], a["name"], a["value"])
@@ -310,14 +369,26 @@ class RecordingWriter:
             self._noted.add(p)
 
     def _dim_size(self, dim: str) -> int:
-        size = self.schema.dimensions[dim].get("size")
-        return {"n": self.n, "k": self.k, "d": self.d, "p": self.p}[size]
+        return self.schema.dim_size(dim, self.sizes)
+
+    def _dims(self, path: str) -> list[str]:
+        return self.schema.dims(path, self.c)
+
+    def file_version(self) -> tuple:
+        """[major, minor] this writer stores: the schema's 'version' for one output (the 1.x
+        layout, byte for byte as before 2.0), 'version_multi_output' (2.0) for several."""
+        if self.c == 1:
+            return tuple(int(x) for x in self.schema.version)
+        if not self.schema.version_multi_output:
+            raise ValueError(f"{self.path}: /data/Y: {self.c} outputs need a schema with format 2.0 "
+                             f"(version_multi_output); this one is {list(self.schema.version)}")
+        return tuple(int(x) for x in self.schema.version_multi_output)
 
     def _write_header(self, learning_rate, model, Y, X, x_path, x_sha256, seed, data_seed,
                       config, data_description, cadences, software, software_version, created):
         f = self.f
         _write_str_attr(f, "format", FORMAT_NAME)
-        f.attrs.create("format_version", np.array(self.schema.version, dtype="<i8"))
+        f.attrs.create("format_version", np.array(self.file_version(), dtype="<i8"))
         _write_str_attr(f, "software", software)
         _write_str_attr(f, "software_version", software_version)
         if created is None:
@@ -330,8 +401,11 @@ class RecordingWriter:
         run.attrs.create("n_samples", np.int64(self.n), dtype="<i8")
         run.attrs.create("n_parameters", np.int64(self.p), dtype="<i8")
         run.attrs.create("k", np.int64(self.k), dtype="<i8")
+        if self.c > 1:
+            run.attrs.create("n_outputs", np.int64(self.c), dtype="<i8")
+            run.attrs.create("eigenvectors_stored", np.int64(self.j), dtype="<i8")
         _write_str_attr(run, "loss", "mse")
-        _write_str_attr(run, "gram_definition", "M = (2/n) J J^T")
+        _write_str_attr(run, "gram_definition", LOSS_CONVENTIONS[self.loss_convention][1])
         _write_str_attr(run, "model", _json_or_str(model))
         if seed is not None:
             run.attrs.create("seed", np.int64(seed), dtype="<i8")
@@ -350,7 +424,7 @@ class RecordingWriter:
         used = set()
         data_sets = ["/data/Y"] + (["/data/X"] if X is not None else [])
         for p in self.series + data_sets:
-            used.update(self.schema.datasets[p]["dims"])
+            used.update(self._dims(p))
         self.scales: dict[str, h5py.Dataset] = {}
         # root-group scales, numbered (_Netcdf4Dimid) in the schema's dimension order;
         # the step coordinates follow (see _create_series)
@@ -377,7 +451,7 @@ class RecordingWriter:
         self._next_dimid += 1
 
     def _attach(self, ds: h5py.Dataset, path: str) -> None:
-        for axis, dim in enumerate(self.schema.datasets[path]["dims"]):
+        for axis, dim in enumerate(self._dims(path)):
             ds.dims[axis].attach_scale(self.scales[dim])
 
     def _create_series(self):
@@ -389,7 +463,7 @@ class RecordingWriter:
         cadence_rows: dict[str, list[int]] = {}
         for p in order:
             spec = self.schema.datasets[p]
-            dims = spec["dims"]
+            dims = self._dims(p)
             main = dims[0] == "step"
             row = tuple(self._dim_size(d) for d in dims[1:])
             dtype = _DTYPES[spec["dtype"]]
@@ -424,7 +498,7 @@ class RecordingWriter:
     # -- appending ----------------------------------------------------------------------
 
     def _shape_text(self, p: str) -> str:
-        dims = self.schema.datasets[p]["dims"][1:]
+        dims = self._dims(p)[1:]
         if not dims:
             return "a scalar"
         return "[" + ", ".join(f"{d}={self._dim_size(d)}" for d in dims) + "]"
@@ -448,11 +522,17 @@ class RecordingWriter:
             src = arr.dtype
         shape = tuple(arr.shape)
         if shape != want:
-            dims = self.schema.datasets[p]["dims"][1:]
+            dims = self._dims(p)[1:]
             fix = ""
-            if len(want) == 2 and shape == want[::-1] and want[0] != want[1]:
+            if self.c > 1 and len(want) >= 2 and shape == want[:-2] + want[-2:][::-1] and want[-1] != want[-2]:
+                fix = (f": this is [..., output, sample]; the format stores [..., sample, output] = [..., n, c]:"
+                       f" pass the transpose (np.swapaxes(x, -1, -2))")
+            elif self.c == 1 and len(want) == 2 and shape == want[::-1] and want[0] != want[1]:
                 fix = (f": this is [{dims[1]}, {dims[0]}] (eigenvectors as columns, as numpy.linalg.eigh returns"
                        f" them); pass the transpose, V[:, ::-1][:, :k].T")
+            elif self.c > 1 and len(want) >= 1 and arr.size == int(np.prod(want)):
+                fix = (f": the right number of values in another shape; vectors over the n·c outputs are"
+                       f" [..., n, c] (sample-major, flat index i·c + a): pass x.reshape({list(want)})")
             elif len(shape) < len(want):
                 what = "a scalar" if shape == () else f"a {len(shape)}-D row of shape {list(shape)}"
                 fix = (f": got {what} where all of {self._shape_text(p)} is due (no broadcasting: give the top-k"
@@ -501,12 +581,13 @@ class RecordingWriter:
                 raise ValueError(f"{self.path}: /trajectory/sharpness: step {step}: {float(sh)!r} is not the first "
                                  f"(largest) eigenvalue {float(ev[0])!r}: pass sharpness=eigenvalues[0]")
         V = values.get("/trajectory/eigenvectors")
-        if V is not None and V.ndim == 2 and np.all(np.isfinite(V)):
-            norms = np.linalg.norm(V, axis=1)
+        if V is not None and V.ndim >= 2 and np.all(np.isfinite(V)):
+            norms = np.sqrt(np.sum(V * V, axis=tuple(range(1, V.ndim))))
             badrow = np.nonzero(np.abs(norms - 1) > 1e-8)[0]
             if badrow.size:
+                shape = "[k, n]" if V.ndim == 2 else "[j, n, c] (each [n, c] block a unit vector over all n·c entries)"
                 raise ValueError(f"{self.path}: /trajectory/eigenvectors: step {step}: row {int(badrow[0])} has norm "
-                                 f"{norms[badrow[0]]:.6g}, not 1: store unit eigenvectors, one per row [k, n]")
+                                 f"{norms[badrow[0]]:.6g}, not 1: store unit eigenvectors, one per row {shape}")
 
     def _push(self, p: str, value) -> None:
         i = self._fill[p]
@@ -647,6 +728,9 @@ def write_recording(path: str | os.PathLike, *, learning_rate: float, model: Map
     given = {k: kwargs.pop(k) for k in list(kwargs) if k in series_names}
     main = dict(step=step, loss=loss, residual=residual, output_norm_sq=output_norm_sq,
                 sharpness=sharpness, eigenvalues=eigenvalues, eigenvectors=eigenvectors, dtf=dtf)
+    Yarr = np.asarray(Y)
+    if Yarr.ndim == 2 and Yarr.shape[1] > 1 and "eigenvectors_stored" not in kwargs:
+        kwargs["eigenvectors_stored"] = int(np.shape(eigenvectors)[1])
     eigenvalues = np.asarray(eigenvalues)
     if eigenvalues.ndim != 2:
         raise ValueError(f"{path}: /trajectory/eigenvalues: expected shape [T, k], got {eigenvalues.shape}")
@@ -821,8 +905,14 @@ def _named_check(check: str, dpath: str, obj: h5py.Dataset, present: Mapping[str
         if other not in present:
             return  # reported elsewhere (missing or malformed)
         o = present[other]
-        if o.dtype.kind != "f" or o.ndim != 2 or o.shape[1] < 1 or obj.ndim != 1:
+        if o.dtype.kind != "f" or o.ndim < 2 or o.shape[1] < 1 or obj.ndim != 1:
             return
+        conv = None
+        if name == "mean_square_of":
+            conv = obj.file["run"].attrs.get("loss_convention") if "run" in obj.file else None
+            conv = conv.decode() if isinstance(conv, bytes) else conv
+            n_out = int(np.prod(o.shape[2:], dtype=np.int64)) if o.ndim > 2 else 1
+            n_smp = o.shape[1]
         rows = min(obj.shape[0], o.shape[0])
         nbad, first = 0, None
         for a, block in _blocks(o):
@@ -832,10 +922,14 @@ def _named_check(check: str, dpath: str, obj: h5py.Dataset, present: Mapping[str
             block = block[: b - a]
             x = obj[a:b]
             if name == "mean_square_of":
-                # The loss in the file's stated convention: half of mean(D^2) for Cohen et al.'s.
-                conv = obj.file["run"].attrs.get("loss_convention") if "run" in obj.file else None
-                conv = conv.decode() if isinstance(conv, bytes) else conv
-                y = np.mean(block * block, axis=1) * (0.5 if conv == "half_mean_squared_error" else 1.0)
+                # The loss in the file's stated convention: |D|_F^2/n (mean over samples, summed over
+                # outputs), half of it for Cohen et al.'s, |D|_F^2/(n c) for PyTorch's MSELoss.
+                if block.ndim == 2:
+                    y = np.mean(block * block, axis=1) * (0.5 if conv == "half_mean_squared_error" else 1.0)
+                else:
+                    sq = np.sum((block * block).reshape(block.shape[0], -1), axis=1)
+                    factor = LOSS_CONVENTIONS.get(conv or "mean_squared_error", LOSS_CONVENTIONS["mean_squared_error"])[0]
+                    y = sq * factor(n_smp, n_out)
                 tol = LOSS_TOLERANCE
             else:
                 y = block[:, 0]
@@ -849,13 +943,18 @@ def _named_check(check: str, dpath: str, obj: h5py.Dataset, present: Mapping[str
                     first = (a + i, x[i], y[i])
         if first is not None:
             what = f"mean({posixpath.basename(other)}^2)" if name == "mean_square_of" else f"{other}[:, 0]"
+            if name == "mean_square_of" and o.ndim > 2:
+                what = (f"|{posixpath.basename(other)}|_F^2 in the loss convention "
+                        f"{conv or 'mean_squared_error'}")
             bad(dpath, f"differs from {what} beyond {tol:g} relative in {nbad} rows, "
                        f"first row {first[0]}: {first[1]!r} vs {first[2]!r}")
     elif name == "unit_norm_rows":
         nbad, first = 0, None
         for a, block in _blocks(obj):
             with np.errstate(invalid="ignore", over="ignore"):
-                norms = np.sqrt(np.sum(block * block, axis=-1))
+                # one eigenvector per [step, eig] row: all the trailing (sample[, output]) entries
+                norms = np.sqrt(np.sum(block * block, axis=tuple(range(2, block.ndim)))) if block.ndim > 2 \
+                    else np.sqrt(np.sum(block * block, axis=-1))
                 off = ~(np.abs(norms - 1) <= UNIT_NORM_TOLERANCE)
             if off.any():
                 nbad += int(off.sum())
@@ -894,7 +993,7 @@ def _check_r_prime_chains(dpath, obj, present, bad) -> None:
     Λ(a) > 2/η and a = 0 or Λ(a−1) ≤ 2/η (consecutive rows)."""
     need = ["/trajectory/r_prime_from_start", "/trajectory/residual", "/trajectory/eigenvectors",
             "/trajectory/sharpness"]
-    if any(q not in present for q in need[1:]) or obj.ndim != 2:
+    if any(q not in present for q in need[1:]) or obj.ndim < 2:
         return
     try:
         eta = float(obj.file["run"].attrs["learning_rate"])
@@ -909,8 +1008,8 @@ def _check_r_prime_chains(dpath, obj, present, bad) -> None:
     restart = above & np.concatenate([[True], ~above[:-1]])
     first = int(np.argmax(restart)) if restart.any() else T
     if "/trajectory/r_prime_from_start" in present and first > 0:
-        a = obj[:first]
-        b = present["/trajectory/r_prime_from_start"][:first]
+        a = obj[:first].reshape(first, -1)  # vec(R′): the n·c flattened outputs
+        b = present["/trajectory/r_prime_from_start"][:first].reshape(first, -1)
         scale = np.maximum(np.max(np.abs(b), axis=1), 1e-300)
         off = np.max(np.abs(a - b), axis=1) > 1e-12 * scale
         if off.any():
@@ -918,10 +1017,10 @@ def _check_r_prime_chains(dpath, obj, present, bad) -> None:
                        f"relative, first in row {int(np.argmax(off))}")
     rows = np.nonzero(restart)[0]
     for r in rows[:10000]:
-        D = present["/trajectory/residual"][r]
-        v1 = present["/trajectory/eigenvectors"][r, 0]
+        D = present["/trajectory/residual"][r].reshape(-1)
+        v1 = present["/trajectory/eigenvectors"][r, 0].reshape(-1)
         R = D - v1 * (v1 @ D)
-        if np.linalg.norm(obj[r] - R) > 1e-10 * max(np.linalg.norm(D), 1e-300):
+        if np.linalg.norm(obj[r].reshape(-1) - R) > 1e-10 * max(np.linalg.norm(D), 1e-300):
             bad(dpath, f"row {int(r)} is a restart (sharpness crosses 2/eta = {thr:g}) but does not equal "
                        f"(I - v1 v1^T) D there (1e-10 relative to |D|)")
             break
@@ -958,7 +1057,8 @@ def _check_above_threshold(dpath, obj, present, bad) -> None:
                 return
 
 
-def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[str]:
+def validate(path: str | os.PathLike, schema_json: dict | None = None,
+             supported_major: int | None = None) -> list[str]:
     """Check a file against the schema. Returns one line per problem ([] when valid).
 
     Checks: required groups, datasets and attributes; attribute and dataset types; fixed
@@ -968,8 +1068,17 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
     eigenvalues[:, 0], unit eigenvectors, symmetric gram); a netCDF-4 dimension scale on
     every axis (exactly one, of the right name and length, visible from the dataset's
     group); the format version.
+
+    Several outputs (format 2.0, /run@n_outputs = c > 1): the output axis after the sample
+    axis, /run@eigenvectors_stored, and the checks on vec(D) (loss in the stored convention,
+    unit eigenvectors over all n·c entries, the R′ chains on the flattened vectors). A file
+    whose major version is newer than `supported_major` (default: the newest this package
+    reads: the larger of the schema's 'version' and 'version_multi_output' majors) gives exactly
+    one line.
     """
     sch = Schema(schema_json) if schema_json is not None else schema()
+    if supported_major is None:
+        supported_major = sch.readable_major
     fname = str(path)
     problems: list[str] = []
 
@@ -1005,14 +1114,19 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
                         if v != a["value"]:
                             bad(where, f"expected {a['value']!r}, found {v!r}")
 
-            check_attrs(f, "/", sch.raw["root_attributes"])
+            major = None
             if "format_version" in f.attrs:
                 try:
                     fv = [int(x) for x in np.atleast_1d(f.attrs["format_version"])]
-                    if len(fv) == 2 and fv[0] > sch.version[0]:
-                        bad("/@format_version", f"major version {fv[0]} is newer than {sch.version[0]}")
+                    if len(fv) == 2:
+                        major = fv[0]
                 except Exception:
                     pass
+            if major is not None and major > supported_major:
+                # the major-version rule: a newer layout is not read at all (one line, nothing else)
+                return [f"{fname}: /@format_version: format version {major}.{fv[1]} is newer than this eostrace "
+                        f"reads ({supported_major}.x); upgrade eostrace"]
+            check_attrs(f, "/", sch.raw["root_attributes"])
 
             # -- groups ----------------------------------------------------------------------
             for gpath, g in sch.groups.items():
@@ -1026,7 +1140,7 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
                 check_attrs(f[gpath], gpath, g.get("attributes", []))
 
             # -- run sizes ---------------------------------------------------------------------
-            sizes: dict[str, int | None] = {"n": None, "k": None, "p": None, "d": None}
+            sizes: dict[str, int | None] = {"n": None, "k": None, "p": None, "d": None, "c": 1, "j": None}
 
             def int_attr(gpath, name):
                 try:
@@ -1045,6 +1159,30 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
                         bad("/run@" + {"n": "n_samples", "k": "k"}[key], f"must be positive, found {sizes[key]}")
                 if sizes["p"] is not None and sizes["p"] < 0:
                     bad("/run@n_parameters", f"must be >= 0, found {sizes['p']}")
+                for name, key in (("n_outputs", "c"), ("eigenvectors_stored", "j")):
+                    if name not in f["run"].attrs:
+                        continue
+                    err = _attr_type_ok(f["run"], name, "int64")
+                    if err:
+                        bad("/run@" + name, err)
+                        continue
+                    v = int_attr("/run", name)
+                    if v is None or v < 1:
+                        bad("/run@" + name, f"must be positive, found {v}")
+                        continue
+                    sizes[key] = v
+                if "n_outputs" not in f["run"].attrs and major is not None and major >= 2:
+                    bad("/run@n_outputs", f"missing: a format {major}.x file has several outputs and must say how many")
+                if sizes["c"] > 1 and major is not None and major < 2:
+                    bad("/run@n_outputs", f"n_outputs = {sizes['c']} (several outputs) needs format_version 2.0, "
+                        f"found major version {major}")
+                if sizes["j"] is not None and sizes["k"] is not None and sizes["j"] > sizes["k"]:
+                    bad("/run@eigenvectors_stored", f"{sizes['j']} is more than k = {sizes['k']}")
+                if sizes["j"] is not None and sizes["c"] == 1 and sizes["k"] is not None and sizes["j"] != sizes["k"]:
+                    bad("/run@eigenvectors_stored", f"{sizes['j']} of k = {sizes['k']} with one output: only "
+                        f"several outputs (n_outputs > 1) may store fewer than k eigenvectors")
+                if sizes["k"] is not None and sizes["n"] is not None and sizes["k"] > sizes["n"] * sizes["c"]:
+                    bad("/run@k", f"k = {sizes['k']} is more than the n·c = {sizes['n'] * sizes['c']} eigenvalues of M")
                 if "model" in f["run"].attrs:
                     try:
                         model = json.loads(_decode(f["run"].attrs["model"]))
@@ -1102,18 +1240,24 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
                     if tuple(obj.shape) != tuple(spec["shape"]):
                         bad(dpath, f"expected shape {spec['shape']}, found {list(obj.shape)}")
                         continue
-                dims = spec.get("dims")
+                dims = sch.dims(dpath, sizes["c"]) if spec.get("dims") is not None else None
                 if dims is not None:
                     if obj.ndim != len(dims):
-                        bad(dpath, f"expected {len(dims)} dimensions {dims}, found shape {list(obj.shape)}")
+                        extra = ""
+                        if OUTPUT_DIM in dims and obj.ndim == len(dims) - 1:
+                            extra = f" (n_outputs = {sizes['c']}: the output axis follows the sample axis)"
+                        elif sizes["c"] == 1 and "sample" in dims and obj.ndim == len(dims) + 1:
+                            extra = " (an output axis, but /run@n_outputs is missing: one output)"
+                        bad(dpath, f"expected {len(dims)} dimensions {dims}, found shape {list(obj.shape)}{extra}")
                         continue
                     ok = True
                     for axis, dim in enumerate(dims):
                         dspec = sch.dimensions[dim]
                         if "size" in dspec:
-                            want = sizes.get(dspec["size"])
+                            want = sch.dim_size(dim, sizes)
                             if want is not None and obj.shape[axis] != want:
-                                bad(dpath, f"axis {axis} ({dim}) has length {obj.shape[axis]}, expected {dspec['size']} = {want}")
+                                key = {"nc": "n·c"}.get(dspec["size"], dspec["size"])
+                                bad(dpath, f"axis {axis} ({dim}) has length {obj.shape[axis]}, expected {key} = {want}")
                                 ok = False
                     if not ok:
                         continue
@@ -1248,7 +1392,8 @@ def validate(path: str | os.PathLike, schema_json: dict | None = None) -> list[s
                             bad(sc.name, f"NAME of a dimension without coordinate must start with {NOT_A_VARIABLE!r}, found {name_attr!r}")
 
             for dpath, obj in present.items():
-                check_scales(dpath, obj, sch.datasets[dpath].get("dims"))
+                check_scales(dpath, obj, sch.dims(dpath, sizes["c"])
+                             if sch.datasets[dpath].get("dims") is not None else None)
             _check_first_order(f, bad)
             # any other dataset under /trajectory must also be readable by xarray
             if "trajectory" in f and isinstance(f["trajectory"], h5py.Group):
@@ -1287,9 +1432,10 @@ def learning_rate_estimate(f: h5py.File, steps: int = 5):
     for i in range(m - 1):
         if st[i + 1] != st[i] + 1:
             break
-        dD = D[i + 1] - D[i]
-        num += float(-(dD @ G[i]))
-        den += float(G[i] @ G[i])
+        dD = (D[i + 1] - D[i]).reshape(-1)  # vec(D): the n·c flattened outputs
+        g = G[i].reshape(-1)
+        num += float(-(dD @ g))
+        den += float(g @ g)
     if not den > 0 or not math.isfinite(num):
         return None
     return num / den
@@ -1316,7 +1462,7 @@ def _is_unreadable(problem: str) -> bool:
     """Problems that make a file unreadable as a trajectory (as `eostrace validate` exits 2):
     not HDF5, not this format, or a newer major version."""
     return (": /: cannot open" in problem or ": /@format: " in problem
-            or (": /@format_version: major version" in problem))
+            or (": /@format_version: format version" in problem and "is newer than" in problem))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,11 @@ Two ways to get M(t) = (2/n) J Jᵀ:
     theta = net.init(seed=0)
     theta = ej.train(net, theta, X, Y, lr=0.02, steps=1000, path="run.h5", k=8)
 
-    # or inside your own loop (any apply_fn(params, X) -> [n]):
+    # c outputs (format 2.0): Y [n, c], MLP(..., outputs=c) or any apply_fn -> [n, c]; M over vec(F)
+    net10 = ej.MLP(input_dim=784, widths=[200, 200], activation="tanh", outputs=10)
+    ej.train(net10, net10.init(0), X, Y10, lr=0.05, steps=500, path="run10.h5", k=8, eigenvectors_stored=2)
+
+    # or inside your own loop (any apply_fn(params, X) -> [n] or [n, c]):
     with ej.JaxRecorder("run.h5", apply_fn, params, X, Y, lr=0.02, k=8) as rec:
         for t in range(T):
             info = rec.step(params)              # records step t at θ(t), returns the gradient
@@ -69,22 +73,25 @@ def _padded(fn: Callable, n: int) -> Callable[[np.ndarray], np.ndarray]:
 
 # ---------------------------------------------------------------------------------------- general path
 
-def gram_block_fn(apply_fn: Callable, X, masked: bool = False) -> Callable:
-    """(params, V [n, b]) -> M V with M = (2/n) J Jᵀ, J = ∂F/∂θ, F = apply_fn(params, X) [n]
-    (jitted; X is passed as an argument, never baked in as a constant XLA would fold).
+def gram_block_fn(apply_fn: Callable, X, masked: bool = False, scale: Optional[float] = None) -> Callable:
+    """(params, V [n·c, b]) -> M V with M = (2/n) J Jᵀ, J = ∂vec(F)/∂θ, F = apply_fn(params, X)
+    of shape [n] or [n, c] flattened sample-major (index i·c + a) (jitted; X is passed as an
+    argument, never baked in as a constant XLA would fold). scale: the factor in place of 2/n
+    (loss conventions: 1/n for half_mean_squared_error, 2/(n c) for mse_per_output).
     masked: (params, mask, V) -> (2/n) J (mask ∘ Jᵀ V), mask a pytree like params."""
     X = jnp.asarray(X)
     n = X.shape[0]
+    factor = (2.0 / n) if scale is None else float(scale)
 
     def mv(params, X, V, mask=None):
         def F(p):
-            return apply_fn(p, X).reshape(n)
+            return apply_fn(p, X).reshape(-1)
         _, vjp = jax.vjp(F, params)
         _, jvp = jax.linearize(F, params)
         G = jax.vmap(lambda v: vjp(v)[0], in_axes=1)(V)       # pytree with leading b axis: Jᵀ v
         if mask is not None:
             G = jax.tree_util.tree_map(lambda g, m: g * m, G, mask)
-        return (2.0 / n) * jax.vmap(jvp, in_axes=0, out_axes=1)(G)
+        return factor * jax.vmap(jvp, in_axes=0, out_axes=1)(G)
     if masked:
         jm = jax.jit(lambda params, X, mask, V: mv(params, X, V, mask))
         return lambda params, mask, V: jm(params, X, mask, V)
@@ -92,30 +99,64 @@ def gram_block_fn(apply_fn: Callable, X, masked: bool = False) -> Callable:
     return lambda params, V: j(params, X, V)
 
 
-def gram_matmat(apply_fn: Callable, X, params) -> Callable[[np.ndarray], np.ndarray]:
-    """numpy matmat for M(θ) at `params` (general path)."""
-    fn = gram_block_fn(apply_fn, X)
-    return _padded(lambda V: fn(params, V), int(np.shape(X)[0]))
+def output_count(apply_fn: Callable, X, params) -> int:
+    """c: 1 when apply_fn(params, X) has shape [n], c when [n, c] (by jax.eval_shape, no compute)."""
+    shape = jax.eval_shape(apply_fn, params, jnp.asarray(X)).shape
+    n = int(np.shape(X)[0])
+    if len(shape) == 1 and shape[0] == n:
+        return 1
+    if len(shape) == 2 and shape[0] == n:
+        return int(shape[1])
+    raise ValueError(f"apply_fn(params, X) has shape {list(shape)}: expected [n] or [n, c] with n = {n}")
 
 
-def hvp_fn(apply_fn: Callable, X, Y) -> Callable:
-    """(params, v) -> ∇²L(params) v for L = ‖F − Y‖²/n (v a pytree like params; jitted)."""
+def gram_matmat(apply_fn: Callable, X, params, scale: Optional[float] = None) -> Callable[[np.ndarray], np.ndarray]:
+    """numpy matmat for M(θ) at `params` (general path), over the n·c flattened outputs."""
+    fn = gram_block_fn(apply_fn, X, scale=scale)
+    return _padded(lambda V: fn(params, V), int(np.shape(X)[0]) * output_count(apply_fn, X, params))
+
+
+def _loss_fn(apply_fn: Callable, Y, loss_convention: str = "mean_squared_error"):
+    """(params, X, Y) -> (L, F) in the loss convention (F of Y's shape). One output and the default
+    convention: L = mean((F − Y)²), exactly as before several outputs."""
+    Y = np.asarray(Y)
+    n = Y.shape[0]
+    c = 1 if Y.ndim == 1 else Y.shape[1]
+    if loss_convention not in _fmt.LOSS_CONVENTIONS:
+        raise ValueError(f"/run@loss_convention: {loss_convention!r} is not one of {sorted(_fmt.LOSS_CONVENTIONS)}")
+    factor = _fmt.LOSS_CONVENTIONS[loss_convention][0](n, c)
+    if c == 1 and loss_convention == "mean_squared_error":
+        def loss(p, X, Y):
+            F = apply_fn(p, X).reshape(-1)
+            return jnp.mean((F - Y) ** 2), F
+    else:
+        def loss(p, X, Y):
+            F = apply_fn(p, X).reshape(Y.shape)
+            return factor * jnp.sum((F - Y) ** 2), F
+    return loss
+
+
+def hvp_fn(apply_fn: Callable, X, Y, loss_convention: str = "mean_squared_error") -> Callable:
+    """(params, v) -> ∇²L(params) v for L = ‖F − Y‖_F²/n (or the loss convention's L; Y [n] or
+    [n, c]; v a pytree like params; jitted)."""
     X = jnp.asarray(X)
-    Y = jnp.asarray(Y).reshape(-1)
+    Y = jnp.asarray(Y)
+    Y = Y.reshape(-1) if Y.ndim == 1 else Y
+    lf = _loss_fn(apply_fn, Y, loss_convention)
 
     def hvp(params, v, X, Y):
         def loss(p):
-            return jnp.mean((apply_fn(p, X).reshape(-1) - Y) ** 2)
+            return lf(p, X, Y)[0]
         return jax.jvp(jax.grad(loss), (params,), (v,))[1]
     j = jax.jit(hvp)
     return lambda params, v: j(params, v, X, Y)
 
 
 def hessian_sharpness(apply_fn: Callable, X, Y, params, *, tol: float = 1e-10, maxiter: int = 100,
-                      v0=None, _hvp=None):
+                      v0=None, _hvp=None, loss_convention: str = "mean_squared_error"):
     """λ_max of the loss Hessian at params by Lanczos on exact HVPs. Returns (value, vector, hvps)."""
     flat, unravel = ravel_pytree(params)
-    hvp = _hvp or hvp_fn(apply_fn, X, Y)
+    hvp = _hvp or hvp_fn(apply_fn, X, Y, loss_convention)
     return lanczos_top(lambda v: np.asarray(ravel_pytree(hvp(params, unravel(jnp.asarray(v))))[0]),
                        flat.shape[0], v0=v0, tol=tol, maxiter=maxiter)
 
@@ -134,10 +175,12 @@ _ACT = {
 
 
 class MLP:
-    """eostrace's MLP: f(x) = s·(A·h_L(x) + b), h_l = φ(W_l h_{l−1} + b_l); θ flat in eostrace's layout."""
+    """eostrace's MLP: f(x) = s·(A·h_L(x) + b), h_l = φ(W_l h_{l−1} + b_l); θ flat in eostrace's layout.
+
+    outputs=c > 1: A is [c, m] (row-major in θ, then b [c]) and apply returns [n, c]; c = 1 returns [n]."""
 
     def __init__(self, input_dim: int, widths: Sequence[int], activation: str = "tanh", bias: bool = True,
-                 output_scale: float = 1.0):
+                 output_scale: float = 1.0, outputs: int = 1):
         if activation not in _ACT:
             raise ValueError(f"MLP: activation {activation!r} not one of {sorted(_ACT)}")
         self.input_dim = int(input_dim)
@@ -145,7 +188,10 @@ class MLP:
         self.activation = activation
         self.bias = bool(bias)
         self.output_scale = float(output_scale)
-        self.sizes = [self.input_dim] + self.widths + [1]
+        self.outputs = int(outputs)
+        if self.outputs < 1:
+            raise ValueError(f"MLP: outputs must be >= 1, got {outputs}")
+        self.sizes = [self.input_dim] + self.widths + [self.outputs]
         self.offsets = []
         off = 0
         for l in range(len(self.sizes) - 1):
@@ -159,12 +205,13 @@ class MLP:
         self._phi = _ACT[activation]
 
     @classmethod
-    def from_description(cls, desc) -> "MLP":
+    def from_description(cls, desc, outputs: int = 1) -> "MLP":
+        """From /run@model; outputs = /run@n_outputs (absent: 1)."""
         d = json.loads(desc) if isinstance(desc, (str, bytes)) else dict(desc)
         if d.get("kind") != "mlp":
             raise ValueError(f"MLP.from_description: kind {d.get('kind')!r} is not 'mlp'")
         return cls(d["input_dim"], d["widths"], d.get("activation", "tanh"), d.get("bias", True),
-                   d.get("output_scale", 1.0))
+                   d.get("output_scale", 1.0), outputs=outputs)
 
     @property
     def description(self) -> dict:
@@ -202,6 +249,11 @@ class MLP:
                 z = z + b
             h = self._phi(z)
         A, b = L[-1]
+        if self.outputs > 1:
+            f = h @ A.T
+            if b is not None:
+                f = f + b
+            return self.output_scale * f
         f = h @ A[0]
         if b is not None:
             f = f + b[0]
@@ -210,12 +262,19 @@ class MLP:
     __call__ = apply
 
     def output_weights(self, theta):
+        """A (bias excluded): [m] for one output, the c·m entries of A [c, m] (row-major) for c."""
         w, _ = self.offsets[-1]
-        return theta[w:w + self.sizes[-2]]
+        return theta[w:w + self.sizes[-2] * self.outputs]
 
     def kernels(self, theta, X, XXt=None):
         """(F, M, M_A) at θ: outputs [n], the exact Gram M [n, n] from per-layer kernels, and
-        M_A = (2/n) s² H Hᵀ (output weights, bias excluded)."""
+        M_A = (2/n) s² H Hᵀ (output weights, bias excluded).
+
+        c outputs: F [n, c], M [n·c, n·c] over the flattened outputs (index i·c + a),
+        M = (2/n) s² (H Hᵀ + β) ⊗ I_c + Σ_l (2/n) (Δ_l Δ_lᵀ) ∘ ((H_{l−1} H_{l−1}ᵀ + β) ⊗ 1 1ᵀ) with
+        Δ_l [n·c, w_l] the back-propagated unit signals of the c outputs, M_A = (2/n) s² H Hᵀ ⊗ I_c."""
+        if self.outputs > 1:
+            return self._kernels_multi(theta, X, XXt)
         n = X.shape[0]
         L = self.layers(theta)
         Hs = [X]
@@ -243,6 +302,39 @@ class MLP:
             dphi = jax.vmap(jax.vmap(jax.grad(self._phi)))(z)
             delta = dphi * (delta @ Wn)
             M = M + (2.0 / n) * (delta @ delta.T) * (HHt[l] + one)
+        return F, M, MA
+
+    def _kernels_multi(self, theta, X, XXt=None):
+        n = X.shape[0]
+        c = self.outputs
+        L = self.layers(theta)
+        Hs = [X]
+        Zs = []
+        h = X
+        for W, b in L[:-1]:
+            z = h @ W.T
+            if b is not None:
+                z = z + b
+            Zs.append(z)
+            h = self._phi(z)
+            Hs.append(h)
+        A, b = L[-1]
+        s = self.output_scale
+        F = s * (h @ A.T + (b if b is not None else 0.0))
+        one = 1.0 if self.bias else 0.0
+        HHt = [XXt if XXt is not None else X @ X.T] + [H @ H.T for H in Hs[1:]]
+        eye = jnp.eye(c, dtype=X.dtype)
+        MA = (2.0 / n) * s * s * jnp.kron(HHt[-1], eye)
+        M = (2.0 / n) * s * s * jnp.kron(HHt[-1] + one, eye)
+        # Δ_L: ∂f_a/∂z_L = s e_a per sample, [n, c, c]; Δ_l = φ′(z_l) ∘ (Δ_{l+1} W_{l+1}) per output
+        delta = s * jnp.broadcast_to(eye, (n, c, c))
+        for l in range(len(L) - 2, -1, -1):
+            Wn = L[l + 1][0]
+            dphi = jax.vmap(jax.vmap(jax.grad(self._phi)))(Zs[l])
+            delta = dphi[:, None, :] * (delta @ Wn)
+            Dl = delta.reshape(n * c, -1)
+            K = jnp.repeat(jnp.repeat(HHt[l] + one, c, axis=0), c, axis=1)  # (H Hᵀ + β) ⊗ 1 1ᵀ
+            M = M + (2.0 / n) * (Dl @ Dl.T) * K
         return F, M, MA
 
 
@@ -273,6 +365,12 @@ class JaxRecorder:
     start_step: GD step number of `params` at the first call (e.g. after an unrecorded warm-up).
     hessian_every: record λ_max(∇²L) every that many steps (Lanczos on HVPs; 0: never).
     checkpoint_every: store θ every that many steps (MLP default 100; 0: never).
+    Several outputs: Y of shape [n, c] and a model whose outputs are [n, c] (``MLP(...,
+    outputs=c)`` or any apply_fn) record a format 2.0 file: vectors [n, c], M over the n·c
+    flattened outputs (sample-major, i·c + a), ‖A‖_F². eigenvectors_stored=j stores v_1..v_j of
+    the k (c > 1). loss_convention: "mean_squared_error" (L = ‖D‖_F²/n, default),
+    "half_mean_squared_error" (L/2, M = (1/n) J Jᵀ), "mse_per_output" (L/c, PyTorch's MSELoss,
+    M = (2/(n c)) J Jᵀ); the GD gradient, M and the Hessian follow it.
     Other keyword arguments go to ``eostrace.Recorder`` (batch, swmr, on_flush, ...).
     """
 
@@ -281,16 +379,31 @@ class JaxRecorder:
                  checkpoint_every: Optional[int] = None, tol: float = 1e-10, check_dense: int = 0,
                  description: Optional[dict] = None, swmr: bool = True, diverge_loss: float = 1e8,
                  data_description: Optional[str] = None, start_step: int = 0,
-                 output_layer_sharpness: bool = True, **writer_kw):
+                 output_layer_sharpness: bool = True, loss_convention: str = "mean_squared_error",
+                 eigenvectors_stored: Optional[int] = None, **writer_kw):
         self.X = jnp.asarray(np.asarray(X, dtype=np.float64))
-        self.Y = jnp.asarray(np.asarray(Y, dtype=np.float64).reshape(-1))
+        Yn = np.asarray(Y, dtype=np.float64)
+        if Yn.ndim == 2 and Yn.shape[1] == 1:
+            Yn = Yn[:, 0]
+        self.c = 1 if Yn.ndim <= 1 else int(Yn.shape[1])
+        self.Y = jnp.asarray(Yn.reshape(-1) if self.c == 1 else Yn)
         self.n = int(self.Y.shape[0])
+        self.nc = self.n * self.c
+        if loss_convention not in _fmt.LOSS_CONVENTIONS:
+            raise ValueError(f"{path}: /run@loss_convention: {loss_convention!r} is not one of "
+                             f"{sorted(_fmt.LOSS_CONVENTIONS)}")
+        self.loss_convention = loss_convention
+        # M = 2·(loss factor)·J Jᵀ; ratio to the (2/n) J Jᵀ of the MLP kernels
+        self.gram_scale = 2.0 * _fmt.LOSS_CONVENTIONS[loss_convention][0](self.n, self.c)
+        self._kernel_ratio = None if loss_convention == "mean_squared_error" else self.gram_scale * self.n / 2.0
         self.lr = float(lr)
         self.k = int(k)
         self.is_mlp = isinstance(model, MLP)
         self.model = model
         flat, self._unravel = ravel_pytree(params)
         self.p = int(flat.shape[0])
+        if self.is_mlp and model.outputs != self.c:
+            raise ValueError(f"{path}: /data/Y: the MLP has {model.outputs} outputs but Y has {self.c} columns")
         if self.is_mlp:
             if self.p != model.n_parameters:
                 raise ValueError(f"{path}: /run@n_parameters: θ has {self.p} entries, the MLP {model.n_parameters}")
@@ -306,29 +419,34 @@ class JaxRecorder:
             desc = description or {"kind": "external", "framework": "jax",
                                    "input_dim": int(np.prod(self.X.shape[1:])),
                                    "input_shape": [int(v) for v in self.X.shape[1:]]}
-            self._gram = gram_block_fn(apply_fn, self.X)
+            c_model = output_count(apply_fn, self.X, params)
+            if c_model != self.c:
+                raise ValueError(f"{path}: /data/Y: apply_fn gives {c_model} outputs per sample but Y has {self.c}")
+            self._gram = gram_block_fn(apply_fn, self.X, scale=None if self._kernel_ratio is None else self.gram_scale)
             if checkpoint_every is None:
                 checkpoint_every = 0
         self.apply_fn = apply_fn
         self.output_layer = output_layer
         self._blockA = None
         if output_layer is not None and not self.is_mlp:
-            self._gram_A = gram_block_fn(apply_fn, self.X, masked=True)
+            self._gram_A = gram_block_fn(apply_fn, self.X, masked=True,
+                                         scale=None if self._kernel_ratio is None else self.gram_scale)
         self.hessian_every = int(hessian_every)
         self.checkpoint_every = int(checkpoint_every)
         self.diverge_loss = diverge_loss
         Xc, Yc = self.X, self.Y
 
+        lf = _loss_fn(apply_fn, np.asarray(self.Y), loss_convention)
+
         def evaluate(params, Xc, Yc):
             def loss_fn(p):
-                F = apply_fn(p, Xc).reshape(-1)
-                return jnp.mean((F - Yc) ** 2), F
+                return lf(p, Xc, Yc)
             (loss, F), g = jax.value_and_grad(loss_fn, has_aux=True)(params)
             return loss, F, g
         ev = jax.jit(evaluate)
         self._evaluate = lambda params: ev(params, Xc, Yc)
         if self.hessian_every:
-            self._hvp = hvp_fn(apply_fn, self.X, self.Y)
+            self._hvp = hvp_fn(apply_fn, self.X, self.Y, loss_convention)
         series = _series_wanted(self.hessian_every > 0, self.checkpoint_every > 0,
                                 output_layer_sharpness and (self.is_mlp or output_layer is not None), products)
         self.series = series
@@ -337,7 +455,12 @@ class JaxRecorder:
         if self.hessian_every:
             cad["hessian"] = self.hessian_every
         extra = dict(writer_kw.pop("extra_attrs", {}) or {})
-        self.tracker = Tracker(self.n, self.k, self.lr, products=products, tol=tol, check_dense=check_dense)
+        self.tracker = Tracker(self.n, self.k, self.lr, products=products, tol=tol, check_dense=check_dense,
+                               outputs=self.c)
+        if loss_convention != "mean_squared_error":
+            writer_kw["loss_convention"] = loss_convention
+        if eigenvectors_stored is not None:
+            writer_kw["eigenvectors_stored"] = eigenvectors_stored
         self.w = _fmt.RecordingWriter(
             path, learning_rate=self.lr, model=desc, X=np.asarray(self.X).reshape(self.n, -1), Y=np.asarray(self.Y),
             k=self.k,
@@ -353,7 +476,7 @@ class JaxRecorder:
         (the gradient of Σ output_layer(params), so a leaf or a slice of a flat θ both work)."""
         mask = jax.grad(lambda p: jnp.sum(self.output_layer(p)))(params)
         fn = self._gram_A
-        res = top_eigenpairs(_padded(lambda V: fn(params, mask, V), self.n), self.n, 1, tol=1e-12,
+        res = top_eigenpairs(_padded(lambda V: fn(params, mask, V), self.nc), self.nc, 1, tol=1e-12,
                              X0=self._blockA)
         self._blockA = res.block
         return float(res.values[0])
@@ -375,16 +498,22 @@ class JaxRecorder:
             theta = params
             _, M, MA = self._kern(theta)
             M = np.asarray(M)
+            if self._kernel_ratio is not None:
+                M = self._kernel_ratio * M
             matmat = lambda V: M @ V  # noqa: E731
             A = np.asarray(self.model.output_weights(theta))
             A2 = float(A @ A)
             lam_A = None
             if "output_layer_sharpness" in self.series:
                 MA = np.asarray(MA)
+                if self.c > 1:  # M_A = (2/n) s² H Hᵀ ⊗ I_c: its eigenvalues are those of one diagonal block
+                    MA = np.ascontiguousarray(MA[::self.c, ::self.c])
+                if self._kernel_ratio is not None:
+                    MA = self._kernel_ratio * MA
                 lam_A = float(top_eigenpairs(lambda V: MA @ V, self.n, 1, tol=1e-12).values[0]) \
                     if self.n > 64 else float(np.linalg.eigvalsh(MA)[-1])
         else:
-            matmat = _padded(lambda V: self._gram(params, V), self.n)
+            matmat = _padded(lambda V: self._gram(params, V), self.nc)
             if self.output_layer is not None:
                 A = np.asarray(self.output_layer(params)).ravel()
                 A2 = float(A @ A)
@@ -393,9 +522,10 @@ class JaxRecorder:
                 A2 = float("nan")
                 lam_A = None
         trow = self.tracker.step(t, D, matmat)
-        row = {"loss": loss, "residual": D, "output_norm_sq": A2, "dtf": float(D @ F),
+        row = {"loss": loss, "residual": D, "output_norm_sq": A2,
+               "dtf": float(D @ F) if self.c == 1 else float(np.sum(D * F)),
                "sharpness": trow["sharpness"], "eigenvalues": trow["eigenvalues"],
-               "eigenvectors": trow["eigenvectors"]}
+               "eigenvectors": trow["eigenvectors"][: self.w.j]}
         if "outputs" in self.series:
             row["outputs"] = F
         if "grad_norm" in self.series:
@@ -414,7 +544,8 @@ class JaxRecorder:
             self._last_ck = t
         self._last_params = params
         if self.hessian_every and t % self.hessian_every == 0:
-            val, vec, _ = hessian_sharpness(self.apply_fn, self.X, self.Y, params, v0=self._hess_v, _hvp=self._hvp)
+            val, vec, _ = hessian_sharpness(self.apply_fn, self.X, self.Y, params, v0=self._hess_v, _hvp=self._hvp,
+                                            loss_convention=self.loss_convention)
             self._hess_v = vec
             self.w.append_hessian(t, val)
         if "step_seconds" in self.series:
@@ -460,7 +591,7 @@ def train(model, params, X, Y, lr: float, steps: int, path, k: int = 8, **kw):
     step `warmup` (its step coordinate counts every GD step)."""
     warmup = int(kw.pop("warmup", 0))
     if warmup:
-        params = plain_gd(model, params, X, Y, lr, warmup)
+        params = plain_gd(model, params, X, Y, lr, warmup, kw.get("loss_convention", "mean_squared_error"))
         kw["start_step"] = warmup
     rec = JaxRecorder(path, model, params, X, Y, lr, k, **kw)
     try:
@@ -478,15 +609,18 @@ def train(model, params, X, Y, lr: float, steps: int, path, k: int = 8, **kw):
     return params
 
 
-def plain_gd(model, params, X, Y, lr: float, steps: int):
-    """`steps` plain full-batch GD steps (jitted, nothing recorded): θ ← θ − lr·∇L."""
+def plain_gd(model, params, X, Y, lr: float, steps: int, loss_convention: str = "mean_squared_error"):
+    """`steps` plain full-batch GD steps (jitted, nothing recorded): θ ← θ − lr·∇L (L in the
+    loss convention; Y [n] or [n, c])."""
     apply_fn = model.apply if isinstance(model, MLP) else model
     X = jnp.asarray(np.asarray(X, dtype=np.float64))
-    Y = jnp.asarray(np.asarray(Y, dtype=np.float64).reshape(-1))
+    Yn = np.asarray(Y, dtype=np.float64)
+    Y = jnp.asarray(Yn.reshape(-1) if Yn.ndim == 1 or Yn.shape[1] == 1 else Yn)
+    lf = _loss_fn(apply_fn, np.asarray(Y), loss_convention)
 
     @jax.jit
     def step(p, X, Y):
-        g = jax.grad(lambda q: jnp.mean((apply_fn(q, X).reshape(-1) - Y) ** 2))(p)
+        g = jax.grad(lambda q: lf(q, X, Y)[0])(p)
         return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g)
     for _ in range(steps):
         params = step(params, X, Y)

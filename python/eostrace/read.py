@@ -74,9 +74,55 @@ def open_analysis(path: str | os.PathLike):
     return ds
 
 
+def check_readable(path: str | os.PathLike) -> None:
+    """Raise ValueError with one line when the recording's major format version is newer than this
+    package reads (1.x: one output; 2.x: several outputs)."""
+    from .format import open_file, schema
+    with open_file(path) as f:
+        v = f.attrs.get("format_version")
+    if v is None:
+        return
+    v = [int(x) for x in np.atleast_1d(v)]
+    supported = schema().readable_major
+    if len(v) == 2 and v[0] > supported:
+        raise ValueError(f"{os.fspath(path)}: /@format_version: format version {v[0]}.{v[1]} is newer than this "
+                         f"eostrace reads ({supported}.x); upgrade eostrace")
+
+
+def flatten_outputs(obj, dim: str = "flat_index"):
+    """vec(·) over the outputs: every variable of a DataArray/Dataset with the dimensions
+    (sample, output) gets them merged into one dimension `dim` of length n·c, sample-major
+    (index i·c + a, as the recorder flattens them: M acts on these vectors). Variables without an
+    output axis (one-output files, scalars) are returned unchanged, so analysis code written for
+    vectors over `sample` runs on vec(D) with `dim="sample"`. For example:
+
+        ds = eostrace.open_recording("run.h5")
+        v = eostrace.flatten_outputs(ds)
+        c1 = (v.residual * v.eigenvectors.isel(eigenvector=0)).sum("flat_index")   # ⟨D, v_1⟩
+    """
+    import xarray as xr
+
+    def one(da):
+        if "sample" not in da.dims or "output" not in da.dims:
+            return da
+        rest = [d for d in da.dims if d not in ("sample", "output")]
+        da = da.transpose(*rest, "sample", "output")
+        shape = da.shape[:-2] + (da.shape[-2] * da.shape[-1],)
+        return xr.DataArray(np.asarray(da.values).reshape(shape), dims=rest + [dim],
+                            coords={k: v for k, v in da.coords.items() if set(v.dims) <= set(rest)},
+                            attrs=da.attrs, name=da.name)
+    if isinstance(obj, xr.DataArray):
+        return one(obj)
+    return obj.assign({k: one(v) for k, v in obj.data_vars.items()})
+
+
 def open_recording(path: str | os.PathLike, analysis: str | os.PathLike | None = None, *, data: bool = False):
     """/trajectory of a recording as an xarray.Dataset (named dimensions step, eig, sample, ...
-    and each cadence's own coordinate). When the recording has an /analysis group, or
+    and each cadence's own coordinate). Several outputs (format 2.0): residual, outputs, the
+    M-products and /data/Y have the dimensions (step, sample, output), the eigenvectors
+    (step, eigenvector, sample, output); ds.attrs['n_outputs'] is c (1 for a 1.x file);
+    `flatten_outputs(ds)` gives the flattened vectors vec(D) that M acts on. A file of a newer
+    major version raises ValueError (one line). When the recording has an /analysis group, or
     `analysis` names an analysis file (`eostrace analyze RUN --out A.h5`), its per-step series
     (phase, c1, r_norm_sq, r_prime_error, anomaly) are joined on `step` (outer join: steps the
     analysis lacks are NaN) and its summary goes to ds.attrs['analysis_summary']. /run
@@ -84,12 +130,14 @@ def open_recording(path: str | os.PathLike, analysis: str | os.PathLike | None =
     import xarray as xr
     from .format import open_file, read_run
     path = os.fspath(path)
+    check_readable(path)
     ds = xr.open_dataset(path, group="trajectory", engine="h5netcdf")
     run = read_run(path)
     for k, v in run.items():
         ds.attrs["run_" + k] = v if isinstance(v, (str, int, float, np.integer, np.floating)) else json.dumps(v)
     ds.attrs["learning_rate"] = float(run["learning_rate"])
     ds.attrs["status"] = run["status"]
+    ds.attrs["n_outputs"] = int(run.get("n_outputs", 1))
     src = analysis
     if src is None:
         with open_file(path) as f:

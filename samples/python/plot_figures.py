@@ -80,7 +80,11 @@ def _read_recording(path):
         tr = f["trajectory"]
         out = {name: tr[name][()] for name in
                ("step", "loss", "sharpness", "output_norm_sq", "eigenvalues", "dtf", "residual")}
-        out["v1"] = tr["eigenvectors"][:, 0, :]
+        # several outputs (format 2.0): residual [T, n, c] and v_1 [T, n, c] as vec(·) [T, n·c]
+        # (sample-major); every quantity below is defined on the flattened vectors
+        out["residual"] = out["residual"].reshape(out["residual"].shape[0], -1)
+        v1 = tr["eigenvectors"][:, 0]
+        out["v1"] = v1.reshape(v1.shape[0], -1)
         out["output_layer_sharpness"] = (tr["output_layer_sharpness"][()]
                                          if "output_layer_sharpness" in tr else None)
         out["learning_rate"] = float(f["run"].attrs["learning_rate"])
