@@ -3,17 +3,32 @@ import Foundation
 
 extension Analyzer {
     /// Relative residual tolerance of the recorder's eigensolver (‖Mv − λv‖ ≤ tol·‖M‖, the
-    /// `eigen_tolerance` default of `eostrace record`).
+    /// `eigen_tolerance` default of `eostrace record`), used when the recording does not state its
+    /// own (`AnalysisInput.eigenTolerance`, from `/run@config`).
     public static let eigenResidualTolerance = 1e-10
 
     /// The accuracy floor of c1(t) relative to ‖D(t)‖: an eigenvector with residual tol·‖M‖ is
     /// off by about tol·‖M‖/(λ1 − λ2) in angle, so c1 = Dᵀv1 is known to ‖D‖·tol·λ1/(λ1 − λ2)
-    /// (‖M‖ = λ1). Never below `options.c1Floor`; `options.c1Floor` alone when k < 2 (no gap).
+    /// (‖M‖ = λ1; tol the recording's eigensolver tolerance). Never below `options.c1Floor`;
+    /// `options.c1Floor` alone when k < 2 (no gap); infinite when λ1 ≤ λ2 (v1 undetermined).
+    /// The one floor of every c1 result: Lemma 3.2's ratios and the phase-II growth law.
     static func c1AccuracyFloor(_ input: AnalysisInput, row: Int, options: AnalysisOptions) -> Double {
         guard input.k >= 2 else { return options.c1Floor }
         let l1 = input.eigenvalues[row * input.k], l2 = input.eigenvalues[row * input.k + 1]
-        let gapFloor = l1 > l2 ? eigenResidualTolerance * abs(l1) / (l1 - l2) : .infinity
+        let tol = input.eigenTolerance ?? eigenResidualTolerance
+        let gapFloor = l1 > l2 ? tol * abs(l1) / (l1 - l2) : .infinity
         return max(options.c1Floor, gapFloor)
+    }
+
+    /// |c1(row)| is above its accuracy floor (`c1AccuracyFloor`·‖D(row)‖).
+    static func c1AboveFloor(_ input: AnalysisInput, _ series: RowSeries, row: Int, options: AnalysisOptions) -> Bool {
+        abs(series.c1[row]) > c1AccuracyFloor(input, row: row, options: options) * series.residualNorm[row]
+    }
+
+    /// The ratio |c1(i+1)/c1(i)| of the consecutive pair (i, i+1) is measured: both ends are above
+    /// their accuracy floors (a ratio with either end at the floor is noise).
+    static func c1PairAboveFloor(_ input: AnalysisInput, _ series: RowSeries, pair i: Int, options: AnalysisOptions) -> Bool {
+        c1AboveFloor(input, series, row: i, options: options) && c1AboveFloor(input, series, row: i + 1, options: options)
     }
 
     /// Lemma 3.2's growth law against every phase II (see `PhaseIILengthItem`).
@@ -36,10 +51,7 @@ extension Analyzer {
             let floor = c1AccuracyFloor(input, row: a, options: options)
             var logMeasured = 0.0, logPredicted = 0.0, pairs = 0
             if p > a {
-                for i in a..<p where input.isConsecutive(i) {
-                    let ok0 = abs(series.c1[i]) > c1AccuracyFloor(input, row: i, options: options) * series.residualNorm[i]
-                    let ok1 = abs(series.c1[i + 1]) > c1AccuracyFloor(input, row: i + 1, options: options) * series.residualNorm[i + 1]
-                    guard ok0 && ok1 else { continue }
+                for i in a..<p where input.isConsecutive(i) && c1PairAboveFloor(input, series, pair: i, options: options) {
                     logMeasured += Foundation.log(series.c1Ratio[i])
                     logPredicted += Foundation.log(abs(1 - eta * input.sharpness[i]))
                     pairs += 1

@@ -7,6 +7,9 @@ option sets:
 - the cycle count (cycles, complete, one-step excursions; the largest one-step margin to 1e-15);
 - Lemma 3.2's predicted phase-II length τ and the measured p − a: equal; the growth of |c1| over
   the pairs above the eigenvector floor and the mean |1 − ηΛ| on them: 1e-9 relative;
+- Lemma 3.2's ratio check on the pairs above the same floor (with the default --c1-floor and with
+  one that leaves pairs out): pairs left out and growth counts equal, median |1 − ηΛ| 1e-14 and
+  median log(measured/predicted) 1e-12 relative;
 - Assumption 3.6, c with ε2 the max over the phase-II pairs and with ε2 at the start: 1e-6
   relative (ε2 = 1 − |⟨v1, v1'⟩| is a difference of numbers near 1);
 - co-movement by regime (hover, catapult, other): equal counts;
@@ -103,6 +106,38 @@ def test_phase2_growth_law_and_assumption36(analysed):
                 assert g[key] is None and not math.isfinite(w)
             else:
                 assert abs(g[key] - w) <= 1e-6 * abs(w)
+
+
+@pytest.mark.parametrize("c1_floor", [None, 1e-4])
+def test_lemma32_ratio_check_uses_the_accuracy_floor(sample, c1_floor, eostrace_bin, tmp_path):
+    flags = [] if c1_floor is None else ["--c1-floor", str(c1_floor)]
+    csv_path = tmp_path / "steps.csv"
+    js = json.loads(run_eostrace(eostrace_bin, "analyze", sample, "--quiet", "--gram", "topk", "--json",
+                                 "--csv", csv_path, *flags, check=True).stdout)
+    rec = ref.load(sample)
+    cons = ref.consecutive_pairs(rec.steps)
+    phase, _ = sci.segment_with_options(rec.lam, rec.loss, rec.eta, rec.dtf)
+    # c1 as the analysis computed it (test_reference_analysis checks it against numpy's DᵀV1):
+    # the median log ratio of a pair whose |c1| is near a sign change is sensitive to its last bits.
+    c1 = _read_csv(csv_path)["c1"]
+    np.testing.assert_allclose(c1, np.einsum("ij,ij->i", rec.D, rec.v1), rtol=0, atol=1e-14 * np.abs(rec.D).max())
+    dnorm = np.linalg.norm(rec.D, axis=1)
+    tol = sci.eigen_tolerance(sample)
+    want = sci.lemma32(rec.lam, rec.eta, c1, dnorm, rec.ev, cons, phase, c1_floor=c1_floor or 1e-10, tol=tol)
+    got = js["checks"]["lemma32"]
+    assert (got["excluded_below_floor"], got["growth"]["hits"], got["growth"]["total"]) == \
+        (want["excluded"], want["hits"], want["total"])
+    for key, wk, rel, abs_ in (("predicted_ratio", "predicted_median", 1e-14, 0), ("log_ratio_error", "log_error_median", 1e-12, 1e-15)):
+        if math.isnan(want[wk]):
+            assert got[key]["median"] is None
+        else:
+            assert got[key]["median"] == pytest.approx(want[wk], rel=rel, abs=abs_)
+    # The growth law's floor is the same function: its start floor equals the reference's.
+    share = sci.c1_floor_share(rec.ev, c1_floor or 1e-10, tol)
+    for item, cyc in zip(js["checks"]["phase2_lengths"], sci.segment_with_options(rec.lam, rec.loss, rec.eta)[1]):
+        assert item["floor_share"] == pytest.approx(share[cyc.start], rel=1e-14)
+    if c1_floor is not None and want["total"] + want["excluded"] > 0 and sample.stem == "fmnist-tanh-small":
+        assert want["excluded"] > 0  # the raised floor does leave pairs out here (|c1|/‖D‖ = 4.6e-5 at a start)
 
 
 def test_regimes(analysed):
