@@ -67,22 +67,30 @@ extension Analyzer {
         }
     }
 
-    /// Rows in a hover: maximal runs of ≥ `hoverMinSteps` rows with |ηΛ/2 − 1| ≤ `hoverMargin`.
-    static func hoverFlags(_ input: AnalysisInput, options: AnalysisOptions) -> (flags: [Bool], runs: Int) {
-        let t = input.count, eta = input.learningRate
-        var flags = [Bool](repeating: false, count: t), runs = 0, i = 0
-        func near(_ r: Int) -> Bool { abs(eta * input.sharpness[r] / 2 - 1) <= options.hoverMargin }
-        while i < t {
+    /// The hovers (docs/ANALYSIS.md §7): maximal runs of at least `minSteps` rows with
+    /// |ηΛ/2 − 1| ≤ `margin`, as row ranges in order. The one definition of a hover: the regime
+    /// summary and the report's hover band use it.
+    public static func hoverRuns(sharpness: [Double], learningRate eta: Double, margin: Double,
+                                 minSteps: Int) -> [ClosedRange<Int>] {
+        var runs: [ClosedRange<Int>] = [], i = 0
+        func near(_ r: Int) -> Bool { abs(eta * sharpness[r] / 2 - 1) <= margin }
+        while i < sharpness.count {
             guard near(i) else { i += 1; continue }
             var j = i
-            while j + 1 < t && near(j + 1) { j += 1 }
-            if j - i + 1 >= options.hoverMinSteps {
-                runs += 1
-                for r in i...j { flags[r] = true }
-            }
+            while j + 1 < sharpness.count && near(j + 1) { j += 1 }
+            if j - i + 1 >= minSteps { runs.append(i...j) }
             i = j + 1
         }
-        return (flags, runs)
+        return runs
+    }
+
+    /// Rows in a hover (`hoverRuns` with `options.hoverMargin`, `options.hoverMinSteps`).
+    static func hoverFlags(_ input: AnalysisInput, options: AnalysisOptions) -> (flags: [Bool], runs: Int) {
+        let runs = hoverRuns(sharpness: input.sharpness, learningRate: input.learningRate,
+                             margin: options.hoverMargin, minSteps: options.hoverMinSteps)
+        var flags = [Bool](repeating: false, count: input.count)
+        for r in runs { for i in r { flags[i] = true } }
+        return (flags, runs.count)
     }
 
     /// Assumption 3.1 co-movement by regime (`RegimeSummary`).
