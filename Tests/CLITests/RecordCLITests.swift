@@ -142,10 +142,23 @@ final class RecordCLITests: XCTestCase {
         env["EOSTRACE_DEV_BIN"] = dev
         env.removeValue(forKey: "EOSTRACE_BLAS_THREADS")
         p.environment = env
-        let err = Pipe(); p.standardError = err; p.standardOutput = Pipe()
-        let e = PipeReader(err)
+        let err = Pipe(), outPipe = Pipe(); p.standardError = err; p.standardOutput = outPipe
+        let e = PipeReader(err), o = PipeReader(outPipe)
         try p.run(); p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0, e.text())
+        // `record` counted the cycles of each sample while recording it (the causal tracker); the
+        // script prints its eos_cycles_text, which is the cycle text `analyze` gives the shipped file.
+        let printed = o.text()
+        for (name, shipped) in zip(names, samples) {
+            let line = try XCTUnwrap(printed.split(separator: "\n").first { $0.contains("/\(name).h5: ") }, printed)
+            let text = try XCTUnwrap(line.range(of: "eos_cycles_text ").flatMap { a in
+                line.range(of: " max_sharpness", range: a.upperBound..<line.endIndex).map { String(line[a.upperBound..<$0.lowerBound]) }
+            }, String(line))
+            let js = try run(["analyze", shipped, "--quiet", "--json", "--gram", "topk"])
+            XCTAssertEqual(js.code, 0, js.stderr)
+            let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(js.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual((obj["phases"] as? [String: Any])?["cycle_text"] as? String, text, name)
+        }
         // OpenBLAS picks its kernels per CPU at run time, and kernels differ in the last bits; at
         // the Edge of Stability GD amplifies that within tens of steps. Bit for bit only where the
         // kernels match those the samples were made with; elsewhere the same run to round-off

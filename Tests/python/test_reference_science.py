@@ -15,7 +15,8 @@ option sets:
 - co-movement by regime (hover, catapult, other): equal counts;
 - the R′ story value: the larger of the median restarted error on phases I, III, IV and the
   median error from the start, from the CSV columns: equal;
-- `compare` and `report` show the same cycle count as `analyze`.
+- `compare`, `report` and `follow` show the same cycle count as `analyze`; on the hovering sample
+  the phase options give the count a reader makes by eye (samples/README.md).
 """
 from __future__ import annotations
 
@@ -175,6 +176,35 @@ def test_compare_and_report_show_the_same_cycle_count(sample, eostrace_bin, tmp_
     html = tmp_path / "r.html"
     run_eostrace(eostrace_bin, "report", sample, "-o", html, "--gram", "topk", check=True)
     assert js["phases"]["cycle_text"] in html.read_text()
+
+
+def test_follow_shows_the_analysis_cycle_count(sample, eostrace_bin):
+    # follow (the causal phase tracker, default rule) ends with the same cycle text as analyze.
+    js = json.loads(run_eostrace(eostrace_bin, "analyze", sample, "--quiet", "--gram", "topk", "--json", check=True).stdout)
+    last = run_eostrace(eostrace_bin, "follow", sample, "--quiet", check=True).stdout.strip().splitlines()[-1]
+    assert last.endswith(f"({js['phases']['cycle_text']})"), (last, js["phases"]["cycle_text"])
+
+
+@pytest.mark.parametrize("flags", [["--min-excursion-steps", "2"], ["--merge-gap", "5"]])
+def test_hover_sample_gives_the_count_by_eye_with_the_options(flags, eostrace_bin, tmp_path):
+    # samples/README.md: by eye one excursion above 2/η, one cycle; the default rule counts 11,
+    # 10 of them one-step excursions. With either option analyze, compare and report say 1.
+    sample = REPO / "samples" / "fmnist-tanh-hover-small.h5"
+    default = json.loads(run_eostrace(eostrace_bin, "analyze", sample, "--quiet", "--json", check=True).stdout)
+    assert (default["phases"]["cycle_count"], default["phases"]["one_step_cycles"]) == (11, 10)
+    assert default["phases"]["cycle_text"] == "11 cycles, 10 of them one-step excursions ≤ 6.9 % above 2/η"
+    js = json.loads(run_eostrace(eostrace_bin, "analyze", sample, "--quiet", "--json", *flags, check=True).stdout)
+    assert (js["phases"]["cycle_count"], js["phases"]["complete_cycles"], js["phases"]["one_step_cycles"]) == (1, 1, 0)
+    assert js["phases"]["cycle_text"] == "1 cycle"
+    (c,) = js["phases"]["cycles"]
+    assert (c["start_row"], c["peak_row"]) == (68, 550)
+    row = [ln for ln in run_eostrace(eostrace_bin, "compare", sample, *flags, check=True).stdout.splitlines()
+           if ln.startswith("η")][0]
+    assert row.split()[-3] == "1", row
+    html = tmp_path / "r.html"
+    run_eostrace(eostrace_bin, "report", sample, "-o", html, "-q", *flags, check=True)
+    text = html.read_text()
+    assert "1 cycle" in text and "11 cycles" not in text
 
 
 def test_reference_segmentation_closed_forms():
