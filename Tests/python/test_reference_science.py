@@ -141,6 +141,37 @@ def test_lemma32_ratio_check_uses_the_accuracy_floor(sample, c1_floor, eostrace_
         assert want["excluded"] > 0  # the raised floor does leave pairs out here (|c1|/‖D‖ = 4.6e-5 at a start)
 
 
+def test_accuracy_floor_follows_the_recordings_eigen_tolerance(eostrace_bin, tmp_path):
+    # A copy of a sample whose /run@config says the eigensolver stopped at 1e-6 (not 1e-10): the
+    # floor is 1e4 times higher, and the Lemma 3.2 check leaves out the pairs below it.
+    import h5py
+    import shutil
+    path = tmp_path / "tol.h5"
+    shutil.copy(REPO / "samples" / "fmnist-tanh-small.h5", path)
+    with h5py.File(path, "r+") as f:
+        cfg = json.loads(f["run"].attrs["config"])
+        assert cfg["eigen_tolerance"] == 1e-10
+        cfg["eigen_tolerance"] = 1e-6
+        f["run"].attrs["config"] = json.dumps(cfg)
+    assert sci.eigen_tolerance(path) == 1e-6
+    js = json.loads(run_eostrace(eostrace_bin, "analyze", path, "--quiet", "--gram", "topk", "--json", check=True).stdout)
+    rec = ref.load(path)
+    share = sci.c1_floor_share(rec.ev, 1e-10, 1e-6)
+    phase, cycles = sci.segment_with_options(rec.lam, rec.loss, rec.eta, rec.dtf)
+    items = js["checks"]["phase2_lengths"]
+    assert [i["floor_share"] for i in items] == pytest.approx([share[c.start] for c in cycles], rel=1e-14)
+    assert all(i["floor_share"] > 1e-6 for i in items)
+    c1 = np.einsum("ij,ij->i", rec.D, rec.v1)
+    want = sci.lemma32(rec.lam, rec.eta, c1, np.linalg.norm(rec.D, axis=1), rec.ev, ref.consecutive_pairs(rec.steps),
+                       phase, tol=1e-6)
+    got = js["checks"]["lemma32"]
+    assert (got["excluded_below_floor"], got["growth"]["total"]) == (want["excluded"], want["total"])
+    # The higher floor leaves out more pairs than the recorder's real 1e-10 does.
+    want_default = sci.lemma32(rec.lam, rec.eta, c1, np.linalg.norm(rec.D, axis=1), rec.ev,
+                               ref.consecutive_pairs(rec.steps), phase)
+    assert want["excluded"] > want_default["excluded"]
+
+
 def test_regimes(analysed):
     rec, js, sw, phase, cycles, _ = analysed
     cons = ref.consecutive_pairs(rec.steps)
