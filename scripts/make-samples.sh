@@ -10,8 +10,8 @@
 # M-products and the solver cost are recorded at every step (the default of `record`).
 # Deterministic: single-threaded BLAS; re-running with the same OpenBLAS kernels (samples/blas-core.txt)
 # gives identical numbers (tested in CLITests). OpenBLAS picks its kernels per CPU at run time; the script
-# asks for the samples' kernel set with OPENBLAS_CORETYPE (a DYNAMIC_ARCH OpenBLAS on an x86 CPU that has
-# the instructions of that set uses it; elsewhere the variable is ignored and blas-core.txt says what ran).
+# asks for the samples' kernel set with OPENBLAS_CORETYPE when the CPU has its instructions (a DYNAMIC_ARCH
+# OpenBLAS then uses it; elsewhere the variable is ignored and blas-core.txt says what ran).
 # Set OPENBLAS_CORETYPE yourself to override (an empty value: the CPU's own kernels).
 # The synthetic sample (samples/synthetic-small.h5) is written by `eostrace-dev make-sample`.
 # Usage: scripts/make-samples.sh [OUTDIR]   (env: EOSTRACE_BIN, default .build/debug/eostrace;
@@ -20,7 +20,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-samples}"
 export OPENBLAS_NUM_THREADS=1
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE-$(tr -d '[:space:]' < samples/blas-core.txt)}"
+# The samples' kernels are Haswell's (AVX2 + FMA): asked for only where the CPU has both (a forced
+# kernel set the CPU cannot run would stop on an illegal instruction).
+CORE="$(tr -d '[:space:]' < samples/blas-core.txt)"
+if [ -z "${OPENBLAS_CORETYPE+set}" ] && [ "$CORE" = Haswell ] \
+   && grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null; then
+    export OPENBLAS_CORETYPE=Haswell
+fi
 BIN="${EOSTRACE_BIN:-.build/debug/eostrace}"
 [ -x "$BIN" ] || swift build --product eostrace >/dev/null
 DEV="${EOSTRACE_DEV_BIN:-.build/debug/eostrace-dev}"
