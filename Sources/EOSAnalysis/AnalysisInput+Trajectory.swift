@@ -37,6 +37,11 @@ extension AnalysisInput {
                   eigenvectors: reader.k > 1 ? try reader.leadingEigenvectors(r) : try reader.eigenvectors(r).values,
                   dtf: try reader.read(s.dtf, range: r), outputLayerSharpness: try optional(s.outputLayerSharpness),
                   modelKind: kind)
+        if let data = reader.metadata.config?.data(using: .utf8),
+           let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let tol = (obj["eigen_tolerance"] as? NSNumber)?.doubleValue, tol > 0, tol.isFinite {
+            eigenTolerance = tol
+        }
         if reader.k > 1 {
             let box = ReaderBox(reader), first = r.lowerBound
             loadEigenvectors = { row in try box.reader.eigenvectors((first + row)..<(first + row + 1)).values }

@@ -48,6 +48,9 @@ public struct AnalysisInput: Sendable {
     public var outputLayerSharpness: [Double]?
     /// Model kind from the model description ("mlp", "two_layer_linear", "external", …).
     public var modelKind: String?
+    /// The recorder's eigensolver tolerance (‖Mv − λv‖ ≤ tol·‖M‖; `/run@config` `eigen_tolerance`),
+    /// when the recording states it; it sets the accuracy floor of c1 (`Analyzer.c1AccuracyFloor`).
+    public var eigenTolerance: Double?
     /// The recorded M-products (format 1.1), when the file has them: the analysis then takes
     /// M(t)D(t) and both R′ chains from the file (exact, no replay).
     public var products: ProductSource?

@@ -16,8 +16,9 @@ public struct AnalysisOptions: Codable, Equatable, Sendable {
     /// An anomaly point counts as "near a sign change of Δ‖A‖²" when within this many steps.
     public var anomalyWindow: Int
 
-    /// Lemma 3.2 ratios |c1(t+1)/c1(t)| are measured only where |c1(t)| > c1Floor·‖D(t)‖: below,
-    /// the v1 component is at round-off level and its ratio is noise.
+    /// Lower bound of the accuracy floor of c1 relative to ‖D‖ (`Analyzer.c1AccuracyFloor`, whose
+    /// other term comes from the eigengap): Lemma 3.2 ratios |c1(t+1)/c1(t)| and the phase-II growth
+    /// are measured only where |c1| is above the floor; below, the ratio is noise.
     public var c1Floor: Double
 
     /// Which runs above 2/η are cycles (`EOSPhases.ExcursionRule`: minimum excursion, merging);

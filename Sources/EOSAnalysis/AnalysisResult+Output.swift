@@ -177,7 +177,7 @@ extension AnalysisResult {
         if let o = checks.outputLayerRatio { distRow("λmax(M_A)/Λ", o) }
         distRow("Lemma 3.2: |c1(t+1)/c1(t)|", checks.lemma32.measuredRatio)
         line()
-        line("Lemma 3.2 (phases II–III): predicted ratio |1−ηΛ| median \(g(checks.lemma32.predictedRatio.median)); log(measured/predicted) median \(g(checks.lemma32.logRatioError.median)); |c1| grows on \(checks.lemma32.growth.hits) of \(checks.lemma32.growth.total) pairs (fraction \(g(checks.lemma32.growth.rate)); \(checks.lemma32.excludedBelowFloor) pairs with |c1| ≤ \(g(options.c1Floor))·‖D‖ left out)")
+        line("Lemma 3.2 (phases II–III): predicted ratio |1−ηΛ| median \(g(checks.lemma32.predictedRatio.median)); log(measured/predicted) median \(g(checks.lemma32.logRatioError.median)); |c1| grows on \(checks.lemma32.growth.hits) of \(checks.lemma32.growth.total) pairs (fraction \(g(checks.lemma32.growth.rate)); \(checks.lemma32.excludedBelowFloor) pairs with |c1| at its accuracy floor left out)")
         line("Assumption 3.6 at phase-II starts: holds (c > 1) at \(checks.assumption36Holds.hits) of \(checks.assumption36Holds.total) with ε2 = max over the phase-II pairs; at \(checks.assumption36HoldsAtStart.hits) of \(checks.assumption36HoldsAtStart.total) with ε2 at the start step")
         if let b = checks.outputBias {
             line("Assumption 3.2 for ‖A‖² with the output bias b (\(b.note)): median error \(g(b.error.all.median)) against the paper's \(g(checks.firstOrderOutputNorm.all.median)); first pair \(g(b.firstPairError)) against \(g(b.firstPairPaperError)); median b \(g(b.medianBias))")

@@ -204,7 +204,9 @@ public struct Lemma32Check: Codable, Equatable, Sendable {
     public var logRatioError: Distribution
     /// Fraction of those pairs where |c1| grows (measured ratio > 1).
     public var growth: Rate
-    /// Pairs left out because |c1(t)| ≤ `options.c1Floor`·‖D(t)‖ (v1 component at round-off level).
+    /// Pairs left out because |c1(t)| or |c1(t+1)| is at or below its accuracy floor
+    /// (`Analyzer.c1AccuracyFloor`·‖D‖: the eigenvector's error from the eigengap, at least
+    /// `options.c1Floor`).
     public var excludedBelowFloor: Int
 }
 

@@ -97,8 +97,9 @@ extension Analyzer {
                 PerPhase(flags: outputNormDrops, phases: phases))
     }
 
-    /// Lemma 3.2 in phases II–III: measured |c1(t+1)/c1(t)| against |1 − ηΛ(t)|, where
-    /// |c1(t)| > c1Floor·‖D(t)‖.
+    /// Lemma 3.2 in phases II–III: measured |c1(t+1)/c1(t)| against |1 − ηΛ(t)|, on the pairs
+    /// where |c1(t)| and |c1(t+1)| are above the eigenvector's accuracy floor
+    /// (`c1PairAboveFloor`, the floor of the phase-II growth law too).
     static func lemma32Check(_ input: AnalysisInput, _ series: RowSeries, phases: [Int8], pairRows: [Int],
                              options: AnalysisOptions) -> Lemma32Check {
         let eta = input.learningRate
@@ -106,8 +107,8 @@ extension Analyzer {
         var predicted: [Double] = [], logRatioError: [Double] = [], grows: [Bool] = []
         var excludedBelowFloor = 0
         for i in pairRows where phases[i] == Phase.II.rawValue || phases[i] == Phase.III.rawValue {
-            // |c1| at round-off level (D has no v1 component yet) makes the ratio noise.
-            guard abs(series.c1[i]) > options.c1Floor * series.residualNorm[i] else { excludedBelowFloor += 1; continue }
+            // |c1| at the accuracy floor (D has no v1 component yet, or v1 is known no better) makes the ratio noise.
+            guard c1PairAboveFloor(input, series, pair: i, options: options) else { excludedBelowFloor += 1; continue }
             let prediction = abs(1 - eta * input.sharpness[i])
             measured[i] = series.c1Ratio[i]
             predicted.append(prediction)

@@ -3,17 +3,32 @@ import Foundation
 
 extension Analyzer {
     /// Relative residual tolerance of the recorder's eigensolver (‖Mv − λv‖ ≤ tol·‖M‖, the
-    /// `eigen_tolerance` default of `eostrace record`).
+    /// `eigen_tolerance` default of `eostrace record`), used when the recording does not state its
+    /// own (`AnalysisInput.eigenTolerance`, from `/run@config`).
     public static let eigenResidualTolerance = 1e-10
 
     /// The accuracy floor of c1(t) relative to ‖D(t)‖: an eigenvector with residual tol·‖M‖ is
     /// off by about tol·‖M‖/(λ1 − λ2) in angle, so c1 = Dᵀv1 is known to ‖D‖·tol·λ1/(λ1 − λ2)
-    /// (‖M‖ = λ1). Never below `options.c1Floor`; `options.c1Floor` alone when k < 2 (no gap).
+    /// (‖M‖ = λ1; tol the recording's eigensolver tolerance). Never below `options.c1Floor`;
+    /// `options.c1Floor` alone when k < 2 (no gap); infinite when λ1 ≤ λ2 (v1 undetermined).
+    /// The one floor of every c1 result: Lemma 3.2's ratios and the phase-II growth law.
     static func c1AccuracyFloor(_ input: AnalysisInput, row: Int, options: AnalysisOptions) -> Double {
         guard input.k >= 2 else { return options.c1Floor }
         let l1 = input.eigenvalues[row * input.k], l2 = input.eigenvalues[row * input.k + 1]
-        let gapFloor = l1 > l2 ? eigenResidualTolerance * abs(l1) / (l1 - l2) : .infinity
+        let tol = input.eigenTolerance ?? eigenResidualTolerance
+        let gapFloor = l1 > l2 ? tol * abs(l1) / (l1 - l2) : .infinity
         return max(options.c1Floor, gapFloor)
+    }
+
+    /// |c1(row)| is above its accuracy floor (`c1AccuracyFloor`·‖D(row)‖).
+    static func c1AboveFloor(_ input: AnalysisInput, _ series: RowSeries, row: Int, options: AnalysisOptions) -> Bool {
+        abs(series.c1[row]) > c1AccuracyFloor(input, row: row, options: options) * series.residualNorm[row]
+    }
+
+    /// The ratio |c1(i+1)/c1(i)| of the consecutive pair (i, i+1) is measured: both ends are above
+    /// their accuracy floors (a ratio with either end at the floor is noise).
+    static func c1PairAboveFloor(_ input: AnalysisInput, _ series: RowSeries, pair i: Int, options: AnalysisOptions) -> Bool {
+        c1AboveFloor(input, series, row: i, options: options) && c1AboveFloor(input, series, row: i + 1, options: options)
     }
 
     /// Lemma 3.2's growth law against every phase II (see `PhaseIILengthItem`).
@@ -36,10 +51,7 @@ extension Analyzer {
             let floor = c1AccuracyFloor(input, row: a, options: options)
             var logMeasured = 0.0, logPredicted = 0.0, pairs = 0
             if p > a {
-                for i in a..<p where input.isConsecutive(i) {
-                    let ok0 = abs(series.c1[i]) > c1AccuracyFloor(input, row: i, options: options) * series.residualNorm[i]
-                    let ok1 = abs(series.c1[i + 1]) > c1AccuracyFloor(input, row: i + 1, options: options) * series.residualNorm[i + 1]
-                    guard ok0 && ok1 else { continue }
+                for i in a..<p where input.isConsecutive(i) && c1PairAboveFloor(input, series, pair: i, options: options) {
                     logMeasured += Foundation.log(series.c1Ratio[i])
                     logPredicted += Foundation.log(abs(1 - eta * input.sharpness[i]))
                     pairs += 1
@@ -55,22 +67,30 @@ extension Analyzer {
         }
     }
 
-    /// Rows in a hover: maximal runs of ≥ `hoverMinSteps` rows with |ηΛ/2 − 1| ≤ `hoverMargin`.
-    static func hoverFlags(_ input: AnalysisInput, options: AnalysisOptions) -> (flags: [Bool], runs: Int) {
-        let t = input.count, eta = input.learningRate
-        var flags = [Bool](repeating: false, count: t), runs = 0, i = 0
-        func near(_ r: Int) -> Bool { abs(eta * input.sharpness[r] / 2 - 1) <= options.hoverMargin }
-        while i < t {
+    /// The hovers (docs/ANALYSIS.md §7): maximal runs of at least `minSteps` rows with
+    /// |ηΛ/2 − 1| ≤ `margin`, as row ranges in order. The one definition of a hover: the regime
+    /// summary and the report's hover band use it.
+    public static func hoverRuns(sharpness: [Double], learningRate eta: Double, margin: Double,
+                                 minSteps: Int) -> [ClosedRange<Int>] {
+        var runs: [ClosedRange<Int>] = [], i = 0
+        func near(_ r: Int) -> Bool { abs(eta * sharpness[r] / 2 - 1) <= margin }
+        while i < sharpness.count {
             guard near(i) else { i += 1; continue }
             var j = i
-            while j + 1 < t && near(j + 1) { j += 1 }
-            if j - i + 1 >= options.hoverMinSteps {
-                runs += 1
-                for r in i...j { flags[r] = true }
-            }
+            while j + 1 < sharpness.count && near(j + 1) { j += 1 }
+            if j - i + 1 >= minSteps { runs.append(i...j) }
             i = j + 1
         }
-        return (flags, runs)
+        return runs
+    }
+
+    /// Rows in a hover (`hoverRuns` with `options.hoverMargin`, `options.hoverMinSteps`).
+    static func hoverFlags(_ input: AnalysisInput, options: AnalysisOptions) -> (flags: [Bool], runs: Int) {
+        let runs = hoverRuns(sharpness: input.sharpness, learningRate: input.learningRate,
+                             margin: options.hoverMargin, minSteps: options.hoverMinSteps)
+        var flags = [Bool](repeating: false, count: input.count)
+        for r in runs { for i in r { flags[i] = true } }
+        return (flags, runs.count)
     }
 
     /// Assumption 3.1 co-movement by regime (`RegimeSummary`).

@@ -65,7 +65,7 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(help: "Anomaly points within W steps of a sign change of Δ‖A‖² count as near it.")
     var anomalyWindow: Int = 2
 
-    @Option(help: "Lemma 3.2 ratios only where |c1(t)| > F·‖D(t)‖ (v1 component above round-off).")
+    @Option(help: "Lower bound F of the accuracy floor of c1: Lemma 3.2 ratios and the phase-II growth are measured only where |c1| > max(F, tol·λ1/(λ1−λ2))·‖D‖ (tol: the recording's eigensolver tolerance; docs/ANALYSIS.md §6).")
     var c1Floor: Double = 1e-10
 
     @Option(help: "Source of M(t): auto (recorded M-products where they serve, else replay, stored gram, top-k), products, replay, stored, topk.")

@@ -127,18 +127,24 @@ final class ChecksTests: XCTestCase {
     }
 
     func testLemma32SkipsRoundOffLevelC1() throws {
-        // η = 1, Λ = 3 > 2 everywhere: rows 0…4 are one run. c1(1) = 0 (D ⟂ v1): pair 1 is left out.
+        // η = 1, Λ = 3 > 2 everywhere: rows 0…4 are one run. c1(1) = 0 (D ⟂ v1): the pairs (0, 1)
+        // and (1, 2) have an end at the floor and are left out.
         var input = scalarInput(sharpness: [3, 3, 3, 3, 3])
         input.residual[2] = 0
         let r = try Analyzer.analyze(input)
-        XCTAssertEqual(r.checks.lemma32.excludedBelowFloor, 1)
-        XCTAssertEqual(r.checks.lemma32.growth.total, 3)
+        XCTAssertEqual(r.checks.lemma32.excludedBelowFloor, 2)
+        XCTAssertEqual(r.checks.lemma32.growth.total, 2)
         XCTAssertEqual(r.checks.lemma32.predictedRatio.median, 2)
         let loose = try Analyzer.analyze(input, options: .init(c1Floor: 0))
-        XCTAssertEqual(loose.checks.lemma32.excludedBelowFloor, 1)   // |c1| = 0 is never above the floor
+        XCTAssertEqual(loose.checks.lemma32.excludedBelowFloor, 2)   // |c1| = 0 is never above the floor
+        // |c1(1)|/‖D(1)‖ = 2e-13: below the eigengap floor tol·λ1/(λ1 − λ2) = 1e-10/0.9 whatever
+        // --c1-floor says; 2e-9 is above it, and below a --c1-floor of 1e-8.
         input.residual[2] = 1e-13
-        XCTAssertEqual(try Analyzer.analyze(input).checks.lemma32.excludedBelowFloor, 1)
+        XCTAssertEqual(try Analyzer.analyze(input).checks.lemma32.excludedBelowFloor, 2)
+        XCTAssertEqual(try Analyzer.analyze(input, options: .init(c1Floor: 0)).checks.lemma32.excludedBelowFloor, 2)
+        input.residual[2] = 1e-9
         XCTAssertEqual(try Analyzer.analyze(input, options: .init(c1Floor: 0)).checks.lemma32.excludedBelowFloor, 0)
+        XCTAssertEqual(try Analyzer.analyze(input, options: .init(c1Floor: 1e-8)).checks.lemma32.excludedBelowFloor, 2)
     }
 
     func testInvalidInputThrowsTypedErrors() {

@@ -59,6 +59,51 @@ final class ScienceTests: XCTestCase {
         XCTAssertTrue(never.summaryText().contains("never"))
     }
 
+    /// Lemma 3.2's ratio check and the growth law share one accuracy floor of c1,
+    /// ‖D‖·max(c1Floor, tol·λ1/(λ1 − λ2)): known answers on a series whose eigengap closes at two rows.
+    func testLemma32RatioCheckUsesTheEigenvectorAccuracyFloor() throws {
+        // η = 1, n = 2, k = 2, v1 = e1, v2 = e2, D(t) = (c1(t), 1) with c1(t) = 1e-8·2^t (ratio
+        // exactly 2 = |1 − ηΛ| for Λ = 3). Λ = 3 + 1e-9·t up to the peak at row 15, then
+        // 3 − 1e-9·(t − 15): one run, rows 0…19; phase II = 0…15, III = 16…19; 19 pairs in II–III.
+        // λ2 = 0.3 (floor share tol·3/2.7 = 1.11e-10), except rows 3 and 4: λ2 = λ1 − 3e-3, floor
+        // share tol·λ1/3e-3 ≈ 1.0e-7. |c1(3)|/‖D‖ = 8e-8 is below it, |c1(4)| = 1.6e-7 above.
+        let t = 20
+        var residual: [Double] = [], ev: [Double] = [], vec: [Double] = [], sharp: [Double] = [], loss: [Double] = []
+        for i in 0..<t {
+            let c1 = 1e-8 * Foundation.pow(2, Double(i))
+            let l1 = i <= 15 ? 3 + 1e-9 * Double(i) : 3 - 1e-9 * Double(i - 15)
+            residual += [c1, 1]
+            sharp.append(l1)
+            ev += [l1, (i == 3 || i == 4) ? l1 - 3e-3 : 0.3]
+            vec += [1, 0, 0, 1]
+            loss.append((c1 * c1 + 1) / 2)
+        }
+        var input = AnalysisInput(steps: (0..<t).map(Int64.init), learningRate: 1, n: 2, k: 2, loss: loss,
+                                  residual: residual, outputNormSq: [Double](repeating: 1, count: t), sharpness: sharp,
+                                  eigenvalues: ev, eigenvectors: vec, dtf: [Double](repeating: 1, count: t))
+        // (options, eigensolver tolerance) → pairs of II–III left out, pairs of [0, 15) in the growth law.
+        // Default: row 3 is at its floor (gap): pairs (2,3), (3,4) out → 2 left out, 13 of 15 phase-II pairs.
+        // c1Floor 1e-7 as a lower bound: rows 0…3 (share ≤ 8e-8) → pairs 0…3 out → 4, and 11.
+        // A recording made with tol 1e-6: floor share 1.11e-6 (gap) → rows 0…6 (share ≤ 6.4e-7) → 7, and 8.
+        for (c1Floor, tol, out, growthPairs) in [(1e-10, nil, 2, 13), (1e-7, nil, 4, 11), (1e-10, 1e-6, 7, 8)] as [(Double, Double?, Int, Int)] {
+            input.eigenTolerance = tol
+            let r = try Analyzer.analyze(input, options: .init(c1Floor: c1Floor))
+            let what = "c1Floor \(c1Floor), tol \(tol.map { "\($0)" } ?? "default")"
+            XCTAssertEqual(r.perStep.phase, [Int8](repeating: 2, count: 16) + [3, 3, 3, 3], what)
+            let l = r.checks.lemma32
+            XCTAssertEqual(l.excludedBelowFloor, out, what)
+            XCTAssertEqual(l.growth.total, 19 - out, what)
+            XCTAssertEqual(l.growth.hits, 19 - out, what)          // every kept ratio is 2 > 1
+            XCTAssertEqual(l.measuredRatio.all.median, 2, accuracy: 1e-15, what)
+            XCTAssertEqual(l.logRatioError.median, 0, accuracy: 1e-8, what)   // log(2 / |1 − Λ|), Λ − 3 ≤ 1.5e-8
+            let item = try XCTUnwrap(r.checks.phase2Lengths.first, what)
+            XCTAssertEqual(item.pairsAboveFloor, growthPairs, what)
+            XCTAssertEqual(item.measuredGrowth, 2, accuracy: 1e-15, what)
+            XCTAssertEqual(item.floorShare, max(c1Floor, (tol ?? 1e-10) * 3 / 2.7), accuracy: 1e-24, what)
+            XCTAssertEqual(item.startBelowFloor, tol != nil || c1Floor > 1e-8, what)   // |c1(0)|/‖D‖ = 1e-8
+        }
+    }
+
     func testAssumption36BothReadings() throws {
         // Phase II = rows 1…3 (Λ 3, 3.2, 3.5 > 2/η = 2); v1 turns by 0.01 then 0.1 rad:
         // ε2(1) = 1 − cos 0.01, ε2(2) = 1 − cos 0.1. |c1(1)|/‖D(1)‖ = 1e-3.

@@ -7,12 +7,16 @@ option sets:
 - the cycle count (cycles, complete, one-step excursions; the largest one-step margin to 1e-15);
 - Lemma 3.2's predicted phase-II length τ and the measured p − a: equal; the growth of |c1| over
   the pairs above the eigenvector floor and the mean |1 − ηΛ| on them: 1e-9 relative;
+- Lemma 3.2's ratio check on the pairs above the same floor (with the default --c1-floor and with
+  one that leaves pairs out): pairs left out and growth counts equal, median |1 − ηΛ| 1e-14 and
+  median log(measured/predicted) 1e-12 relative;
 - Assumption 3.6, c with ε2 the max over the phase-II pairs and with ε2 at the start: 1e-6
   relative (ε2 = 1 − |⟨v1, v1'⟩| is a difference of numbers near 1);
 - co-movement by regime (hover, catapult, other): equal counts;
 - the R′ story value: the larger of the median restarted error on phases I, III, IV and the
   median error from the start, from the CSV columns: equal;
-- `compare` and `report` show the same cycle count as `analyze`.
+- `compare`, `report` and `follow` show the same cycle count as `analyze`; on the hovering sample
+  the phase options give the count a reader makes by eye (samples/README.md).
 """
 from __future__ import annotations
 
@@ -105,6 +109,69 @@ def test_phase2_growth_law_and_assumption36(analysed):
                 assert abs(g[key] - w) <= 1e-6 * abs(w)
 
 
+@pytest.mark.parametrize("c1_floor", [None, 1e-4])
+def test_lemma32_ratio_check_uses_the_accuracy_floor(sample, c1_floor, eostrace_bin, tmp_path):
+    flags = [] if c1_floor is None else ["--c1-floor", str(c1_floor)]
+    csv_path = tmp_path / "steps.csv"
+    js = json.loads(run_eostrace(eostrace_bin, "analyze", sample, "--quiet", "--gram", "topk", "--json",
+                                 "--csv", csv_path, *flags, check=True).stdout)
+    rec = ref.load(sample)
+    cons = ref.consecutive_pairs(rec.steps)
+    phase, _ = sci.segment_with_options(rec.lam, rec.loss, rec.eta, rec.dtf)
+    # c1 as the analysis computed it (test_reference_analysis checks it against numpy's DᵀV1):
+    # the median log ratio of a pair whose |c1| is near a sign change is sensitive to its last bits.
+    c1 = _read_csv(csv_path)["c1"]
+    np.testing.assert_allclose(c1, np.einsum("ij,ij->i", rec.D, rec.v1), rtol=0, atol=1e-14 * np.abs(rec.D).max())
+    dnorm = np.linalg.norm(rec.D, axis=1)
+    tol = sci.eigen_tolerance(sample)
+    want = sci.lemma32(rec.lam, rec.eta, c1, dnorm, rec.ev, cons, phase, c1_floor=c1_floor or 1e-10, tol=tol)
+    got = js["checks"]["lemma32"]
+    assert (got["excluded_below_floor"], got["growth"]["hits"], got["growth"]["total"]) == \
+        (want["excluded"], want["hits"], want["total"])
+    for key, wk, rel, abs_ in (("predicted_ratio", "predicted_median", 1e-14, 0), ("log_ratio_error", "log_error_median", 1e-12, 1e-15)):
+        if math.isnan(want[wk]):
+            assert got[key]["median"] is None
+        else:
+            assert got[key]["median"] == pytest.approx(want[wk], rel=rel, abs=abs_)
+    # The growth law's floor is the same function: its start floor equals the reference's.
+    share = sci.c1_floor_share(rec.ev, c1_floor or 1e-10, tol)
+    for item, cyc in zip(js["checks"]["phase2_lengths"], sci.segment_with_options(rec.lam, rec.loss, rec.eta)[1]):
+        assert item["floor_share"] == pytest.approx(share[cyc.start], rel=1e-14)
+    if c1_floor is not None and want["total"] + want["excluded"] > 0 and sample.stem == "fmnist-tanh-small":
+        assert want["excluded"] > 0  # the raised floor does leave pairs out here (|c1|/‖D‖ = 4.6e-5 at a start)
+
+
+def test_accuracy_floor_follows_the_recordings_eigen_tolerance(eostrace_bin, tmp_path):
+    # A copy of a sample whose /run@config says the eigensolver stopped at 1e-6 (not 1e-10): the
+    # floor is 1e4 times higher, and the Lemma 3.2 check leaves out the pairs below it.
+    import h5py
+    import shutil
+    path = tmp_path / "tol.h5"
+    shutil.copy(REPO / "samples" / "fmnist-tanh-small.h5", path)
+    with h5py.File(path, "r+") as f:
+        cfg = json.loads(f["run"].attrs["config"])
+        assert cfg["eigen_tolerance"] == 1e-10
+        cfg["eigen_tolerance"] = 1e-6
+        f["run"].attrs["config"] = json.dumps(cfg)
+    assert sci.eigen_tolerance(path) == 1e-6
+    js = json.loads(run_eostrace(eostrace_bin, "analyze", path, "--quiet", "--gram", "topk", "--json", check=True).stdout)
+    rec = ref.load(path)
+    share = sci.c1_floor_share(rec.ev, 1e-10, 1e-6)
+    phase, cycles = sci.segment_with_options(rec.lam, rec.loss, rec.eta, rec.dtf)
+    items = js["checks"]["phase2_lengths"]
+    assert [i["floor_share"] for i in items] == pytest.approx([share[c.start] for c in cycles], rel=1e-14)
+    assert all(i["floor_share"] > 1e-6 for i in items)
+    c1 = np.einsum("ij,ij->i", rec.D, rec.v1)
+    want = sci.lemma32(rec.lam, rec.eta, c1, np.linalg.norm(rec.D, axis=1), rec.ev, ref.consecutive_pairs(rec.steps),
+                       phase, tol=1e-6)
+    got = js["checks"]["lemma32"]
+    assert (got["excluded_below_floor"], got["growth"]["total"]) == (want["excluded"], want["total"])
+    # The higher floor leaves out more pairs than the recorder's real 1e-10 does.
+    want_default = sci.lemma32(rec.lam, rec.eta, c1, np.linalg.norm(rec.D, axis=1), rec.ev,
+                               ref.consecutive_pairs(rec.steps), phase)
+    assert want["excluded"] > want_default["excluded"]
+
+
 def test_regimes(analysed):
     rec, js, sw, phase, cycles, _ = analysed
     cons = ref.consecutive_pairs(rec.steps)
@@ -140,6 +207,35 @@ def test_compare_and_report_show_the_same_cycle_count(sample, eostrace_bin, tmp_
     html = tmp_path / "r.html"
     run_eostrace(eostrace_bin, "report", sample, "-o", html, "--gram", "topk", check=True)
     assert js["phases"]["cycle_text"] in html.read_text()
+
+
+def test_follow_shows_the_analysis_cycle_count(sample, eostrace_bin):
+    # follow (the causal phase tracker, default rule) ends with the same cycle text as analyze.
+    js = json.loads(run_eostrace(eostrace_bin, "analyze", sample, "--quiet", "--gram", "topk", "--json", check=True).stdout)
+    last = run_eostrace(eostrace_bin, "follow", sample, "--quiet", check=True).stdout.strip().splitlines()[-1]
+    assert last.endswith(f"({js['phases']['cycle_text']})"), (last, js["phases"]["cycle_text"])
+
+
+@pytest.mark.parametrize("flags", [["--min-excursion-steps", "2"], ["--merge-gap", "5"]])
+def test_hover_sample_gives_the_count_by_eye_with_the_options(flags, eostrace_bin, tmp_path):
+    # samples/README.md: by eye one excursion above 2/η, one cycle; the default rule counts 11,
+    # 10 of them one-step excursions. With either option analyze, compare and report say 1.
+    sample = REPO / "samples" / "fmnist-tanh-hover-small.h5"
+    default = json.loads(run_eostrace(eostrace_bin, "analyze", sample, "--quiet", "--json", check=True).stdout)
+    assert (default["phases"]["cycle_count"], default["phases"]["one_step_cycles"]) == (11, 10)
+    assert default["phases"]["cycle_text"] == "11 cycles, 10 of them one-step excursions ≤ 6.9 % above 2/η"
+    js = json.loads(run_eostrace(eostrace_bin, "analyze", sample, "--quiet", "--json", *flags, check=True).stdout)
+    assert (js["phases"]["cycle_count"], js["phases"]["complete_cycles"], js["phases"]["one_step_cycles"]) == (1, 1, 0)
+    assert js["phases"]["cycle_text"] == "1 cycle"
+    (c,) = js["phases"]["cycles"]
+    assert (c["start_row"], c["peak_row"]) == (68, 550)
+    row = [ln for ln in run_eostrace(eostrace_bin, "compare", sample, *flags, check=True).stdout.splitlines()
+           if ln.startswith("η")][0]
+    assert row.split()[-3] == "1", row
+    html = tmp_path / "r.html"
+    run_eostrace(eostrace_bin, "report", sample, "-o", html, "-q", *flags, check=True)
+    text = html.read_text()
+    assert "1 cycle" in text and "11 cycles" not in text
 
 
 def test_reference_segmentation_closed_forms():

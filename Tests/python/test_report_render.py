@@ -204,6 +204,47 @@ def test_report_renders_in_headless_chromium(report_html, tmp_path):
     assert has_colour("fig2", (0xf2, 0x8e, 0x2b), tol=30, min_pixels=10), "anomaly markers missing in Figure 2"
 
 
+def test_report_draws_the_hover_band(tmp_path):
+    """The hovering sample: the analysis' hover rows (Λ within 3 % of 2/η for ≥ 20 steps, from
+    `analyze --json`) are drawn as a purple band along the top of Figure 1's plots, as wide as
+    the hover, with a legend entry, clear of the reference-line labels and curves."""
+    from PIL import Image
+    sample = REPO_ROOT / "samples" / "fmnist-tanh-hover-small.h5"
+    out = tmp_path / "hover.html"
+    proc = subprocess.run([str(eostrace_bin()), "report", str(sample), "-o", str(out), "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    js = json.loads(subprocess.run([str(eostrace_bin()), "analyze", str(sample), "-q", "--json"],
+                                   capture_output=True, text=True, timeout=300, check=True).stdout)
+    hover_rows = js["checks"]["regimes"]["hover_rows"]
+    assert hover_rows > 0
+    html = out.read_text(encoding="utf-8")
+    assert "hover: Λ ≈ 2/η ± 3 %" in html and f">{hover_rows} (" in html
+    boxes = figure_boxes(out, tmp_path)
+    height = int(max(b[1] for b in boxes.values())) + 100
+    shot = tmp_path / "hover.png"
+    subprocess.run([chromium_bin(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--user-data-dir={tmp_path / 'profile-hover'}", f"--screenshot={shot}",
+                    f"--window-size={WIDTH},{height}", out.as_uri()], capture_output=True, text=True, timeout=120)
+    img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    top, bottom, left, right = (int(round(v)) for v in boxes["fig1"])
+    band = (np.abs(img[top:bottom, left:right] - np.array((0x6a, 0x51, 0xa3))).max(axis=2) <= 6)
+    # Rows with more than 60 band pixels: the strips (the legend's boxes are ~25 px wide).
+    rows = np.nonzero(band.sum(axis=1) > 60)[0]
+    assert rows.size, "no hover band in Figure 1"
+    legend_boxes = np.nonzero((band.sum(axis=1) > 15) & (band.sum(axis=1) <= 60))[0]
+    assert legend_boxes.size, "no hover entry in the legends of Figure 1"
+    # Two strips (one per panel), each a few px tall; the widest row spans the hover's share of
+    # the plot (the hover is 167 of 601 steps: ~28 % of the plot width, ~21 % of the figure's).
+    strips = np.split(rows, np.nonzero(np.diff(rows) > 1)[0] + 1)
+    assert len(strips) == 2 and all(2 <= len(s) <= 10 for s in strips), [list(s) for s in strips]
+    fig_width = right - left
+    widest = band.sum(axis=1).max()
+    assert 0.15 * fig_width < widest < 0.3 * fig_width, (widest, fig_width)
+    geo = next(f for f in page_geometry(out, tmp_path) if f["id"] == "fig1")
+    check_geometry([geo], "hover report")
+
+
 def test_report_window_restricts_steps(recording, tmp_path):
     out = tmp_path / "window.html"
     proc = subprocess.run([str(eostrace_bin()), "report", str(recording), "-o", str(out), "--from", "40", "--to", "120"],

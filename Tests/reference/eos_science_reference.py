@@ -6,15 +6,20 @@ and run finder, themselves independent of Swift).
   margin of the peak above 2/η) and merging of runs separated by fewer than G rows;
 - `cycle_count` — the one cycle count: cycles begun, complete ones, one-step excursions and the
   largest relative height of those;
+- `c1_floor_share`, `eigen_tolerance` — the accuracy floor of c1 (docs/ANALYSIS.md §6):
+  max(c1_floor, tol·λ1/(λ1 − λ2)), tol from the file's /run@config;
 - `phase2_lengths` — Lemma 3.2's growth law: the first τ with |c1(a)|·Π|1 − ηΛ(t)| ≥ ‖D(a)‖,
   against the measured p − a, and the growth of |c1| over pairs above the eigenvector floor;
+- `lemma32` — Lemma 3.2's ratio check on the phase II–III pairs above the same floor;
 - `assumption36` — both readings (ε2 the max over the phase-II pairs, ε2 at the start);
 - `regimes` — hover rows and co-movement of ‖A‖ and Λ per regime.
 """
 from __future__ import annotations
 
+import json
 import math
 
+import h5py
 import numpy as np
 
 import eos_reference as ref
@@ -48,21 +53,51 @@ def cycle_count(lam, eta, cycles):
     return len(cycles), complete, len(one), margin
 
 
-def c1_floor_share(ev, c1_floor=1e-10):
+def eigen_tolerance(path) -> float:
+    """The recorder's eigensolver tolerance from /run@config (`eigen_tolerance`), else 1e-10."""
+    with h5py.File(path, "r") as f:
+        cfg = f["run"].attrs.get("config")
+    if cfg is None:
+        return EIGEN_TOL
+    cfg = cfg.decode() if isinstance(cfg, bytes) else str(cfg)
+    try:
+        tol = json.loads(cfg).get("eigen_tolerance")
+    except ValueError:
+        return EIGEN_TOL
+    return float(tol) if isinstance(tol, (int, float)) and 0 < tol < math.inf else EIGEN_TOL
+
+
+def c1_floor_share(ev, c1_floor=1e-10, tol=EIGEN_TOL):
     """Per row: max(c1_floor, tol·λ1/(λ1 − λ2)) (c1_floor alone when k < 2)."""
     ev = np.asarray(ev, float)
     if ev.shape[1] < 2:
         return np.full(ev.shape[0], c1_floor)
     l1, l2 = ev[:, 0], ev[:, 1]
     with np.errstate(divide="ignore"):
-        gap = np.where(l1 > l2, EIGEN_TOL * np.abs(l1) / (l1 - l2), np.inf)
+        gap = np.where(l1 > l2, tol * np.abs(l1) / np.where(l1 > l2, l1 - l2, 1.0), np.inf)
     return np.maximum(c1_floor, gap)
 
 
-def phase2_lengths(lam, eta, c1, dnorm, ev, cons, cycles):
+def lemma32(lam, eta, c1, dnorm, ev, cons, phase, c1_floor=1e-10, tol=EIGEN_TOL):
+    """Lemma 3.2's ratio check: the consecutive pairs (i, i+1) with i in phase II or III; a pair
+    is measured when |c1(i)| and |c1(i+1)| are both above the floor. Returns the count left out,
+    the growth (hits, total), and the medians of |1 − ηΛ| and of log(measured/predicted)."""
+    lam, c1 = np.asarray(lam, float), np.asarray(c1, float)
+    floor = c1_floor_share(ev, c1_floor, tol) * np.asarray(dnorm, float)
+    above = np.abs(c1) > floor
+    pairs = [i for i in range(len(lam) - 1) if cons[i] and phase[i] in (2, 3)]
+    kept = [i for i in pairs if above[i] and above[i + 1]]
+    ratio = np.array([abs(c1[i + 1] / c1[i]) for i in kept])
+    pred = np.array([abs(1 - eta * lam[i]) for i in kept])
+    return dict(excluded=len(pairs) - len(kept), hits=int((ratio > 1).sum()), total=len(kept),
+                predicted_median=float(np.median(pred)) if kept else math.nan,
+                log_error_median=float(np.median(np.log(ratio / pred))) if kept else math.nan)
+
+
+def phase2_lengths(lam, eta, c1, dnorm, ev, cons, cycles, c1_floor=1e-10, tol=EIGEN_TOL):
     lam = np.asarray(lam, float)
     T = len(lam)
-    floor = c1_floor_share(ev) * dnorm
+    floor = c1_floor_share(ev, c1_floor, tol) * dnorm
     out = []
     for c in cycles:
         a, p = c.start, c.peak

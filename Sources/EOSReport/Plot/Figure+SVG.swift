@@ -9,6 +9,8 @@ extension Figure {
     static let panelGap = 18.0
     static let xAxisHeight = 44.0
     static let legendRow = 16.0
+    /// Height of a band (`ShadedInterval.band`) at the top of a plot, px.
+    static let bandHeight = 6.0
 
     var plotLeft: Double { Figure.marginLeft }
     var plotRight: Double { width - Figure.legendWidth - 12 }
@@ -105,7 +107,7 @@ extension Figure {
         // Shaded intervals, in pixel space so their count stays ≤ ~ the plot width.
         var spans: [(a: Double, b: Double, color: String)] = []
         var colorOrder: [String] = []
-        for sh in p.shaded {
+        for sh in p.shaded where !sh.band {
             guard var a = px(sh.start), var b = px(sh.end) else { continue }
             if a > b { swap(&a, &b) }
             a = max(left, a); b = min(right, b)
@@ -151,6 +153,14 @@ extension Figure {
         }
         for r in rects {
             out += "<rect x=\"\(C(r.a))\" y=\"\(C(top))\" width=\"\(C(max(0.4, r.b - r.a)))\" height=\"\(C(ph))\" fill=\"\(Markup.escape(r.color))\"/>\n"
+        }
+        // Bands: strips along the top of the plot, over the background (few: not thinned).
+        for sh in p.shaded where sh.band {
+            guard var a = px(sh.start), var b = px(sh.end) else { continue }
+            if a > b { swap(&a, &b) }
+            a = max(left, a); b = min(right, b)
+            guard b >= a else { continue }
+            out += "<rect class=\"band\" x=\"\(C(a))\" y=\"\(C(top))\" width=\"\(C(max(0.8, b - a)))\" height=\"\(C(Figure.bandHeight))\" fill=\"\(Markup.escape(sh.color))\"><title>\(Markup.escape(sh.label))</title></rect>\n"
         }
 
         // Grid and ticks.
@@ -301,7 +311,9 @@ extension Figure {
         var seen = Set<String>()
         for s in p.shaded where !seen.contains(s.label) {
             seen.insert(s.label)
-            out += "<rect x=\"\(C(x0))\" y=\"\(C(y - 6))\" width=\"22\" height=\"12\" fill=\"\(Markup.escape(s.color))\" stroke=\"#999999\" stroke-width=\"0.5\"/>\n"
+            // A band's entry is a strip of its height, as drawn; a background's a filled box.
+            let (h, dy) = s.band ? (Figure.bandHeight, 3.0) : (12.0, 6.0)
+            out += "<rect x=\"\(C(x0))\" y=\"\(C(y - dy))\" width=\"22\" height=\"\(C(h))\" fill=\"\(Markup.escape(s.color))\" stroke=\"#999999\" stroke-width=\"0.5\"/>\n"
             out += "<text x=\"\(C(x0 + 28))\" y=\"\(C(y + 4))\">\(Markup.escape(label(s.label)))</text>\n"
             y += row
         }

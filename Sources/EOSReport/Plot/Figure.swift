@@ -51,17 +51,20 @@ public struct ReferenceLine: Sendable {
 }
 
 /// A shaded x-interval [start, end] (e.g. a phase). Intervals sharing a label share one
-/// legend entry.
+/// legend entry. A `band` interval is drawn as a strip along the top of the plot, over the
+/// background shading (a regime that overlaps the phases, such as a hover), not as background.
 public struct ShadedInterval: Sendable {
     public var start: Double
     public var end: Double
     public var label: String
     public var color: String
-    public init(start: Double, end: Double, label: String, color: String) {
+    public var band: Bool
+    public init(start: Double, end: Double, label: String, color: String, band: Bool = false) {
         self.start = start
         self.end = end
         self.label = label
         self.color = color
+        self.band = band
     }
 }
 
@@ -144,4 +147,6 @@ public enum Palette {
     public static let categorical = [blue, orange, red, teal, green, yellow, purple, pink, brown, gray]
     /// Light shades for the four phases I–IV (background fills).
     public static let phase = ["#dbe9f6", "#fde3c4", "#f9c9c9", "#d6ecd2"]
+    /// The hover band (a strip over the phase shading).
+    public static let hover = "#6a51a3"
 }

@@ -22,6 +22,15 @@ extension ReportInput {
                   rPrimeMethod: r.rPrime.gramSource,
                   phase: ps.phase.map { Int($0) }, anomaly: ps.anomaly.map { $0 != 0 },
                   checks: ReportInput.checkRows(r), metadata: metadata)
+        // The hover regime, by the analysis' own definition and options (docs/ANALYSIS.md §7).
+        var flags = [Bool](repeating: false, count: t)
+        for run in Analyzer.hoverRuns(sharpness: a.sharpness, learningRate: a.learningRate,
+                                      margin: r.options.hoverMargin, minSteps: r.options.hoverMinSteps) {
+            for i in run { flags[i] = true }
+        }
+        hover = flags
+        hoverMargin = r.options.hoverMargin
+        hoverMinSteps = r.options.hoverMinSteps
     }
 
     /// The checks table: what the analysis used, phases, anomalies, each docs/ANALYSIS.md check

@@ -50,6 +50,11 @@ public struct ReportInput: Sendable {
     public var phase: [Int]?
     /// true at step t when t is an anomaly point (docs/ANALYSIS.md).
     public var anomaly: [Bool]?
+    /// true at step t when t is in a hover (docs/ANALYSIS.md §7: Λ within `hoverMargin` of 2/η
+    /// for at least `hoverMinSteps` steps); nil: not analysed. Drawn as a band over the phases.
+    public var hover: [Bool]?
+    public var hoverMargin: Double = 0.03
+    public var hoverMinSteps: Int = 20
     /// λ_max of the loss Hessian on its own cadence (optional cross-check of Λ; close to Λ, not
     /// equal): steps (increasing) and values, same count.
     public var hessianSharpness: (steps: [Int], values: [Double])?
@@ -102,6 +107,7 @@ public struct ReportInput: Sendable {
         try check("r_prime_relative_error", rPrimeRelativeError?.count)
         try check("phase", phase?.count)
         try check("anomaly", anomaly?.count)
+        try check("hover", hover?.count)
         if let i = SeriesInvariants.firstNonIncreasingIndex(steps) {
             throw ReportError.stepsNotIncreasing(run: runName, index: i)
         }
@@ -150,6 +156,7 @@ public struct ReportInput: Sendable {
         out.rPrimeRelativeError = cutOpt(rPrimeRelativeError)
         out.phase = cutOpt(phase)
         out.anomaly = cutOpt(anomaly)
+        out.hover = cutOpt(hover)
         if let h = hessianSharpness {
             let keep = h.steps.indices.filter { h.steps[$0] >= lo && h.steps[$0] <= hi }
             out.hessianSharpness = (keep.map { h.steps[$0] }, keep.map { h.values[$0] })

@@ -27,8 +27,10 @@ public enum RunReport {
         let twoOverEta = 2 / input.eta, oneOverEta = 1 / input.eta
         // Grouped by phase so that legends list I, II, III, IV in that order (drawing does not
         // depend on the order: the intervals do not overlap).
+        // The hover band (docs/ANALYSIS.md §7) follows them: its legend entry comes last.
         let shading = (input.phase.map { PhaseShading.intervals(steps: input.steps, phase: $0) } ?? [])
             .sorted { (PhaseShading.names.firstIndex(of: $0.label) ?? 0) < (PhaseShading.names.firstIndex(of: $1.label) ?? 0) }
+            + (input.hover.map { PhaseShading.hoverIntervals(steps: input.steps, hover: $0, margin: input.hoverMargin) } ?? [])
         let anomalyIdx = input.anomaly.map { a in a.indices.filter { a[$0] } } ?? []
         let line2 = ReferenceLine(y: twoOverEta, label: "2/η = \(Markup.number(twoOverEta))", color: "#c0392b")
         let line1 = ReferenceLine(y: oneOverEta, label: "1/η = \(Markup.number(oneOverEta))", color: "#7f8c8d")
@@ -163,6 +165,12 @@ public enum RunReport {
             }
             rows.append(["cycles (phase-II runs)", "\(PhaseShading.cycleCount(phase))"])
         }
+        if let h = input.hover {
+            let c = h.filter { $0 }.count
+            let runs = PhaseShading.hoverIntervals(steps: input.steps, hover: h, margin: input.hoverMargin).count
+            rows.append(["steps in a hover (Λ within \(Markup.number(100 * input.hoverMargin, significant: 3)) % of 2/η for ≥ \(input.hoverMinSteps) steps)",
+                         "\(c) (\(Markup.number(100 * Double(c) / Double(max(1, h.count)), significant: 3)) %) in \(runs) run\(runs == 1 ? "" : "s")"])
+        }
         if let a = input.anomaly {
             let c = a.filter { $0 }.count
             rows.append(["anomaly points", "\(c) of \(a.count) (\(Markup.number(100 * Double(c) / Double(max(1, a.count)), significant: 3)) %)"])
@@ -181,7 +189,10 @@ public enum RunReport {
         sections.append(.init(id: "summary", heading: "Summary", blocks: [.table(summaryTable(w))]))
         var b1: [HTMLDocument.Block] = []
         if let f = fig("fig1") {
-            b1.append(.figure(f, caption: "Loss (top) and sharpness Λ = λ_max(M) (bottom) with the stability threshold 2/η. Background: phases I–IV (the paper's §3.1; docs/ANALYSIS.md)."))
+            let hoverNote = (input.hover?.contains(true) ?? false)
+                ? " Band along the top: the hover regime, Λ within \(Markup.number(100 * input.hoverMargin, significant: 3)) % of 2/η for at least \(input.hoverMinSteps) steps (docs/ANALYSIS.md §7), where the paper's catapult mechanism need not apply."
+                : ""
+            b1.append(.figure(f, caption: "Loss (top) and sharpness Λ = λ_max(M) (bottom) with the stability threshold 2/η. Background: phases I–IV (the paper's §3.1; docs/ANALYSIS.md)." + hoverNote))
         }
         sections.append(.init(id: "figure-1", heading: "Figure 1: loss and sharpness", blocks: b1))
         if let f = fig("fig2") {
