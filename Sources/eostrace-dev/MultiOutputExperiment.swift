@@ -34,6 +34,9 @@ final class MultiOutputStepper {
     var lock = true
     /// Use `Lanczos.topK` (one vector per product, start = sum of the previous eigenvectors).
     var lanczos = false
+    /// Use `Lanczos.blockTopK` with this block size (start = the previous eigenvectors, folded
+    /// into b start vectors).
+    var blockLanczos: Int?
     var previous: Matrix?
     /// Shift factor of the output-layer preconditioner (nil: none).
     var preconditionShift: Double?
@@ -57,6 +60,16 @@ final class MultiOutputStepper {
         let top: TopKResult
         if dense {
             top = try solver.solve(try g.denseGram())
+        } else if let b = blockLanczos {
+            let r = try Lanczos.blockTopK(dimension: g.dimension, k: solver.k, blockSize: b, tolerance: solver.options.tolerance, start: previous) { v in
+                let s = Date(); defer { self.applySeconds += Date().timeIntervalSince(s) }
+                self.applyCalls += 1; self.appliedVectors += v.rows
+                let r = g.apply(to: v)
+                self.maxRSS = max(self.maxRSS, currentRSSMB())
+                return r
+            }
+            previous = r.pairs.vectors
+            top = TopKResult(pairs: r.pairs, iterations: r.iterations, relativeResidual: r.relativeResidual, usedLAPACK: !r.converged)
         } else if lanczos {
             var start: [Double]? = nil
             if let p = previous { var v = [Double](repeating: 0, count: p.cols); for i in 0..<p.rows { BLAS.axpy(1, p.row(i), &v) }; start = v }
@@ -247,6 +260,7 @@ struct BenchMultiCommand: ParsableCommand {
     @Option(help: "Guard vectors beyond k (default max(2, k/2)).") var guardVectors: Int?
     @Flag(help: "No soft locking of converged pairs.") var noLock = false
     @Flag(help: "Lanczos (one vector per product, warm start = sum of the previous eigenvectors) instead of the block solver.") var lanczos = false
+    @Option(help: "Block Lanczos (Lanczos.blockTopK) with this block size, warm-started from the previous eigenvectors.") var blockLanczos: Int?
     @Flag(help: "Check the true residual ‖Mv − λv‖/λ_1 of the last step's pairs (k more products, not timed).") var verify = false
     @Option(help: "Precondition the solver with the output layer's term, shift σ = S·θ_1 (e.g. 1.05).") var precondition: Double?
     @Flag(help: "Skip the recorded steps (plain steps only).") var plainOnly = false
@@ -287,6 +301,7 @@ struct BenchMultiCommand: ParsableCommand {
         stepper.lock = !noLock
         stepper.preconditionShift = precondition
         stepper.lanczos = lanczos
+        stepper.blockLanczos = blockLanczos
         var lastPairs: EigenPairs? = nil
         var lastTheta = theta
         var rec: [Double] = [], te: [Double] = [], ts: [Double] = [], tpr: [Double] = [], tol: [Double] = []
