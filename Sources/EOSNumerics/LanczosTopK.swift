@@ -9,6 +9,9 @@ public struct LanczosTopKResult: Sendable {
     public var relativeResidual: Double
     /// Whether `relativeResidual ≤ tolerance` (or an invariant subspace holding k pairs was found).
     public var converged: Bool
+    /// `blockTopK(keep:)` only: the Ritz vectors k..<keep (rows; not converged), e.g. to warm-start
+    /// the next solve with a larger subspace than the k wanted vectors. nil otherwise.
+    public var moreVectors: Matrix? = nil
 }
 
 extension Lanczos {
@@ -98,9 +101,10 @@ extension Lanczos {
     ///     missing or dependent start vectors are replaced by random ones from `seed`.
     ///   - maxProducts: cap on operator applications (vectors); the pairs at the cap are returned
     ///     with `converged` false.
+    ///   - keep: also return the Ritz vectors k..<keep (`moreVectors`, when the basis has that many).
     /// Memory: the basis and its images, 2 · n · (products) doubles.
     public static func blockTopK(dimension n: Int, k: Int, blockSize b: Int, tolerance: Double = 1e-10,
-                                 maxProducts: Int = 400, start: Matrix? = nil, seed: UInt64 = 0x1A2C05,
+                                 maxProducts: Int = 400, start: Matrix? = nil, seed: UInt64 = 0x1A2C05, keep: Int? = nil,
                                  apply: (Matrix) throws -> Matrix) throws -> LanczosTopKResult {
         guard n >= 1, k >= 1, k <= n, b >= 1, b <= n else {
             throw NumericsError.invalidArgument("block Lanczos top-k: need 1 ≤ k=\(k) ≤ n=\(n) and 1 ≤ b=\(b) ≤ n")
@@ -140,8 +144,15 @@ extension Lanczos {
                 }
                 let rel = worst / scale
                 if rel <= tolerance || m >= limit {
+                    var more: Matrix? = nil
+                    if let keep, keep > k {
+                        let top = min(keep, m)
+                        if top > k {
+                            more = BLAS.gemm(Matrix(rows: top - k, cols: m, data: Array(e.vectors.data[(k * m)..<(top * m)])), basis)
+                        }
+                    }
                     return LanczosTopKResult(pairs: EigenPairs(values: Array(e.values[0..<k]), vectors: x), iterations: m,
-                                             relativeResidual: rel, converged: rel <= tolerance)
+                                             relativeResidual: rel, converged: rel <= tolerance, moreVectors: more)
                 }
             } else if m >= limit {
                 throw NumericsError.invalidArgument("block Lanczos top-k: product cap \(limit) below k=\(k)")

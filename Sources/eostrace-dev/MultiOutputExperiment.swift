@@ -37,6 +37,8 @@ final class MultiOutputStepper {
     /// Use `Lanczos.blockTopK` with this block size (start = the previous eigenvectors, folded
     /// into b start vectors).
     var blockLanczos: Int?
+    /// Block Lanczos only: Ritz vectors kept for the next step's start (≥ k; thick-restart-like).
+    var blockKeep: Int?
     var previous: Matrix?
     /// Shift factor of the output-layer preconditioner (nil: none).
     var preconditionShift: Double?
@@ -61,7 +63,8 @@ final class MultiOutputStepper {
         if dense {
             top = try solver.solve(try g.denseGram())
         } else if let b = blockLanczos {
-            let r = try Lanczos.blockTopK(dimension: g.dimension, k: solver.k, blockSize: b, tolerance: solver.options.tolerance, start: previous) { v in
+            let r = try Lanczos.blockTopK(dimension: g.dimension, k: solver.k, blockSize: b, tolerance: solver.options.tolerance,
+                                          start: previous, keep: blockKeep) { v in
                 let s = Date(); defer { self.applySeconds += Date().timeIntervalSince(s) }
                 self.applyCalls += 1; self.appliedVectors += v.rows
                 let r = g.apply(to: v)
@@ -69,6 +72,7 @@ final class MultiOutputStepper {
                 return r
             }
             previous = r.pairs.vectors
+            if let more = r.moreVectors { previous = Matrix(rows: r.pairs.vectors.rows + more.rows, cols: more.cols, data: r.pairs.vectors.data + more.data) }
             top = TopKResult(pairs: r.pairs, iterations: r.iterations, relativeResidual: r.relativeResidual, usedLAPACK: !r.converged)
         } else if lanczos {
             var start: [Double]? = nil
@@ -261,6 +265,7 @@ struct BenchMultiCommand: ParsableCommand {
     @Flag(help: "No soft locking of converged pairs.") var noLock = false
     @Flag(help: "Lanczos (one vector per product, warm start = sum of the previous eigenvectors) instead of the block solver.") var lanczos = false
     @Option(help: "Block Lanczos (Lanczos.blockTopK) with this block size, warm-started from the previous eigenvectors.") var blockLanczos: Int?
+    @Option(help: "Block Lanczos: keep this many Ritz vectors (≥ k) as the next step's start.") var blockKeep: Int?
     @Flag(help: "Check the true residual ‖Mv − λv‖/λ_1 of the last step's pairs (k more products, not timed).") var verify = false
     @Option(help: "Precondition the solver with the output layer's term, shift σ = S·θ_1 (e.g. 1.05).") var precondition: Double?
     @Flag(help: "Skip the recorded steps (plain steps only).") var plainOnly = false
@@ -302,6 +307,7 @@ struct BenchMultiCommand: ParsableCommand {
         stepper.preconditionShift = precondition
         stepper.lanczos = lanczos
         stepper.blockLanczos = blockLanczos
+        stepper.blockKeep = blockKeep
         var lastPairs: EigenPairs? = nil
         var lastTheta = theta
         var rec: [Double] = [], te: [Double] = [], ts: [Double] = [], tpr: [Double] = [], tol: [Double] = []

@@ -120,6 +120,13 @@ final class BlockLanczosTopKTests: XCTestCase {
                 XCTAssertLessThan(TopKEigensolver.residual(m2, r2.pairs), 1e-9)
                 XCTAssertLessThan(r2.iterations, r.iterations, "seed \(seed) b \(b)")
             }
+            // keep: the Ritz vectors after the k wanted ones, orthonormal and orthogonal to them.
+            let r4 = try Lanczos.blockTopK(dimension: n, k: 8, blockSize: 4, tolerance: 1e-10, keep: 12) { BLAS.gemm($0, m) }
+            let more = try XCTUnwrap(r4.moreVectors)
+            XCTAssertEqual(more.rows, 4)
+            let all = Matrix(rows: 12, cols: n, data: r4.pairs.vectors.data + more.data)
+            let gram = BLAS.gemm(all, all, transB: .transpose)
+            for i in 0..<12 { for j in 0..<12 { XCTAssertEqual(gram[i, j], i == j ? 1 : 0, accuracy: 1e-10) } }
         }
         XCTAssertThrowsError(try Lanczos.blockTopK(dimension: 5, k: 6, blockSize: 2) { $0 })
         XCTAssertThrowsError(try Lanczos.blockTopK(dimension: 5, k: 2, blockSize: 0) { $0 })
