@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "EOSTestSupport", dependencies: ["EOSNumerics", "TrajectoryFormat"], exclude: ["README.md"]),
         // Developer tools (fuzzer, benchmarks, sample and test writers), kept out of the product CLI.
         .executableTarget(name: "eostrace-dev", dependencies: [
-            "EOSCommandLine", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRun", "EOSRecorder", "EOSSystem", "EOSTestSupport",
+            "EOSCommandLine", "TrajectoryFormat", "EOSNumerics", "EOSModels", "EOSRun", "EOSPhases", "EOSRecorder", "EOSSystem", "EOSTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"]),
 

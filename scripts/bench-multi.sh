@@ -5,16 +5,17 @@
 #   (b) a "recorded step": loss, gradient, per-output signals, the exact top-8 of the c-output
 #       Gram M by the warm-started block solver on the matrix-free product (tolerance 1e-10,
 #       as for one output), plus M·vec(D), M·vec(F) and λ_max(M_A),
+#   (b') the same with Lanczos (one Krylov sequence) and block Lanczos (b = 2, 8),
 #   (c) the peer: Cohen et al.'s scipy eigsh(k=8, which='LA', tol=1e-10, warm v0) on float64
 #       Hessian-vector products of the same network at the same θ (scripts/bench-multi.py),
 #   (d) memory at n = 5,000 (matrix-free; n·c = 5·10⁴).
-# Usage: scripts/bench-multi.sh [N] [STEPS]   (env: PEER_STEPS, default 3; SKIP_5000=1)
+# Usage: scripts/bench-multi.sh [N] [STEPS]   (env: PEER_STEPS, default 3; SKIP_5000=1; SKIP_BUILD=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-1000}"
 STEPS="${2:-7}"
 PEER_STEPS="${PEER_STEPS:-3}"
-swift build -c release --product eostrace-dev >/dev/null 2>&1 || swift build -c release --product eostrace-dev
+[ "${SKIP_BUILD:-0}" = 1 ] || swift build -c release --product eostrace-dev >/dev/null 2>&1 || swift build -c release --product eostrace-dev
 DEV=.build/release/eostrace-dev
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
@@ -25,8 +26,13 @@ echo "## one core, solver preconditioned by the output layer's term (--precondit
 EOSTRACE_BLAS_THREADS=1 "$DEV" bench-multi --n "$N" --steps "$STEPS" --precondition 1.05 | tee "$TMP/pre.txt"
 echo "## one core, Lanczos solver (one vector per product, start = sum of the previous eigenvectors)"
 EOSTRACE_BLAS_THREADS=1 "$DEV" bench-multi --n "$N" --steps "$STEPS" --lanczos --verify | tee "$TMP/lan.txt"
+echo "## one core, block Lanczos (Lanczos.blockTopK, b = 2 and 8, start = the previous eigenvectors folded into b vectors)"
+EOSTRACE_BLAS_THREADS=1 "$DEV" bench-multi --n "$N" --steps "$STEPS" --block-lanczos 2 --verify | tee "$TMP/blk2.txt"
+EOSTRACE_BLAS_THREADS=1 "$DEV" bench-multi --n "$N" --steps "$STEPS" --block-lanczos 8 --verify | tee "$TMP/blk8.txt"
 echo "## two cores (EOSTRACE_BLAS_THREADS=2), block solver"
 EOSTRACE_BLAS_THREADS=2 "$DEV" bench-multi --n "$N" --steps "$STEPS" | tee "$TMP/two.txt"
+echo "## two cores, block Lanczos b = 8"
+EOSTRACE_BLAS_THREADS=2 "$DEV" bench-multi --n "$N" --steps "$STEPS" --block-lanczos 8 | tee "$TMP/twoblk8.txt"
 echo "## two cores, Lanczos"
 EOSTRACE_BLAS_THREADS=2 "$DEV" bench-multi --n "$N" --steps "$STEPS" --lanczos | tee "$TMP/twolan.txt"
 echo "## peer: scipy eigsh on numpy HVPs, one core (OPENBLAS_NUM_THREADS=1)"
@@ -58,3 +64,7 @@ print(f"recorded step, preconditioned {prec:9.1f}   = {prec / p1c:5.1f}x")
 print(f"recorded step, Lanczos       {lanc:10.1f}   = {lanc / p1c:5.1f}x")
 print(f"peer                         {peerc:10.1f}   = {peerc / r1c:5.1f}x our block-solver step, {peerc / lanc:5.1f}x our Lanczos step")
 PY
+for f in blk2 blk8 twoblk8; do
+    echo "$f: recorded_step_ms $(val $f recorded_step_ms) recorded_step_cpu_ms $(val $f recorded_step_cpu_ms) plain_step_cpu_ms $(val $f plain_step_cpu_ms) applied_vectors_median $(val $f applied_vectors_median)"
+done
+echo "# load $(cut -d' ' -f1-3 /proc/loadavg) at the end"

@@ -9,6 +9,9 @@ public struct LanczosTopKResult: Sendable {
     public var relativeResidual: Double
     /// Whether `relativeResidual ≤ tolerance` (or an invariant subspace holding k pairs was found).
     public var converged: Bool
+    /// `blockTopK(keep:)` only: the Ritz vectors k..<keep (rows; not converged), e.g. to warm-start
+    /// the next solve with a larger subspace than the k wanted vectors. nil otherwise.
+    public var moreVectors: Matrix? = nil
 }
 
 extension Lanczos {
@@ -81,5 +84,121 @@ extension Lanczos {
             basis = Matrix(rows: m + 1, cols: n, data: basis.data + w)
         }
         throw NumericsError.invalidArgument("Lanczos top-k: no iterations")
+    }
+}
+
+extension Lanczos {
+    /// The k largest eigenpairs of a symmetric operator by block Krylov iteration with Rayleigh–Ritz
+    /// (block Lanczos with full reorthogonalization, no restart): the operator gets b × n blocks
+    /// (BLAS-3 products), the basis grows by b orthonormal vectors per product until all k Ritz
+    /// pairs satisfy ‖A v − θ v‖ ≤ `tolerance` · |θ_1| — the test of `TopKEigensolver` and
+    /// `topK`. The residuals are computed from the stored images A·Q (true residuals, not the
+    /// three-term estimate) and cost no extra product.
+    /// - Parameters:
+    ///   - blockSize: b (1 ≤ b ≤ n); b = 1 is a single Krylov sequence like `topK`.
+    ///   - start: warm start, e.g. the previous step's k eigenvectors as rows; row i is added to
+    ///     start vector i mod b (so b = 1 starts from their sum, b = k from the vectors themselves);
+    ///     missing or dependent start vectors are replaced by random ones from `seed`.
+    ///   - maxProducts: cap on operator applications (vectors); the pairs at the cap are returned
+    ///     with `converged` false.
+    ///   - keep: also return the Ritz vectors k..<keep (`moreVectors`, when the basis has that many).
+    /// Memory: the basis and its images, 2 · n · (products) doubles.
+    public static func blockTopK(dimension n: Int, k: Int, blockSize b: Int, tolerance: Double = 1e-10,
+                                 maxProducts: Int = 400, start: Matrix? = nil, seed: UInt64 = 0x1A2C05, keep: Int? = nil,
+                                 apply: (Matrix) throws -> Matrix) throws -> LanczosTopKResult {
+        guard n >= 1, k >= 1, k <= n, b >= 1, b <= n else {
+            throw NumericsError.invalidArgument("block Lanczos top-k: need 1 ≤ k=\(k) ≤ n=\(n) and 1 ≤ b=\(b) ≤ n")
+        }
+        var rng = SeededRNG(seed: seed)
+        var block = Matrix(rows: b, cols: n)
+        if let start, start.cols == n {
+            for i in 0..<start.rows {
+                let j = i % b
+                for c in 0..<n { block.data[j * n + c] += start.data[i * n + c] }
+            }
+        }
+        var basis = Matrix(rows: 0, cols: n), images = Matrix(rows: 0, cols: n)
+        let limit = min(maxProducts, n)
+        while true {
+            block = orthonormalized(block, against: basis, rng: &rng, maxRows: limit - basis.rows)
+            let img = try apply(block)
+            guard img.rows == block.rows && img.cols == n else {
+                throw NumericsError.invalidArgument("block Lanczos top-k: operator returned \(img.rows)×\(img.cols), expected \(block.rows)×\(n)")
+            }
+            guard img.data.allSatisfy({ $0.isFinite }) else { throw NumericsError.nonFinite(what: "block Lanczos top-k operator output") }
+            basis = Matrix(rows: basis.rows + block.rows, cols: n, data: basis.data + block.data)
+            images = Matrix(rows: images.rows + img.rows, cols: n, data: images.data + img.data)
+            let m = basis.rows
+            if m >= k {
+                var t = BLAS.gemm(basis, images, transB: .transpose)
+                for i in 0..<m { for j in (i + 1)..<max(i + 1, m) { let s = 0.5 * (t[i, j] + t[j, i]); t[i, j] = s; t[j, i] = s } }
+                let e = try SymmetricEigen.all(t)
+                let s = Matrix(rows: k, cols: m, data: Array(e.vectors.data[0..<(k * m)]))
+                let x = BLAS.gemm(s, basis), mx = BLAS.gemm(s, images)
+                let scale = max(abs(e.values[0]), 1e-300)
+                var worst = 0.0
+                for i in 0..<k {
+                    var r = 0.0
+                    for c in 0..<n { let d = mx.data[i * n + c] - e.values[i] * x.data[i * n + c]; r += d * d }
+                    worst = max(worst, r.squareRoot())
+                }
+                let rel = worst / scale
+                if rel <= tolerance || m >= limit {
+                    var more: Matrix? = nil
+                    if let keep, keep > k {
+                        let top = min(keep, m)
+                        if top > k {
+                            more = BLAS.gemm(Matrix(rows: top - k, cols: m, data: Array(e.vectors.data[(k * m)..<(top * m)])), basis)
+                        }
+                    }
+                    return LanczosTopKResult(pairs: EigenPairs(values: Array(e.values[0..<k]), vectors: x), iterations: m,
+                                             relativeResidual: rel, converged: rel <= tolerance, moreVectors: more)
+                }
+            } else if m >= limit {
+                throw NumericsError.invalidArgument("block Lanczos top-k: product cap \(limit) below k=\(k)")
+            }
+            block = img
+        }
+    }
+
+    /// The rows of `block` made orthonormal and orthogonal to the rows of `basis` (two
+    /// Gram–Schmidt passes by gemm against the basis, then modified Gram–Schmidt within the
+    /// block); a row that (nearly) vanishes is replaced by a random one. At most `maxRows` rows.
+    static func orthonormalized(_ block: Matrix, against basis: Matrix, rng: inout SeededRNG, maxRows: Int) -> Matrix {
+        let n = block.cols
+        var out: [Double] = []
+        var accepted = 0
+        func project(_ w: inout [Double]) {
+            for _ in 0..<2 {
+                if basis.rows > 0 {
+                    let coef = BLAS.gemv(basis, w)
+                    BLAS.gemv(basis, coef, trans: .transpose, alpha: -1, beta: 1, into: &w)
+                }
+                for a in 0..<accepted {
+                    let q = Array(out[(a * n)..<((a + 1) * n)])
+                    BLAS.axpy(-BLAS.dot(q, w), q, &w)
+                }
+            }
+        }
+        for i in 0..<block.rows where accepted < maxRows {
+            var w = block.row(i)
+            let before = BLAS.nrm2(w)
+            project(&w)
+            var norm = BLAS.nrm2(w)
+            var tries = 0
+            while !(norm > 1e-10 * before && norm > 0) && tries < 3 {
+                w = rng.normals(n)
+                let b0 = BLAS.nrm2(w)
+                project(&w)
+                norm = BLAS.nrm2(w)
+                if norm > 1e-10 * b0 { break }
+                tries += 1
+            }
+            guard norm > 0 else { continue }
+            BLAS.scale(&w, 1 / norm)
+            out += w
+            accepted += 1
+        }
+        return Matrix(rows: accepted, cols: n, data: out)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EOSModels
 import EOSNumerics
+import EOSPhases
 import Foundation
 
 // Numerics-level tools for networks with c outputs (docs/MULTI-OUTPUT.md), before the
@@ -13,13 +14,14 @@ struct MultiOutputSetup {
     let theta: [Double]
     let c: Int
 
-    init(n: Int, classes: [Int], coding: String, widths: [Int], activation: String, seed: UInt64, dataSeed: UInt64) throws {
+    init(n: Int, classes: [Int], coding: String, widths: [Int], activation: String, seed: UInt64, dataSeed: UInt64,
+         initScale: Double = 1, center: Bool = true) throws {
         guard let cod = FashionMNIST.TargetCoding(rawValue: coding) else { throw ValidationError("--coding: expected onehot or pm1, got \(coding)") }
         guard let act = Activation(rawValue: activation) else { throw ValidationError("--activation: unknown \(activation)") }
-        let data = try FashionMNIST.loadClasses(classes: classes, coding: cod, n: n, seed: dataSeed)
+        let data = try FashionMNIST.loadClasses(classes: classes, coding: cod, n: n, seed: dataSeed, center: center)
         let net = try Network(.mlp(inputDim: data.d, widths: widths, activation: act, bias: true, outputScale: 1), outputs: data.outputs)
         evaluator = try ModelEvaluator(network: net, X: data.X, Y: data.Y)
-        theta = net.initialParameters(seed: seed, scale: 1)
+        theta = net.initialParameters(seed: seed, scale: initScale)
         c = data.outputs
     }
 }
@@ -32,6 +34,11 @@ final class MultiOutputStepper {
     var lock = true
     /// Use `Lanczos.topK` (one vector per product, start = sum of the previous eigenvectors).
     var lanczos = false
+    /// Use `Lanczos.blockTopK` with this block size (start = the previous eigenvectors, folded
+    /// into b start vectors).
+    var blockLanczos: Int?
+    /// Block Lanczos only: Ritz vectors kept for the next step's start (≥ k; thick-restart-like).
+    var blockKeep: Int?
     var previous: Matrix?
     /// Shift factor of the output-layer preconditioner (nil: none).
     var preconditionShift: Double?
@@ -55,6 +62,18 @@ final class MultiOutputStepper {
         let top: TopKResult
         if dense {
             top = try solver.solve(try g.denseGram())
+        } else if let b = blockLanczos {
+            let r = try Lanczos.blockTopK(dimension: g.dimension, k: solver.k, blockSize: b, tolerance: solver.options.tolerance,
+                                          start: previous, keep: blockKeep) { v in
+                let s = Date(); defer { self.applySeconds += Date().timeIntervalSince(s) }
+                self.applyCalls += 1; self.appliedVectors += v.rows
+                let r = g.apply(to: v)
+                self.maxRSS = max(self.maxRSS, currentRSSMB())
+                return r
+            }
+            previous = r.pairs.vectors
+            if let more = r.moreVectors { previous = Matrix(rows: r.pairs.vectors.rows + more.rows, cols: more.cols, data: r.pairs.vectors.data + more.data) }
+            top = TopKResult(pairs: r.pairs, iterations: r.iterations, relativeResidual: r.relativeResidual, usedLAPACK: !r.converged)
         } else if lanczos {
             var start: [Double]? = nil
             if let p = previous { var v = [Double](repeating: 0, count: p.cols); for i in 0..<p.rows { BLAS.axpy(1, p.row(i), &v) }; start = v }
@@ -90,32 +109,15 @@ final class MultiOutputStepper {
     }
 }
 
-/// EOS cycles by the default rule: each maximal run of steps with Λ > 2/η is split at its peak p;
-/// phase IV runs from the end of the run until L ≤ L(p) or the next run starts; a cycle is
-/// complete when its run ends before the last step and its phase IV ends before the recording.
-func countCycles(sharpness: [Double], loss: [Double], threshold: Double) -> (runs: Int, complete: Int, firstCrossing: Int?) {
-    var runs: [(Int, Int)] = []
-    var i = 0
-    let T = sharpness.count
-    while i < T {
-        if sharpness[i] > threshold {
-            var j = i
-            while j + 1 < T && sharpness[j + 1] > threshold { j += 1 }
-            runs.append((i, j)); i = j + 1
-        } else { i += 1 }
-    }
-    var complete = 0
-    for (q, r) in runs.enumerated() {
-        guard r.1 < T - 1 else { continue }
-        var p = r.0
-        for t in r.0...r.1 where sharpness[t] > sharpness[p] { p = t }
-        let nextStart = q + 1 < runs.count ? runs[q + 1].0 : T
-        var ended = nextStart < T
-        var t = r.1 + 1
-        while t < nextStart { if loss[t] <= loss[p] { ended = true; break }; t += 1 }
-        if ended { complete += 1 }
-    }
-    return (runs.count, complete, runs.first?.0)
+/// EOS cycles by the default rule of EOSPhases (`PhaseSegmentation`, loss rule, every maximal run
+/// above 2/η): the count every command prints, and the first crossing (row of the first run).
+func countCycles(sharpness: [Double], loss: [Double], learningRate: Double) -> (runs: Int, complete: Int, firstCrossing: Int?, cycles: [Cycle]) {
+    let steps = (0..<sharpness.count).map { Int64($0) }
+    let seg = PhaseSegmentation.segment(steps: steps, sharpness: sharpness, loss: loss,
+                                        dtf: [Double](repeating: 0, count: sharpness.count),
+                                        learningRate: learningRate, rule: .loss)
+    let count = CycleCount(cycles: seg.cycles, threshold: StabilityThreshold.of(learningRate: learningRate))
+    return (count.cycles, count.complete, seg.cycles.first.map { $0.startRow }, seg.cycles)
 }
 
 func parseInts(_ s: String, _ flag: String) throws -> [Int] {
@@ -171,20 +173,51 @@ struct MultiExperimentCommand: ParsableCommand {
     @Option(help: "Residual tolerance of the eigensolver (‖Mv − λv‖ ≤ tol·‖M‖). The Ritz value's error is ≤ ‖r‖²/gap, so 1e-6 still gives Λ to ~1e-12 relative.") var tolerance: Double = 1e-10
     @Option(help: "Stop after this many complete cycles (0: run all steps).") var stopAfterCycles: Int = 0
     @Option(help: "Hessian sharpness (Lanczos on exact HVPs) every H steps, printed (0: never).") var hessianEvery: Int = 0
+    @Option(help: "Scale of the initialization (PyTorch's default uniform bound times S).") var initScale: Double = 1
+    @Flag(help: "Do not center the inputs (default: centered, as the Fashion-MNIST loader does).") var noCenter = false
+    @Flag(help: "Lanczos (one Krylov sequence) instead of the block solver.") var lanczos = false
+    @Option(help: "Write one line per step (step, Λ, λ_2…λ_k, loss) to this file.") var trace: String?
+    @Flag(help: "Check the conventions at step 0: L = ‖D‖²/n, ‖∇L‖² = (2/n)·vec(D)ᵀ M vec(D) (the Gram of this loss), and a central difference of L along ∇L.") var checkConventions = false
 
     func run() throws {
         let setup = try MultiOutputSetup(n: n, classes: try parseInts(classes, "--classes"), coding: coding,
-                                         widths: try parseInts(widths, "--widths"), activation: activation, seed: seed, dataSeed: dataSeed)
+                                         widths: try parseInts(widths, "--widths"), activation: activation, seed: seed, dataSeed: dataSeed,
+                                         initScale: initScale, center: !noCenter)
         let ev = setup.evaluator
         var theta = setup.theta
         let stepper = MultiOutputStepper(k: k, dense: false, tolerance: tolerance, guardVectors: guardVectors)
+        stepper.lanczos = lanczos
         var lam: [Double] = [], loss: [Double] = []
         let start = Date()
-        let thr = 2 / eta
+        let thr = StabilityThreshold.of(learningRate: eta)
+        var out: FileHandle? = nil
+        if let trace {
+            FileManager.default.createFile(atPath: trace, contents: nil)
+            out = FileHandle(forWritingAtPath: trace)
+        }
         print("n \(n)\nc \(setup.c)\neta \(eta)\nthreshold \(thr)\ntolerance \(tolerance)\nblas_threads \(BLAS.threads)")
+        print("coding \(coding)\ncentered \(!noCenter)\ninit_scale \(initScale)\nseed \(seed)")
+        if checkConventions {
+            let (e, g) = try ev.evaluateMultiOutput(theta)
+            let d2 = e.residual.reduce(0) { $0 + $1 * $1 }
+            let md = g.apply(to: Matrix(rows: 1, cols: g.dimension, data: e.residual)).data
+            var dmd = 0.0
+            for i in 0..<md.count { dmd += e.residual[i] * md[i] }
+            let gg = e.gradient.reduce(0) { $0 + $1 * $1 }
+            let h = 1e-4 / gg.squareRoot()
+            var tp = theta, tm = theta
+            BLAS.axpy(h, e.gradient, &tp); BLAS.axpy(-h, e.gradient, &tm)
+            let fd = (try ev.lossAndGradient(tp).loss - ev.lossAndGradient(tm).loss) / (2 * h)
+            print(String(format: "check_loss %.12g\ncheck_D2_over_n %.12g", e.loss, d2 / Double(ev.n)))
+            print(String(format: "check_grad_sq %.12g\ncheck_2_over_n_DMD %.12g\ncheck_fd_directional %.12g", gg, 2 / Double(ev.n) * dmd, fd))
+        }
         for t in 0...steps {
             let s = try stepper.step(ev, theta, products: false, outputLayer: false)
             lam.append(s.top.pairs.values[0]); loss.append(s.eval.loss)
+            if let out {
+                let line = "\(t) " + s.top.pairs.values.map { String(format: "%.9g", $0) }.joined(separator: " ") + String(format: " %.9g\n", s.eval.loss)
+                out.write(line.data(using: .utf8)!)
+            }
             if hessianEvery > 0 && t % hessianEvery == 0 {
                 let hs = try HessianOperator(evaluator: ev, theta: theta).sharpness(maxIterations: 150, tolerance: 1e-8)
                 print(String(format: "step %d hessian_sharpness %.6g sharpness %.6g threshold %.6g", t, hs.value, lam[t], thr))
@@ -193,16 +226,21 @@ struct MultiExperimentCommand: ParsableCommand {
                 print(String(format: "step %d sharpness %.6g loss %.6g iters %d elapsed %.1f", t, lam[t], loss[t], s.top.iterations, Date().timeIntervalSince(start)))
                 fflush(nil)
             }
-            if stopAfterCycles > 0 && t % 10 == 0 && countCycles(sharpness: lam, loss: loss, threshold: thr).complete >= stopAfterCycles { break }
+            if stopAfterCycles > 0 && t % 10 == 0 && countCycles(sharpness: lam, loss: loss, learningRate: eta).complete >= stopAfterCycles { break }
             if t < steps { BLAS.axpy(-eta, s.eval.gradient, &theta) }
         }
+        try out?.close()
         let elapsed = Date().timeIntervalSince(start)
-        let cc = countCycles(sharpness: lam, loss: loss, threshold: thr)
+        let cc = countCycles(sharpness: lam, loss: loss, learningRate: eta)
         print("steps_done \(lam.count - 1)")
         print("first_crossing \(cc.firstCrossing.map(String.init) ?? "none")")
         print("runs_above \(cc.runs)\ncomplete_cycles \(cc.complete)")
-        print(String(format: "max_sharpness %.6g\nfinal_loss %.6g\nseconds %.1f\nseconds_per_step %.4f\npeak_rss_mb %.0f",
-                     lam.max() ?? .nan, loss.last ?? .nan, elapsed, elapsed / Double(lam.count), peakRSSMB()))
+        for c in cc.cycles.prefix(12) {
+            print(String(format: "cycle %d steps %d-%d peak %d (%.5g) iv_end %@ %@ complete %@", c.index, c.startStep, c.endStep, c.peakStep, c.peakSharpness,
+                         c.ivEndStep.map { String($0) } ?? "-", c.ivEndReason.rawValue, c.complete ? "yes" : "no"))
+        }
+        print(String(format: "max_sharpness %.6g\nfinal_sharpness %.6g\nfinal_loss %.6g\nseconds %.1f\nseconds_per_step %.4f\ncpu_seconds %.1f\npeak_rss_mb %.0f",
+                     lam.max() ?? .nan, lam.last ?? .nan, loss.last ?? .nan, elapsed, elapsed / Double(lam.count), cpuSeconds(), peakRSSMB()))
     }
 }
 
@@ -226,6 +264,8 @@ struct BenchMultiCommand: ParsableCommand {
     @Option(help: "Guard vectors beyond k (default max(2, k/2)).") var guardVectors: Int?
     @Flag(help: "No soft locking of converged pairs.") var noLock = false
     @Flag(help: "Lanczos (one vector per product, warm start = sum of the previous eigenvectors) instead of the block solver.") var lanczos = false
+    @Option(help: "Block Lanczos (Lanczos.blockTopK) with this block size, warm-started from the previous eigenvectors.") var blockLanczos: Int?
+    @Option(help: "Block Lanczos: keep this many Ritz vectors (≥ k) as the next step's start.") var blockKeep: Int?
     @Flag(help: "Check the true residual ‖Mv − λv‖/λ_1 of the last step's pairs (k more products, not timed).") var verify = false
     @Option(help: "Precondition the solver with the output layer's term, shift σ = S·θ_1 (e.g. 1.05).") var precondition: Double?
     @Flag(help: "Skip the recorded steps (plain steps only).") var plainOnly = false
@@ -266,6 +306,8 @@ struct BenchMultiCommand: ParsableCommand {
         stepper.lock = !noLock
         stepper.preconditionShift = precondition
         stepper.lanczos = lanczos
+        stepper.blockLanczos = blockLanczos
+        stepper.blockKeep = blockKeep
         var lastPairs: EigenPairs? = nil
         var lastTheta = theta
         var rec: [Double] = [], te: [Double] = [], ts: [Double] = [], tpr: [Double] = [], tol: [Double] = []

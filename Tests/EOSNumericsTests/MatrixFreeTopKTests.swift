@@ -88,3 +88,55 @@ final class LanczosTopKTests: XCTestCase {
         XCTAssertEqual(r3.pairs.values[0], 6, accuracy: 1e-12); XCTAssertEqual(r3.pairs.values[2], 4, accuracy: 1e-12)
     }
 }
+
+/// Block Lanczos top-k (Rayleigh–Ritz on a block Krylov basis) against LAPACK dsyevr.
+final class BlockLanczosTopKTests: XCTestCase {
+    func testBlockLanczosMatchesLAPACKForEveryBlockSize() throws {
+        let n = 120
+        for seed: UInt64 in 1...2 {
+            var rng = SeededRNG(seed: 900 + seed)
+            let lam: [Double] = seed % 2 == 0 ? (0..<n).map { 5 * exp(-Double($0) / 10) }
+                : (0..<30).map { 10 - 0.2 * Double($0) } + (30..<n).map { _ in rng.uniform(-1, 3) }   // a cluster, as the c-output M
+            let m = symmetric(withSpectrum: lam, seed: seed + 40)
+            let ref = try SymmetricEigen.topK(m, k: 8)
+            var m2 = m
+            let e = symmetric(withSpectrum: (0..<n).map { _ in rng.uniform(-1e-4, 1e-4) }, seed: seed + 90)
+            for i in 0..<m2.data.count { m2.data[i] += e.data[i] }
+            let ref2 = try SymmetricEigen.topK(m2, k: 8)
+            for b in [1, 2, 4, 8] {
+                var calls = 0
+                let r = try Lanczos.blockTopK(dimension: n, k: 8, blockSize: b, tolerance: 1e-10) { v in
+                    XCTAssertLessThanOrEqual(v.rows, b); calls += 1; return BLAS.gemm(v, m)
+                }
+                XCTAssertTrue(r.converged, "seed \(seed) b \(b)")
+                XCTAssertLessThanOrEqual(r.relativeResidual, 1e-10)
+                for i in 0..<8 { XCTAssertEqual(r.pairs.values[i], ref.values[i], accuracy: 1e-8 * ref.values[0], "seed \(seed) b \(b)") }
+                XCTAssertLessThan(TopKEigensolver.residual(m, r.pairs), 1e-9)
+                XCTAssertEqual(calls, (r.iterations + b - 1) / b)
+                // Warm start from the eigenvectors of the nearby matrix: fewer products, same answer.
+                let r2 = try Lanczos.blockTopK(dimension: n, k: 8, blockSize: b, tolerance: 1e-10, start: r.pairs.vectors) { BLAS.gemm($0, m2) }
+                XCTAssertTrue(r2.converged)
+                for i in 0..<8 { XCTAssertEqual(r2.pairs.values[i], ref2.values[i], accuracy: 1e-8 * ref2.values[0], "seed \(seed) b \(b)") }
+                XCTAssertLessThan(TopKEigensolver.residual(m2, r2.pairs), 1e-9)
+                XCTAssertLessThan(r2.iterations, r.iterations, "seed \(seed) b \(b)")
+            }
+            // keep: the Ritz vectors after the k wanted ones, orthonormal and orthogonal to them.
+            let r4 = try Lanczos.blockTopK(dimension: n, k: 8, blockSize: 4, tolerance: 1e-10, keep: 12) { BLAS.gemm($0, m) }
+            let more = try XCTUnwrap(r4.moreVectors)
+            XCTAssertEqual(more.rows, 4)
+            let all = Matrix(rows: 12, cols: n, data: r4.pairs.vectors.data + more.data)
+            let gram = BLAS.gemm(all, all, transB: .transpose)
+            for i in 0..<12 { for j in 0..<12 { XCTAssertEqual(gram[i, j], i == j ? 1 : 0, accuracy: 1e-10) } }
+        }
+        XCTAssertThrowsError(try Lanczos.blockTopK(dimension: 5, k: 6, blockSize: 2) { $0 })
+        XCTAssertThrowsError(try Lanczos.blockTopK(dimension: 5, k: 2, blockSize: 0) { $0 })
+        // A start block holding exact eigenvectors (an invariant subspace): the dependent images
+        // are replaced by random vectors and the top 3 are still found.
+        var d = Matrix(rows: 6, cols: 6)
+        for i in 0..<6 { d[i, i] = Double(6 - i) }
+        var s = Matrix(rows: 2, cols: 6); s[0, 2] = 1; s[1, 4] = 1
+        let r3 = try Lanczos.blockTopK(dimension: 6, k: 3, blockSize: 2, tolerance: 1e-12, start: s) { BLAS.gemm($0, d) }
+        XCTAssertEqual(r3.pairs.values[0], 6, accuracy: 1e-12); XCTAssertEqual(r3.pairs.values[2], 4, accuracy: 1e-12)
+        XCTAssertThrowsError(try Lanczos.blockTopK(dimension: 50, k: 2, blockSize: 2) { v in var o = v; o.data[0] = .nan; return o })
+    }
+}

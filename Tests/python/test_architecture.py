@@ -26,7 +26,7 @@ ALLOWED = {
     "eostrace": {"ArgumentParser", "EOSCommandLine", "EOSSystem", "TrajectoryFormat", "EOSNumerics", "EOSModels",
                  "EOSRun", "EOSPhases", "EOSRecorder", "EOSAnalysis", "EOSReport"},
     "eostrace-dev": {"ArgumentParser", "EOSCommandLine", "EOSSystem", "TrajectoryFormat", "EOSNumerics", "EOSModels",
-                     "EOSRun", "EOSRecorder", "EOSTestSupport", "HDF5Kit"},
+                     "EOSRun", "EOSPhases", "EOSRecorder", "EOSTestSupport", "HDF5Kit"},
 }
 SYSTEM = {"Foundation", "Dispatch", "Glibc", "Darwin", "XCTest"}
 IMPORT = re.compile(r"^\s*(?:@_exported\s+|@testable\s+)?import\s+(?:struct\s+|class\s+|enum\s+|func\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.M)
