@@ -126,10 +126,14 @@ struct RecordCommand: ParsableCommand {
 
     /// One preset in a line of `record --help`.
     static func presetLine(_ c: RunConfig) -> String {
+        // Outputs per sample: one per class with Fashion-MNIST c-output targets, else one (a
+        // user's .npy/HDF5 Y decides its own c when it is read).
+        var outputs = 1
+        if case let .fashionMNIST(o) = c.data, o.targets != nil { outputs = o.classes?.count ?? 2 }
         let model: String
         switch c.model {
-        case let .mlp(d, w, a, _, _): model = "\(([d] + w + [1]).map(String.init).joined(separator: "-")) \(a.rawValue)"
-        case let .twoLayerLinear(d, m): model = "two-layer linear \(d)-\(m)-1"
+        case let .mlp(d, w, a, _, _): model = "\(([d] + w + [outputs]).map(String.init).joined(separator: "-")) \(a.rawValue)"
+        case let .twoLayerLinear(d, m): model = "two-layer linear \(d)-\(m)-\(outputs)"
         }
         return "η = \(c.learningRate), \(c.steps) steps, n = \(c.data.n.map(String.init) ?? "all"), \(model)"
     }

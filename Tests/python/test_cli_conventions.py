@@ -28,7 +28,7 @@ from conftest import REPO_ROOT, run_eostrace
 
 SAMPLES = sorted((REPO_ROOT / "samples").glob("*.h5"))
 SUBCOMMANDS = ["record", "analyze", "report", "compare", "follow", "validate", "info", "dump", "diff"]
-PRESETS = ["fmnist-tanh", "linear-synthetic", "fmnist-linear-fig1", "fmnist-tanh-hover"]
+PRESETS = ["fmnist-tanh", "linear-synthetic", "fmnist-linear-fig1", "fmnist-tanh-hover", "fmnist10-fc-tanh"]
 # libhdf5's own wording: OS error fields, superblock fields, error-class words, stack dumps.
 RAW_HDF5 = re.compile(r"errno\s*=|o_flags|flags\s*=\s*\d|error message\s*=|sblock->|stored_eof|\beof\s*=|"
                       r"; (Read failed|Bad value|Unable to open file|File has been truncated)|HDF5-DIAG|H5[A-Z][A-Za-z_]*\(|#\d{3}:")
