@@ -80,11 +80,24 @@ public final class Trainer {
     /// eigensolver solves densely (n ≤ max(dense threshold, 3·block)) and so has no warm-start
     /// state beyond the recorded eigenvectors. The iterative solver's guard vectors are not in the
     /// file, so there a stop continues from the last regular checkpoint instead.
-    public var checkpointsAnywhere: Bool {
-        let n = evaluator.n, k = config.k
-        let o = solver.options
+    public var checkpointsAnywhere: Bool { Self.solvesDensely(n: evaluator.n, k: config.k) }
+
+    /// Whether the trainer's top-k eigensolver (default `TopKOptions`) solves an n × n M densely
+    /// for this k (then it keeps no warm-start state beyond the recorded eigenvectors).
+    public static func solvesDensely(n: Int, k: Int) -> Bool {
+        let o = TopKOptions()
         let b = min(k + (o.guardVectors ?? max(2, k / 2)), n)
         return n <= max(o.denseThreshold, 3 * b)
+    }
+
+    /// Continues the eigensolver from a warm start saved at an interrupt checkpoint (its block
+    /// and generator, `EigensolverWarmStart`), instead of the recorded eigenvectors: the next
+    /// solves are then bit for bit those of the uninterrupted run. False when the state does not
+    /// fit this run (shape or generator state).
+    public func restoreSolver(_ state: EigensolverWarmStart) -> Bool {
+        guard state.rows >= config.k, state.rows <= evaluator.n, state.cols == evaluator.n,
+              state.block.count == state.rows * state.cols else { return false }
+        return solver.restore(block: Matrix(rows: state.rows, cols: state.cols, data: state.block), rngState: state.rngState)
     }
 
     /// A fresh run from θ(0) = `theta`.
@@ -213,9 +226,17 @@ public final class Trainer {
                 break
             }
             if shouldStop() {
-                // A checkpoint of θ(t) so that a resume continues from the interrupted step (when
-                // that is bit-identical, `checkpointsAnywhere`; otherwise from the last regular one).
-                if lastCheckpointStep != t && outcome.lastStep == t && checkpointsAnywhere, let regular = lastRegularTotals {
+                // A checkpoint of θ(t) so that a resume continues from the interrupted step: with
+                // a dense eigensolver (`checkpointsAnywhere`) the recorded eigenvectors are its
+                // whole state; an iterative one's warm start (block and generator) goes to the
+                // sink too, when it can store it (otherwise the resume starts from the last
+                // regular checkpoint).
+                let keepsState = checkpointsAnywhere || sink.storesSolverState
+                if lastCheckpointStep != t && outcome.lastStep == t && keepsState, let regular = lastRegularTotals {
+                    if !checkpointsAnywhere, let block = solver.block {
+                        try sink.noteSolverState(EigensolverWarmStart(step: Int64(t), rows: block.rows, cols: block.cols,
+                                                                      block: block.data, rngState: solver.rngState))
+                    }
                     try sink.appendCheckpoint(step: t, parameters: item.theta)
                     var totals = totals(through: t, outcome: outcome, solves: solves)
                     totals.fallbackJSON = regular.json

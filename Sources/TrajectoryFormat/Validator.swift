@@ -100,6 +100,7 @@ struct Run {
         checkEigenRows()
         checkProductChains()
         checkAboveThreshold()
+        checkWarmStart()
         checkConventionAttributes()
         checkDimensionScaleNames()
         checkUndeclaredDatasets()
