@@ -7,13 +7,15 @@ Independent checks (h5py, numpy): the stored block is orthonormal and its first 
 recorded eigenvectors at the interrupted step; the resumed file is `eostrace diff`-identical to
 an uninterrupted run and has no /resume left. Ignoring the stored block (a mutation) makes the
 resumed eigenpairs differ in their last bits from step t+1 on, which the diff catches.
-Kills at every fsync, rename, ftruncate and copy of the state's copy-and-rename leave a file that
-validates and resumes identically (from the interrupted step, or from the last regular checkpoint
-when the state did not land).
+Kills at every fsync, rename and copy of the state's copy-and-rename (and of the resume's removal
+copy) leave a file that validates and resumes identically (from the interrupted step, or from the
+last regular checkpoint when the state did not land); scripts/crash-interrupt-sweep.sh adds
+ftruncate and the resume's copy.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,6 +28,11 @@ STRACE = shutil.which("strace") or "/usr/bin/strace"
 RUN = ["record", "--preset", "fmnist-tanh", "--n", "200", "--widths", "16,16", "--steps", "40",
        "--checkpoint-every", "20", "--spectrum-every", "0", "--batch-steps", "4", "--pipeline", "off", "--quiet"]
 K, N, EVERY = 8, 200, 20
+# The suite kills at the calls that bracket the rename (before it: state absent; after: present);
+# EOSTRACE_CRASH_FULL=1 (scripts/crash-interrupt-sweep.sh) adds the equivalent ones in between.
+FULL = os.environ.get("EOSTRACE_CRASH_FULL") == "1"
+STORE_CALLS = ["copy_file_range", "fsync", "rename"] + (["ftruncate"] if FULL else [])
+REMOVE_CALLS = ["fsync", "rename"] + (["copy_file_range", "ftruncate"] if FULL else [])
 
 
 def run(binary, *args, timeout=120):
@@ -105,7 +112,7 @@ def stopped(reference, eostrace_bin):
     return out
 
 
-def test_state_not_matching_falls_back_to_regular_checkpoint(reference, stopped, eostrace_bin, tmp_path):
+def test_state_not_matching_falls_back_to_regular_checkpoint(reference, stopped, eostrace_bin, tmp_path, repo_root):
     _, ref, _ = reference
     work = tmp_path / "edited.h5"
     shutil.copy(stopped, work)
@@ -114,6 +121,10 @@ def test_state_not_matching_falls_back_to_regular_checkpoint(reference, stopped,
         f["resume"].attrs["step"] = np.int64(last - 1)   # names a step it does not belong to
     q = run(eostrace_bin, "validate", work)
     assert q.returncode == 1 and "/resume@step" in q.stdout + q.stderr, q.stdout + q.stderr
+    import sys
+    sys.path.insert(0, str(repo_root / "python"))
+    from eostrace import format as ef
+    assert any("/resume@step" in line for line in ef.validate(work)), ef.validate(work)
     p = run(eostrace_bin, "record", "-o", work, "--resume")
     assert p.returncode == 0, p.stderr
     assert f"resuming {work} from step {EVERY}\n" in p.stderr, p.stderr
@@ -122,7 +133,7 @@ def test_state_not_matching_falls_back_to_regular_checkpoint(reference, stopped,
         assert "resume" not in f
 
 
-@pytest.mark.parametrize("call", ["copy_file_range", "ftruncate", "fsync", "rename"])
+@pytest.mark.parametrize("call", STORE_CALLS)
 def test_kill_while_storing_state(reference, eostrace_bin, tmp_path, call):
     """SIGKILL at every `call` of the interrupted run (those of the state's copy and rename are
     the last ones): the recording validates and resumes identically."""
@@ -156,3 +167,34 @@ def test_kill_while_storing_state(reference, eostrace_bin, tmp_path, call):
         assert d.returncode == 0, f"{where}: {d.stdout}{d.stderr}"
     # Some kill point comes before the rename (state absent); the last ones after it.
     assert False in seen, (call, seen)
+
+
+@pytest.mark.parametrize("call", REMOVE_CALLS)
+def test_kill_resume_while_removing_state(reference, stopped, eostrace_bin, tmp_path, call):
+    """SIGKILL at every `call` of `record --resume` of an interrupted file with /resume (its
+    removal copy comes first): the file validates, and a second resume ends identical."""
+    _, ref, _ = reference
+    last, _, _ = last_rows(stopped)
+    log = tmp_path / "calls.txt"
+    probe = tmp_path / "probe.h5"
+    shutil.copy(stopped, probe)
+    p = traced(eostrace_bin, ["record", "-o", probe, "--resume", "--quiet"], [], calls=call, log=log)
+    assert p.returncode == 0, p.stderr
+    count = sum(1 for line in log.read_text().splitlines() if f" {call}(" in line)
+    assert count >= 1, call
+    for j in range(1, count + 1):
+        where = f"resume killed at {call} #{j}"
+        work = tmp_path / f"kill-{j}.h5"
+        shutil.copy(stopped, work)
+        q = traced(eostrace_bin, ["record", "-o", work, "--resume", "--quiet"], [f"{call}:signal=SIGKILL:when={j}"],
+                   calls=call)
+        assert q.returncode in (-9, 137), f"{where}: {q.returncode} {q.stderr}"
+        v = run(eostrace_bin, "validate", work)
+        assert v.returncode in (0, 1) and "already open" not in v.stdout + v.stderr, f"{where}: {v.stdout}{v.stderr}"
+        with h5py.File(work, "r", libver="latest", swmr=True) as f:
+            has_state = "resume" in f
+        r = run(eostrace_bin, "record", "-o", work, "--resume")
+        assert r.returncode == 0, f"{where}: {r.stderr}"
+        assert f"from step {last if has_state else EVERY}\n" in r.stderr, f"{where}: {r.stderr}"
+        d = run(eostrace_bin, "diff", ref, work)
+        assert d.returncode == 0, f"{where}: {d.stdout}{d.stderr}"
