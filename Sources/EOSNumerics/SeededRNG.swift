@@ -14,6 +14,20 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
         spareNormal = nil
     }
 
+    /// The whole state as six words (xoshiro's four, 1/0 for a cached second normal, its bit
+    /// pattern), for storing a generator and continuing it exactly (`init(stateWords:)`).
+    public var stateWords: [UInt64] {
+        [s.0, s.1, s.2, s.3, spareNormal == nil ? 0 : 1, spareNormal?.bitPattern ?? 0]
+    }
+
+    /// A generator continuing from `stateWords`; nil unless six words with a nonzero xoshiro
+    /// state and a flag of 0 or 1.
+    public init?(stateWords w: [UInt64]) {
+        guard w.count == 6, w[0] | w[1] | w[2] | w[3] != 0, w[4] <= 1 else { return nil }
+        s = (w[0], w[1], w[2], w[3])
+        spareNormal = w[4] == 1 ? Double(bitPattern: w[5]) : nil
+    }
+
     @inline(__always) private static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
     public mutating func next() -> UInt64 {

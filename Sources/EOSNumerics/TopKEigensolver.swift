@@ -69,6 +69,21 @@ public final class TopKEigensolver {
         if let seed { rng = SeededRNG(seed: seed) }
     }
 
+    /// The state of the generator that fills missing guard vectors (`SeededRNG.stateWords`).
+    /// With `block` it is everything the next `solve` depends on besides its matrix.
+    public var rngState: [UInt64] { rng.stateWords }
+
+    /// Restores a warm start saved from `block` and `rngState` (e.g. at an interrupt), so that
+    /// the next `solve` gives bit for bit what it gave in the solver they were taken from.
+    /// Returns false (and changes nothing) when `rngState` is not a generator state.
+    @discardableResult
+    public func restore(block: Matrix, rngState: [UInt64]) -> Bool {
+        guard let r = SeededRNG(stateWords: rngState) else { return false }
+        self.block = block
+        rng = r
+        return true
+    }
+
     /// The k largest eigenpairs of the symmetric `m` (n × n; the full matrix is read).
     public func solve(_ m: Matrix) throws -> TopKResult {
         precondition(m.rows == m.cols, "TopKEigensolver: matrix not square")

@@ -40,4 +40,6 @@ public final class CountingSink: TrajectorySink {
     public func appendGram(step: Int, matrix: EOSNumerics.Matrix) throws { try base.appendGram(step: step, matrix: matrix) }
     public func setStatus(_ status: RunStatus) throws { try base.setStatus(status) }
     public func noteCheckpoint(_ totals: EigensolverTotals) throws { try base.noteCheckpoint(totals) }
+    public var storesSolverState: Bool { base.storesSolverState }
+    public func noteSolverState(_ state: EigensolverWarmStart) throws { try base.noteSolverState(state) }
 }

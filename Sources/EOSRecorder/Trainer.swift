@@ -78,14 +78,26 @@ public final class Trainer {
 
     /// Whether a checkpoint taken at any step continues bit-identically: true when the top-k
     /// eigensolver solves densely (n ≤ max(dense threshold, 3·block)) and so has no warm-start
-    /// state beyond the recorded eigenvectors. The iterative solver's guard vectors are not in the
-    /// file, so there a stop continues from the last regular checkpoint instead.
+    /// state beyond the recorded eigenvectors. The iterative block solver's warm start is not in
+    /// the rows: an interrupt stores it (`/resume`, `noteSolverState`); without it a stop
+    /// continues from the last regular checkpoint.
     public var checkpointsAnywhere: Bool {
-        // c > 1, matrix-free: Lanczos' only state is its start vector, made from the stored
-        // eigenvectors of the previous step (`multiOutputStart`), so any checkpoint continues.
-        if outputCount > 1 && !isDenseMultiOutput { return true }
-        let n = evaluator.n * outputCount, k = config.k
-        let o = solver.options
+        Self.checkpointsAnywhere(n: evaluator.n, outputs: outputCount, k: config.k)
+    }
+
+    /// `checkpointsAnywhere` for a run of n samples with c outputs and k eigenpairs. c > 1,
+    /// matrix-free: Lanczos' only state is its start vector, made from the stored eigenvectors of
+    /// the previous step (`multiOutputStart`), so any checkpoint continues. Otherwise whether the
+    /// block solver solves the (n·c) × (n·c) M densely.
+    public static func checkpointsAnywhere(n: Int, outputs: Int, k: Int) -> Bool {
+        if outputs > 1 && n * outputs > ModelEvaluator.denseMultiOutputLimit { return true }
+        return solvesDensely(n: n * outputs, k: k)
+    }
+
+    /// Whether the trainer's top-k eigensolver (default `TopKOptions`) solves an n × n M densely
+    /// for this k (then it keeps no warm-start state beyond the recorded eigenvectors).
+    public static func solvesDensely(n: Int, k: Int) -> Bool {
+        let o = TopKOptions()
         let b = min(k + (o.guardVectors ?? max(2, k / 2)), n)
         return n <= max(o.denseThreshold, 3 * b)
     }
@@ -99,6 +111,16 @@ public final class Trainer {
     /// threshold). Above the limit every product with M is matrix-free
     /// (`MultiOutputGram.apply`) and the top-k pairs come from Lanczos.
     public var isDenseMultiOutput: Bool { evaluator.n * outputCount <= ModelEvaluator.denseMultiOutputLimit }
+
+    /// Continues the eigensolver from a warm start saved at an interrupt checkpoint (its block
+    /// and generator, `EigensolverWarmStart`), instead of the recorded eigenvectors: the next
+    /// solves are then bit for bit those of the uninterrupted run. False when the state does not
+    /// fit this run (shape or generator state).
+    public func restoreSolver(_ state: EigensolverWarmStart) -> Bool {
+        guard state.rows >= config.k, state.rows <= evaluator.n * outputCount, state.cols == evaluator.n * outputCount,
+              state.block.count == state.rows * state.cols else { return false }
+        return solver.restore(block: Matrix(rows: state.rows, cols: state.cols, data: state.block), rngState: state.rngState)
+    }
 
     /// A fresh run from θ(0) = `theta`.
     public init(config: RunConfig, evaluator: ModelEvaluator, theta: [Double]) throws {
@@ -261,9 +283,20 @@ public final class Trainer {
                 break
             }
             if shouldStop() {
-                // A checkpoint of θ(t) so that a resume continues from the interrupted step (when
-                // that is bit-identical, `checkpointsAnywhere`; otherwise from the last regular one).
-                if lastCheckpointStep != t && outcome.lastStep == t && checkpointsAnywhere, let regular = lastRegularTotals {
+                // A checkpoint of θ(t) so that a resume continues from the interrupted step: with
+                // a dense eigensolver (`checkpointsAnywhere`) the recorded eigenvectors are its
+                // whole state; an iterative one's warm start (block and generator) goes to the
+                // sink too, when it can store it (otherwise the resume starts from the last
+                // regular checkpoint).
+                // (c > 1: the warm start is n·c wide, which /resume's [warm_start, sample] layout
+                // does not hold; such a stop continues from the last regular checkpoint.)
+                let storesState = sink.storesSolverState && outputCount == 1
+                let keepsState = checkpointsAnywhere || storesState
+                if lastCheckpointStep != t && outcome.lastStep == t && keepsState, let regular = lastRegularTotals {
+                    if !checkpointsAnywhere, let block = solver.block {
+                        try sink.noteSolverState(EigensolverWarmStart(step: Int64(t), rows: block.rows, cols: block.cols,
+                                                                      block: block.data, rngState: solver.rngState))
+                    }
                     try sink.appendCheckpoint(step: t, parameters: item.theta)
                     var totals = totals(through: t, outcome: outcome, solves: solves)
                     totals.fallbackJSON = regular.json

@@ -36,10 +36,18 @@ public protocol TrajectorySink: AnyObject {
     /// The eigensolver's running totals through a checkpoint step, right after that step's
     /// checkpoint was appended (`WriterSink` stores them once the step is on disk).
     func noteCheckpoint(_ totals: EigensolverTotals) throws
+    /// Whether `noteSolverState` stores the eigensolver's warm start (a sink that does lets an
+    /// interrupt of a run with an iterative eigensolver checkpoint the interrupted step).
+    var storesSolverState: Bool { get }
+    /// The eigensolver's warm start at an interrupt checkpoint, right before that checkpoint is
+    /// appended (`WriterSink` adds it to the recording once it is closed as interrupted).
+    func noteSolverState(_ state: EigensolverWarmStart) throws
 }
 
 extension TrajectorySink {
     public func noteCheckpoint(_ totals: EigensolverTotals) throws {}
+    public var storesSolverState: Bool { false }
+    public func noteSolverState(_ state: EigensolverWarmStart) throws {}
 }
 
 /// Running totals of the top-k eigensolver from step 0 through `step` (all parts of a resumed

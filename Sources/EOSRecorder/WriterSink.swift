@@ -50,7 +50,24 @@ public final class WriterSink: TrajectorySink {
             try writer.setEigensolverCheck(totals.json)
         }
         try writer.close(status: outcome.status)
+        if outcome.status == .interrupted, let state = warmStart {
+            warmStart = nil
+            // After the close, in a copy renamed into place (`TrajectoryWriter.storeWarmStart`):
+            // when that fails the closed recording is as it was, and a resume starts from the
+            // last regular checkpoint instead (`warmStartProblem` says why).
+            do { try TrajectoryWriter.storeWarmStart(state, path: writer.path) } catch {
+                warmStartProblem = "\(error)"
+            }
+        }
     }
+
+    /// The eigensolver's warm start at an interrupt checkpoint, stored by `finish`.
+    private var warmStart: EigensolverWarmStart?
+    /// Why `finish` could not store the warm start (the resume then starts from the last regular
+    /// checkpoint); nil when it did or there was none.
+    public private(set) var warmStartProblem: String?
+    public var storesSolverState: Bool { true }
+    public func noteSolverState(_ state: EigensolverWarmStart) throws { warmStart = state }
 }
 
 /// Creating and resuming recordings of `Trainer` runs.
@@ -148,7 +165,7 @@ public enum RecordingSession {
         let mainSteps = try reader.steps()
         let storedCheck = try reader.eigensolverCheckJSON()
         var totals = storedCheck.flatMap { EigensolverTotals(json: $0) }
-        let ci: Int?
+        var ci: Int?
         if let named = totals {
             func usable(_ t: EigensolverTotals) -> Int? {
                 guard let i = ckSteps.lastIndex(of: Int64(t.step)), mainSteps.contains(Int64(t.step)) else { return nil }
@@ -168,13 +185,37 @@ public enum RecordingSession {
         } else {
             ci = nil
         }
+        // The interrupt state (a warm start, `/resume`) goes before anything else is written:
+        // a resumed file is identical to one never interrupted. Read first, removed by a copy.
+        let hasWarmStart = reader.hasWarmStart
+        var warmStart: EigensolverWarmStart?
+        if let i = ci, let named = totals, let fb = named.fallbackJSON.flatMap({ EigensolverTotals(json: $0) }),
+           !Trainer.checkpointsAnywhere(n: data.n, outputs: data.outputs, k: c.k) {
+            // An interrupt checkpoint of a run whose eigensolver iterates: it continues from there
+            // only with the solver's stored warm start; otherwise from the last regular checkpoint.
+            if let ws = try? reader.eigensolverWarmStart(), ws.step == ckSteps[i] {
+                warmStart = ws
+            } else if let j = ckSteps.lastIndex(of: Int64(fb.step)), mainSteps.contains(Int64(fb.step)) {
+                ci = j
+                totals = fb
+            } else {
+                throw fail("/run@eigensolver_check names the interrupt checkpoint at step \(named.step), whose eigensolver state is missing, and its fallback step \(fb.step), which has no checkpoint and row")
+            }
+        }
+        var runConfig = c != stored ? c.jsonString() : nil
+        func removingWarmStart() throws {
+            guard hasWarmStart else { return }
+            try TrajectoryWriter.removeWarmStart(path: path, runConfig: runConfig)
+            runConfig = nil
+        }
         guard let ci else {
             // Nothing committed yet: start over from θ(0), as a fresh recording would.
             reader.close(); readerOpen = false
+            try removingWarmStart()
             let setup = try RunSetup(config: c, data: data)
             let trainer = try Trainer(config: c, evaluator: setup.evaluator, theta: setup.initialParameters)
             let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: -1, batchSteps: batchSteps, overwriting: true,
-                                                     runConfig: c != stored ? c.jsonString() : nil)  // crash-safe copy + rename
+                                                     runConfig: runConfig)  // crash-safe copy + rename
             if !writer.options.products { trainer.disableProducts() }
             return (trainer, WriterSink(writer: writer), c)
         }
@@ -214,12 +255,15 @@ public enum RecordingSession {
         if var t = trainer.baseline { t.fallbackJSON = nil; trainer.baseline = t }
         trainer.lastRegularTotals = fallback ?? totals
         if fallback != nil && !trainer.checkpointsAnywhere {
-            throw fail("step \(step) is an interrupt checkpoint, which this run's eigensolver cannot continue from")
+            guard let ws = warmStart, trainer.restoreSolver(ws) else {
+                throw fail("step \(step) is an interrupt checkpoint, whose eigensolver state \(Layout.warmStartBlock) does not fit this run")
+            }
         }
+        try removingWarmStart()
         let writer = try TrajectoryWriter.resume(path: path, truncatingAfter: step, batchSteps: batchSteps,
                                                  checkpointsThrough: fallback.map { Int64($0.step) },
                                                  eigensolverCheckFirst: fallback?.json, overwriting: true,
-                                                 runConfig: c != stored ? c.jsonString() : nil)  // crash-safe copy + rename
+                                                 runConfig: runConfig)  // crash-safe copy + rename
         return (trainer, WriterSink(writer: writer), c)
     }
 }

@@ -186,32 +186,8 @@ extension TrajectoryWriter {
     /// continuation chunk, and a kill there lost /run@learning_rate. Cost: one copy of the file,
     /// only when `--steps` changes. The caller holds the writer lock.
     static func replaceRunConfigByCopy(path: String, json: String) throws {
-        guard let original = AtomicFile.status(path) else {
-            throw HDF5Error(kind: .fileNotFound, file: path, object: "/run@config", operation: "replace", message: "no such file")
-        }
-        func failed(_ e: Error) -> Error {
-            guard let a = e as? AtomicFileError else { return e }
-            return HDF5Error(kind: .library, file: path, object: "/run@config", operation: "replace",
-                             message: a.problem + (a.system.map { ": \($0.message)" } ?? ""))
-        }
-        let temporary: String
-        do { temporary = try AtomicFile.createTemporary(beside: path, mode: original.mode) } catch { throw failed(error) }
-        do {
-            try AtomicFile.copyContents(of: path, into: temporary, target: path)
-            let file = try HDF5File.open(temporary, mode: .readWrite, clearStatusFlags: true)
-            do {
-                try file.raiseAllocationToFileSize()
-                try file.group(Layout.run).setAttribute("config", json)
-                try file.close()
-            } catch {
-                file.release()
-                throw error
-            }
-            AtomicFile.setOwner(temporary, owner: original.owner, group: original.group)
-            try AtomicFile.commit(temporary, to: path, replace: true)
-        } catch {
-            AtomicFile.discard(temporary)
-            throw TrajectoryWriter.naming(failed(error), path: path)
+        try rewriteByCopy(path: path, object: "/run@config") { file in
+            try file.group(Layout.run).setAttribute("config", json)
         }
     }
 }

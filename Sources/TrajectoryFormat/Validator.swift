@@ -105,6 +105,7 @@ struct Run {
         checkEigenRows()
         checkProductChains()
         checkAboveThreshold()
+        checkWarmStart()
         checkConventionAttributes()
         checkDimensionScaleNames()
         checkUndeclaredDatasets()

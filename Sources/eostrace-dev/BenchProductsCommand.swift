@@ -43,6 +43,10 @@ struct BenchProductsCommand: ParsableCommand {
             base.spectrumEvery = 0; base.hessianEvery = 0; base.crossCheckEvery = 0
             var with: [Double] = [], without: [Double] = []
             let path = (dir as NSString).appendingPathComponent("eostrace-bench-products-\(getpid()).h5")
+            // A scratch recording of its own (removed afterwards): never one that was already there.
+            if FileManager.default.fileExists(atPath: path) {
+                throw failure("\(path): exists; not replacing it (remove it or give another --dir)", code: CLIExit.invalid)
+            }
             defer { try? FileManager.default.removeItem(atPath: path) }
             for round in 0..<rounds {
                 for products in (round % 2 == 0 ? [true, false] : [false, true]) {

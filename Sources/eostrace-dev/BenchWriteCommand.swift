@@ -48,6 +48,9 @@ struct BenchWriteCommand: ParsableCommand {
     @Flag(help: "Delete the file after measuring.")
     var remove = false
 
+    @Flag(help: "Replace DIR/eostrace-bench.h5 if it exists (it is written beside it and renamed into place when complete).")
+    var force = false
+
     func validate() throws {
         guard n >= 32 else { throw ValidationError("--n must be at least 32") }
         guard k >= 1, k <= n else { throw ValidationError("--k must be in 1...n") }
@@ -66,26 +69,30 @@ struct BenchWriteCommand: ParsableCommand {
             let thetas = checkpoints ? (0..<2).map { syn.parameters(step: Int64($0)) } : []
             let options = WriterOptions(checkpoints: checkpoints, batchSteps: batch, compression: compression,
                                         swmr: !noSwmr)
-            let start = DispatchTime.now().uptimeNanoseconds
-            let w = try TrajectoryWriter(path: path, metadata: syn.metadata(), X: .stored(values: syn.X, d: 4),
-                                         Y: syn.Y, options: options)
-            for s in 0..<steps {
-                var row = pool[s % pool.count]
-                row.step = Int64(s)
-                try w.append(row)
-                if checkpoints && s % checkpointEvery == 0 {
-                    try w.appendCheckpoint(step: Int64(s), parameters: thetas[(s / checkpointEvery) % 2])
+            var seconds = 0.0, bytes = 0, batchSteps = 0
+            try writeOutput(path, force: force) { temporary in
+                let start = DispatchTime.now().uptimeNanoseconds
+                let w = try TrajectoryWriter(path: temporary, metadata: syn.metadata(), X: .stored(values: syn.X, d: 4),
+                                             Y: syn.Y, options: options)
+                for s in 0..<steps {
+                    var row = pool[s % pool.count]
+                    row.step = Int64(s)
+                    try w.append(row)
+                    if checkpoints && s % checkpointEvery == 0 {
+                        try w.appendCheckpoint(step: Int64(s), parameters: thetas[(s / checkpointEvery) % 2])
+                    }
                 }
+                try w.close(status: .completed)
+                seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                bytes = (try FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int) ?? 0
+                batchSteps = w.batchSteps
             }
-            try w.close(status: .completed)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let bytes = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             let payload = steps * (8 * (n + k + k * n + 5)) + (checkpoints ? ((steps + checkpointEvery - 1) / checkpointEvery) * (8 * params + 8) : 0)
             if remove { try? FileManager.default.removeItem(atPath: path) }
             let mbps = Double(payload) / 1e6 / seconds
             print("{\"seconds\":\(seconds),\"bytes\":\(bytes),\"payload_bytes\":\(payload),\"mb_per_s\":\(mbps),"
                   + "\"steps\":\(steps),\"n\":\(n),\"k\":\(k),\"params\":\(params),\"checkpoint_every\":\(checkpointEvery),"
-                  + "\"batch_steps\":\(w.batchSteps),\"swmr\":\(!noSwmr),\"compression\":\(compression.map(String.init) ?? "null"),"
+                  + "\"batch_steps\":\(batchSteps),\"swmr\":\(!noSwmr),\"compression\":\(compression.map(String.init) ?? "null"),"
                   + "\"file\":\(jsonString(path))}")
         }
     }

@@ -10,8 +10,10 @@ struct MakeSampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "make-sample", abstract: "Write the synthetic sample recording.")
 
-    @Option(help: "Output file.") var out = "samples/synthetic-small.h5"
+    @Option(help: "Output file (an existing one only with --force; written beside it and renamed into place when complete).")
+    var out = "samples/synthetic-small.h5"
     @Option var steps = 300
+    @Flag(help: "Replace --out if it exists.") var force = false
 
     func run() throws {
         try reportingErrors {
@@ -22,18 +24,20 @@ struct MakeSampleCommand: ParsableCommand {
             // No M-products (format 1.1): the synthetic D(t) is not a GD trajectory of its M(t), so
             // recorded products would make the file's first-order check D(t+1) − D(t) ≈ −ηM(t)D(t)
             // fail by construction. The real recordings (scripts/make-samples.sh) carry them.
-            let w = try TrajectoryWriter(path: out, metadata: meta, X: .stored(values: syn.X, d: syn.d), Y: syn.Y,
-                                         options: WriterOptions.all.with(batch: 64))
-            for t in 0..<Int64(steps) {
-                try w.append(syn.row(step: t))
-                if t % 10 == 0 {
-                    try w.appendSpectrum(step: t, eigenvalues: syn.eigenvalues(step: t))
-                    try w.appendHessianSharpness(step: t, value: syn.hessianSharpness(step: t))
+            try writeOutput(out, force: force) { temporary in
+                let w = try TrajectoryWriter(path: temporary, metadata: meta, X: .stored(values: syn.X, d: syn.d), Y: syn.Y,
+                                             options: WriterOptions.all.with(batch: 64))
+                for t in 0..<Int64(steps) {
+                    try w.append(syn.row(step: t))
+                    if t % 10 == 0 {
+                        try w.appendSpectrum(step: t, eigenvalues: syn.eigenvalues(step: t))
+                        try w.appendHessianSharpness(step: t, value: syn.hessianSharpness(step: t))
+                    }
+                    if t % 50 == 0 { try w.appendCheckpoint(step: t, parameters: syn.parameters(step: t)) }
+                    if t % 100 == 0 { try w.appendGram(step: t, matrix: syn.gram(step: t)) }
                 }
-                if t % 50 == 0 { try w.appendCheckpoint(step: t, parameters: syn.parameters(step: t)) }
-                if t % 100 == 0 { try w.appendGram(step: t, matrix: syn.gram(step: t)) }
+                try w.close(status: .completed)
             }
-            try w.close(status: .completed)
             print(out)
         }
     }

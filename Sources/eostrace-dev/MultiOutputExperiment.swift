@@ -2,6 +2,7 @@ import ArgumentParser
 import EOSModels
 import EOSNumerics
 import EOSPhases
+import EOSSystem
 import Foundation
 
 // Numerics-level tools for networks with c outputs (docs/MULTI-OUTPUT.md), before the
@@ -270,7 +271,8 @@ struct BenchMultiCommand: ParsableCommand {
     @Option(help: "Precondition the solver with the output layer's term, shift σ = S·θ_1 (e.g. 1.05).") var precondition: Double?
     @Flag(help: "Skip the recorded steps (plain steps only).") var plainOnly = false
     @Option(help: "Print the top S eigenvalues of the dense M at the start (n·c ≤ the dense limit).") var spectrum: Int = 0
-    @Option(help: "Write X.npy, Y.npy, theta.npy (the benchmark's starting point) into this directory.") var dump: String?
+    @Option(help: "Write X.npy, Y.npy, theta.npy (the benchmark's starting point) into this directory (existing files only with --force).") var dump: String?
+    @Flag(help: "Replace existing files of --dump.") var force = false
 
     func run() throws {
         let setup = try MultiOutputSetup(n: n, classes: try parseInts(classes, "--classes"), coding: "onehot",
@@ -280,9 +282,10 @@ struct BenchMultiCommand: ParsableCommand {
         for _ in 0..<pretrain { try ev.gradientStep(&theta, learningRate: eta) }
         if let dir = dump {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try writeNPY(dir + "/X.npy", shape: [ev.n, ev.X.cols], ev.X.data)
-            try writeNPY(dir + "/Y.npy", shape: [ev.n, setup.c], ev.Y)
-            try writeNPY(dir + "/theta.npy", shape: [theta.count], theta)
+            for name in ["X", "Y", "theta"] { try checkOutput(dir + "/\(name).npy", force: force) }  // all or none
+            try writeNPY(dir + "/X.npy", shape: [ev.n, ev.X.cols], ev.X.data, force: force)
+            try writeNPY(dir + "/Y.npy", shape: [ev.n, setup.c], ev.Y, force: force)
+            try writeNPY(dir + "/theta.npy", shape: [theta.count], theta, force: force)
         }
         let rssAfterSetup = currentRSSMB()
         if spectrum > 0 {
@@ -354,8 +357,8 @@ struct BenchMultiCommand: ParsableCommand {
     }
 }
 
-/// A little-endian float64 C-order .npy file.
-func writeNPY(_ path: String, shape: [Int], _ v: [Double]) throws {
+/// A little-endian float64 C-order .npy file, under the output rule (`writeOutput`).
+func writeNPY(_ path: String, shape: [Int], _ v: [Double], force: Bool) throws {
     let shp = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
     var header = "{'descr': '<f8', 'fortran_order': False, 'shape': \(shp), }"
     while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
@@ -364,5 +367,6 @@ func writeNPY(_ path: String, shape: [Int], _ v: [Double]) throws {
     var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(len & 255), UInt8(len >> 8)] + Array(header.utf8)
     bytes.reserveCapacity(bytes.count + 8 * v.count)
     v.withUnsafeBytes { bytes += $0 }   // little-endian hosts (x86-64, arm64)
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    let payload = bytes
+    try writeOutput(path, force: force) { temporary in try AtomicFile.writeContents(payload, into: temporary, target: path) }
 }

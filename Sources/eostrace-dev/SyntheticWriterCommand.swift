@@ -31,6 +31,7 @@ struct SyntheticWriterCommand: ParsableCommand {
     var checkpointEvery: Int = 0
     @Flag(help: "Continue an existing FILE after its last readable step.") var resume = false
     @Flag(name: .customLong("no-swmr"), help: "Write without SWMR.") var noSWMR = false
+    @Flag(help: "Replace FILE if it exists (never one another process is writing).") var force = false
 
     func run() throws {
         guard let final = RunStatus(rawValue: status) else {
@@ -41,6 +42,7 @@ struct SyntheticWriterCommand: ParsableCommand {
         }
         let p = checkpointEvery > 0 ? 16 : 0
         let syn = SyntheticRecording(n: n, k: k, d: 3, p: p, learningRate: lr, seed: seed)
+        if !resume { try checkLiveOutput(file, force: force) }
         let writer: TrajectoryWriter = try reportingErrors {
             if resume {
                 return try TrajectoryWriter.resume(path: file, truncatingAfter: nil, swmr: !noSWMR,

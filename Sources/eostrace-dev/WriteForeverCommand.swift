@@ -18,8 +18,10 @@ struct WriteForeverCommand: ParsableCommand {
     @Option(help: "Pause per step, milliseconds.") var sleepMs = 1
     @Option(help: "Stop by itself after this many seconds.") var maxSeconds = 60.0
     @Flag var noSwmr = false
+    @Flag(help: "Replace FILE if it exists (never one another process is writing).") var force = false
 
     func run() throws {
+        try checkLiveOutput(file, force: force)
         try reportingErrors {
             let syn = SyntheticRecording(n: max(32, n), k: max(1, k), d: 3, p: 0)
             let w = try TrajectoryWriter(path: file, metadata: syn.metadata(), X: .stored(values: syn.X, d: 3), Y: syn.Y,

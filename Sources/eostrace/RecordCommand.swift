@@ -404,7 +404,10 @@ struct RecordCommand: ParsableCommand {
             if let why = outcome.divergenceReason { print("diverged: \(why)") }
             if outcome.status == .interrupted {
                 let subject = noOutput ? "" : "\(output ?? ""): "
-                let how = noOutput ? "" : "; continue with: eostrace record -o \(output ?? "") --resume"
+                var how = noOutput ? "" : "; continue with: eostrace record -o \(output ?? "") --resume"
+                if let why = writerSink?.warmStartProblem {
+                    how += " (it restarts from the last regular checkpoint: the eigensolver state was not stored: \(why))"
+                }
                 FileHandle.standardError.write(Data("eostrace: \(subject)interrupted at step \(outcome.lastStep) (\(stop.signalName))\(how)\n".utf8))
                 throw ExitCode(stop.exitStatus)
             }

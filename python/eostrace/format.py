@@ -983,8 +983,30 @@ def _named_check(check: str, dpath: str, obj: h5py.Dataset, present: Mapping[str
         _check_r_prime_chains(dpath, obj, present, bad)
     elif name == "above_threshold":
         _check_above_threshold(dpath, obj, present, bad)
+    elif name == "warm_start":
+        _check_warm_start(dpath, obj, bad)
     else:
         bad(dpath, f"unknown check {check!r} in the schema")
+
+
+def _check_warm_start(dpath, obj, bad) -> None:
+    """The interrupt state /resume: k <= rows <= n, /resume@step is the last checkpoint step,
+    /run/status is 'interrupted' (a resume removes the state before it writes)."""
+    f = obj.file
+    run = f["run"].attrs if "run" in f else {}
+    k, n = run.get("k"), run.get("n_samples")
+    if k is not None and n is not None and obj.ndim == 2 and not int(k) <= obj.shape[0] <= max(int(k), int(n)):
+        bad(dpath, f"has {obj.shape[0]} rows, expected k = {int(k)} to n = {int(n)}")
+    if "run/status" in f:
+        st = f["run/status"][()]
+        st = (st.decode() if isinstance(st, bytes) else str(st)).rstrip("\x00 ")
+        if st != "interrupted":
+            bad("/resume", f"present in a run whose status is {st!r} (only an interrupted run keeps its eigensolver state)")
+    step = f["resume"].attrs.get("step") if "resume" in f else None
+    ck = f["trajectory/checkpoint_step"] if "trajectory/checkpoint_step" in f else None
+    last = int(ck[-1]) if ck is not None and ck.shape and ck.shape[0] > 0 else None
+    if step is not None and np.asarray(step).size == 1 and int(np.asarray(step).reshape(-1)[0]) != last:
+        bad("/resume@step", f"is {int(np.asarray(step).reshape(-1)[0])}, but the last checkpoint step is {last}")
 
 
 def _check_r_prime_chains(dpath, obj, present, bad) -> None:
