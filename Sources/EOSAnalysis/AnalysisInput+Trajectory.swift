@@ -92,7 +92,7 @@ public struct GramSelection {
                 let gramSteps = try reader.gramSteps()
                 var index: [Int64: Int] = [:]
                 for (i, s) in gramSteps.enumerated() { index[s] = i }
-                let steps = input.steps, n = input.n
+                let steps = input.steps, n = input.dimension   // nc × nc for c outputs
                 let provider = ClosureGramProvider(
                     source: .storedGram, label: "stored gram at \(gramSteps.count) steps", n: n,
                     dense: { row in
@@ -112,6 +112,11 @@ public struct GramSelection {
     struct ReplayUnavailable: Error { var reason: String }
 
     static func makeReplay(reader: TrajectoryReader, input: AnalysisInput) throws -> ReplayGramProvider {
+        guard input.outputCount == 1 else {
+            // The replay chain (EOSRun.GDChain) evaluates one output; a c-output file is exact only
+            // through its recorded M-products.
+            throw ReplayUnavailable(reason: "replay is for one output (this file has c = \(input.outputCount)); record the M-products (gram_residual, r_prime, r_prime_from_start) for exact results")
+        }
         let model: ModelDescription
         do { model = try ModelDescription.parse(json: reader.metadata.model, source: "\(reader.path): /run@model") } catch {
             throw ReplayUnavailable(reason: "model description is not replayable (\(error))")
