@@ -69,7 +69,9 @@ public enum ConventionCheck {
 
     /// - Parameters:
     ///   - steps: T step numbers (pairs are consecutive steps only).
-    ///   - loss, dtf, outputNormSq: T values; residual and gramResidual T×n row-major.
+    ///   - loss, dtf, outputNormSq: T values; residual and gramResidual T×(n·c) row-major
+    ///     (sample-major within a row; c = `outputs`).
+    ///   - n: the number of samples (L = ‖D‖_F²/n); `outputs` c: outputs per sample.
     ///   - convention: `/run@loss_convention` as stored (nil: the paper's).
     ///   - file: names the recording in the warning.
     public static func run(steps: [Int64], loss: [Double], residual: [Double], gramResidual: [Double]?,
@@ -88,6 +90,8 @@ public enum ConventionCheck {
         }
         let scale = kind.lossScale(outputs: c)
         let nd = Double(n)
+        // Rows hold n·c values (c = 1: n); the sample count (nd) normalises the loss and ‖A‖².
+        let n = n * max(c, 1)
         // Only the steps before any sign of divergence: the relations are first-order, and a run
         // that blows up (loss non-finite or 100× its start) leaves them by its own dynamics.
         var usable = 0
@@ -217,7 +221,7 @@ extension ConventionCheck {
         return run(steps: try reader.steps(r), loss: try reader.read(s.loss, range: r),
                    residual: try reader.read(s.residual, range: r), gramResidual: gram,
                    dtf: try reader.read(s.dtf, range: r), outputNormSq: try reader.read(s.outputNormSq, range: r),
-                   learningRate: reader.metadata.learningRate, n: reader.n,
+                   learningRate: reader.metadata.learningRate, n: reader.n, outputs: reader.outputCount,
                    convention: try reader.lossConventionAttribute(), file: reader.path)
     }
 }
@@ -230,10 +234,18 @@ extension Run {
         guard let run = try? file.group(Layout.run),
               let eta = try? run.scalarAttribute("learning_rate", as: Double.self),
               let n64 = try? run.scalarAttribute("n_samples", as: Int64.self), n64 >= 1, n64 < 1 << 31 else { return }
-        let n = Int(n64)
+        // Format 2.0: rows of n·c values; `n` below is that flattened length.
+        var c = 1
+        if run.hasAttribute("n_outputs"), let c64 = try? run.scalarAttribute("n_outputs", as: Int64.self), c64 >= 1, c64 < 1 << 20 {
+            c = Int(c64)
+        }
+        guard n64 * Int64(c) < 1 << 31 else { return }
+        let n64c = (n: Int(n64), c: c)
+        let n = Int(n64) * c
         func rows(_ name: String, cols: Int) -> [Double]? {
             // Only float64 datasets of a plausible extent (untrusted files: see `plausible`).
-            guard let (ds, shape) = plausible("\(t)/\(name)", rank: cols == 1 && name != RecordedProducts.gramResidual && name != "residual" ? 1 : 2),
+            let vector = name == RecordedProducts.gramResidual || name == "residual"
+            guard let (ds, shape) = plausible("\(t)/\(name)", rank: !vector ? 1 : (c > 1 ? 3 : 2)),
                   shape[0] >= 2, shape.dropFirst().reduce(1, *) == cols else { return nil }
             let r = 0..<min(shape[0], ConventionCheck.earlyPairs + 1)
             return try? ds.readRows(r, as: Double.self)
@@ -249,7 +261,7 @@ extension Run {
             ? try? run.stringAttribute(RecordedProducts.lossConventionAttribute) : nil
         let r = ConventionCheck.run(steps: Array(steps[0..<m]), loss: Array(loss[0..<m]), residual: Array(residual[0..<(m * n)]),
                                     gramResidual: g, dtf: Array(dtf[0..<m]), outputNormSq: Array(a2[0..<m]),
-                                    learningRate: eta, n: n, convention: stated, file: "")
+                                    learningRate: eta, n: n64c.n, outputs: n64c.c, convention: stated, file: "")
         if let object = r.object, let message = r.message { problem(object, message) }
     }
 }

@@ -40,6 +40,19 @@ public struct RunMetadata: Sendable, Equatable {
     public var title: String?
     /// The command line recorded as the first `history` line; nil: this process's arguments.
     public var command: String?
+    /// c, the number of network outputs (`/run@n_outputs`, format 2.0). 1 (default): a
+    /// single-output file, written exactly as before format 2.0 (version [1, 1], no
+    /// `n_outputs`). c > 1: format [2, 0]; every per-sample vector of a `StepRow` (residual,
+    /// outputs, products, each eigenvector) has n·c entries, flattened sample-major (i·c + a).
+    public var outputCount: Int = 1
+    /// j, how many of the k top eigenvectors are stored per step (`/run@eigenvectors_stored`,
+    /// c > 1 only); nil: all k. Eigenvalues are always k.
+    public var eigenvectorsStored: Int?
+
+    /// n·c, the length of a flattened per-sample vector.
+    public var flatCount: Int { n * outputCount }
+    /// j (= k unless `eigenvectorsStored` says fewer).
+    public var storedEigenvectorCount: Int { eigenvectorsStored ?? k }
 
     public init(learningRate: Double, n: Int, p: Int, k: Int, loss: String = "mse", model: String,
                 seed: Int64? = nil, dataSeed: Int64? = nil, config: String? = nil,
@@ -162,7 +175,7 @@ public struct WriterOptions: Sendable, Equatable {
 }
 
 /// The M-products of one step (format 1.1): M(t)D(t), R′(t) with restarts, R′(t) from the first
-/// recorded step; n values each.
+/// recorded step; n·c values each (flattened sample-major).
 public struct StepProducts: Sendable, Equatable {
     public var gramResidual: [Double]
     public var rPrime: [Double]
@@ -183,8 +196,10 @@ public struct StepCost: Sendable, Equatable {
     }
 }
 
-/// One recorded GD step (main cadence). Shapes: residual [n], eigenvalues [k] descending,
-/// eigenvectors [k·n] with row i = v_i, outputs [n].
+/// One recorded GD step (main cadence). Shapes (N = n·c, the flattened sample-major length;
+/// c = `RunMetadata.outputCount`, 1 for a single output): residual [N], eigenvalues [k]
+/// descending, eigenvectors [j·N] with row i = v_i (j = `storedEigenvectorCount`, = k for c = 1),
+/// outputs [N], products [N] each.
 public struct StepRow: Sendable, Equatable {
     public var step: Int64
     /// L(t) = ‖D‖²/n.

@@ -29,7 +29,8 @@ extension TrajectoryReader {
     /// Whether the file holds the [step, sample] product `name` (one of `RecordedProducts.vectorSeries`).
     public func hasProduct(_ name: String) -> Bool { has(name) }
 
-    /// Rows `rows` of the [step, sample] product `name`, row-major (rows.count × n).
+    /// Rows `rows` of the [step, sample] ([step, sample, output] for c > 1) product `name`,
+    /// row-major (rows.count × n·c).
     ///
     /// - Throws: `TrajectoryError(.invalidData)` naming the file and the object when the dataset is
     ///   not [step, n] with at least `rows.upperBound` recorded rows or holds NaN/Inf;
@@ -38,9 +39,11 @@ extension TrajectoryReader {
         let p = Layout.path(name)
         let ds = try dataset(p)
         let shape = try ds.shape()
-        guard shape.count == 2, shape[1] == n else {
+        let c = outputCount, n = flatCount
+        guard c > 1 ? (shape.count == 3 && shape[1] == self.n && shape[2] == c) : (shape.count == 2 && shape[1] == n) else {
             throw TrajectoryError(.invalidData, file: path, object: p,
-                                  "expected shape [step, \(n)] (n_samples = \(n)), got \(shape)")
+                                  c > 1 ? "expected shape [step, \(self.n), \(c)] (n_samples, n_outputs), got \(shape)"
+                                        : "expected shape [step, \(n)] (n_samples = \(n)), got \(shape)")
         }
         guard rows.lowerBound >= 0, rows.upperBound <= shape[0] else {
             throw TrajectoryError(.invalidData, file: path, object: p,
@@ -108,11 +111,11 @@ public final class ProductBlockReader {
         self.name = name
         self.rows = rows
         self.blockRows = max(1, blockRows)
-        n = reader.n
+        n = reader.flatCount
         _ = try vector(atRow: 0)
     }
 
-    /// The product at analysis row `row` (n values).
+    /// The product at analysis row `row` (N = n·c values, sample-major).
     public func vector(atRow row: Int) throws -> ArraySlice<Double> {
         if blockStart < 0 || row < blockStart || row >= blockStart + block.count / max(n, 1) {
             let lo = rows.lowerBound + row

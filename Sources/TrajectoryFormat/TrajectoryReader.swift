@@ -32,6 +32,13 @@ public final class TrajectoryReader {
     public var n: Int { metadata.n }
     public var k: Int { metadata.k }
     public var p: Int { metadata.p }
+    /// c, the number of network outputs (`/run@n_outputs`; 1 for files without it, format 1.x).
+    public var outputCount: Int { metadata.outputCount }
+    /// n·c: the length of every flattened per-sample vector (residual, outputs, products, each
+    /// eigenvector), sample-major (index i·c + a). = n for c = 1.
+    public var flatCount: Int { metadata.flatCount }
+    /// j, the eigenvectors stored per step (`/run@eigenvectors_stored`; k when absent).
+    public var eigenvectorsStored: Int { metadata.storedEigenvectorCount }
     /// Input feature count.
     public let d: Int
     /// Whether the file was opened as an SWMR reader.
@@ -115,7 +122,11 @@ public final class TrajectoryReader {
 
     /// Checks the root `format` and `format_version` attributes; returns the version.
     /// Throws `.notATrajectory` or `.unsupportedVersion` (newer major version).
-    public static func checkFormat(_ root: HDF5Group, path: String) throws -> [Int] {
+    ///
+    /// - Parameter supportedMajor: the newest major version read (default: this library's, 2).
+    ///   A reader of format 1.x is this check with 1 (used by the tests of the refusal).
+    public static func checkFormat(_ root: HDF5Group, path: String,
+                                   supportedMajor: Int = TrajectorySchema.current.readableMajor) throws -> [Int] {
         guard root.hasAttribute("format") else {
             throw TrajectoryError(.notATrajectory, file: path, object: "/@format",
                                   "not an eostrace trajectory (no 'format' attribute)")
@@ -130,7 +141,7 @@ public final class TrajectoryReader {
             throw TrajectoryError(.notATrajectory, file: path, object: "/@format_version",
                                   "missing or malformed format_version (expected [major, minor])")
         }
-        let supported = TrajectorySchema.current.major
+        let supported = supportedMajor
         guard v[0] >= 1, v[1] >= 0 else {
             throw TrajectoryError(.notATrajectory, file: path, object: "/@format_version",
                                   "\(v) is not a format version (expected [major ≥ 1, minor ≥ 0], e.g. [\(supported), 0])")
@@ -168,6 +179,19 @@ public final class TrajectoryReader {
             }
             convention = c
         }
+        // Format 2.0: c outputs and j stored eigenvectors (absent: c = 1, j = k).
+        func positive(_ name: String) throws -> Int? {
+            guard run.hasAttribute(name) else { return nil }
+            guard let v = try? run.scalarAttribute(name, as: Int64.self) else {
+                throw TrajectoryError(.invalidData, file: path, object: "/run@\(name)", "not an integer attribute")
+            }
+            guard v >= 1, v <= Int64(Int32.max) else {
+                throw TrajectoryError(.invalidData, file: path, object: "/run@\(name)", "is \(v), expected a positive count")
+            }
+            return Int(v)
+        }
+        let outputCount = try positive("n_outputs") ?? 1
+        let stored = try positive("eigenvectors_stored")
         var m = RunMetadata(
             learningRate: try need("learning_rate") { try run.scalarAttribute("learning_rate", as: Double.self) },
             n: Int(try need("n_samples") { try run.scalarAttribute("n_samples", as: Int64.self) }),
@@ -182,6 +206,11 @@ public final class TrajectoryReader {
             softwareVersion: optString(root, "software_version") ?? "",
             created: optString(root, "created"))
         m.lossConvention = convention
+        m.outputCount = outputCount
+        m.eigenvectorsStored = stored
+        if let j = stored, j > m.k {
+            throw TrajectoryError(.invalidData, file: path, object: "/run@eigenvectors_stored", "is \(j), more than k = \(m.k)")
+        }
         return m
     }
 
@@ -299,8 +328,9 @@ public final class TrajectoryReader {
         return RowBlock(rows: r.count, cols: cols, values: try ds.readRows(r, as: Double.self))
     }
 
-    /// Eigenvectors of rows `range`: block with `rows = range.count`, `cols = k·n`; in each row,
-    /// v_i occupies columns i·n ..< (i+1)·n.
+    /// Eigenvectors of rows `range`: block with `rows = range.count`, `cols = j·N` (N = n·c,
+    /// j = `eigenvectorsStored`; c = 1: k·n); in each row, v_i occupies columns i·N ..< (i+1)·N,
+    /// flattened sample-major.
     public func eigenvectors(_ range: Range<Int>? = nil) throws -> RowBlock {
         try readRows(Layout.Series.eigenvectors, range: range)
     }
@@ -312,19 +342,23 @@ public final class TrajectoryReader {
         return try ds.rowCount()
     }
 
-    /// v₁ of rows `range` only (rows × n) of /trajectory/eigenvectors.
+    /// v₁ of rows `range` only (rows × N, N = n·c) of /trajectory/eigenvectors.
     public func leadingEigenvectors(_ range: Range<Int>? = nil) throws -> [Double] {
         let p = Layout.path(Layout.Series.eigenvectors)
         let ds = try dataset(p)
         let shape = try ds.shape()
-        guard shape.count == 3, shape[1] >= 1 else {
-            throw TrajectoryError(.invalidData, file: path, object: p, "expected rank 3 [step, k, n], got shape \(shape)")
+        let c = outputCount
+        let rank = c > 1 ? 4 : 3
+        guard shape.count == rank, shape[1] >= 1, c == 1 || shape[3] == c else {
+            throw TrajectoryError(.invalidData, file: path, object: p,
+                                  c > 1 ? "expected rank 4 [step, eigenvector, n, c = \(c)], got shape \(shape)"
+                                        : "expected rank 3 [step, k, n], got shape \(shape)")
         }
         let r = try resolve(range, count: try recordedRows(p, ds), object: p)
         if r.isEmpty { return [] }
         // Whole rows, 64 at a time (whole chunks, bounded scratch), keeping v₁: a strided
         // [range, 0, :] hyperslab made libhdf5 1.10 hold hundreds of MB for a 5,000-row read.
-        let n = shape[2], kn = shape[1] * n
+        let n = shape.dropFirst(2).reduce(1, *), kn = shape[1] * n
         var out = [Double](repeating: 0, count: r.count * n)
         var lo = r.lowerBound
         while lo < r.upperBound {
@@ -339,15 +373,18 @@ public final class TrajectoryReader {
         return out
     }
 
-    /// The unit eigenvector v_i at main-cadence row `row` ([n]).
+    /// The unit eigenvector v_i at main-cadence row `row` ([N], N = n·c, sample-major).
     public func eigenvector(row: Int, index i: Int) throws -> [Double] {
-        guard i >= 0, i < k else {
-            throw TrajectoryError(.invalidArgument, file: path, object: Layout.path("eigenvectors"), "index \(i) not in 0..<\(k)")
+        let j = eigenvectorsStored, n = flatCount
+        guard i >= 0, i < j else {
+            throw TrajectoryError(.invalidArgument, file: path, object: Layout.path("eigenvectors"),
+                                  j < k ? "index \(i) not in 0..<\(j) (the file stores the top \(j) of k = \(k) eigenvectors)"
+                                        : "index \(i) not in 0..<\(k)")
         }
         let b = try readRows(Layout.Series.eigenvectors, range: row..<(row + 1))
-        guard b.cols == k * n else {
+        guard b.cols == j * n else {
             throw TrajectoryError(.invalidData, file: path, object: Layout.path("eigenvectors"),
-                                  "rows have \(b.cols) values, expected k·n = \(k * n)")
+                                  "rows have \(b.cols) values, expected \(outputCount > 1 ? "j·n·c" : "k·n") = \(j * n)")
         }
         return Array(b.values[(i * n)..<((i + 1) * n)])
     }
@@ -366,12 +403,13 @@ public final class TrajectoryReader {
         try read(Layout.Series.parameters, range: index..<(index + 1))
     }
     public func gramSteps() throws -> [Int64] { try coordinateValues(of: Layout.Series.gram) }
-    /// Full M (n × n) at gram row `index`.
+    /// Full M (N × N, N = n·c, rows and columns sample-major) at gram row `index`.
     public func gram(atIndex index: Int) throws -> RowBlock {
         let v = try read(Layout.Series.gram, range: index..<(index + 1))
+        let n = flatCount
         guard v.count == n * n else {
             throw TrajectoryError(.invalidData, file: path, object: Layout.path("gram"),
-                                  "rows have \(v.count) values, expected n² = \(n * n)")
+                                  "rows have \(v.count) values, expected \(outputCount > 1 ? "(n·c)²" : "n²") = \(n * n)")
         }
         return RowBlock(rows: n, cols: n, values: v)
     }
@@ -391,6 +429,13 @@ public final class TrajectoryReader {
         return (try data.stringAttribute("x_path"), try data.stringAttribute("x_sha256"))
     }
 
-    /// Y (n values).
-    public func Y() throws -> [Double] { try dataset(Layout.y).read(Double.self) }
+    /// Y (N = n·c values, sample-major [n, c]; n for c = 1).
+    public func Y() throws -> [Double] {
+        let y = try dataset(Layout.y).read(Double.self)
+        guard y.count == flatCount else {
+            throw TrajectoryError(.invalidData, file: path, object: Layout.y,
+                                  "has \(y.count) values, expected \(outputCount > 1 ? "n·c" : "n") = \(flatCount)")
+        }
+        return y
+    }
 }

@@ -48,6 +48,9 @@ public struct TrajectorySchema: Decodable, Sendable {
         public var dtype: String
         /// Dimension names, one per axis (absent for scalars).
         public var dims: [String]?
+        /// Dimension names in a file with c > 1 outputs (format 2.0), when they differ from `dims`
+        /// (an `output` axis after `sample`, or the flattened n·c axes).
+        public var dimsMultiOutput: [String]?
         /// Fixed shape (scalars: []).
         public var shape: [Int]?
         public var required: Bool
@@ -75,7 +78,11 @@ public struct TrajectorySchema: Decodable, Sendable {
             case longName = "long_name"
             case requiredUnless = "required_unless"
             case monotonicAxis = "monotonic_axis"
+            case dimsMultiOutput = "dims_multi_output"
         }
+
+        /// The dimensions of this dataset in a file with `outputs` = c outputs (c = 1: `dims`).
+        public func dims(outputs c: Int) -> [String]? { c > 1 ? (dimsMultiOutput ?? dims) : dims }
 
         /// Last path component.
         public var name: String { String(path.split(separator: "/").last ?? "") }
@@ -87,8 +94,10 @@ public struct TrajectorySchema: Decodable, Sendable {
     }
 
     public var format: String
-    /// [major, minor].
+    /// [major, minor] of a single-output file (c = 1): what this library writes for c = 1.
     public var version: [Int]
+    /// [major, minor] of a file with several outputs (c > 1, format 2.0).
+    public var versionMultiOutput: [Int]
     public var conventions: [String: String]
     public var rootAttributes: [Attribute]
     public var dimensions: [Dimension]
@@ -98,12 +107,21 @@ public struct TrajectorySchema: Decodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case format, version, conventions, dimensions, groups, datasets
         case rootAttributes = "root_attributes"
+        case versionMultiOutput = "version_multi_output"
     }
 
-    /// Major version this library reads and writes.
+    /// Major version this library writes for a single-output file (c = 1).
     public var major: Int { version.first ?? 0 }
-    /// Minor version this library writes.
+    /// Minor version this library writes for a single-output file (c = 1).
     public var minor: Int { version.count > 1 ? version[1] : 0 }
+    /// Newest major version this library reads (2: files with several outputs).
+    public var readableMajor: Int { max(major, versionMultiOutput.first ?? 0) }
+    /// [major, minor] written for a file with `outputs` = c outputs: `version` for c = 1 (the
+    /// same bytes as before format 2.0), `versionMultiOutput` for c > 1.
+    public func writtenVersion(outputs c: Int) -> [Int] {
+        let v = c > 1 ? versionMultiOutput : version
+        return [v.first ?? 0, v.count > 1 ? v[1] : 0]
+    }
 
     /// The schema embedded in this build (parsed once).
     public static let current: TrajectorySchema = {

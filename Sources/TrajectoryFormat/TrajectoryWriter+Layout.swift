@@ -117,6 +117,8 @@ final class Cadence {
 /// Sizes, chunking and creation of the objects of a new recording, driven by the schema.
 struct LayoutPlan {
     let n: Int, k: Int, d: Int, p: Int
+    /// Outputs c and stored eigenvectors j (c = 1: j = k, the layout of format 1.x).
+    let c: Int, j: Int
     /// Length of the `threshold_eig` dimension (0 without a threshold).
     let a: Int
     let options: WriterOptions
@@ -124,17 +126,19 @@ struct LayoutPlan {
     static let targetChunkBytes = 1 << 20
     static let minChunkBytes = 64 << 10
 
-    init(n: Int, k: Int, d: Int, p: Int, options: WriterOptions) {
+    init(n: Int, k: Int, d: Int, p: Int, c: Int = 1, j: Int? = nil, options: WriterOptions) {
         self.n = n
         self.k = k
         self.d = d
         self.p = p
-        self.a = options.eigenvalueThreshold == nil ? 0 : max(1, options.eigenvalueThresholdCapacity ?? min(n, 64))
+        self.c = c
+        self.j = c > 1 ? (j ?? k) : k
+        self.a = options.eigenvalueThreshold == nil ? 0 : max(1, options.eigenvalueThresholdCapacity ?? min(n * c, 64))
         self.options = options
         if let b = options.batchSteps {
             batchSteps = max(1, b)
         } else {
-            let maxRowBytes = 8 * max(k * n, n)
+            let maxRowBytes = c > 1 ? 8 * max(self.j * n * c, n * c) : 8 * max(k * n, n)
             batchSteps = min(1024, max(1, LayoutPlan.targetChunkBytes / maxRowBytes))
         }
     }
@@ -157,8 +161,12 @@ struct LayoutPlan {
         }
     }
 
-    static func size(of dim: TrajectorySchema.Dimension, n: Int, k: Int, d: Int, p: Int, a: Int = 0) -> Int? {
+    static func size(of dim: TrajectorySchema.Dimension, n: Int, k: Int, d: Int, p: Int, a: Int = 0,
+                     c: Int = 1, j: Int? = nil) -> Int? {
         switch dim.size {
+        case "c"?: return c
+        case "j"?: return j ?? k
+        case "nc"?: return n * c
         case "a"?: return a
         case "n"?: return n
         case "k"?: return k
@@ -170,7 +178,7 @@ struct LayoutPlan {
 
     func size(of dim: String) -> Int {
         guard let spec = TrajectorySchema.current.dimension(dim) else { preconditionFailure("unknown dimension \(dim)") }
-        return LayoutPlan.size(of: spec, n: n, k: k, d: d, p: p, a: a) ?? 0
+        return LayoutPlan.size(of: spec, n: n, k: k, d: d, p: p, a: a, c: c, j: j) ?? 0
     }
 
     /// Chunk shape for a dataset with trailing shape `trailing`: whole-batch rows for the main
@@ -209,8 +217,9 @@ struct LayoutPlan {
     func createScales(in file: HDF5File) throws -> [String: HDF5Dataset] {
         let schema = TrajectorySchema.current
         var needed: [String] = ["sample", "feature"]
+        if c > 1 { needed.append("output") }  // /data/Y [sample, output]
         for spec in schema.datasets where spec.group == Layout.trajectory && isEnabled(spec) {
-            for dim in spec.dims ?? [] where schema.dimension(dim)?.coordinate == nil && !needed.contains(dim) {
+            for dim in spec.dims(outputs: c) ?? [] where schema.dimension(dim)?.coordinate == nil && !needed.contains(dim) {
                 needed.append(dim)
             }
         }
@@ -239,7 +248,7 @@ struct LayoutPlan {
             let isMain = dim.name == "step"
             let members = schema.series(onCadence: dim.name).filter { isEnabled($0) && $0.path != coord }
             let chunkOf: (TrajectorySchema.Dataset) -> [Int] = { spec in
-                LayoutPlan.chunk(trailing: (spec.dims ?? []).dropFirst().map { self.size(of: $0) },
+                LayoutPlan.chunk(trailing: (spec.dims(outputs: self.c) ?? []).dropFirst().map { self.size(of: $0) },
                                  mainCadence: isMain, batch: batchSteps)
             }
             // Side cadences write whole chunks of their largest member.
@@ -257,7 +266,7 @@ struct LayoutPlan {
             dimID += 1
             cadence.columns[coordSpec.name] = Column(dataset: stepDS, rowSize: 1, isInteger: true)
             for spec in members {
-                let dims = spec.dims ?? []
+                let dims = spec.dims(outputs: c) ?? []
                 let trailing = dims.dropFirst().map { size(of: $0) }
                 let chunk = chunkOf(spec)
                 let compress = options.compression != nil && !trailing.isEmpty

@@ -88,7 +88,8 @@ extension TrajectoryWriter {
         do {
             // The superblock's end of allocation can predate the killed writer's last chunks.
             try file.raiseAllocationToFileSize()
-            let plan = LayoutPlan(n: metadata.n, k: metadata.k, d: d, p: metadata.p, options: options)
+            let plan = LayoutPlan(n: metadata.n, k: metadata.k, d: d, p: metadata.p, c: metadata.outputCount,
+                                  j: metadata.storedEigenvectorCount, options: options)
             let schema = TrajectorySchema.current
             // With `overwriting`, nothing is cut: every series continues at the row after `step`
             // and overwrites what a killed writer left beyond it with the same, recomputed values

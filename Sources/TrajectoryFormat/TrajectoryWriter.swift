@@ -43,18 +43,31 @@ public final class TrajectoryWriter {
     ///
     /// - Parameters:
     ///   - X: the inputs, n × d row-major, or a reference to them.
-    ///   - Y: targets, n entries.
+    ///   - Y: targets, n·c entries (c = `metadata.outputCount`; sample-major [n, c] for c > 1).
     /// - Throws: `TrajectoryError.invalidArgument` for inconsistent sizes, `HDF5Error` for I/O.
     public init(path: String, metadata: RunMetadata, X: TrainingInputs, Y: [Double],
                 options: WriterOptions = WriterOptions()) throws {
-        let n = metadata.n, k = metadata.k, d = X.d
+        let n = metadata.n, k = metadata.k, d = X.d, c = metadata.outputCount
         func bad(_ object: String, _ message: String) -> TrajectoryError {
             TrajectoryError(.invalidArgument, file: path, object: object, message)
         }
         guard n > 0 else { throw bad("/run", "n_samples must be positive, got \(n)") }
-        guard k > 0, k <= n else { throw bad("/run", "k must be in 1...n, got \(k)") }
+        guard c >= 1 else { throw bad("/run@n_outputs", "must be ≥ 1, got \(c)") }
+        if c == 1 {
+            guard k > 0, k <= n else { throw bad("/run", "k must be in 1...n, got \(k)") }
+            if let j = metadata.eigenvectorsStored, j != k {
+                throw bad("/run@eigenvectors_stored", "a single-output file stores all k = \(k) eigenvectors, got \(j)")
+            }
+        } else {
+            guard k > 0, k <= n * c else { throw bad("/run", "k must be in 1...n·c = \(n * c), got \(k)") }
+            let j = metadata.storedEigenvectorCount
+            guard j >= 1, j <= k else { throw bad("/run@eigenvectors_stored", "must be in 1...k = \(k), got \(j)") }
+        }
         guard d > 0 else { throw bad(Layout.x, "d must be positive, got \(d)") }
-        guard Y.count == n else { throw bad(Layout.y, "Y has \(Y.count) entries, expected n = \(n)") }
+        guard Y.count == n * c else {
+            throw bad(Layout.y, c == 1 ? "Y has \(Y.count) entries, expected n = \(n)"
+                                       : "Y has \(Y.count) entries, expected n·c = \(n)·\(c) = \(n * c)")
+        }
         if case .stored(let values, _) = X, values.count != n * d {
             throw bad(Layout.x, "X has \(values.count) values, expected n·d = \(n * d)")
         }
@@ -74,7 +87,7 @@ public final class TrajectoryWriter {
         self.metadata = metadata
         self.options = options
         self.d = d
-        let plan = LayoutPlan(n: n, k: k, d: d, p: metadata.p, options: options)
+        let plan = LayoutPlan(n: n, k: k, d: d, p: metadata.p, c: c, j: metadata.storedEigenvectorCount, options: options)
         self.batchSteps = plan.batchSteps
         self.thresholdCapacity = plan.a
 
@@ -122,9 +135,10 @@ public final class TrajectoryWriter {
                 try data.setAttribute("x_path", xPath)
                 try data.setAttribute("x_sha256", sha)
             }
-            let ys = try data.createDataset("Y", type: .float64, shape: [n])
+            let ys = try data.createDataset("Y", type: .float64, shape: c > 1 ? [n, c] : [n])
             try ys.write(Y)
             try ys.attachScale(scales["sample"]!, axis: 0)
+            if c > 1 { try ys.attachScale(scales["output"]!, axis: 1) }
             try Self.label(ys, path: Layout.y)
             try file.createGroup(Layout.trajectory)
             let series = try plan.createSeries(in: file, scales: scales)
@@ -243,7 +257,7 @@ public final class TrajectoryWriter {
     private static func writeRootAttributes(_ root: HDF5Group, metadata: RunMetadata) throws {
         let schema = TrajectorySchema.current
         try root.setAttribute("format", Layout.formatName)
-        try root.setAttribute("format_version", [Int64(schema.major), Int64(schema.minor)])
+        try root.setAttribute("format_version", schema.writtenVersion(outputs: metadata.outputCount).map(Int64.init))
         try root.setAttribute("software", metadata.software)
         try root.setAttribute("software_version", metadata.softwareVersion)
         let created = metadata.created ?? ISO8601DateFormatter().string(from: Date())
@@ -277,6 +291,11 @@ public final class TrajectoryWriter {
         if let s = m.config { try run.setAttribute("config", s) }
         if let s = m.dataDescription { try run.setAttribute("data_description", s) }
         if let s = m.cadences { try run.setAttribute("cadences", s) }
+        // Format 2.0 (c > 1) only: a single-output file keeps the bytes of format 1.1.
+        if m.outputCount > 1 {
+            try run.setAttribute("n_outputs", Int64(m.outputCount))
+            try run.setAttribute("eigenvectors_stored", Int64(m.storedEigenvectorCount))
+        }
     }
 
     // MARK: - Appending
@@ -296,14 +315,16 @@ public final class TrajectoryWriter {
     /// Appends one step at the main cadence. Steps must increase strictly.
     public func append(_ row: StepRow) throws {
         try ensureOpen()
-        let n = metadata.n, k = metadata.k
-        guard row.residual.count == n else { throw invalid("residual", "got \(row.residual.count) values, expected n = \(n)") }
+        // n: the flattened length n·c (c = 1: n), named so in the messages.
+        let n = metadata.flatCount, k = metadata.k, j = metadata.storedEigenvectorCount
+        let nName = metadata.outputCount > 1 ? "n·c" : "n", kName = metadata.outputCount > 1 ? "j·n·c" : "k·n"
+        guard row.residual.count == n else { throw invalid("residual", "got \(row.residual.count) values, expected \(nName) = \(n)") }
         guard row.eigenvalues.count == k else { throw invalid("eigenvalues", "got \(row.eigenvalues.count) values, expected k = \(k)") }
-        guard row.eigenvectors.count == k * n else {
-            throw invalid("eigenvectors", "got \(row.eigenvectors.count) values, expected k·n = \(k * n)")
+        guard row.eigenvectors.count == j * n else {
+            throw invalid("eigenvectors", "got \(row.eigenvectors.count) values, expected \(kName) = \(j * n)")
         }
         if options.outputs {
-            guard let o = row.outputs, o.count == n else { throw invalid("outputs", "missing or not n = \(n) values") }
+            guard let o = row.outputs, o.count == n else { throw invalid("outputs", "missing or not \(nName) = \(n) values") }
         }
         if options.outputLayerSharpness && row.outputLayerSharpness == nil {
             throw invalid("output_layer_sharpness", "missing in step \(row.step)")
@@ -313,7 +334,7 @@ public final class TrajectoryWriter {
             guard let p = row.products else { throw invalid("gram_residual", "M-products missing in step \(row.step)") }
             for (name, v) in [("gram_residual", p.gramResidual), ("r_prime", p.rPrime), ("r_prime_from_start", p.rPrimeFromStart)]
             where v.count != n {
-                throw invalid(name, "got \(v.count) values, expected n = \(n)")
+                throw invalid(name, "got \(v.count) values, expected \(nName) = \(n)")
             }
         }
         if options.solverCost && row.cost == nil { throw invalid("eigensolver_iterations", "solver cost missing in step \(row.step)") }
@@ -376,11 +397,11 @@ public final class TrajectoryWriter {
         }
     }
 
-    /// Appends the full spectrum of M (n eigenvalues, descending) at `step`.
+    /// Appends the full spectrum of M (n·c eigenvalues, descending) at `step`.
     public func appendSpectrum(step: Int64, eigenvalues: [Double]) throws {
         let c = try sideCadence("spectrum_step", option: "spectrum")
-        guard eigenvalues.count == metadata.n else {
-            throw invalid("spectrum", "got \(eigenvalues.count) values, expected n = \(metadata.n)")
+        guard eigenvalues.count == metadata.flatCount else {
+            throw invalid("spectrum", "got \(eigenvalues.count) values, expected \(metadata.outputCount > 1 ? "n·c" : "n") = \(metadata.flatCount)")
         }
         try appendSide(c, step: step, values: [("spectrum", eigenvalues)])
     }
@@ -400,11 +421,13 @@ public final class TrajectoryWriter {
         try appendSide(c, step: step, values: [("parameters", parameters)])
     }
 
-    /// Appends the full Gram matrix M (n × n row-major) at `step`.
+    /// Appends the full Gram matrix M (N × N row-major, N = n·c, rows sample-major) at `step`.
     public func appendGram(step: Int64, matrix: [Double]) throws {
         let c = try sideCadence("gram_step", option: "gram")
-        let n = metadata.n
-        guard matrix.count == n * n else { throw invalid("gram", "got \(matrix.count) values, expected n² = \(n * n)") }
+        let n = metadata.flatCount
+        guard matrix.count == n * n else {
+            throw invalid("gram", "got \(matrix.count) values, expected \(metadata.outputCount > 1 ? "(n·c)²" : "n²") = \(n * n)")
+        }
         try appendSide(c, step: step, values: [("gram", matrix)])
     }
 

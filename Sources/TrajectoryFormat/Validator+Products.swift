@@ -31,12 +31,15 @@ extension Run {
 
     mutating func checkProductChains() {
         let rp = "/trajectory/r_prime", rs = "/trajectory/r_prime_from_start"
-        guard let (dp, sp) = plausible(rp, rank: 2), let (ds, ss) = plausible(rs, rank: 2), sp == ss,
-              let (dd, sd) = plausible("/trajectory/residual", rank: 2), sd[1] == sp[1],
-              let (dv, sv) = plausible("/trajectory/eigenvectors", rank: 3), sv[2] == sp[1],
+        // c > 1 (format 2.0): [step, sample, output] products on vec(D), eigenvectors [step, j, sample, output].
+        let c1 = outputs > 1 ? 1 : 0
+        guard let (dp, sp0) = plausible(rp, rank: 2 + c1), let (ds, ss) = plausible(rs, rank: 2 + c1), sp0 == ss,
+              let (dd, sd0) = plausible("/trajectory/residual", rank: 2 + c1), sd0 == sp0 || sd0.dropFirst() == sp0.dropFirst(),
+              let (dv, sv0) = plausible("/trajectory/eigenvectors", rank: 3 + c1), Array(sv0.dropFirst(2)) == Array(sp0.dropFirst()),
               let (dl, sl) = plausible("/trajectory/sharpness", rank: 1),
               let run = try? file.group("/run"), let eta = try? run.scalarAttribute("learning_rate", as: Double.self),
               eta > 0, eta.isFinite else { return }
+        let sp = [sp0[0], sp0.dropFirst().reduce(1, *)], sd = [sd0[0]], sv = [sv0[0], sv0[1]]
         let n = sp[1], k = sv[1]
         let rows = min(sp[0], sd[0], sv[0], sl[0])
         guard rows > 0, n > 0, k > 0, let lambda = try? dl.readRows(0..<rows, as: Double.self) else { return }

@@ -15,7 +15,7 @@ import HDF5Kit
 extension Run {
     /// The parameter count and input dimension a model description implies, or nil (external
     /// models, unparsable JSON, or a count that overflows).
-    static func modelSize(_ json: String) -> (p: Int, inputDim: Int)? {
+    static func modelSize(_ json: String, outputs c: Int = 1) -> (p: Int, inputDim: Int)? {
         guard let obj = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any],
               let kind = obj["kind"] as? String, let d = obj["input_dim"] as? Int, d >= 1 else { return nil }
         var layers: [Int]
@@ -23,13 +23,14 @@ extension Run {
         switch kind {
         case "mlp":
             guard let widths = obj["widths"] as? [Int], widths.allSatisfy({ $0 >= 1 }) else { return nil }
-            layers = [d] + widths + [1]
+            layers = [d] + widths + [c]
             bias = (obj["bias"] as? Bool) ?? true
         case "two_layer_linear":
             guard let m = obj["width"] as? Int, m >= 1 else { return nil }
-            // θ = [W (m × d), A (m)]
-            guard let w = SeriesInvariants.checkedProduct([m, d]), w <= Int.max - m else { return nil }
-            return (w + m, d)
+            // θ = [W (m × d), A (m; c × m for c outputs)]
+            guard let w = SeriesInvariants.checkedProduct([m, d]), let a = SeriesInvariants.checkedProduct([m, c]),
+                  w <= Int.max - a else { return nil }
+            return (w + a, d)
         default:
             return nil
         }
@@ -46,12 +47,31 @@ extension Run {
 
     mutating func checkModelSize() {
         guard let run = try? file.group("/run"), run.hasAttribute("model"),
-              let text = try? run.stringAttribute("model"), let m = Self.modelSize(text) else { return }
+              let text = try? run.stringAttribute("model"), let m = Self.modelSize(text, outputs: outputs) else { return }
         if let p = sizes["p"], p != 0, p != m.p {  // 0: unknown (the schema's convention)
             problem("/run@n_parameters", "is \(p), but /run@model has \(m.p) parameters")
         }
         if let d = sizes["d"], d != m.inputDim {
             problem("/run@model", "has input_dim \(m.inputDim), but the data have d = \(d) features")
+        }
+    }
+
+    /// Format 2.0: `/run@n_outputs` exists exactly in 2.x files (c ≥ 1; a 1.x file has c = 1),
+    /// and `/run@eigenvectors_stored` is in 1...k.
+    mutating func checkOutputs() {
+        guard let run = try? file.group("/run") else { return }
+        let has = run.hasAttribute("n_outputs")
+        if major >= 2 && !has {
+            problem("/run@n_outputs", "missing (required in format \(major).x: the number of outputs c)")
+        } else if major < 2 && has {
+            problem("/run@n_outputs", "present in a format \(major).x file (a file with c outputs is format 2.0; write format_version [2, 0])")
+        }
+        if has, let c = try? run.scalarAttribute("n_outputs", as: Int64.self), c < 1 {
+            problem("/run@n_outputs", "is \(c), expected ≥ 1")
+        }
+        if run.hasAttribute("eigenvectors_stored"), let j = try? run.scalarAttribute("eigenvectors_stored", as: Int64.self),
+           j < 1 || (sizes["k"].map { j > Int64($0) } ?? false) {
+            problem("/run@eigenvectors_stored", "is \(j), expected 1 ≤ j ≤ k = \(sizes["k"] ?? 0)")
         }
     }
 
@@ -78,8 +98,9 @@ extension Run {
 
     mutating func checkOrthonormalEigenvectors() {
         let path = "/trajectory/eigenvectors"
-        guard let (ds, shape) = plausible(path, rank: 3), shape[1] >= 2, shape[2] >= 1 else { return }
-        let k = shape[1], n = shape[2], tol = v.orthogonalityTolerance
+        guard let (ds, shape) = plausible(path, rank: outputs > 1 ? 4 : 3), shape[1] >= 2, shape[2] >= 1 else { return }
+        // Vectors of n·c values (c > 1: [step, eigenvector, sample, output]).
+        let k = shape[1], n = shape.dropFirst(2).reduce(1, *), tol = v.orthogonalityTolerance
         var bad = 0
         var first: (row: Int, i: Int, j: Int, dot: Double, identical: Bool)?
         _ = forEachBlock(ds, shape: shape) { start, rows, vals in

@@ -61,6 +61,10 @@ struct Run {
     var schema: TrajectorySchema { v.schema }
     var problems: [ValidationProblem] = []
     var sizes: [String: Int] = [:]
+    /// c (`/run@n_outputs`, 1 when absent): which dimensions the datasets have (`dims(outputs:)`).
+    var outputs = 1
+    /// The file's major format version (1 or 2).
+    var major = 1
     /// A running (live or killed) recording: the series of one cadence are extended one after
     /// the other, so their lengths may differ; readers use the common length.
     var isRunning = false
@@ -94,6 +98,7 @@ struct Run {
             isRunning = st == "running"
         }
         checkRunValues()
+        checkOutputs()
         checkModelSize()
         checkCompletedHasSteps()
         for spec in schema.datasets { checkDataset(spec) }
@@ -115,8 +120,8 @@ struct Run {
             problem("/run@learning_rate", "is \(eta), expected a finite positive step size")
         }
         if let n = sizes["n"], n < 1 { problem("/run@n_samples", "is \(n), expected ≥ 1") }
-        if let k = sizes["k"], k < 1 || (sizes["n"].map { k > $0 } ?? false) {
-            problem("/run@k", "is \(k), expected 1 ≤ k ≤ n")
+        if let k = sizes["k"], k < 1 || (sizes["n"].map { k > $0 * outputs } ?? false) {
+            problem("/run@k", outputs > 1 ? "is \(k), expected 1 ≤ k ≤ n·c = \(sizes["nc"] ?? 0)" : "is \(k), expected 1 ≤ k ≤ n")
         }
         if let p = sizes["p"], p < 0 { problem("/run@n_parameters", "is \(p), expected ≥ 0") }
         for name in ["model", "config", "cadences"] where run.hasAttribute(name) {
@@ -219,9 +224,19 @@ struct Run {
 
     mutating func resolveSizes() {
         if let run = try? file.group("/run") {
-            for (key, attr) in [("n", "n_samples"), ("k", "k"), ("p", "n_parameters"), ("a", "eigenvalue_threshold_capacity")] {
-                if run.hasAttribute(attr), let v = try? run.scalarAttribute(attr, as: Int64.self) { sizes[key] = Int(v) }
+            for (key, attr) in [("n", "n_samples"), ("k", "k"), ("p", "n_parameters"), ("a", "eigenvalue_threshold_capacity"),
+                                ("c", "n_outputs"), ("j", "eigenvectors_stored")] {
+                if run.hasAttribute(attr), let v = try? run.scalarAttribute(attr, as: Int64.self),
+                   v > Int64(Int32.min), v < Int64(Int32.max) { sizes[key] = Int(v) }
             }
+        }
+        // Format 2.0: c outputs (absent: 1), j stored eigenvectors (absent: k), n·c flattened.
+        if let c = sizes["c"], c >= 1 { outputs = c }
+        sizes["c"] = outputs
+        if sizes["j"] == nil, let k = sizes["k"] { sizes["j"] = k }
+        if let n = sizes["n"] { sizes["nc"] = n * outputs }
+        if let root = try? file.root(), let v = try? root.attribute("format_version", as: Int64.self), v.count == 2 {
+            major = Int(v[0])
         }
         if file.kind(of: "/data/X") == .dataset, let s = try? file.dataset("/data/X").shape(), s.count == 2 {
             sizes["d"] = s[1]
@@ -289,14 +304,18 @@ struct Run {
             problem(path, "has dtype \(info), expected \(spec.dtype)")
             return
         }
-        let dims = spec.dims ?? []
+        let dims = spec.dims(outputs: outputs) ?? []
         if let fixed = spec.shape, dims.isEmpty {
             if shape != fixed && !(fixed.isEmpty && shape == [1]) {
                 problem(path, "has shape \(shape), expected \(fixed.isEmpty ? "scalar" : "\(fixed)")")
                 return
             }
         } else if shape.count != dims.count {
-            problem(path, "has rank \(shape.count) (shape \(shape)), expected \(dims.count) (\(dims.joined(separator: ", ")))")
+            if outputs > 1, dims.contains("output"), shape.count + 1 == dims.count {
+                problem(path, "has shape \(shape) without the output axis, expected [\(dims.joined(separator: ", "))] (/run@n_outputs = \(outputs): a multi-output file stores one value per sample and output, not one row broadcast over the outputs)")
+            } else {
+                problem(path, "has rank \(shape.count) (shape \(shape)), expected \(dims.count) (\(dims.joined(separator: ", ")))")
+            }
             return
         }
         var shapeOK = true
@@ -390,6 +409,8 @@ struct Run {
             let last = shape.last ?? 1
             let rowSize = max(1, shape.dropFirst().reduce(1, *))
             let checkUnit = spec.checks?.contains("unit_norm_rows") == true
+            // Each vector spans every axis after the eig axis ([step, eig, sample(, output)]).
+            let unitLength = shape.count >= 3 ? max(1, shape.dropFirst(2).reduce(1, *)) : last
             let checkSym = spec.checks?.contains("symmetric") == true && shape.count == 3 && shape[1] == shape[2]
             let ok = forEachBlock(ds, shape: shape) { first, rows, vals in
                 for r in 0..<rows {
@@ -414,9 +435,9 @@ struct Run {
                     }
                     if checkUnit {
                         var i = 0
-                        while i * last < rowSize {
+                        while i * unitLength < rowSize {
                             var s = 0.0
-                            for j in 0..<last { s += vals[base + i * last + j] * vals[base + i * last + j] }
+                            for j in 0..<unitLength { s += vals[base + i * unitLength + j] * vals[base + i * unitLength + j] }
                             let norm = s.squareRoot()
                             if !(abs(norm - 1) <= v.unitNormTolerance) {
                                 notUnit += 1
@@ -506,9 +527,10 @@ struct Run {
     /// loss[t] = mean(residual[t, :]²) to the loss tolerance (relative).
     mutating func checkMeanSquare(_ ds: HDF5Dataset, spec: TrajectorySchema.Dataset, other: String) {
         guard file.kind(of: other) == .dataset, let o = try? file.dataset(other, chunkCacheBytes: 8 << 20), o.extentProblem() == nil,
-              let oshape = try? o.shape(), oshape.count == 2, let rows = try? ds.rowCount(),
+              let oshape = try? o.shape(), oshape.count == (outputs > 1 ? 3 : 2), let rows = try? ds.rowCount(),
               (try? o.typeInfo().elementType) == .float64 else { return }
-        let n = oshape[1]
+        // Rows of n·c values; L = factor·‖D‖_F²/n (n samples).
+        let n = oshape.dropFirst().reduce(1, *), samples = Double(oshape[1])
         let common = min(rows, oshape[0])
         var bad = 0
         var first: (Int, Double, Double)?
@@ -516,7 +538,8 @@ struct Run {
         // The loss in the file's stated convention: half of mean(residual²) for Cohen et al.'s.
         let run = try? file.group("/run")
         let stated = run.flatMap { $0.hasAttribute("loss_convention") ? try? $0.stringAttribute("loss_convention") : nil }
-        let factor = stated == LossConvention.halfMeanSquaredError.rawValue ? 0.5 : 1.0
+        let factor = stated == LossConvention.halfMeanSquaredError.rawValue ? 0.5
+            : stated == LossConvention.msePerOutput.rawValue ? 1 / Double(outputs) : 1.0
         var start = 0
         while start < common {
             let end = min(common, start + per)
@@ -525,7 +548,7 @@ struct Run {
             for i in 0..<(end - start) {
                 var s = 0.0
                 for j in 0..<n { s += r[i * n + j] * r[i * n + j] }
-                let mean = factor * s / Double(n)
+                let mean = factor * s / samples
                 if !(abs(l[i] - mean) <= v.lossTolerance * max(abs(mean), abs(l[i]))) && l[i].isFinite && mean.isFinite {
                     bad += 1
                     if first == nil { first = (start + i, l[i], mean) }
@@ -534,7 +557,10 @@ struct Run {
             start = end
         }
         if let f = first {
-            problem(spec.path, "differs from \(factor == 1 ? "" : "½·")mean(\(other.split(separator: "/").last!)²) beyond \(v.lossTolerance) relative in \(bad) rows, first row \(f.0)\(stepNote(spec, f.0)): \(f.1) vs \(f.2)")
+            let name = other.split(separator: "/").last!
+            let what = outputs > 1 ? "\(factor == 1 ? "" : factor == 0.5 ? "½·" : "(1/c)·")sum(\(name)²)/n"
+                                   : "\(factor == 1 ? "" : "½·")mean(\(name)²)"
+            problem(spec.path, "differs from \(what) beyond \(v.lossTolerance) relative in \(bad) rows, first row \(f.0)\(stepNote(spec, f.0)): \(f.1) vs \(f.2)")
         }
     }
 

@@ -201,7 +201,7 @@ final class CLITests: XCTestCase {
         let data = try Data(contentsOf: URL(fileURLWithPath: good))
         let truncated = path("truncated.h5")
         try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: truncated))
-        let newer = try damagedCopy(of: good, "newer.h5") { try $0.root().setAttribute("format_version", [Int64(2), 0]) }
+        let newer = try damagedCopy(of: good, "newer.h5") { try $0.root().setAttribute("format_version", [Int64(3), 0]) }
         let other = path("other.h5")
         do {
             let f = try HDF5File.create(other)
