@@ -29,15 +29,18 @@ extension AnalysisInput {
                   let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
             return obj["kind"] as? String
         }()
-        self.init(steps: try reader.steps(r), learningRate: reader.metadata.learningRate, n: reader.n, k: reader.k,
+        // c > 1 (format 2.0): every vector is n·c long (sample-major), j ≤ k eigenvectors stored.
+        let j = reader.eigenvectorsStored
+        self.init(steps: try reader.steps(r), learningRate: reader.metadata.learningRate, n: reader.n,
+                  outputCount: reader.outputCount, k: reader.k,
                   loss: try reader.read(s.loss, range: r), residual: try reader.read(s.residual, range: r),
                   outputs: try optional(s.outputs), targets: try reader.Y(),
                   outputNormSq: try reader.read(s.outputNormSq, range: r), sharpness: try reader.read(s.sharpness, range: r),
                   eigenvalues: try reader.read(s.eigenvalues, range: r),
-                  eigenvectors: reader.k > 1 ? try reader.leadingEigenvectors(r) : try reader.eigenvectors(r).values,
-                  dtf: try reader.read(s.dtf, range: r), outputLayerSharpness: try optional(s.outputLayerSharpness),
+                  eigenvectors: j > 1 ? try reader.leadingEigenvectors(r) : try reader.eigenvectors(r).values,
+                  storedEigenvectors: j, dtf: try reader.read(s.dtf, range: r), outputLayerSharpness: try optional(s.outputLayerSharpness),
                   modelKind: kind)
-        if reader.k > 1 {
+        if j > 1 {
             let box = ReaderBox(reader), first = r.lowerBound
             loadEigenvectors = { row in try box.reader.eigenvectors((first + row)..<(first + row + 1)).values }
         }

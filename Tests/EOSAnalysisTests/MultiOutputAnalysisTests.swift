@@ -1,5 +1,7 @@
 import EOSModels
 import EOSNumerics
+import Foundation
+import TrajectoryFormat
 import XCTest
 @testable import EOSAnalysis
 
@@ -12,6 +14,7 @@ struct SimulatedMultiRun {
     var grams: [[Double]]
     var thetas: [[Double]]
     var network: Network
+    var X: Matrix
     let c: Int
 
     init(n: Int, c: Int, steps: Int, etaTimesLambda0: Double, k: Int = 3, seed: UInt64, storedEigenvectors: Int? = nil) throws {
@@ -52,7 +55,7 @@ struct SimulatedMultiRun {
             thetas.append(theta)
             BLAS.axpy(-eta, e.gradient, &theta)
         }
-        self.input = input; self.grams = grams; self.thetas = thetas; network = net; self.c = c
+        self.input = input; self.grams = grams; self.thetas = thetas; network = net; self.X = X; self.c = c
     }
 
     /// D(t) as [n][c].
@@ -242,6 +245,92 @@ final class MultiOutputAnalysisTests: XCTestCase {
         badJ.storedEigenvectors = 4
         XCTAssertThrowsError(try Analyzer.analyze(badJ)) { error in
             XCTAssertTrue("\(error)".hasPrefix("analysis input eigenvectors: 4 eigenvectors stored per step"), "\(error)")
+        }
+    }
+}
+
+/// A c-output run written as a format-2.0 recording (TrajectoryWriter) and analyzed from the file.
+final class MultiOutputFileTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("eosanalysis-c-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func record(_ run: SimulatedMultiRun, name: String, products: Bool) throws -> String {
+        let path = dir.appendingPathComponent(name).path
+        let input = run.input, nc = input.dimension, k = input.k, j = input.storedEigenvectors
+        var meta = RunMetadata(learningRate: input.learningRate, n: input.n, p: run.thetas[0].count, k: k,
+                               model: run.network.description.jsonString(), softwareVersion: "test")
+        meta.outputCount = run.c
+        meta.eigenvectorsStored = j < k ? j : nil
+        var options = WriterOptions(outputs: true, outputLayerSharpness: true, checkpoints: true, swmr: false)
+        options.products = products
+        let w = try TrajectoryWriter(path: path, metadata: meta, X: .stored(values: run.X.data, d: run.X.cols),
+                                     Y: input.targets!, options: options)
+        let p = run.products
+        let g = (0..<input.count).map { try! p.source.gramResidual!($0) }
+        for i in 0..<input.count {
+            var row = StepRow(step: input.steps[i], loss: input.loss[i], residual: Array(input.residualVector(row: i)),
+                              outputNormSq: input.outputNormSq[i], sharpness: input.sharpness[i],
+                              eigenvalues: Array(input.eigenvalues[(i * k)..<((i + 1) * k)]),
+                              eigenvectors: Array(input.eigenvectors[(i * j * nc)..<((i + 1) * j * nc)]), dtf: input.dtf[i],
+                              outputs: Array(input.outputs![(i * nc)..<((i + 1) * nc)]),
+                              outputLayerSharpness: input.outputLayerSharpness![i])
+            if products {
+                row.products = StepProducts(gramResidual: g[i], rPrime: p.rPrime[i].flatMap { $0 },
+                                            rPrimeFromStart: p.rPrimeFromStart[i].flatMap { $0 })
+            }
+            try w.append(row)
+            if i % 10 == 0 { try w.appendCheckpoint(step: input.steps[i], parameters: run.thetas[i]) }
+        }
+        try w.close()
+        return path
+    }
+
+    /// From the file: the same per-step numbers as in memory, exact through the products; the
+    /// /analysis file is written; without products the top-k fallback says why (no replay for c > 1).
+    func testAnalyzeMultiOutputRecording() throws {
+        let run = try SimulatedMultiRun(n: 8, c: 3, steps: 30, etaTimesLambda0: 2.3, k: 3, seed: 11, storedEigenvectors: 2)
+        let path = try record(run, name: "c3.h5", products: true)
+        let reader = try TrajectoryReader(path: path)
+        defer { reader.close() }
+        XCTAssertEqual(reader.formatVersion, [2, 0])
+        let analysed = try Analyzer.analyzeRecording(reader: reader)
+        let r = analysed.result
+        XCTAssertEqual(analysed.input.outputCount, 3)
+        XCTAssertEqual(analysed.input.storedEigenvectors, 2)
+        XCTAssertEqual(analysed.input.residual, run.input.residual)
+        XCTAssertFalse(r.gram.approximate, r.gram.label)
+        XCTAssertEqual(r.gram.source, MSourceKind.recordedProducts.rawValue)
+        var mem = run.input
+        mem.products = run.products.source
+        let expected = try Analyzer.analyze(mem, gram: ForbiddenGramProvider())
+        XCTAssertEqual(r.perStep.phase, expected.perStep.phase)
+        XCTAssertEqual(r.perStep.anomaly, expected.perStep.anomaly)
+        XCTAssertEqual(r.perStep.c1, expected.perStep.c1)
+        XCTAssertEqual(r.perStep.rNormSq, expected.perStep.rNormSq)
+        XCTAssertEqual(r.perStep.rPrimeError.map { $0.isNaN ? -1 : $0 }, expected.perStep.rPrimeError.map { $0.isNaN ? -1 : $0 })
+        // The bias-exact line from the checkpoints' c output biases.
+        let bias = try XCTUnwrap(r.checks.outputBias)
+        XCTAssertTrue(bias.note.contains("last 3 entries"), bias.note)
+        XCTAssertTrue(r.summaryText().contains("c=3 outputs"))
+        let out = dir.appendingPathComponent("c3.analysis.h5").path
+        try AnalysisFile.write(r, to: out, sourceFile: path, softwareVersion: "test")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out))
+
+        let bare = try record(run, name: "c3-bare.h5", products: false)
+        let br = try TrajectoryReader(path: bare)
+        defer { br.close() }
+        let b = try Analyzer.analyze(reader: br)
+        XCTAssertTrue(b.gram.approximate)
+        XCTAssertTrue(b.gram.note?.contains("replay is for one output") == true, b.gram.note ?? "nil")
+        XCTAssertEqual(b.perStep.c1, expected.perStep.c1)
+        XCTAssertThrowsError(try Analyzer.analyze(reader: br, gram: .replay)) { e in
+            XCTAssertTrue("\(e)".contains("replay is for one output"), "\(e)")
         }
     }
 }
