@@ -6,8 +6,9 @@ import HDF5Kit
 /// numeric datasets (float32/float64/integer), converted to Double.
 public enum HDF5Data {
     /// Loads X and Y from the datasets `x` and `y` of `file` (absolute names, e.g. "/X"; a name
-    /// without a leading slash is taken from the root group).
-    public static func loadDataset(file: String, x: String, y: String) throws -> Dataset {
+    /// without a leading slash is taken from the root group). With `multiOutput`, Y may be
+    /// [n, c] (c targets per sample).
+    public static func loadDataset(file: String, x: String, y: String, multiOutput: Bool = false) throws -> Dataset {
         guard FileManager.default.fileExists(atPath: file) else { throw DataError.cannotOpen(file: file, reason: "no such file") }
         let h: HDF5File
         do { h = try HDF5File.open(file, mode: .readOnly) } catch {
@@ -32,7 +33,7 @@ public enum HDF5Data {
         let (xs, xv) = try read(x, what: "X")
         let (ys, yv) = try read(y, what: "Y")
         return try makeDataset(xShape: xs, x: xv, yShape: ys, y: yv, xName: "\(file):\(path(x))", yName: "\(file):\(path(y))",
-                               source: "hdf5 \(file) X=\(path(x)) Y=\(path(y))")
+                               source: "hdf5 \(file) X=\(path(x)) Y=\(path(y))", multiOutput: multiOutput)
     }
 
     /// Checks shapes ([n, d] and [n] or [n, 1]) and finiteness; errors name `xName`/`yName`.

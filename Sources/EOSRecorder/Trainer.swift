@@ -81,18 +81,48 @@ public final class Trainer {
     /// state beyond the recorded eigenvectors. The iterative solver's guard vectors are not in the
     /// file, so there a stop continues from the last regular checkpoint instead.
     public var checkpointsAnywhere: Bool {
-        let n = evaluator.n, k = config.k
+        // c > 1, matrix-free: Lanczos' only state is its start vector, made from the stored
+        // eigenvectors of the previous step (`multiOutputStart`), so any checkpoint continues.
+        if outputCount > 1 && !isDenseMultiOutput { return true }
+        let n = evaluator.n * outputCount, k = config.k
         let o = solver.options
         let b = min(k + (o.guardVectors ?? max(2, k / 2)), n)
         return n <= max(o.denseThreshold, 3 * b)
     }
 
+    /// c, the network's outputs (1: the single-output recorder of format 1.x).
+    public var outputCount: Int { evaluator.network.outputCount }
+    /// j, the eigenvectors stored per step (k for c = 1; `config.eigenvectorsStored` ?? 1 for c > 1).
+    public var storedEigenvectors: Int { config.storedEigenvectors(outputs: outputCount) }
+    /// c > 1 with n·c ≤ `ModelEvaluator.denseMultiOutputLimit`: M is formed densely (as for
+    /// c = 1: the block top-k solver, LAPACK cross-checks, spectrum, Gram, eigenvalues above a
+    /// threshold). Above the limit every product with M is matrix-free
+    /// (`MultiOutputGram.apply`) and the top-k pairs come from Lanczos.
+    public var isDenseMultiOutput: Bool { evaluator.n * outputCount <= ModelEvaluator.denseMultiOutputLimit }
+
     /// A fresh run from θ(0) = `theta`.
     public init(config: RunConfig, evaluator: ModelEvaluator, theta: [Double]) throws {
         try config.validate()
         try evaluator.network.checkParameters(theta, object: "initial parameters")
-        guard config.k <= evaluator.n else {
-            throw RunError.invalidConfig(source: "config", problem: "k=\(config.k) exceeds n=\(evaluator.n)")
+        let c = evaluator.network.outputCount
+        if c == 1 {
+            guard config.k <= evaluator.n else {
+                throw RunError.invalidConfig(source: "config", problem: "k=\(config.k) exceeds n=\(evaluator.n)")
+            }
+        } else {
+            let nc = evaluator.n * c
+            guard config.k <= nc else {
+                throw RunError.invalidConfig(source: "config", problem: "k=\(config.k) exceeds n·c=\(nc)")
+            }
+            if nc > ModelEvaluator.denseMultiOutputLimit {
+                // What needs all of M (or its full spectrum) exists only where M is formed.
+                for (key, v) in [("spectrum_every", config.spectrumEvery), ("gram_every", config.gramEvery)] where v > 0 {
+                    throw RunError.invalidConfig(source: "config", problem: "\(key) = \(v) needs the dense M, formed only for n·c ≤ \(ModelEvaluator.denseMultiOutputLimit) (here n·c = \(nc)); set \(key) 0 (--\(key.replacingOccurrences(of: "_", with: "-")) 0)")
+                }
+                if config.eigenvalueThreshold != nil {
+                    throw RunError.invalidConfig(source: "config", problem: "eigenvalue_threshold needs the dense M, formed only for n·c ≤ \(ModelEvaluator.denseMultiOutputLimit) (here n·c = \(nc)); drop --eigenvalue-threshold")
+                }
+            }
         }
         self.config = config; self.evaluator = evaluator; self.theta = theta; self.step = 0
         self.solver = TopKEigensolver(k: config.k, options: TopKOptions(tolerance: config.eigenTolerance))
@@ -114,11 +144,13 @@ public final class Trainer {
 
     /// Continues a run from a checkpoint θ(`step`) whose row is already recorded; `eigenvectors`
     /// are the recorded v_i(step) (k × n), used for sign continuity and as the warm start.
+    /// With c > 1 outputs `eigenvectors` are the j stored ones (j × n·c).
     public convenience init(config: RunConfig, evaluator: ModelEvaluator, checkpoint theta: [Double], step: Int,
                 eigenvectors: Matrix) throws {
         try self.init(config: config, evaluator: evaluator, theta: theta)
-        guard eigenvectors.rows == config.k, eigenvectors.cols == evaluator.n else {
-            throw RecorderError.shapeMismatch(object: "eigenvectors at step \(step)", expected: "\(config.k) × \(evaluator.n)",
+        let rows = storedEigenvectors, cols = evaluator.n * outputCount
+        guard eigenvectors.rows == rows, eigenvectors.cols == cols else {
+            throw RecorderError.shapeMismatch(object: "eigenvectors at step \(step)", expected: "\(rows) × \(cols)",
                                               got: "\(eigenvectors.rows) × \(eigenvectors.cols)")
         }
         self.step = step
@@ -192,13 +224,29 @@ public final class Trainer {
             }
             if skipFirst && t == firstStep {
                 // Already recorded: only the chains advance, from the recorded rows and M(c).
-                if let work = item.work, let rc = resumeChains {
+                if let multi = item.multiOutput, let rc = resumeChains {
+                    var ch = ProductChains.resuming(learningRate: c.learningRate, rPrime: rc.rPrime, fromStart: rc.fromStart,
+                                                    previousSharpness: rc.previousSharpness)
+                    let dense = isDenseMultiOutput ? try multi.denseGram() : nil
+                    _ = try Trainer.multiOutputProducts(&ch, residual: rc.residual, v1: rc.v1, sharpness: rc.sharpness,
+                                                        dense: dense, multi: multi)
+                    chains = ch
+                    resumeChains = nil
+                } else if let work = item.work, let rc = resumeChains {
                     var ch = ProductChains.resuming(learningRate: c.learningRate, rPrime: rc.rPrime, fromStart: rc.fromStart,
                                                     previousSharpness: rc.previousSharpness)
                     _ = ch.step(residual: rc.residual, v1: rc.v1, sharpness: rc.sharpness, gram: work.gram())
                     chains = ch
                     resumeChains = nil
                 }
+            } else if let multi = item.multiOutput, let ev = item.evaluation {
+                let r = recordMultiOutputStep(t: t, ev: ev, multi: multi, theta: item.theta, sink: sink, outcome: &outcome,
+                                              solves: &solves, started: stepStart)
+                if let e = r.error { throw e }
+                if let why = r.divergence { diverge(why); break }
+                let elapsed = Date().timeIntervalSince(start)
+                progress(TrainerProgress(step: t, totalSteps: c.steps, loss: ev.loss, sharpness: r.sharpness,
+                                         threshold: threshold, stepsPerSecond: Double(t - firstStep + 1) / max(elapsed, 1e-9)))
             } else if let work = item.work, let ev = item.evaluation {
                 let r = recordStep(t: t, ev: ev, work: work, theta: item.theta, sink: sink, outcome: &outcome, solves: &solves,
                                    started: stepStart)
@@ -303,6 +351,122 @@ public final class Trainer {
             }
             outcome.lastStep = t
             return RecordJobResult(sharpness: r.pairs.values[0])
+        } catch {
+            return RecordJobResult(error: error)
+        }
+    }
+
+    /// The M-products of a c-output step: with the dense M (n·c ≤ the dense limit) by the same
+    /// symmetric products as for c = 1, else through the matrix-free `MultiOutputGram.apply`.
+    static func multiOutputProducts(_ chains: inout ProductChains, residual: [Double], v1: [Double], sharpness: Double,
+                                    dense: Matrix?, multi: ModelEvaluator.MultiOutputGram) throws -> StepProducts {
+        if let m = dense { return chains.step(residual: residual, v1: v1, sharpness: sharpness, gram: m) }
+        return try chains.step(residual: residual, v1: v1, sharpness: sharpness, applyGram: { multi.apply(to: $0) })
+    }
+
+    /// Lanczos' start vector at step t (matrix-free path): the sum of the stored eigenvectors of
+    /// the previous step (signs continuous), plus — when fewer than k are stored — a vector drawn
+    /// from a generator seeded by t, half their norm, so that every wanted direction is present.
+    /// It depends only on what the file holds, so a resume from any checkpoint starts the same.
+    func multiOutputStart(t: Int, dimension nc: Int) -> [Double]? {
+        guard let prev = previousVectors, prev.cols == nc, prev.rows >= 1 else { return nil }
+        var s = [Double](repeating: 0, count: nc)
+        for i in 0..<prev.rows { BLAS.axpy(1, prev.row(i), &s) }
+        if prev.rows < config.k {
+            var rng = SeededRNG(seed: UInt64(t) &+ 0x5EED)
+            var g = rng.normals(nc)
+            let scale = 0.5 * BLAS.nrm2(s) / max(BLAS.nrm2(g), .leastNormalMagnitude)
+            BLAS.scale(&g, scale)
+            BLAS.axpy(1, g, &s)
+        }
+        return s
+    }
+
+    /// The recording work of step t for c > 1 outputs: λ_max(M_A); the top-k pairs of M — with
+    /// the dense M (n·c ≤ the limit) by the block solver as for c = 1 (LAPACK cross-checks,
+    /// spectrum, Gram, threshold eigenvalues at their cadences), else by Lanczos on the
+    /// matrix-free M·v at the same residual tolerance; signs; the top-j eigenvectors stored; the
+    /// M-products; the Hessian sharpness (R-operator) and checkpoints at their cadences.
+    private func recordMultiOutputStep(t: Int, ev: StepEvaluation, multi: ModelEvaluator.MultiOutputGram, theta: [Double],
+                                       sink: TrajectorySink, outcome: inout TrainerOutcome, solves: inout SolveStats,
+                                       started: Date) -> RecordJobResult {
+        let c = config
+        var ev = ev
+        let nc = multi.dimension, j = storedEigenvectors
+        do {
+            do { ev.outputLayerSharpness = try multi.outputLayerSharpness() } catch let e as NumericsError {
+                return RecordJobResult(divergence: "step \(t): \(e)")
+            }
+            var dense: Matrix?
+            if isDenseMultiOutput {
+                let m = try multi.denseGram()
+                if !m.isFinite { return RecordJobResult(divergence: "step \(t): Gram matrix not finite") }
+                dense = m
+            }
+            let values: [Double], iterations: Int, matvecs: Int
+            var vectors: Matrix
+            if let M = dense {
+                let r = try solver.solve(M)
+                if r.usedLAPACK && M.rows > 64 { outcome.lapackFallbacks += 1 }
+                values = r.pairs.values; vectors = r.pairs.vectors
+                iterations = r.iterations; matvecs = solver.matvecCount(of: r, n: M.rows)
+                if c.crossCheckEvery > 0 && t % c.crossCheckEvery == 0 {
+                    let ref = try SymmetricEigen.topK(M, k: c.k)
+                    let scale = max(abs(ref.values[0]), .leastNormalMagnitude)
+                    var worst = 0.0
+                    for i in 0..<c.k { worst = max(worst, abs(ref.values[i] - values[i]) / scale) }
+                    outcome.maxCrossCheckDiscrepancy = max(outcome.maxCrossCheckDiscrepancy, worst)
+                    outcome.crossChecks += 1
+                }
+            } else {
+                let r = try Lanczos.topK(dimension: nc, k: c.k, tolerance: c.eigenTolerance,
+                                         start: multiOutputStart(t: t, dimension: nc), seed: UInt64(t) &+ 1,
+                                         apply: { multi.apply(to: $0) })
+                guard r.converged else {
+                    throw RecorderError.shapeMismatch(object: "top-\(c.k) eigenpairs of M at step \(t)",
+                                                      expected: "residual ≤ \(c.eigenTolerance)·‖M‖ (Lanczos, matrix-free)",
+                                                      got: "\(r.relativeResidual) after \(r.iterations) products")
+                }
+                values = r.pairs.values; vectors = r.pairs.vectors
+                iterations = r.iterations; matvecs = r.iterations
+            }
+            solves.solves += 1; solves.eigenIterations += iterations
+            // Signs against the stored vectors of the previous step (what a resume has).
+            EigenvectorSigns.apply(&vectors, previous: previousVectors)
+            let stored = vectors.rows(0..<j)
+            previousVectors = stored
+            var row = StepRow(step: t, loss: ev.loss, residual: ev.residual, outputs: ev.outputs,
+                              outputNormSquared: ev.outputNormSquared, eigenvalues: values,
+                              eigenvectors: stored, dtf: ev.dtf, outputLayerSharpness: ev.outputLayerSharpness,
+                              gradNorm: ev.gradientNorm)
+            if chains != nil {
+                row.products = try Trainer.multiOutputProducts(&chains!, residual: ev.residual, v1: stored.row(0),
+                                                               sharpness: values[0], dense: dense, multi: multi)
+            }
+            if let x = c.eigenvalueThreshold, let M = dense { row.eigenvaluesAboveThreshold = try SymmetricEigen.eigenvalues(M, above: x) }
+            row.cost = StepCost(iterations: Int64(iterations), matvecs: Int64(matvecs), seconds: Date().timeIntervalSince(started))
+            try sink.append(row)
+            if c.spectrumEvery > 0 && t % c.spectrumEvery == 0, let M = dense {
+                try sink.appendSpectrum(step: t, eigenvalues: try SymmetricEigen.allEigenvalues(M))
+            }
+            if c.gramEvery > 0 && t % c.gramEvery == 0, let M = dense { try sink.appendGram(step: t, matrix: M) }
+            if c.hessianEvery > 0 && t % c.hessianEvery == 0 {
+                let op = try HessianOperator(evaluator: evaluator, theta: theta)
+                let lz = try op.sharpness(maxIterations: 100, tolerance: 1e-8, seed: UInt64(t) &+ 1)
+                try sink.appendHessianSharpness(step: t, value: lz.value)
+            }
+            if t == solves.firstCheckpointStep || t == c.steps || (c.checkpointEvery > 0 && t % c.checkpointEvery == 0) {
+                try sink.appendCheckpoint(step: t, parameters: theta)
+                let totals = totals(through: t, outcome: outcome, solves: solves)
+                try sink.noteCheckpoint(totals)
+                lastRegularTotals = totals
+                lastCheckpointStep = t
+                // Restart the block solver from exactly what a resume from this checkpoint sees
+                // (the stored vectors; the seed fills the rest).
+                if dense != nil { solver.setWarmStart(stored, seed: UInt64(t)) }
+            }
+            outcome.lastStep = t
+            return RecordJobResult(sharpness: values[0])
         } catch {
             return RecordJobResult(error: error)
         }

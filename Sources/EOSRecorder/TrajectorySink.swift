@@ -16,10 +16,11 @@ extension StepRow {
                   outputs: outputs, outputLayerSharpness: outputLayerSharpness, gradNorm: gradNorm)
     }
 
-    /// The eigenvectors as a k × n matrix (row i = v_i).
+    /// The stored eigenvectors as a j × N matrix (row i = v_i; N = n·c, the residual's length;
+    /// j = k for one output).
     public var eigenvectorMatrix: Matrix {
-        let k = eigenvalues.count
-        return Matrix(rows: k, cols: k == 0 ? 0 : eigenvectors.count / k, data: eigenvectors)
+        let n = residual.count
+        return Matrix(rows: n == 0 ? 0 : eigenvectors.count / n, cols: n, data: eigenvectors)
     }
 }
 

@@ -60,11 +60,17 @@ public enum RecordingSession {
     /// The run-level metadata of a config and its data.
     public static func metadata(config c: RunConfig, data: Dataset, network: Network) -> RunMetadata {
         let cadences = #"{"checkpoint":\#(c.checkpointEvery),"cross_check":\#(c.crossCheckEvery),"gram":\#(c.gramEvery),"hessian":\#(c.hessianEvery),"spectrum":\#(c.spectrumEvery)}"#
-        return RunMetadata(learningRate: c.learningRate, n: data.n, p: network.parameterCount, k: c.k, loss: "mse",
-                           model: c.model.jsonString(), seed: Int64(bitPattern: c.initSeed),
-                           dataSeed: c.data.seed.map { Int64(bitPattern: $0) }, config: c.jsonString(),
-                           dataDescription: data.source, cadences: cadences, software: "eostrace",
-                           softwareVersion: softwareVersion)
+        var m = RunMetadata(learningRate: c.learningRate, n: data.n, p: network.parameterCount, k: c.k, loss: "mse",
+                            model: c.model.jsonString(), seed: Int64(bitPattern: c.initSeed),
+                            dataSeed: c.data.seed.map { Int64(bitPattern: $0) }, config: c.jsonString(),
+                            dataDescription: data.source, cadences: cadences, software: "eostrace",
+                            softwareVersion: softwareVersion)
+        // c > 1: format 2.0 (c = 1 keeps the single-output file of format 1.1, byte for byte).
+        if network.outputCount > 1 {
+            m.outputCount = network.outputCount
+            m.eigenvectorsStored = c.storedEigenvectors(outputs: network.outputCount)
+        }
+        return m
     }
 
     /// Creates the file at `path` and a trainer from θ(0).
@@ -180,7 +186,8 @@ public enum RecordingSession {
         let theta = try reader.parameters(atCheckpointIndex: ci)
         guard let row = try reader.index(ofStep: step) else { throw fail("step \(step) not found") }
         let ev = try reader.eigenvectors(row..<(row + 1))
-        let vectors = Matrix(rows: c.k, cols: data.n, data: ev.values)
+        // The stored eigenvectors: k × n, or j × n·c for c > 1 outputs.
+        let vectors = Matrix(rows: reader.eigenvectorsStored, cols: reader.flatCount, data: ev.values)
         // The chains' state at the checkpoint (format 1.1): the rows at c and Λ(c − 1).
         var chainRows: (rPrime: [Double], fromStart: [Double], residual: [Double], sharpness: Double, previous: Double?)?
         let fileHasProducts = reader.has(Layout.Series.gramResidual) && reader.has(Layout.Series.rPrime)

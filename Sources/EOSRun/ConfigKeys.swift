@@ -10,12 +10,12 @@ public enum ConfigKeys {
     public static let topLevel = ["data", "model", "init_seed", "init_scale", "learning_rate", "steps", "k",
                                   "spectrum_every", "hessian_every", "checkpoint_every", "cross_check_every",
                                   "gram_every", "divergence_loss", "eigen_tolerance", "store_data_below",
-                                  "products", "eigenvalue_threshold", "from"]
+                                  "products", "eigenvalue_threshold", "from", "eigenvectors_stored"]
 
     /// Keys of each data kind (`DataSpec`).
     public static let dataKinds: [String: [String]] = [
-        "fashion-mnist": ["kind", "n", "classes", "seed", "train", "directory", "center"],
-        "fmnist": ["kind", "n", "classes", "seed", "train", "directory", "center"],
+        "fashion-mnist": ["kind", "n", "classes", "seed", "train", "directory", "center", "targets"],
+        "fmnist": ["kind", "n", "classes", "seed", "train", "directory", "center", "targets"],
         "synthetic": ["kind", "n", "seed", "d", "rank", "lambda1", "chi", "gap", "decay"],
         "npy": ["kind", "x", "y", "n", "center", "seed"],
         "hdf5": ["kind", "file", "x_dataset", "y_dataset", "n", "center", "seed"],

@@ -199,16 +199,16 @@ public enum DataSpec: Sendable, Equatable {
         }
     }
 
-    /// Loads (or generates) the data set: X n × d (float64), Y n.
+    /// Loads (or generates) the data set: X n × d (float64), Y n — or, with c targets per sample
+    /// (Fashion-MNIST `targets` "onehot"/"pm1", users' Y [n, c] in npy or HDF5), Y n·c
+    /// sample-major with `Dataset.outputs` = c (recorded as format 2.0; docs/MULTI-OUTPUT.md).
     /// - Throws: `DataError` (one line naming the file or the config key).
     public func load() throws -> Dataset {
         switch self {
         case .fashionMNIST(let o):
             try Self.checkN(o.n)
+            if o.targets != nil { return try loadMultiOutput() }
             let c = o.classes ?? [0, 6]
-            if let t = o.targets {
-                throw DataError.invalidRequest("config data.targets: \"\(t)\" gives \(c.count) outputs per sample; recording several outputs needs the multi-output format (2.0), not written by this version (docs/MULTI-OUTPUT.md)")
-            }
             guard c.count == 2 else { throw DataError.invalidRequest("config data.classes: need exactly two classes, got \(c)") }
             return try FashionMNIST.load(directory: o.directory ?? FashionMNIST.defaultDirectory, train: o.train ?? true,
                                          classes: (c[0], c[1]), n: o.n ?? 1000, seed: o.seed ?? 0, center: o.center ?? true)
@@ -219,11 +219,12 @@ public enum DataSpec: Sendable, Equatable {
         case .npy(let o):
             guard let x = o.x, let y = o.y else { throw DataError.invalidRequest("config data: kind \"npy\" needs \"x\" and \"y\" paths") }
             try Self.checkN(o.n)
-            return try Self.subset(try NPY.loadDataset(x: x, y: y), n: o.n, center: o.center, file: x)
+            // Y [n], [n, 1] (one output) or [n, c] (c outputs).
+            return try Self.subset(try NPY.loadDataset(x: x, y: y, multiOutput: true), n: o.n, center: o.center, file: x)
         case .hdf5(let o):
             guard let file = o.file else { throw DataError.invalidRequest("config data: kind \"hdf5\" needs \"file\" (and optionally \"x_dataset\", \"y_dataset\")") }
             try Self.checkN(o.n)
-            return try Self.subset(try HDF5Data.loadDataset(file: file, x: o.xDataset ?? "/X", y: o.yDataset ?? "/Y"),
+            return try Self.subset(try HDF5Data.loadDataset(file: file, x: o.xDataset ?? "/X", y: o.yDataset ?? "/Y", multiOutput: true),
                                    n: o.n, center: o.center, file: file)
         case .unknown(let kind):
             throw DataError.invalidRequest("config data.kind: unknown \"\(kind)\" (expected fashion-mnist, synthetic, npy or hdf5)")
@@ -232,7 +233,8 @@ public enum DataSpec: Sendable, Equatable {
 
     /// Loads the data set with c targets per sample (docs/MULTI-OUTPUT.md): Fashion-MNIST with
     /// `targets` "onehot"/"pm1" and any subset of its classes (c = number of classes), users'
-    /// npy/HDF5 files with Y [n, c]; every other spec loads as `load()` (c = 1).
+    /// npy/HDF5 files with Y [n, c]; every other spec loads as `load()` (c = 1). `load()` does
+    /// the same.
     public func loadMultiOutput() throws -> Dataset {
         switch self {
         case .fashionMNIST(let o) where o.targets != nil:
@@ -247,7 +249,7 @@ public enum DataSpec: Sendable, Equatable {
             guard let x = o.x, let y = o.y else { throw DataError.invalidRequest("config data: kind \"npy\" needs \"x\" and \"y\" paths") }
             try Self.checkN(o.n)
             return try Self.subset(try NPY.loadDataset(x: x, y: y, multiOutput: true), n: o.n, center: o.center, file: x)
-        default:
+        case .fashionMNIST, .synthetic, .hdf5, .unknown:
             return try load()
         }
     }

@@ -4,7 +4,8 @@ import Foundation
 
 /// The GD chain of a run, θ(t+1) = θ(t) − η ∇L(θ(t)) with constant η, yielding the full
 /// evaluation (`ModelEvaluator.evaluateDeferringGram`: F, D, L, ∇L, ‖A‖², DᵀF and the caches
-/// for M) at each of its target steps — the one chain under the recorder (`Trainer`: every
+/// for M; for a network with c > 1 outputs `evaluateMultiOutput`, whose `MultiOutputGram` holds
+/// the factors of M, `Item.multiOutput`) at each of its target steps — the one chain under the recorder (`Trainer`: every
 /// step) and the analyzer's replay (`ReplayGramProvider`: the rows whose M it needs).
 ///
 /// θ starts from the nearest checkpoint at or before the first target (`checkpointSteps`,
@@ -51,6 +52,9 @@ public final class GDChain: @unchecked Sendable {
         /// evaluation overflowed.
         public var evaluation: StepEvaluation?
         public var later: ModelEvaluator.DeferredGram?
+        /// c > 1 outputs: the factors of M at θ(step) (dense M, matrix-free M·V, λ_max(M_A));
+        /// `later` and `work` are nil then.
+        public var multiOutput: ModelEvaluator.MultiOutputGram?
         /// M and λ_max(M_A) as pieces (`Options.gramWork`); the producer runs pieces while the
         /// item waits in the queue.
         public var work: GramWork?
@@ -163,7 +167,7 @@ public final class GDChain: @unchecked Sendable {
             defer { stats.merge(s) }
             guard try walker.advance(to: targets[index], checkpointSteps: checkpointSteps, eta: learningRate, stats: &s,
                                      loadCheckpoint: loadCheckpoint,
-                                     gradient: { th in try mapped { try evaluator.evaluateDeferringGram(th).0.gradient } })
+                                     gradient: { th in try mapped { try gradient(th) } })
             else { throw Ended() }
             let it = try evaluate(index: index, walker: &walker)
             halted = it.halt != nil
@@ -184,6 +188,12 @@ public final class GDChain: @unchecked Sendable {
         return stats
     }
 
+    /// ∇L(θ) between targets, from the same evaluation the items use (bit for bit).
+    private func gradient(_ theta: [Double]) throws -> [Double] {
+        if evaluator.network.outputCount > 1 { return try evaluator.evaluateMultiOutput(theta).0.gradient }
+        return try evaluator.evaluateDeferringGram(theta).0.gradient
+    }
+
     private func mapped<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch { throw options.mapEvaluationError(error) }
     }
@@ -196,9 +206,18 @@ public final class GDChain: @unchecked Sendable {
             item.halt = "parameters not finite"
             return item
         }
-        let ev: StepEvaluation, later: ModelEvaluator.DeferredGram
+        let ev: StepEvaluation
+        var later: ModelEvaluator.DeferredGram?
         do {
-            (ev, later) = try evaluator.evaluateDeferringGram(walker.theta)
+            if evaluator.network.outputCount > 1 {
+                let (e, multi) = try evaluator.evaluateMultiOutput(walker.theta)
+                ev = e
+                item.multiOutput = multi
+            } else {
+                let (e, l) = try evaluator.evaluateDeferringGram(walker.theta)
+                ev = e
+                later = l
+            }
         } catch let e as NumericsError where options.divergence != nil {
             // Overflow inside the network (e.g. Inf activations) is divergence, not a failure.
             item.halt = "\(e)"
@@ -214,7 +233,7 @@ public final class GDChain: @unchecked Sendable {
             item.halt = why
             return item
         }
-        if options.gramWork?(t) == true { item.work = later.work(outputLayerSharpness: true) }
+        if let later, options.gramWork?(t) == true { item.work = later.work(outputLayerSharpness: true) }
         return item
     }
 
@@ -288,7 +307,7 @@ public final class GDChain: @unchecked Sendable {
                                          loadCheckpoint: { try requestCheckpoint($0) },
                                          gradient: { th in
                                              if isCancelled { throw Cancelled() }
-                                             return try mapped { try evaluator.evaluateDeferringGram(th).0.gradient }
+                                             return try mapped { try gradient(th) }
                                          })
                 else { return }
                 if isCancelled { return }

@@ -42,6 +42,10 @@ public struct RunConfig: Codable, Sendable, Equatable {
     /// A fork: θ(0) is θ at a step of another recording (`ForkSource`, `record --from`); nil: θ(0)
     /// from `init_seed` and `init_scale`.
     public var from: ForkSource?
+    /// With c > 1 outputs: how many of the k top eigenvectors are stored per step (1...k;
+    /// `record --eigenvectors`, `/run@eigenvectors_stored`); nil: 1 (v_1, what the analysis uses;
+    /// each stored vector is n·c doubles per step). Ignored for c = 1 (all k are stored).
+    public var eigenvectorsStored: Int?
 
     enum CodingKeys: String, CodingKey {
         case data, model, initSeed = "init_seed", initScale = "init_scale", learningRate = "learning_rate", steps, k
@@ -49,6 +53,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         case crossCheckEvery = "cross_check_every", gramEvery = "gram_every", divergenceLoss = "divergence_loss"
         case eigenTolerance = "eigen_tolerance", storeDataBelow = "store_data_below"
         case products, eigenvalueThreshold = "eigenvalue_threshold", from
+        case eigenvectorsStored = "eigenvectors_stored"
     }
 
     public init(data: DataSpec, model: ModelDescription, initSeed: UInt64 = 0, initScale: Double = 1,
@@ -83,7 +88,11 @@ public struct RunConfig: Codable, Sendable, Equatable {
         products = try c.decodeIfPresent(Bool.self, forKey: .products)
         eigenvalueThreshold = try c.decodeIfPresent(Double.self, forKey: .eigenvalueThreshold)
         from = try c.decodeIfPresent(ForkSource.self, forKey: .from)
+        eigenvectorsStored = try c.decodeIfPresent(Int.self, forKey: .eigenvectorsStored)
     }
+
+    /// j for a run with c outputs: all k for c = 1, else `eigenvectors_stored` (default 1).
+    public func storedEigenvectors(outputs c: Int) -> Int { c > 1 ? min(eigenvectorsStored ?? 1, k) : k }
 
     /// Checks ranges; errors name `source`.
     public func validate(source: String = "config") throws {
@@ -101,6 +110,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         guard eigenTolerance > 0 && eigenTolerance < 1e-3 else { throw bad("eigen_tolerance must be in (0, 1e-3)") }
         if let s = storeDataBelow, s < 0 { throw bad("store_data_below must be ≥ 0 bytes, got \(s)") }
         if let x = eigenvalueThreshold, !x.isFinite { throw bad("eigenvalue_threshold must be finite, got \(x)") }
+        if let j = eigenvectorsStored, j < 1 || j > k { throw bad("eigenvectors_stored must be in 1...k = \(k), got \(j)") }
         if let n = data.n, n < 1 { throw bad("data.n must be ≥ 1, got \(n)") }
         try checkSizes(bad)
     }

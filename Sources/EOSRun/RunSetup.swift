@@ -20,7 +20,7 @@ public struct RunSetup {
     public init(config: RunConfig, data: Dataset) throws {
         self.config = config
         self.data = data
-        (network, evaluator) = try Self.evaluator(model: config.model, X: data.X, Y: data.Y)
+        (network, evaluator) = try Self.evaluator(model: config.model, X: data.X, Y: data.Y, outputs: data.outputs)
     }
 
     /// θ(0) of the config (`Network.initialParameters(seed: init_seed, scale: init_scale)`, p).
@@ -28,9 +28,10 @@ public struct RunSetup {
         network.initialParameters(seed: config.initSeed, scale: config.initScale)
     }
 
-    /// The network of `model` and its evaluator on X (n × d) and Y (n).
-    public static func evaluator(model: ModelDescription, X: Matrix, Y: [Double]) throws -> (Network, ModelEvaluator) {
-        let network = try Network(model)
+    /// The network of `model` with c = `outputs` outputs and its evaluator on X (n × d) and Y
+    /// (n·c, sample-major).
+    public static func evaluator(model: ModelDescription, X: Matrix, Y: [Double], outputs: Int = 1) throws -> (Network, ModelEvaluator) {
+        let network = outputs == 1 ? try Network(model) : try Network(model, outputs: outputs)
         return (network, try ModelEvaluator(network: network, X: X, Y: Y))
     }
 }

@@ -73,7 +73,7 @@ public enum Fork {
         guard let first = ck.first, first <= source.step else { throw bad("no checkpoint at or before step \(source.step)") }
         let config = try StoredRun.config(reader: reader)
         let data = try StoredRun.verifiedData(reader: reader, config: config)
-        let (_, evaluator) = try RunSetup.evaluator(model: config.model, X: data.X, Y: data.Y)
+        let (_, evaluator) = try RunSetup.evaluator(model: config.model, X: data.X, Y: data.Y, outputs: data.outputs)
         let chain = GDChain(evaluator: evaluator, learningRate: config.learningRate, targets: [source.step], checkpointSteps: ck,
                             loadCheckpoint: { try reader.parameters(atCheckpointIndex: $0) })
         defer { chain.stop() }

@@ -20,6 +20,10 @@ public enum RecordingInfo {
             "model": m.model,
             "opened_as_swmr_reader": r.isSWMRReader,
         ]
+        if m.outputCount > 1 {   // format 2.0
+            info["n_outputs"] = m.outputCount
+            info["eigenvectors_stored"] = m.storedEigenvectorCount
+        }
         if let c = m.created { info["created"] = c }
         if let c = m.cadences { info["cadences"] = c }
         if let s = m.seed { info["seed"] = s }
@@ -56,7 +60,8 @@ public enum RecordingInfo {
         let v = (info["format_version"] as? [Int])?.map(String.init).joined(separator: ".") ?? "?"
         lines.append("format:      eostrace-trajectory \(v), written by \(s("software")) \(s("software_version"))\(info["created"].map { " at \($0)" } ?? "")")
         lines.append("status:      \(s("status"))\((info["opened_as_swmr_reader"] as? Bool) == true ? " (opened as SWMR reader: live or killed writer)" : "")")
-        lines.append("run:         eta = \(s("learning_rate")), n = \(s("n")), k = \(s("k")), p = \(s("p")), d = \(s("d")), loss = \(s("loss"))")
+        let outputs = info["n_outputs"].map { ", c = \($0) outputs (top \(s("eigenvectors_stored")) eigenvectors stored)" } ?? ""
+        lines.append("run:         eta = \(s("learning_rate")), n = \(s("n")), k = \(s("k")), p = \(s("p")), d = \(s("d")), loss = \(s("loss"))\(outputs)")
         lines.append("model:       \(s("model"))")
         if info["cadences"] != nil { lines.append("cadences:    \(s("cadences"))") }
         lines.append("steps:       \(s("steps"))\(info["first_step"].map { " (\($0) … \(s("last_step")))" } ?? "")")

@@ -7,6 +7,7 @@ import EOSRecorder
 import EOSRun
 import EOSSystem
 import Foundation
+import TrajectoryFormat
 
 /// `eostrace record`: full-batch GD with every step recorded.
 struct RecordCommand: ParsableCommand {
@@ -62,6 +63,8 @@ struct RecordCommand: ParsableCommand {
     var noProducts = false
     @Option(help: "Also record every eigenvalue of M above X per step (LAPACK; eigenvalues_above_threshold, at most min(n, 64) stored, and their count; config key eigenvalue_threshold). Default: off.")
     var eigenvalueThreshold: Double?
+    @Option(name: .customLong("eigenvectors"), help: ArgumentHelp("Several outputs (c > 1; data.targets, or users' Y [n, c]): store the top J of the k eigenvectors per step, each n·c doubles (config key eigenvectors_stored; the eigenvalues keep all k). Default: 1 (v_1, what the analysis uses). One output: all k are stored.", valueName: "J"))
+    var eigenvectors: Int?
     @Option(help: "Seed of the parameter initialization. \(defaults { "\($0.initSeed)" })")
     var seed: UInt64?
     @Option(help: "Seed of the data selection/generation. \(defaults { "\($0.data.seed.map { "\($0)" } ?? "none")" })")
@@ -142,6 +145,7 @@ struct RecordCommand: ParsableCommand {
             throw ValidationError(v < 0 ? "--lr \(v): negative learning rate; η must be positive (e.g. --lr 0.05)"
                                         : "--lr \(v): the learning rate η must be positive and finite (e.g. --lr 0.05)")
         }
+        if let j = eigenvectors, j < 1 { throw ValidationError("--eigenvectors \(j): must be ≥ 1 (and ≤ k)") }
         for (flag, value) in [("--steps", steps), ("--k", k), ("--n", n), ("--spectrum-every", spectrumEvery), ("--hessian-every", hessianEvery),
                               ("--checkpoint-every", checkpointEvery), ("--cross-check-every", crossCheckEvery), ("--gram-every", gramEvery)] {
             if let value, value < 0 { throw ValidationError("\(flag) \(value): must be ≥ 0") }
@@ -181,6 +185,26 @@ struct RecordCommand: ParsableCommand {
         }
     }
 
+    /// "file size: … per step, about … for the N steps to record" (uncompressed; the main
+    /// cadence plus the cadenced series' share), printed before recording starts.
+    static func sizeLine(writer w: TrajectoryWriter, config c: RunConfig, from first: Int) -> String {
+        let rows = w.bytesPerRow
+        let steps = max(0, c.steps - first + 1)
+        func count(_ every: Int) -> Int { every > 0 ? steps / every + 1 : 0 }
+        let perStep = rows["step"] ?? 0
+        var total = perStep * steps
+        total += (rows["spectrum_step"] ?? 0) * count(c.spectrumEvery)
+        total += (rows["gram_step"] ?? 0) * count(c.gramEvery)
+        total += (rows["hessian_step"] ?? 0) * count(c.hessianEvery)
+        total += (rows["checkpoint_step"] ?? 0) * (count(c.checkpointEvery) + 1)
+        func mb(_ b: Int) -> String { b >= 1 << 30 ? String(format: "%.2f GB", Double(b) / 1e9) : String(format: "%.3g MB", Double(b) / 1e6) }
+        let m = w.metadata
+        let what = m.outputCount > 1
+            ? "n·c = \(m.n)·\(m.outputCount) = \(m.flatCount) outputs, \(m.storedEigenvectorCount) of k = \(m.k) eigenvectors stored"
+            : "n = \(m.n), k = \(m.k) eigenvectors stored"
+        return "file size: \(mb(perStep)) per step (\(what)), about \(mb(total)) for \(steps) steps with the cadenced series (uncompressed)"
+    }
+
     /// Preset, then config file, then flags.
     func resolvedConfig() throws -> RunConfig {
         let fork = try from.map { try Fork.resolve($0) }
@@ -203,6 +227,7 @@ struct RecordCommand: ParsableCommand {
         if let v = storeDataBelow { c.storeDataBelow = v }
         if noProducts { c.products = false }
         if let v = eigenvalueThreshold { c.eigenvalueThreshold = v }
+        if let v = eigenvectors { c.eigenvectorsStored = v }
         if widths != nil || activation != nil { c.model = try applyingModelFlags(to: c.model) }
         try c.validate(source: config ?? "preset \(preset ?? Preset.fmnistTanh.rawValue)")
         return c
@@ -259,6 +284,9 @@ struct RecordCommand: ParsableCommand {
             throw refuse("--eigenvalue-threshold", "\(v)", "eigenvalue_threshold = \(s.eigenvalueThreshold.map { "\($0)" } ?? "none")")
         }
         if compression != nil { throw refuse("--compression", "\(compression!)", "its datasets' filters are fixed") }
+        if let v = eigenvectors, v != s.eigenvectorsStored ?? 1 {
+            throw refuse("--eigenvectors", "\(v)", "eigenvectors_stored = \(s.eigenvectorsStored ?? 1)")
+        }
         if widths != nil || activation != nil {
             let (flag, value) = widths.map { ("--widths", $0) } ?? ("--activation", activation ?? "")
             if (try? applyingModelFlags(to: s.model)) != s.model {
@@ -333,6 +361,9 @@ struct RecordCommand: ParsableCommand {
                 let setup = try RunSetup(config: cfg)
                 trainer = try Trainer(config: cfg, evaluator: setup.evaluator, theta: try setup.startingParameters())
                 base = MemorySink(keep: false)
+            }
+            if let w = writerSink?.writer, !quiet {
+                FileHandle.standardError.write(Data((RecordCommand.sizeLine(writer: w, config: trainer.config, from: trainer.step) + "\n").utf8))
             }
             trainer.pipelined = pipeline == "on" || (pipeline == "auto" && Trainer.pipeliningLikelyHelps())
             let sink = CountingSink(base: base, learningRate: trainer.config.learningRate)
