@@ -115,11 +115,6 @@ public struct GramSelection {
     struct ReplayUnavailable: Error { var reason: String }
 
     static func makeReplay(reader: TrajectoryReader, input: AnalysisInput) throws -> ReplayGramProvider {
-        guard input.outputCount == 1 else {
-            // The replay chain (EOSRun.GDChain) evaluates one output; a c-output file is exact only
-            // through its recorded M-products.
-            throw ReplayUnavailable(reason: "replay is for one output (this file has c = \(input.outputCount)); record the M-products (gram_residual, r_prime, r_prime_from_start) for exact results")
-        }
         let model: ModelDescription
         do { model = try ModelDescription.parse(json: reader.metadata.model, source: "\(reader.path): /run@model") } catch {
             throw ReplayUnavailable(reason: "model description is not replayable (\(error))")
@@ -139,7 +134,8 @@ public struct GramSelection {
         }
         let ckSteps = try reader.checkpointSteps()
         guard !ckSteps.isEmpty else { throw ReplayUnavailable(reason: "parameter checkpoints are empty") }
-        let network = try Network(model)
+        let c = input.outputCount
+        let network = try Network(model, outputs: c)
         guard reader.d == model.inputDim, x.count == input.n * model.inputDim else {
             throw ReplayUnavailable(reason: "X has \(x.count) values, model expects n·d = \(input.n)·\(model.inputDim)")
         }
@@ -147,14 +143,14 @@ public struct GramSelection {
         guard p0.count == network.parameterCount else {
             throw ReplayUnavailable(reason: "checkpoints hold \(p0.count) parameters, model has \(network.parameterCount)")
         }
-        let n = input.n
+        let n = input.dimension   // n·c
         let residual = input.residual
         return try ReplayGramProvider(
-            model: model, X: Matrix(rows: n, cols: model.inputDim, data: x), Y: try reader.Y(),
+            model: model, X: Matrix(rows: input.n, cols: model.inputDim, data: x), Y: try reader.Y(),
             learningRate: input.learningRate, steps: input.steps, checkpointSteps: ckSteps,
             checkpoint: { j in try reader.parameters(atCheckpointIndex: j) },
             recordedResidual: { row in Array(residual[(row * n)..<((row + 1) * n)]) },
-            fileName: reader.path)
+            fileName: reader.path, outputs: c)
     }
 }
 

@@ -260,14 +260,14 @@ final class MultiOutputFileTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    func record(_ run: SimulatedMultiRun, name: String, products: Bool) throws -> String {
+    func record(_ run: SimulatedMultiRun, name: String, products: Bool, checkpoints: Bool = true) throws -> String {
         let path = dir.appendingPathComponent(name).path
         let input = run.input, nc = input.dimension, k = input.k, j = input.storedEigenvectors
         var meta = RunMetadata(learningRate: input.learningRate, n: input.n, p: run.thetas[0].count, k: k,
                                model: run.network.description.jsonString(), softwareVersion: "test")
         meta.outputCount = run.c
         meta.eigenvectorsStored = j < k ? j : nil
-        var options = WriterOptions(outputs: true, outputLayerSharpness: true, checkpoints: true, swmr: false)
+        var options = WriterOptions(outputs: true, outputLayerSharpness: true, checkpoints: checkpoints, swmr: false)
         options.products = products
         let w = try TrajectoryWriter(path: path, metadata: meta, X: .stored(values: run.X.data, d: run.X.cols),
                                      Y: input.targets!, options: options)
@@ -285,14 +285,15 @@ final class MultiOutputFileTests: XCTestCase {
                                             rPrimeFromStart: p.rPrimeFromStart[i].flatMap { $0 })
             }
             try w.append(row)
-            if i % 10 == 0 { try w.appendCheckpoint(step: input.steps[i], parameters: run.thetas[i]) }
+            if checkpoints && i % 10 == 0 { try w.appendCheckpoint(step: input.steps[i], parameters: run.thetas[i]) }
         }
         try w.close()
         return path
     }
 
     /// From the file: the same per-step numbers as in memory, exact through the products; the
-    /// /analysis file is written; without products the top-k fallback says why (no replay for c > 1).
+    /// /analysis file is written; without products GD is replayed from the checkpoints with the
+    /// c-output evaluator (same numbers), and without checkpoints the top-k fallback says why.
     func testAnalyzeMultiOutputRecording() throws {
         let run = try SimulatedMultiRun(n: 8, c: 3, steps: 30, etaTimesLambda0: 2.3, k: 3, seed: 11, storedEigenvectors: 2)
         let path = try record(run, name: "c3.h5", products: true)
@@ -322,15 +323,33 @@ final class MultiOutputFileTests: XCTestCase {
         try AnalysisFile.write(r, to: out, sourceFile: path, softwareVersion: "test")
         XCTAssertTrue(FileManager.default.fileExists(atPath: out))
 
+        // Replay as a verification: the replayed products equal the recorded ones to round-off.
+        let verified = try Analyzer.analyze(reader: reader, verifyReplay: true)
+        let ver = try XCTUnwrap(verified.gram.verification)
+        XCTAssertEqual(ver.rowsBeyondTolerance, 0)
+        XCTAssertLessThan(try XCTUnwrap(ver.maxGramResidualDifference), 1e-12)
+        XCTAssertLessThan(try XCTUnwrap(ver.maxRPrimeDifference), 1e-10)
+
         let bare = try record(run, name: "c3-bare.h5", products: false)
         let br = try TrajectoryReader(path: bare)
         defer { br.close() }
         let b = try Analyzer.analyze(reader: br)
-        XCTAssertTrue(b.gram.approximate)
-        XCTAssertTrue(b.gram.note?.contains("replay is for one output") == true, b.gram.note ?? "nil")
+        XCTAssertEqual(b.gram.source, MSourceKind.replayWithinTolerance.rawValue, b.gram.label)
+        XCTAssertFalse(b.gram.approximate)
         XCTAssertEqual(b.perStep.c1, expected.perStep.c1)
-        XCTAssertThrowsError(try Analyzer.analyze(reader: br, gram: .replay)) { e in
-            XCTAssertTrue("\(e)".contains("replay is for one output"), "\(e)")
+        for i in 0..<b.perStep.rPrimeError.count {
+            let x = b.perStep.rPrimeError[i], y = expected.perStep.rPrimeError[i]
+            XCTAssertEqual(x, y, accuracy: max(1e-9 * y, 1e-13), "replayed R′ row \(i)")
+            let f = b.perStep.firstOrderError[i], g = expected.perStep.firstOrderError[i]
+            if g.isFinite { XCTAssertEqual(f, g, accuracy: 1e-9 * g, "replayed first-order row \(i)") }
         }
+
+        let none = try record(run, name: "c3-none.h5", products: false, checkpoints: false)
+        let nr = try TrajectoryReader(path: none)
+        defer { nr.close() }
+        let t = try Analyzer.analyze(reader: nr)
+        XCTAssertTrue(t.gram.approximate)
+        XCTAssertTrue(t.gram.note?.contains("no parameter checkpoints") == true, t.gram.note ?? "nil")
+        XCTAssertEqual(t.perStep.c1, expected.perStep.c1)
     }
 }
