@@ -462,6 +462,33 @@ def test_model_gram_and_gradient_against_finite_differences(desc):
     assert dtf == pytest.approx(float(D @ F), rel=1e-15)
 
 
+@pytest.mark.parametrize("desc", [
+    {"kind": "mlp", "input_dim": 3, "widths": [4, 2], "activation": "tanh", "bias": True, "output_scale": 0.7},
+    {"kind": "mlp", "input_dim": 2, "widths": [3], "activation": "softplus", "bias": False},
+    {"kind": "two_layer_linear", "input_dim": 3, "width": 5},
+])
+def test_model_with_three_outputs_against_finite_differences(desc):
+    """c = 3: M = (2/n) J Jᵀ (nc × nc, J = ∂vec(F)/∂θ sample-major) and ∇L = (2/n) Jᵀ vec(D) for
+    L = ‖D‖_F²/n, by central differences; ⟨D, F⟩_F."""
+    rng = np.random.default_rng(8)
+    c, n = 3, 5
+    model = ref.Model(desc, outputs=c)
+    X = rng.standard_normal((n, desc["input_dim"]))
+    Y = rng.standard_normal(n * c)
+    theta = rng.standard_normal(model.parameter_count) * 0.8
+    F, D, grad, M, dtf = model.evaluate(theta, X, Y)
+    assert F.shape == (n * c,) and M.shape == (n * c, n * c)
+    h = 1e-6
+    J = np.empty((n * c, theta.size))
+    for j in range(theta.size):
+        e = np.zeros_like(theta); e[j] = h
+        J[:, j] = (model.evaluate(theta + e, X, Y, gram=False)[0] - model.evaluate(theta - e, X, Y, gram=False)[0]) / (2 * h)
+    np.testing.assert_allclose(M, 2 / n * J @ J.T, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(grad, 2 / n * J.T @ D, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(D, F - Y)
+    assert dtf == pytest.approx(float(D @ F), rel=1e-15)
+
+
 def test_model_refuses_unreplayable_kinds():
     with pytest.raises(ValueError):
         ref.Model({"kind": "external", "input_dim": 6})
@@ -530,6 +557,22 @@ def test_c10_m_results_from_products_equal_numpy(c10):
     for col in list(R_PRIME_COLUMNS) + ["first_order_error"]:
         bad = _beyond(sw[col], p[col])
         assert bad.size == 0, (col, bad[:5].tolist(), sw[col][bad[:5]], p[col][bad[:5]])
+
+
+def test_c10_recorded_gram_residual_equals_numpy_replay(c10):
+    """The recorder's M(t)D(t) against numpy's own c-output Gram (nc × nc) replayed from the
+    checkpoints, on phase I before the first crossing (|1 − ηΛ| < 1: no amplification of a
+    last-bit difference): 1e-10 relative; the replayed D equals the recorded one to 1e-12."""
+    path, _, _, rec = c10
+    p = ref.products_analysis(path, rec)
+    gram = ref.ReplayGram(rec)
+    first = int(np.argmax(rec.lam > 2 / rec.eta))
+    assert first >= 20
+    for row in range(first):
+        M = gram(row)
+        assert M.shape == (400, 400)
+        np.testing.assert_allclose(M @ rec.D[row], p["gram_residual"][row], rtol=1e-10, atol=1e-14)
+    assert gram.max_relative_drift < 1e-12
 
 
 def test_c10_output_norm_lines_equal_numpy(c10):

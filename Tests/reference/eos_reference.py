@@ -44,7 +44,8 @@ class Recording:
     With c > 1 outputs (format 2.0, /run@n_outputs) every vector over the outputs is flattened
     sample-major to N = n·c entries (index i·c + a, numpy's reshape of [n, c]): D is (T, N), V is
     (T, j, N) with j the stored eigenvectors (/run@eigenvectors_stored, else k), Y is (N,). `n` is
-    the sample count (the divisor of L and ‖R‖²/n), not the vector length."""
+    the sample count (the divisor of L and ‖R‖²/n), not the vector length; `ReplayGram` replays
+    with the c-output `Model` (M is N × N)."""
     path: str
     steps: np.ndarray          # (T,) int64
     loss: np.ndarray           # (T,)   L(t)
@@ -256,15 +257,16 @@ class Model:
     and the two-layer linear network f = Aᵀ W x / √m (`two_layer_linear`, no biases) of the paper's §4.
     Raises ValueError for any other model kind (not replayable)."""
 
-    def __init__(self, desc: dict):
+    def __init__(self, desc: dict, outputs: int = 1):
         kind = desc.get("kind")
+        self.c = int(outputs)   # c outputs: the output layer W_L is c × m (docs/MULTI-OUTPUT.md)
         if kind == "mlp":
-            self.sizes = [desc["input_dim"]] + list(desc["widths"]) + [1]
+            self.sizes = [desc["input_dim"]] + list(desc["widths"]) + [self.c]
             self.act = desc.get("activation", "tanh")
             self.bias = desc.get("bias", True)
             self.scale = desc.get("output_scale", 1.0)
         elif kind == "two_layer_linear":
-            self.sizes = [desc["input_dim"], desc["width"], 1]
+            self.sizes = [desc["input_dim"], desc["width"], self.c]
             self.act, self.bias, self.scale = "linear", False, 1 / math.sqrt(desc["width"])
         else:
             raise ValueError(f"model kind {kind!r} cannot be replayed")
@@ -306,6 +308,8 @@ class Model:
                 ds.append(dphi(z))
                 h = phi(z)
                 hs.append(h)
+        if self.c > 1:
+            return self._evaluate_outputs(z, hs, ds, Ws, X, Y, gram)
         F = self.scale * z[:, 0]
         D = F - Y
         deltas = [None] * self.L
@@ -337,6 +341,38 @@ class Model:
             M *= 2.0 / n
         return F, D, grad, M, float(D @ F)
 
+    def _evaluate_outputs(self, z, hs, ds, Ws, X, Y, gram):
+        """c > 1 outputs, L = ‖D‖_F²/n: F, D flattened sample-major (n·c), ∇L, M = (2/n) J Jᵀ
+        (nc × nc, J = ∂vec(F)/∂θ) as (2/n) Σ_l (Δ_l Δ_lᵀ) ∘ ((H_l H_lᵀ + β) ⊗ 1 1ᵀ) with
+        Δ_l[i, a] = ∂f_a(x_i)/∂Z_l, and ⟨D, F⟩_F."""
+        n, c = X.shape[0], self.c
+        F = self.scale * z                                  # (n, c)
+        D = F - np.asarray(Y, float).reshape(n, c)
+        deltas = [None] * self.L
+        g = np.broadcast_to(self.scale * np.eye(c), (n, c, c)).copy()   # ∂f_a/∂z_L[b] = s δ_ab
+        deltas[self.L - 1] = g
+        for l in range(self.L - 1, 0, -1):
+            g = (g @ Ws[l]) * ds[l - 1][:, None, :]         # (n, c, w_l)
+            deltas[l - 1] = g
+        grad = []
+        r = (2.0 / n) * D
+        for l in range(self.L):
+            gl = np.einsum("ia,iaw->iw", r, deltas[l])      # Σ_a r_ia δ_i^a
+            grad.append((gl.T @ hs[l]).ravel())
+            if self.bias:
+                grad.append(gl.sum(axis=0))
+        grad = np.concatenate(grad)
+        M = None
+        if gram:
+            beta = 1.0 if self.bias else 0.0
+            M = np.zeros((n * c, n * c))
+            for l in range(self.L):
+                K = hs[l] @ hs[l].T + beta
+                Dl = deltas[l].reshape(n * c, -1)
+                M += (Dl @ Dl.T) * np.kron(K, np.ones((c, c)))
+            M *= 2.0 / n
+        return F.ravel(), D.ravel(), grad, M, float((D * F).sum())
+
 
 class ReplayGram:
     """M(t) exact, by replaying plain GD θ ← θ − η∇L(θ) from the nearest checkpoint at or before
@@ -349,13 +385,11 @@ class ReplayGram:
     source = "exact"
 
     def __init__(self, rec: Recording):
-        if rec.n_outputs > 1:
-            raise ValueError(f"replay is for one output (this file has c = {rec.n_outputs})")
         if rec.X is None:
             raise ValueError("X is not stored in the file")
         if rec.ck is None or len(rec.ck_steps) == 0:
             raise ValueError("no parameter checkpoints")
-        self.model = Model(rec.model)
+        self.model = Model(rec.model, rec.n_outputs)
         if rec.ck.shape[1] != self.model.parameter_count:
             raise ValueError(f"checkpoints hold {rec.ck.shape[1]} parameters, model has {self.model.parameter_count}")
         self.rec = rec
