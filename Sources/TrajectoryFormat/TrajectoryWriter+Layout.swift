@@ -1,5 +1,17 @@
 import HDF5Kit
 
+extension TrajectoryWriter {
+    /// Bytes (uncompressed) one row adds on each cadence of this file, by dimension name ("step",
+    /// "spectrum_step", "checkpoint_step", ...): 8 per value of every series on it.
+    public var bytesPerRow: [String: Int] {
+        var out: [String: Int] = [:]
+        for (name, cadence) in [("step", main)] + side.map({ ($0.key, $0.value) }) {
+            out[name] = cadence.columns.values.reduce(0) { $0 + 8 * $1.rowSize }
+        }
+        return out
+    }
+}
+
 /// Buffered rows of one dataset.
 final class Column {
     let dataset: HDF5Dataset

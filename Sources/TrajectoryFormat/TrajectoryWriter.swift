@@ -570,16 +570,6 @@ public final class TrajectoryWriter {
         return s
     }
 
-    /// Bytes (uncompressed) one row adds on each cadence of this file, by dimension name ("step",
-    /// "spectrum_step", "checkpoint_step", ...): 8 per value of every series on it.
-    public var bytesPerRow: [String: Int] {
-        var out: [String: Int] = [:]
-        for (name, cadence) in [("step", main)] + side.map({ ($0.key, $0.value) }) {
-            out[name] = cadence.columns.values.reduce(0) { $0 + 8 * $1.rowSize }
-        }
-        return out
-    }
-
     /// Number of rows written or buffered at the main cadence.
     public var stepCount: Int { main.totalRows }
     /// Last appended main-cadence step.
