@@ -502,7 +502,7 @@ C10_CONFIG = {"data": {"targets": "onehot", "classes": list(range(10)), "n": 40}
 @pytest.fixture(scope="module")
 def c10(eostrace_bin, tmp_path_factory):
     """A c = 10 recording (Fashion-MNIST, 10 classes one-hot, n = 40, fc-tanh [16, 16], η = 0.1,
-    150 steps: Λ first crosses 2/η at step 36, several cycles), recorded by eostrace's own
+    150 steps: Λ first crosses 2/η at step 36; 8 cycles, 7 complete), recorded by eostrace's own
     recorder with the M-products, and its analysis (--json, --csv, -o)."""
     d = tmp_path_factory.mktemp("c10")
     cfg = d / "c10.json"
@@ -527,7 +527,8 @@ def test_c10_recording_is_format_2_with_the_output_axis(c10):
     assert (rec.n, rec.n_outputs, rec.D.shape[1]) == (40, 10, 400)
     assert js["run"]["n"] == 40 and js["run"]["outputs"] == 10
     assert js["gram"]["source"] == "recorded_products" and not js["gram"]["approximate"]
-    assert js["phases"]["cycle_count"] >= 3
+    # 8 cycles (4 one-step excursions), 7 complete on this machine; the issue asks for ≥ 3 complete.
+    assert js["phases"]["complete_cycles"] >= 3, js["phases"]["cycle_text"]
 
 
 def test_c10_phases_anomalies_c1_r_norm_sq_equal_numpy(c10):
