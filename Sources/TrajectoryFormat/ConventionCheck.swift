@@ -142,8 +142,13 @@ public enum ConventionCheck {
         let aConstant = aFactors.count >= 3 && spread(aFactors) < 0.25
         var result = ConventionCheckResult(convention: kind.rawValue, lossFactor: lossFactor, residualFactor: rFactor,
                                            outputNormFactor: aFactor, pairs: pairs, warning: nil)
+        // With c > 1 outputs the output bias takes a large share of ⟨D, F⟩ (one-hot targets: the
+        // class means), so Δ‖A‖² = −(4η/n)⟨D, F − 1bᵀ⟩ is far from −(4η/n)⟨D, F⟩; when the exact
+        // first-order relation of D (gram_residual) is consistent, ‖A‖² alone does not judge.
+        let residualConsistent = rFactor.map { $0.isFinite && abs(log($0)) <= log(okRatio) } ?? false
+        let useOutputNorm = aConstant && !(c > 1 && residualConsistent)
         if let d = diagnose(lossFactor: lossFactor, residual: rConstant ? rFactor : nil,
-                            outputNorm: aConstant ? aFactor : nil, stated: convention, kind: kind, file: file) {
+                            outputNorm: useOutputNorm ? aFactor : nil, stated: convention, kind: kind, file: file) {
             result.warning = d
             let rest = d.dropFirst(file.count + 2)
             if let colon = rest.range(of: ": ") {

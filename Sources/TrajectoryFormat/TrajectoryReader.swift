@@ -208,6 +208,10 @@ public final class TrajectoryReader {
         m.lossConvention = convention
         m.outputCount = outputCount
         m.eigenvectorsStored = stored
+        if m.n.multipliedReportingOverflow(by: outputCount).overflow {
+            throw TrajectoryError(.invalidData, file: path, object: "/run@n_outputs",
+                                  "n_samples · n_outputs = \(m.n) · \(outputCount) overflows")
+        }
         if let j = stored, j > m.k {
             throw TrajectoryError(.invalidData, file: path, object: "/run@eigenvectors_stored", "is \(j), more than k = \(m.k)")
         }

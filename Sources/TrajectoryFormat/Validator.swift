@@ -120,7 +120,7 @@ struct Run {
             problem("/run@learning_rate", "is \(eta), expected a finite positive step size")
         }
         if let n = sizes["n"], n < 1 { problem("/run@n_samples", "is \(n), expected ≥ 1") }
-        if let k = sizes["k"], k < 1 || (sizes["n"].map { k > $0 * outputs } ?? false) {
+        if let k = sizes["k"], k < 1 || (sizes["n"] != nil && k > (sizes["nc"] ?? Int.max)) {
             problem("/run@k", outputs > 1 ? "is \(k), expected 1 ≤ k ≤ n·c = \(sizes["nc"] ?? 0)" : "is \(k), expected 1 ≤ k ≤ n")
         }
         if let p = sizes["p"], p < 0 { problem("/run@n_parameters", "is \(p), expected ≥ 0") }
@@ -227,14 +227,17 @@ struct Run {
             for (key, attr) in [("n", "n_samples"), ("k", "k"), ("p", "n_parameters"), ("a", "eigenvalue_threshold_capacity"),
                                 ("c", "n_outputs"), ("j", "eigenvectors_stored")] {
                 if run.hasAttribute(attr), let v = try? run.scalarAttribute(attr, as: Int64.self),
-                   v > Int64(Int32.min), v < Int64(Int32.max) { sizes[key] = Int(v) }
+                   key != "c" && key != "j" || (v > Int64(Int32.min) && v < Int64(Int32.max)) { sizes[key] = Int(v) }
             }
         }
         // Format 2.0: c outputs (absent: 1), j stored eigenvectors (absent: k), n·c flattened.
         if let c = sizes["c"], c >= 1 { outputs = c }
         sizes["c"] = outputs
         if sizes["j"] == nil, let k = sizes["k"] { sizes["j"] = k }
-        if let n = sizes["n"] { sizes["nc"] = n * outputs }
+        if let n = sizes["n"] {
+            let (nc, overflow) = n.multipliedReportingOverflow(by: outputs)
+            if !overflow { sizes["nc"] = nc }
+        }
         if let root = try? file.root(), let v = try? root.attribute("format_version", as: Int64.self), v.count == 2 {
             major = Int(v[0])
         }

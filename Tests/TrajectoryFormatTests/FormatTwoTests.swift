@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import HDF5Kit
+import EOSNumerics
 @testable import TrajectoryFormat
 
 /// A consistent synthetic recording with c outputs: the single-output generator on n·c flattened
@@ -220,6 +221,69 @@ final class FormatTwoTests: TemporaryDirectoryTestCase {
         }
         XCTAssertThrowsError(try TrajectoryReader(path: file)) { e in
             XCTAssertEqual("\(e)", "\(file): /@format_version: format version 3.0 is newer than this eostrace reads (2.x); upgrade eostrace")
+        }
+    }
+
+    /// With c > 1 the ‖A‖² relation alone (biased by the output bias) does not flag a convention
+    /// when the exact first-order D relation holds; a D relation off by 2 is still named, and for
+    /// c = 1 the ‖A‖² factor still is.
+    func testConventionCheckWithSeveralOutputs() {
+        let n = 4, c = 3, N = n * c, T = 8, eta = 0.05
+        var rng = SplitMix64(seed: 3)
+        func series(factor r: Double, samples: Int = 4) -> (loss: [Double], d: [Double], g: [Double], dtf: [Double], a: [Double]) {
+            var d = (0..<N).map { _ in rng.uniform() - 0.5 }
+            var D: [Double] = [], G: [Double] = [], loss: [Double] = [], dtf: [Double] = [], a: [Double] = []
+            var a2 = 2.0
+            for _ in 0..<T {
+                let g = (0..<N).map { _ in rng.uniform() + 0.5 }
+                let f = (0..<N).map { _ in rng.uniform() + 1 }
+                D += d; G += g
+                loss.append(d.reduce(0) { $0 + $1 * $1 } / Double(samples))
+                let x = zip(d, f).reduce(0) { $0 + $1.0 * $1.1 }
+                dtf.append(x); a.append(a2)
+                a2 += 0.5 * (-4 * eta / Double(samples) * x)          // half the bias-free prediction
+                d = zip(d, g).map { $0 - r * eta * $1 }
+            }
+            return (loss, D, G, dtf, a)
+        }
+        let steps = (0..<Int64(T)).map { $0 }
+        let ok = series(factor: 1)
+        let r3 = ConventionCheck.run(steps: steps, loss: ok.loss, residual: ok.d, gramResidual: ok.g, dtf: ok.dtf,
+                                     outputNormSq: ok.a, learningRate: eta, n: n, outputs: c, convention: nil, file: "f")
+        XCTAssertNil(r3.warning, "\(r3)")
+        XCTAssertEqual(r3.residualFactor ?? 0, 1, accuracy: 1e-9)
+        XCTAssertEqual(r3.outputNormFactor ?? 0, 0.5, accuracy: 1e-9)
+        let one = series(factor: 1, samples: N)   // the same sizes read as N samples of one output
+        let r1 = ConventionCheck.run(steps: steps, loss: one.loss, residual: one.d, gramResidual: one.g, dtf: one.dtf,
+                                     outputNormSq: one.a, learningRate: eta, n: N, outputs: 1, convention: nil, file: "f")
+        XCTAssertTrue(r1.warning?.contains("Δ‖A‖² = 0.5×") == true, "\(r1)")
+        let off = series(factor: 2)
+        let r2 = ConventionCheck.run(steps: steps, loss: off.loss, residual: off.d, gramResidual: off.g, dtf: off.dtf,
+                                     outputNormSq: off.a, learningRate: eta, n: n, outputs: c, convention: nil, file: "f")
+        XCTAssertTrue(r2.warning?.contains("D(t+1)−D(t) = 2·(−ηM(t)D(t))") == true, "\(r2)")
+    }
+
+    /// Forged sizes in a 2.0 file: n·c overflowing is one line from the reader; the validator
+    /// reports and never traps (also for a huge n_outputs).
+    func testForgedMultiOutputSizesAreOneLineErrors() throws {
+        let good = path("good.h5")
+        try writeMulti(good, steps: 3)
+        for (name, attr, value) in [("n.h5", "n_samples", Int64.max / 2), ("c.h5", "n_outputs", Int64(1) << 40),
+                                    ("c0.h5", "n_outputs", Int64(0))] {
+            let bad = path(name)
+            try FileManager.default.copyItem(atPath: good, toPath: bad)
+            do {
+                let f = try HDF5File.open(bad, mode: .readWrite)
+                try f.group("/run").setAttribute(attr, value)
+                try f.close()
+            }
+            XCTAssertThrowsError(try TrajectoryReader(path: bad)) { e in
+                XCTAssertEqual((e as? TrajectoryError)?.kind, .invalidData, "\(e)")
+                XCTAssertTrue("\(e)".hasPrefix(bad + ": /run@"), "\(e)")
+                XCTAssertFalse("\(e)".contains("\n"))
+            }
+            let problems = try Validator().validate(path: bad)
+            XCTAssertFalse(problems.isEmpty, name)
         }
     }
 

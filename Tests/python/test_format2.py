@@ -174,3 +174,29 @@ def test_analyze_and_report_on_c10_work_or_fail_with_one_line(c10, eostrace, tmp
         p = eostrace(*args)
         assert p.returncode == 0 or (p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1), p.stderr
         assert "Fatal error" not in p.stderr and "Traceback" not in p.stderr
+
+
+def test_hdf5_user_targets_n_by_c(tmp_path, eostrace):
+    """Users' HDF5 data with Y [n, c] record c outputs; Y [n] stays one output (format 1.1)."""
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((30, 4))
+    Y = rng.standard_normal((30, 3))
+    with h5py.File(tmp_path / "data.h5", "w", libver=("earliest", "v110")) as f:
+        f["X"] = X
+        f["Y"] = Y
+        f["y1"] = Y[:, 0]
+    base = {"data": {"kind": "hdf5", "file": str(tmp_path / "data.h5")},
+            "model": {"kind": "mlp", "input_dim": 4, "widths": [5], "activation": "tanh", "bias": True},
+            "learning_rate": 0.1, "steps": 3, "k": 2, "spectrum_every": 1, "checkpoint_every": 1}
+    path, _ = record(eostrace, tmp_path, "h5c3", base)
+    assert eostrace("validate", path).returncode == 0
+    with h5py.File(path, "r") as f:
+        assert list(f.attrs["format_version"]) == [2, 0] and f["run"].attrs["n_outputs"] == 3
+        assert np.array_equal(f["data/Y"][:], Y)
+        assert f["trajectory/spectrum"].shape == (4, 90)
+    check_against_numpy(path, [5], dense=True)
+    one = dict(base, data=dict(base["data"], y_dataset="/y1"))
+    path1, _ = record(eostrace, tmp_path, "h5c1", one)
+    with h5py.File(path1, "r") as f:
+        assert list(f.attrs["format_version"]) == [1, 1] and "n_outputs" not in f["run"].attrs
+        assert f["trajectory/residual"].shape == (4, 30)

@@ -322,7 +322,8 @@ def _mutate_format(f):
 
 
 def _mutate_major(f):
-    f.attrs["format_version"] = np.array([2, 0], dtype=np.int64)
+    # 2.0 is the multi-output format (readable since 2.0): the newer major is 3.
+    f.attrs["format_version"] = np.array([3, 0], dtype=np.int64)
 
 
 def _mutate_status(f):
@@ -399,7 +400,7 @@ MUTATIONS = {
     "wrong_n": (_mutate_wrong_n, "/data/Y: axis 0 (sample) has length 8, expected n = 7"),
     "detached_scale": (_mutate_detach, "/trajectory/residual: axis 1 (sample) has no dimension scale attached"),
     "format_name": (_mutate_format, "/@format: expected 'eostrace-trajectory'"),
-    "newer_major": (_mutate_major, "/@format_version: major version 2 is newer than 1"),
+    "newer_major": (_mutate_major, "/@format_version: major version 3 is newer than"),
     "status_value": (_mutate_status, "/run/status: 'finished' is not one of"),
     "eigenvalues_ascending": (_mutate_ascending, "/trajectory/eigenvalues: not descending in row 4"),
     "lr_type": (_mutate_lr_type, "/run@learning_rate: expected float64"),
