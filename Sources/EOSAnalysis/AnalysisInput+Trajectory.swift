@@ -29,20 +29,23 @@ extension AnalysisInput {
                   let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
             return obj["kind"] as? String
         }()
-        self.init(steps: try reader.steps(r), learningRate: reader.metadata.learningRate, n: reader.n, k: reader.k,
+        // c > 1 (format 2.0): every vector is n·c long (sample-major), j ≤ k eigenvectors stored.
+        let j = reader.eigenvectorsStored
+        self.init(steps: try reader.steps(r), learningRate: reader.metadata.learningRate, n: reader.n,
+                  outputCount: reader.outputCount, k: reader.k,
                   loss: try reader.read(s.loss, range: r), residual: try reader.read(s.residual, range: r),
                   outputs: try optional(s.outputs), targets: try reader.Y(),
                   outputNormSq: try reader.read(s.outputNormSq, range: r), sharpness: try reader.read(s.sharpness, range: r),
                   eigenvalues: try reader.read(s.eigenvalues, range: r),
-                  eigenvectors: reader.k > 1 ? try reader.leadingEigenvectors(r) : try reader.eigenvectors(r).values,
-                  dtf: try reader.read(s.dtf, range: r), outputLayerSharpness: try optional(s.outputLayerSharpness),
+                  eigenvectors: j > 1 ? try reader.leadingEigenvectors(r) : try reader.eigenvectors(r).values,
+                  storedEigenvectors: j, dtf: try reader.read(s.dtf, range: r), outputLayerSharpness: try optional(s.outputLayerSharpness),
                   modelKind: kind)
         if let data = reader.metadata.config?.data(using: .utf8),
            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
            let tol = (obj["eigen_tolerance"] as? NSNumber)?.doubleValue, tol > 0, tol.isFinite {
             eigenTolerance = tol
         }
-        if reader.k > 1 {
+        if j > 1 {
             let box = ReaderBox(reader), first = r.lowerBound
             loadEigenvectors = { row in try box.reader.eigenvectors((first + row)..<(first + row + 1)).values }
         }
@@ -97,7 +100,7 @@ public struct GramSelection {
                 let gramSteps = try reader.gramSteps()
                 var index: [Int64: Int] = [:]
                 for (i, s) in gramSteps.enumerated() { index[s] = i }
-                let steps = input.steps, n = input.n
+                let steps = input.steps, n = input.dimension   // nc × nc for c outputs
                 let provider = ClosureGramProvider(
                     source: .storedGram, label: "stored gram at \(gramSteps.count) steps", n: n,
                     dense: { row in
@@ -136,7 +139,8 @@ public struct GramSelection {
         }
         let ckSteps = try reader.checkpointSteps()
         guard !ckSteps.isEmpty else { throw ReplayUnavailable(reason: "parameter checkpoints are empty") }
-        let network = try Network(model)
+        let c = input.outputCount
+        let network = try Network(model, outputs: c)
         guard reader.d == model.inputDim, x.count == input.n * model.inputDim else {
             throw ReplayUnavailable(reason: "X has \(x.count) values, model expects n·d = \(input.n)·\(model.inputDim)")
         }
@@ -144,14 +148,14 @@ public struct GramSelection {
         guard p0.count == network.parameterCount else {
             throw ReplayUnavailable(reason: "checkpoints hold \(p0.count) parameters, model has \(network.parameterCount)")
         }
-        let n = input.n
+        let n = input.dimension   // n·c
         let residual = input.residual
         return try ReplayGramProvider(
-            model: model, X: Matrix(rows: n, cols: model.inputDim, data: x), Y: try reader.Y(),
+            model: model, X: Matrix(rows: input.n, cols: model.inputDim, data: x), Y: try reader.Y(),
             learningRate: input.learningRate, steps: input.steps, checkpointSteps: ckSteps,
             checkpoint: { j in try reader.parameters(atCheckpointIndex: j) },
             recordedResidual: { row in Array(residual[(row * n)..<((row + 1) * n)]) },
-            fileName: reader.path)
+            fileName: reader.path, outputs: c)
     }
 }
 

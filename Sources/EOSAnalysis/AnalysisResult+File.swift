@@ -10,7 +10,8 @@ extension AnalysisResult {
             longNames: [
                 "phase": "Phase 1-4 (docs/ANALYSIS.md §1), rule: \(options.phaseRule.rawValue)",
                 "c1": "c1(t) = D(t)^T v1(t)",
-                "r_norm_sq": "|R(t)|^2 / n, R = (I - v1 v1^T) D",
+                "r_norm_sq": run.outputs.map { "|R(t)|^2 / n (n samples), R = (I - v1 v1^T) vec(D) over n*\($0) outputs" }
+                    ?? "|R(t)|^2 / n, R = (I - v1 v1^T) D",
                 "r_prime_error": "|R(t) - R'(t)| (\(rPrime.primary.mode); M: \(rPrime.gramSource)); NaN where undefined",
                 "anomaly": "1 at step t when sign(Lambda(t+1)-Lambda(t)) != sign(|A(t+1)|-|A(t)|)",
             ],

@@ -107,7 +107,11 @@ extension AnalysisResult {
         /// Appends `x`, wrapped at spaces to `summaryWidth` columns (continuation lines indented
         /// four more than the first).
         func line(_ x: String = "") { s += wrapped(x, width: Self.summaryWidth) + "\n" }
-        line("Run: \(run.rows) recorded steps (\(run.firstStep)…\(run.lastStep)), \(run.consecutivePairs) consecutive pairs, \(run.gaps) gaps; n=\(run.n), k=\(run.k), η=\(g(run.learningRate)), 2/η=\(g(run.threshold))" + (run.modelKind.map { ", model \($0)" } ?? ""))
+        line("Run: \(run.rows) recorded steps (\(run.firstStep)…\(run.lastStep)), \(run.consecutivePairs) consecutive pairs, \(run.gaps) gaps; n=\(run.n)\(run.outputs.map { ", c=\($0) outputs" } ?? ""), k=\(run.k), η=\(g(run.learningRate)), 2/η=\(g(run.threshold))" + (run.modelKind.map { ", model \($0)" } ?? ""))
+        if let c = run.outputs {
+            line("Outputs: c=\(c); vectors are vec(D) over n·c = \(run.n * c) entries (sample-major), L = ‖D‖_F²/n, "
+                 + "‖R‖²/n with n samples, ‖A‖² = ‖A‖_F², DᵀF = ⟨D, F⟩_F (docs/ANALYSIS.md §10)")
+        }
         line("Gram M(t): \(gram.label)" + (gram.approximate ? "  [APPROXIMATE: results marked * depend on it]" : ""))
         if let note = gram.note { line("  (\(note))") }
         if let r = gram.replay {

@@ -48,6 +48,9 @@ public struct RunInfo: Codable, Equatable, Sendable {
     /// 2/η.
     public var threshold: Double
     public var n: Int
+    /// c, the number of outputs, when c > 1 (nil, and absent from the JSON, for one output):
+    /// every vector the analysis uses is vec(D) ∈ R^{n·c}, sample-major.
+    public var outputs: Int?
     public var k: Int
     public var modelKind: String?
     /// ‖Y‖ when known.

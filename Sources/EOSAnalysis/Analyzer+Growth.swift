@@ -127,8 +127,8 @@ extension Analyzer {
         var first: Int?
         for i in pairRows where bias.values[i].isFinite {
             let change = input.outputNormSq[i + 1] - input.outputNormSq[i]
-            let sumD = input.residual[(i * n)..<((i + 1) * n)].reduce(0, +)
-            errors[i] = abs(change + 4 * eta / Double(n) * (input.dtf[i] - bias.values[i] * sumD)) / abs(change)
+            // ⟨D, 1βᵀ⟩ (β·1ᵀD for one output; OutputBias.correction, vectors of n·c entries).
+            errors[i] = abs(change + 4 * eta / Double(n) * (input.dtf[i] - bias.correction(input, row: i))) / abs(change)
             if first == nil { first = i }
         }
         let paper: Double

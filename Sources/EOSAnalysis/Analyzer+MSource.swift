@@ -14,7 +14,9 @@ extension Analyzer {
     static func makePlan(_ input: AnalysisInput, options: AnalysisOptions, restartRows: [Int], pairs: Int,
                          verify: Bool) throws -> MPlan {
         var plan = MPlan()
-        plan.linear = input.modelKind == "two_layer_linear"
+        // The exact M* update (README, What it computes) is the scalar-output identity; with c > 1
+        // outputs it is not checked.
+        plan.linear = input.modelKind == "two_layer_linear" && input.outputCount == 1
         plan.verify = verify
         guard let p = input.products, !p.isEmpty else { return plan }
         let t = input.count
@@ -31,9 +33,9 @@ extension Analyzer {
             }
         }
         func chainMismatch(_ chain: (@Sendable (Int) throws -> [Double]), rows: [Int]) throws -> String? {
-            let n = input.n
+            let n = input.dimension   // n·c
             for row in rows {
-                let d = input.residual[(row * n)..<((row + 1) * n)]
+                let d = input.residualVector(row: row)
                 let v = input.leadingEigenvector(row: row)
                 let c1 = dot(d, v)
                 var r = [Double](repeating: 0, count: n)

@@ -4,7 +4,7 @@
 struct RowSeries {
     /// c1(t) = D(t)ᵀ v1(t).
     var c1: [Double]
-    /// ‖R(t)‖²/n, R = (I − v1 v1ᵀ) D.
+    /// ‖R(t)‖²/n, R = (I − v1 v1ᵀ) D (n the sample count; R has n·c entries).
     var rNormSq: [Double]
     /// ‖D(t)‖.
     var residualNorm: [Double]
@@ -87,7 +87,8 @@ extension Analyzer {
     static func computeRowSeries(_ input: AnalysisInput, provider: GramProvider, topK: TopKGramProvider,
                                  phaseIIStarts: Set<Int>, options: AnalysisOptions, plan: MPlan = MPlan(),
                                  progress: ((Int, Int) -> Void)?) throws -> (RowSeries, GramApplicationCounts) {
-        let t = input.count, n = input.n, eta = input.learningRate
+        // Vectors over the outputs have n·c entries (sample-major); scalars divide by the sample count.
+        let t = input.count, n = input.dimension, samples = Double(input.n), eta = input.learningRate
         var series = RowSeries(rowCount: t)
         var tracker = RPrimeTracker(n: n, options: options, phaseIIStarts: phaseIIStarts)
         var counts = GramApplicationCounts()
@@ -109,7 +110,7 @@ extension Analyzer {
             for j in 0..<n { r[j] = d[dBase + j] - c1 * v1[vBase + j] }
             let rNorm = norm2(r[...])
             series.c1[i] = c1
-            series.rNormSq[i] = rNorm * rNorm / Double(n)
+            series.rNormSq[i] = rNorm * rNorm / samples
             series.residualNorm[i] = norm2(d)
 
             // R′ (re)starts and the distance of R from both R′ iterates.
@@ -202,7 +203,7 @@ extension Analyzer {
             // Two-layer linear models: D(t+1) = (I − η M*) D(t) exactly.
             var exactTimesD: [Double]?
             if plan.linear && plan.exactUpdate, let lin = products?.linear {
-                exactTimesD = linearExactUpdate(gramTimesD: gramTimesD, d: d, dtf: input.dtf[i], eta: eta, linear: lin, n: n)
+                exactTimesD = linearExactUpdate(gramTimesD: gramTimesD, d: d, dtf: input.dtf[i], eta: eta, linear: lin, n: input.n)
                 series.exactUpdateExact[i] = 1
             } else if useProvider, let e = try provider.applyExactUpdateOperator(atRow: i, to: Array(d)) {
                 exactTimesD = e
@@ -224,7 +225,7 @@ extension Analyzer {
             if outputNormSqChange != 0 && sharpnessChange != 0 && (outputNormSqChange > 0) != (sharpnessChange > 0) {
                 series.anomaly[i] = 1
             }
-            series.outputNormFirstOrderError[i] = abs(outputNormSqChange + 4 * eta / Double(n) * input.dtf[i]) / abs(outputNormSqChange)
+            series.outputNormFirstOrderError[i] = abs(outputNormSqChange + 4 * eta / samples * input.dtf[i]) / abs(outputNormSqChange)
             let v1Next = input.leadingEigenvector(row: i + 1)
             series.eps2[i] = 1 - abs(dot(v1, v1Next))
             progress?(i + 1, t)

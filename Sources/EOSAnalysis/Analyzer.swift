@@ -6,6 +6,8 @@ import Foundation
 /// Cost: O(T k n) for the decomposition and checks plus, per consecutive pair, one application of
 /// M(t) to three vectors (D, and the two R′ iterates): O(n²) with a dense provider, O(kn) with the
 /// top-k approximation, or whatever a matrix-free provider costs. Memory: O(T) plus O(n) work vectors.
+/// With c outputs every n above is the vector length n·c (vec(D), sample-major); the scalars still
+/// divide by the sample count (L = ‖D‖_F²/n, ‖R‖²/n, the (4η/n) of the ‖A‖² line).
 /// Deterministic: the same input, provider and options give identical results.
 public enum Analyzer {
     public static let resultVersion = 1
@@ -89,7 +91,8 @@ public enum Analyzer {
 
         let run = RunInfo(rows: t, firstStep: input.steps[0], lastStep: input.steps[t - 1],
                           consecutivePairs: pairRows.count, gaps: t - 1 - pairRows.count,
-                          learningRate: eta, threshold: 2 / eta, n: input.n, k: input.k, modelKind: input.modelKind,
+                          learningRate: eta, threshold: 2 / eta, n: input.n,
+                          outputs: input.outputCount > 1 ? input.outputCount : nil, k: input.k, modelKind: input.modelKind,
                           targetNorm: input.targetNorm)
         return AnalysisResult(analysisVersion: resultVersion, options: options, run: run, gram: gramUsage,
                               phases: phaseSummary, decomposition: decomposition, rPrime: rPrime,

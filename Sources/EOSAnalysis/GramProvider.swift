@@ -20,9 +20,10 @@ public protocol GramProvider: AnyObject {
     var source: GramSource { get }
     /// Human description, e.g. "exact Gram by replay from 51 checkpoints".
     var label: String { get }
-    /// M(t) at `row`, n×n row-major, or nil when not available.
+    /// M(t) at `row`, nc×nc row-major (n·c: samples × outputs, sample-major; n×n for one output),
+    /// or nil when not available.
     func gram(atRow row: Int) throws -> [Double]?
-    /// M(t) applied to `count` vectors stored as rows of `vectors` (count×n); same layout out.
+    /// M(t) applied to `count` vectors stored as rows of `vectors` (count×nc); same layout out.
     func applyGram(atRow row: Int, to vectors: [Double], count: Int) throws -> [Double]?
     /// For models whose residual update is exactly linear, D(t+1) = (I − η M*(t)) D(t) (the
     /// two-layer linear network of README, What it computes): M*(t) applied to `vector`. nil when not applicable.
@@ -42,20 +43,21 @@ extension GramProvider {
     public func applyExactUpdateOperator(atRow row: Int, to vector: [Double]) throws -> [Double]? { nil }
 }
 
-/// M(t) ≈ Σ_{i≤k} λ_i v_i v_iᵀ built from the recorded eigenpairs of an `AnalysisInput`.
-/// Applying it costs O(k n) per vector.
+/// M(t) ≈ Σ_{i≤j} λ_i v_i v_iᵀ built from the recorded eigenpairs of an `AnalysisInput` (j = the
+/// eigenvectors stored per step, k unless the recording stored fewer). Applying it costs O(j·nc)
+/// per vector.
 public final class TopKGramProvider: GramProvider {
     private let input: AnalysisInput
     public init(_ input: AnalysisInput) { self.input = input }
 
     public var source: GramSource { .topK }
-    public var label: String { "top-\(input.k) approximation Σ λ_i v_i v_iᵀ of the recorded eigenpairs" }
+    public var label: String { "top-\(input.storedEigenvectors) approximation Σ λ_i v_i v_iᵀ of the recorded eigenpairs" }
 
     public func gram(atRow row: Int) throws -> [Double]? {
-        let n = input.n, k = input.k
+        let n = input.dimension, k = input.k
         let vecs = try input.topEigenvectors(row: row)
         var m = [Double](repeating: 0, count: n * n)
-        for e in 0..<k {
+        for e in 0..<input.storedEigenvectors {
             let lam = input.eigenvalues[row * k + e]
             let base = e * n
             for i in 0..<n {
@@ -67,10 +69,10 @@ public final class TopKGramProvider: GramProvider {
     }
 
     public func applyGram(atRow row: Int, to vectors: [Double], count: Int) throws -> [Double]? {
-        let n = input.n, k = input.k
+        let n = input.dimension, k = input.k
         let vecs = try input.topEigenvectors(row: row)
         var out = [Double](repeating: 0, count: count * n)
-        for e in 0..<k {
+        for e in 0..<input.storedEigenvectors {
             let lam = input.eigenvalues[row * k + e]
             let base = e * n
             let v = vecs[base..<(base + n)]
@@ -93,6 +95,7 @@ public final class ClosureGramProvider: GramProvider {
     private let n: Int
 
     /// - Parameters:
+    ///   - n: the vector length, n·c for c outputs (the sample count for one output).
     ///   - dense: row → M(t) (n×n row-major) or nil.
     ///   - exactUpdate: row → M*(t) (n×n) for exactly linear residual updates, or nil.
     public init(source: GramSource, label: String, n: Int, dense: @escaping (Int) throws -> [Double]?,

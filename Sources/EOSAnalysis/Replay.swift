@@ -23,6 +23,11 @@ import Foundation
 /// two threads (`ModelEvaluator.twoThreadChain`, enabled only where the halves are checked to give
 /// the same bits), and the caller's thread applies M from the queued `DeferredGram`s. Every result
 /// is bit-identical either way.
+///
+/// Several outputs (c > 1, `outputs`): the chain yields `MultiOutputGram` items (the factors
+/// H_l, Δ_l of `evaluateMultiOutput`, as the recorder uses them), and M·V is their matrix-free
+/// product over vectors of n·c entries (sample-major); `gram(atRow:)` forms the dense nc × nc M
+/// (n·c ≤ 4,096 only; beyond it nil, and the analyzer uses the top-k approximation there).
 /// Not thread-safe itself: one caller thread.
 public final class ReplayGramProvider: GramProvider {
     public let source: GramSource = .exact
@@ -48,6 +53,7 @@ public final class ReplayGramProvider: GramProvider {
     private var lastPoppedRow = -1
     private var cachedRow: Int?
     private var cachedLater: ModelEvaluator.DeferredGram?
+    private var cachedMulti: ModelEvaluator.MultiOutputGram?
     private var cachedGram: Matrix?
     private var cachedDtf = 0.0
 
@@ -68,16 +74,17 @@ public final class ReplayGramProvider: GramProvider {
     ///     `checkpointSteps[j]` (before that step's update).
     ///   - recordedResidual: row → recorded D(t) (n).
     ///   - fileName: names the recording in errors.
+    ///   - outputs: c, the number of outputs (Y and the recorded residuals then have n·c entries).
     /// - Throws: `AnalysisError.replay` when there are no checkpoints or the data do not fit the model.
     public init(model: ModelDescription, X: Matrix, Y: [Double], learningRate: Double, steps: [Int64],
                 checkpointSteps: [Int64], checkpoint: @escaping (Int) throws -> [Double],
                 recordedResidual: @escaping (Int) throws -> [Double], fileName: String,
-                pipelined: Bool = ProcessInfo.processInfo.activeProcessorCount >= 2) throws {
+                pipelined: Bool = ProcessInfo.processInfo.activeProcessorCount >= 2, outputs: Int = 1) throws {
         guard !checkpointSteps.isEmpty else {
             throw AnalysisError.replay(file: fileName, problem: "no parameter checkpoints (/trajectory/parameters)")
         }
         do {
-            evaluator = try RunSetup.evaluator(model: model, X: X, Y: Y).1
+            evaluator = try RunSetup.evaluator(model: model, X: X, Y: Y, outputs: outputs).1
         } catch {
             throw AnalysisError.replay(file: fileName, problem: "cannot build the model: \(error)")
         }
@@ -120,8 +127,9 @@ public final class ReplayGramProvider: GramProvider {
     private func prepare(row: Int) throws -> Bool {
         if cachedRow == row { return true }
         guard steps[row] >= checkpointSteps[0] else { return false }
-        let (ev, later) = try chainEvaluation(row: row)
+        let (ev, later, multi) = try chainEvaluation(row: row)
         cachedLater = later
+        cachedMulti = multi
         cachedGram = nil
         cachedRow = row
         cachedDtf = ev.dtf
@@ -143,7 +151,8 @@ public final class ReplayGramProvider: GramProvider {
     /// The row's evaluation from the GD chain, with the caches to apply M here. A row at or before
     /// one already consumed restarts the chain from a checkpoint; a later row skips the rows in
     /// between (their checkpoint comparisons still count). On an error the chain is dropped.
-    private func chainEvaluation(row: Int) throws -> (StepEvaluation, ModelEvaluator.DeferredGram) {
+    private func chainEvaluation(row: Int) throws
+        -> (StepEvaluation, ModelEvaluator.DeferredGram?, ModelEvaluator.MultiOutputGram?) {
         if chain == nil || row <= lastPoppedRow {
             chain?.stop()
             let name = fileName
@@ -160,8 +169,8 @@ public final class ReplayGramProvider: GramProvider {
         defer { merge(ch.takeStats()) }
         do {
             let item = try ch.item(at: row - chainStartRow)
-            guard let ev = item.evaluation, let later = item.later else { throw GDChain.Ended() }
-            return (ev, later)
+            guard let ev = item.evaluation, item.later != nil || item.multiOutput != nil else { throw GDChain.Ended() }
+            return (ev, item.later, item.multiOutput)
         } catch let e as GDChain.Ended {
             ch.stop(); chain = nil
             throw AnalysisError.replay(file: fileName, problem: "\(e) (row \(row))")
@@ -173,7 +182,13 @@ public final class ReplayGramProvider: GramProvider {
 
     /// The dense M(t) (formed on first request for the row).
     public func gram(atRow row: Int) throws -> [Double]? {
-        guard try prepare(row: row), let later = cachedLater else { return nil }
+        guard try prepare(row: row) else { return nil }
+        if let multi = cachedMulti {
+            // Dense nc × nc only up to the limit (`denseGram` throws above it): nil = not available.
+            if cachedGram == nil { cachedGram = try? multi.denseGram() }
+            return cachedGram?.data
+        }
+        guard let later = cachedLater else { return nil }
         if cachedGram == nil { cachedGram = later.gram() }
         return cachedGram?.data
     }
@@ -181,15 +196,23 @@ public final class ReplayGramProvider: GramProvider {
     /// M(t) applied without forming it (`DeferredGram.apply`: per layer the cheaper of a factored
     /// product and a dense syrk term), unless the dense M of this row is already at hand.
     public func applyGram(atRow row: Int, to vectors: [Double], count: Int) throws -> [Double]? {
-        guard try prepare(row: row), let later = cachedLater else { return nil }
+        guard try prepare(row: row) else { return nil }
         if let m = cachedGram { return applyDense(m.data, n: m.rows, to: vectors, count: count) }
+        if let multi = cachedMulti {
+            let nc = multi.dimension
+            guard count > 0, vectors.count == count * nc else {
+                throw AnalysisError.gram(row: row, problem: "\(vectors.count) values for \(count) vectors of n·c = \(nc)")
+            }
+            return multi.apply(to: Matrix(rows: count, cols: nc, data: vectors)).data
+        }
+        guard let later = cachedLater else { return nil }
         return later.apply(to: vectors, count: count)
     }
 
     /// Two-layer linear model: M*(t) D = M(t) D − (4η/(n² m)) (DᵀF) X Xᵀ D (README, What it computes), with M the
     /// exact Gram at the replayed θ(t). nil for other models.
     public func applyExactUpdateOperator(atRow row: Int, to vector: [Double]) throws -> [Double]? {
-        guard isTwoLayerLinear, try prepare(row: row), cachedLater != nil else { return nil }
+        guard isTwoLayerLinear, evaluator.network.outputCount == 1, try prepare(row: row), cachedLater != nil else { return nil }
         let n = vector.count
         let width = Double(evaluator.network.outputLayerWidth)
         guard var out = try applyGram(atRow: row, to: vector, count: 1) else { return nil }

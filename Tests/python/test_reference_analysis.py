@@ -462,9 +462,154 @@ def test_model_gram_and_gradient_against_finite_differences(desc):
     assert dtf == pytest.approx(float(D @ F), rel=1e-15)
 
 
+@pytest.mark.parametrize("desc", [
+    {"kind": "mlp", "input_dim": 3, "widths": [4, 2], "activation": "tanh", "bias": True, "output_scale": 0.7},
+    {"kind": "mlp", "input_dim": 2, "widths": [3], "activation": "softplus", "bias": False},
+    {"kind": "two_layer_linear", "input_dim": 3, "width": 5},
+])
+def test_model_with_three_outputs_against_finite_differences(desc):
+    """c = 3: M = (2/n) J Jᵀ (nc × nc, J = ∂vec(F)/∂θ sample-major) and ∇L = (2/n) Jᵀ vec(D) for
+    L = ‖D‖_F²/n, by central differences; ⟨D, F⟩_F."""
+    rng = np.random.default_rng(8)
+    c, n = 3, 5
+    model = ref.Model(desc, outputs=c)
+    X = rng.standard_normal((n, desc["input_dim"]))
+    Y = rng.standard_normal(n * c)
+    theta = rng.standard_normal(model.parameter_count) * 0.8
+    F, D, grad, M, dtf = model.evaluate(theta, X, Y)
+    assert F.shape == (n * c,) and M.shape == (n * c, n * c)
+    h = 1e-6
+    J = np.empty((n * c, theta.size))
+    for j in range(theta.size):
+        e = np.zeros_like(theta); e[j] = h
+        J[:, j] = (model.evaluate(theta + e, X, Y, gram=False)[0] - model.evaluate(theta - e, X, Y, gram=False)[0]) / (2 * h)
+    np.testing.assert_allclose(M, 2 / n * J @ J.T, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(grad, 2 / n * J.T @ D, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(D, F - Y)
+    assert dtf == pytest.approx(float(D @ F), rel=1e-15)
+
+
 def test_model_refuses_unreplayable_kinds():
     with pytest.raises(ValueError):
         ref.Model({"kind": "external", "input_dim": 6})
+
+
+# ---------------------------------------------------------------- several outputs (c > 1, format 2.0)
+
+C10_CONFIG = {"data": {"targets": "onehot", "classes": list(range(10)), "n": 40}}
+
+
+@pytest.fixture(scope="module")
+def c10(eostrace_bin, tmp_path_factory):
+    """A c = 10 recording (Fashion-MNIST, 10 classes one-hot, n = 40, fc-tanh [16, 16], η = 0.1,
+    150 steps: Λ first crosses 2/η at step 36; 8 cycles, 7 complete), recorded by eostrace's own
+    recorder with the M-products, and its analysis (--json, --csv, -o)."""
+    d = tmp_path_factory.mktemp("c10")
+    cfg = d / "c10.json"
+    cfg.write_text(json.dumps(C10_CONFIG))
+    path = d / "c10.h5"
+    run_eostrace(eostrace_bin, "record", "--preset", "fmnist-tanh", "--config", cfg, "--widths", "16,16", "--k", 3,
+                 "--lr", 0.1, "--steps", 150, "--checkpoint-every", 50, "--spectrum-every", 0, "--hessian-every", 0,
+                 "--quiet", "-o", path, check=True, timeout=300)
+    csv_path = d / "c10.csv"
+    proc = run_eostrace(eostrace_bin, "analyze", path, "--quiet", "--json", "--csv", csv_path,
+                        "-o", d / "c10.analysis.h5", check=True)
+    return path, _read_csv(csv_path), json.loads(proc.stdout), ref.load(path)
+
+
+def test_c10_recording_is_format_2_with_the_output_axis(c10):
+    import h5py
+    path, _, js, rec = c10
+    with h5py.File(path, "r") as f:
+        assert list(f.attrs["format_version"]) == [2, 0]
+        assert int(f["run"].attrs["n_outputs"]) == 10
+        assert f["trajectory/residual"].shape[1:] == (40, 10)
+    assert (rec.n, rec.n_outputs, rec.D.shape[1]) == (40, 10, 400)
+    assert js["run"]["n"] == 40 and js["run"]["outputs"] == 10
+    assert js["gram"]["source"] == "recorded_products" and not js["gram"]["approximate"]
+    # 8 cycles (4 one-step excursions), 7 complete on this machine; the issue asks for ≥ 3 complete.
+    assert js["phases"]["complete_cycles"] >= 3, js["phases"]["cycle_text"]
+
+
+def test_c10_phases_anomalies_c1_r_norm_sq_equal_numpy(c10):
+    """Phases and anomalies exactly; c1 and ‖R‖²/n (n = 40 samples, R over n·c = 400 entries) to
+    1e-12 relative plus the rounding floor of a 400-term dot product."""
+    _, sw, js, rec = c10
+    phase, cycles = ref.segment_phases(rec.lam, rec.loss, rec.eta, rec.dtf)
+    np.testing.assert_array_equal(sw["phase"], phase)
+    assert js["phases"]["cycle_count"] == len(cycles)
+    anomaly = ref.anomaly_points(rec.lam, rec.A2, ref.consecutive_pairs(rec.steps))
+    np.testing.assert_array_equal(sw["anomaly"], anomaly)
+    c1, R, _, r_norm_sq = ref.decompose(rec.D, rec.v1, rec.n)
+    # L = ‖D‖_F²/n with the sample count (the recorder's loss).
+    np.testing.assert_allclose(rec.loss, (rec.D ** 2).sum(axis=1) / 40, rtol=1e-12)
+    f_c1, f_r = _dot_floor(rec.D, R)
+    f_r = f_r * rec.D.shape[1] / rec.n   # _dot_floor divides by the vector length; ‖R‖²/n divides by n
+    for name, ours, floor in (("c1", c1, f_c1), ("r_norm_sq", r_norm_sq, f_r)):
+        bad = np.nonzero(~(np.abs(sw[name] - ours) <= 1e-12 * np.abs(ours) + floor))[0]
+        assert bad.size == 0, (name, bad[:5].tolist(), sw[name][bad[:5]], ours[bad[:5]])
+
+
+def test_c10_m_results_from_products_equal_numpy(c10):
+    """The R′ errors and the first-order error of D from the recorded products ([step, sample,
+    output]), flattened sample-major: 1e-10 relative (1e-12 absolute at the restarts)."""
+    path, sw, _, rec = c10
+    p = ref.products_analysis(path, rec)
+    for col in list(R_PRIME_COLUMNS) + ["first_order_error"]:
+        bad = _beyond(sw[col], p[col])
+        assert bad.size == 0, (col, bad[:5].tolist(), sw[col][bad[:5]], p[col][bad[:5]])
+
+
+def test_c10_recorded_gram_residual_equals_numpy_replay(c10):
+    """The recorder's M(t)D(t) against numpy's own c-output Gram (nc × nc) replayed from the
+    checkpoints, on phase I before the first crossing (|1 − ηΛ| < 1: no amplification of a
+    last-bit difference): 1e-10 relative; the replayed D equals the recorded one to 1e-12."""
+    path, _, _, rec = c10
+    p = ref.products_analysis(path, rec)
+    gram = ref.ReplayGram(rec)
+    first = int(np.argmax(rec.lam > 2 / rec.eta))
+    assert first >= 20
+    for row in range(first):
+        M = gram(row)
+        assert M.shape == (400, 400)
+        np.testing.assert_allclose(M @ rec.D[row], p["gram_residual"][row], rtol=1e-10, atol=1e-14)
+    assert gram.max_relative_drift < 1e-12
+
+
+def test_c10_output_norm_lines_equal_numpy(c10):
+    """The paper's line |Δ‖A‖_F² + (4η/n)⟨D, F⟩_F| / |Δ‖A‖_F²| and the bias-exact one with the 10
+    output biases, −(4η/n)⟨D, F − 1bᵀ⟩."""
+    import eos_science_reference as sci
+    _, sw, js, rec = c10
+    beta = sci.output_bias(rec)
+    assert beta.shape == (rec.T, 10)
+    exact, paper = sci.bias_exact_errors(rec, beta)
+    bad = _beyond(sw["output_norm_first_order_error"], paper, rtol=1e-9)
+    assert bad.size == 0, bad[:5]
+    b = js["checks"]["output_bias"]
+    fin = exact[np.isfinite(exact)]
+    assert b["error"]["all"]["count"] == fin.size
+    assert b["error"]["all"]["median"] == pytest.approx(float(np.median(fin)), rel=1e-9)
+    assert b["error"]["all"]["median"] < js["checks"]["first_order_output_norm"]["all"]["median"]
+
+
+def test_c10_analysis_file_and_report(c10, eostrace_bin, tmp_path):
+    import h5py
+    path, sw, _, _ = c10
+    with h5py.File(path.parent / "c10.analysis.h5", "r") as f:
+        np.testing.assert_array_equal(f["analysis/phase"][...], sw["phase"])
+        np.testing.assert_array_equal(f["analysis/c1"][...], sw["c1"])
+    html = tmp_path / "c10.html"
+    run_eostrace(eostrace_bin, "report", path, "-o", html, "--quiet", check=True)
+    text = html.read_text()
+    assert "c (outputs)" in text and "n·c = 400" in text
+    summary = run_eostrace(eostrace_bin, "analyze", path, "--quiet", check=True).stdout
+    assert "n=40, c=10 outputs" in summary
+    # Replay with the c-output evaluator, as a verification of the recorded products.
+    js = json.loads(run_eostrace(eostrace_bin, "analyze", path, "--quiet", "--json", "--verify-replay", check=True).stdout)
+    v = js["gram"]["verification"]
+    assert v["rows_beyond_tolerance"] == 0 and v["max_gram_residual_difference"] < 1e-12, v
+    assert js["gram"]["replay"]["max_relative_drift_residual"] <= 1e-12
 
 
 # ---------------------------------------------------------------- measurement table

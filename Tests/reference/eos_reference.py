@@ -39,7 +39,13 @@ __all__ = [
 
 @dataclass
 class Recording:
-    """The series of one recording the analysis reads (shapes: T rows, n examples, k eigenpairs)."""
+    """The series of one recording the analysis reads (shapes: T rows, n examples, k eigenpairs).
+
+    With c > 1 outputs (format 2.0, /run@n_outputs) every vector over the outputs is flattened
+    sample-major to N = n·c entries (index i·c + a, numpy's reshape of [n, c]): D is (T, N), V is
+    (T, j, N) with j the stored eigenvectors (/run@eigenvectors_stored, else k), Y is (N,). `n` is
+    the sample count (the divisor of L and ‖R‖²/n), not the vector length; `ReplayGram` replays
+    with the c-output `Model` (M is N × N)."""
     path: str
     steps: np.ndarray          # (T,) int64
     loss: np.ndarray           # (T,)   L(t)
@@ -58,6 +64,8 @@ class Recording:
     gram_steps: np.ndarray     # (G,) steps of the stored /trajectory/gram
     has_gram: bool
     output_layer_sharpness: Optional[np.ndarray] = None
+    n_samples: Optional[int] = None   # n (None: D.shape[1], one output)
+    n_outputs: int = 1                # c
 
     @property
     def T(self) -> int:
@@ -65,7 +73,8 @@ class Recording:
 
     @property
     def n(self) -> int:
-        return self.D.shape[1]
+        """The number of samples n."""
+        return self.n_samples if self.n_samples is not None else self.D.shape[1]
 
     @property
     def v1(self) -> np.ndarray:
@@ -79,11 +88,18 @@ def load(path) -> Recording:
         run = f["run"].attrs
         model_json = run["model"]
         model_json = model_json.decode() if isinstance(model_json, bytes) else str(model_json)
+        c = int(run["n_outputs"]) if "n_outputs" in run else 1
+        D, V, Y = tr["residual"][...], tr["eigenvectors"][...], f["data"]["Y"][...]
+        if c > 1:   # [T, n, c] → [T, n·c], [T, j, n, c] → [T, j, n·c], [n, c] → [n·c] (sample-major)
+            D = D.reshape(D.shape[0], -1)
+            V = V.reshape(V.shape[0], V.shape[1], -1)
+            Y = Y.reshape(-1)
         return Recording(
             path=str(path), steps=tr["step"][...].astype(np.int64), loss=tr["loss"][...],
-            D=tr["residual"][...], A2=tr["output_norm_sq"][...], lam=tr["sharpness"][...],
-            ev=tr["eigenvalues"][...], V=tr["eigenvectors"][...], dtf=tr["dtf"][...],
-            eta=float(run["learning_rate"]), model=json.loads(model_json), Y=f["data"]["Y"][...],
+            D=D, A2=tr["output_norm_sq"][...], lam=tr["sharpness"][...],
+            ev=tr["eigenvalues"][...], V=V, dtf=tr["dtf"][...],
+            eta=float(run["learning_rate"]), model=json.loads(model_json), Y=Y,
+            n_samples=int(run["n_samples"]) if c > 1 else None, n_outputs=c,
             X=f["data"]["X"][...] if "X" in f["data"] else None,
             ck_steps=tr["checkpoint_step"][...].astype(np.int64) if "checkpoint_step" in tr else np.zeros(0, np.int64),
             ck=tr["parameters"][...] if "parameters" in tr else None,
@@ -170,16 +186,17 @@ def phases_from_runs(lam, loss, dtf, runs, rule="loss"):
 
 # ---------------------------------------------------------------- decomposition (§3.3–3.4)
 
-def decompose(D, v1):
-    """c1(t) = D(t)ᵀv1(t), R(t) = (I − v1 v1ᵀ) D(t) and ‖R(t)‖²/n (paper §3.3–3.4).
+def decompose(D, v1, n=None):
+    """c1(t) = D(t)ᵀv1(t), R(t) = (I − v1 v1ᵀ) D(t) and ‖R(t)‖²/n (paper §3.3–3.4); for c outputs
+    D and v1 are vec(D), vec(v1) (n·c entries) and `n` is the sample count (default: D.shape[1]).
 
-    Returns (c1 (T,), R (T, n), ‖R‖ (T,), ‖R‖²/n (T,))."""
+    Returns (c1 (T,), R (T, N), ‖R‖ (T,), ‖R‖²/n (T,))."""
     D = np.asarray(D, dtype=float)
     v1 = np.asarray(v1, dtype=float)
     c1 = np.einsum("ij,ij->i", D, v1)
     R = D - c1[:, None] * v1
     rnorm = np.linalg.norm(R, axis=1)
-    return c1, R, rnorm, rnorm ** 2 / D.shape[1]
+    return c1, R, rnorm, rnorm ** 2 / (D.shape[1] if n is None else n)
 
 
 # ---------------------------------------------------------------- anomaly points (Figure 2)
@@ -240,15 +257,16 @@ class Model:
     and the two-layer linear network f = Aᵀ W x / √m (`two_layer_linear`, no biases) of the paper's §4.
     Raises ValueError for any other model kind (not replayable)."""
 
-    def __init__(self, desc: dict):
+    def __init__(self, desc: dict, outputs: int = 1):
         kind = desc.get("kind")
+        self.c = int(outputs)   # c outputs: the output layer W_L is c × m (docs/MULTI-OUTPUT.md)
         if kind == "mlp":
-            self.sizes = [desc["input_dim"]] + list(desc["widths"]) + [1]
+            self.sizes = [desc["input_dim"]] + list(desc["widths"]) + [self.c]
             self.act = desc.get("activation", "tanh")
             self.bias = desc.get("bias", True)
             self.scale = desc.get("output_scale", 1.0)
         elif kind == "two_layer_linear":
-            self.sizes = [desc["input_dim"], desc["width"], 1]
+            self.sizes = [desc["input_dim"], desc["width"], self.c]
             self.act, self.bias, self.scale = "linear", False, 1 / math.sqrt(desc["width"])
         else:
             raise ValueError(f"model kind {kind!r} cannot be replayed")
@@ -290,6 +308,8 @@ class Model:
                 ds.append(dphi(z))
                 h = phi(z)
                 hs.append(h)
+        if self.c > 1:
+            return self._evaluate_outputs(z, hs, ds, Ws, X, Y, gram)
         F = self.scale * z[:, 0]
         D = F - Y
         deltas = [None] * self.L
@@ -321,6 +341,38 @@ class Model:
             M *= 2.0 / n
         return F, D, grad, M, float(D @ F)
 
+    def _evaluate_outputs(self, z, hs, ds, Ws, X, Y, gram):
+        """c > 1 outputs, L = ‖D‖_F²/n: F, D flattened sample-major (n·c), ∇L, M = (2/n) J Jᵀ
+        (nc × nc, J = ∂vec(F)/∂θ) as (2/n) Σ_l (Δ_l Δ_lᵀ) ∘ ((H_l H_lᵀ + β) ⊗ 1 1ᵀ) with
+        Δ_l[i, a] = ∂f_a(x_i)/∂Z_l, and ⟨D, F⟩_F."""
+        n, c = X.shape[0], self.c
+        F = self.scale * z                                  # (n, c)
+        D = F - np.asarray(Y, float).reshape(n, c)
+        deltas = [None] * self.L
+        g = np.broadcast_to(self.scale * np.eye(c), (n, c, c)).copy()   # ∂f_a/∂z_L[b] = s δ_ab
+        deltas[self.L - 1] = g
+        for l in range(self.L - 1, 0, -1):
+            g = (g @ Ws[l]) * ds[l - 1][:, None, :]         # (n, c, w_l)
+            deltas[l - 1] = g
+        grad = []
+        r = (2.0 / n) * D
+        for l in range(self.L):
+            gl = np.einsum("ia,iaw->iw", r, deltas[l])      # Σ_a r_ia δ_i^a
+            grad.append((gl.T @ hs[l]).ravel())
+            if self.bias:
+                grad.append(gl.sum(axis=0))
+        grad = np.concatenate(grad)
+        M = None
+        if gram:
+            beta = 1.0 if self.bias else 0.0
+            M = np.zeros((n * c, n * c))
+            for l in range(self.L):
+                K = hs[l] @ hs[l].T + beta
+                Dl = deltas[l].reshape(n * c, -1)
+                M += (Dl @ Dl.T) * np.kron(K, np.ones((c, c)))
+            M *= 2.0 / n
+        return F.ravel(), D.ravel(), grad, M, float((D * F).sum())
+
 
 class ReplayGram:
     """M(t) exact, by replaying plain GD θ ← θ − η∇L(θ) from the nearest checkpoint at or before
@@ -337,7 +389,7 @@ class ReplayGram:
             raise ValueError("X is not stored in the file")
         if rec.ck is None or len(rec.ck_steps) == 0:
             raise ValueError("no parameter checkpoints")
-        self.model = Model(rec.model)
+        self.model = Model(rec.model, rec.n_outputs)
         if rec.ck.shape[1] != self.model.parameter_count:
             raise ValueError(f"checkpoints hold {rec.ck.shape[1]} parameters, model has {self.model.parameter_count}")
         self.rec = rec
@@ -400,9 +452,10 @@ class StoredGram:
 
 
 def topk_gram(rec: Recording, row):
-    """The top-k approximation Σ_{i≤k} λ_i v_i v_iᵀ of M(t) from the recorded eigenpairs."""
+    """The top-k approximation Σ_{i≤k} λ_i v_i v_iᵀ of M(t) from the recorded eigenpairs (Σ_{i≤j}
+    when only j < k eigenvectors are stored)."""
     Vt = rec.V[row]
-    return (Vt.T * rec.ev[row]) @ Vt
+    return (Vt.T * rec.ev[row][: Vt.shape[0]]) @ Vt
 
 
 def choose_gram(rec: Recording, h5file, mode="auto"):
@@ -504,7 +557,7 @@ def analyze(path, gram="auto", rule="loss", rec: Optional[Recording] = None) -> 
     v1 = rec.v1
     cons = consecutive_pairs(rec.steps)
     phase, cycles = segment_phases(rec.lam, rec.loss, eta, rec.dtf, rule)
-    c1, R, rnorm, r_norm_sq = decompose(rec.D, v1)
+    c1, R, rnorm, r_norm_sq = decompose(rec.D, v1, rec.n)
     anomaly = anomaly_points(rec.lam, rec.A2, cons)
     first_order = np.full(T, np.nan)
     counts = {"source": 0, "fallback": 0}
@@ -527,7 +580,7 @@ def analyze(path, gram="auto", rule="loss", rec: Optional[Recording] = None) -> 
     t_loop = time.perf_counter() - t_loop
     source = provider.source if provider is not None else "top_k_approximation"
     label = (provider.label if provider is not None
-             else f"top-{rec.ev.shape[1]} approximation Σ λ_i v_i v_iᵀ of the recorded eigenpairs")
+             else f"top-{rec.V.shape[1]} approximation Σ λ_i v_i v_iᵀ of the recorded eigenpairs")
     return Analysis(rec=rec, phase=phase, cycles=cycles, c1=c1, r_norm=rnorm, r_norm_sq=r_norm_sq,
                     anomaly=anomaly, r_prime_error=e_p, r_prime_error_from_start=e_s,
                     first_order_error=first_order, gram_source=source, gram_label=label,
@@ -599,11 +652,12 @@ def products_analysis(path, rec: Optional[Recording] = None) -> dict:
     rec = rec or load(path)
     with h5py.File(path, "r") as f:
         tr = f["trajectory"]
-        g = tr["gram_residual"][: rec.T]
-        rp = tr["r_prime"][: rec.T]
-        rs = tr["r_prime_from_start"][: rec.T]
+        # [T, n, c] for c outputs: flattened sample-major like D.
+        g = tr["gram_residual"][: rec.T].reshape(rec.T, -1)
+        rp = tr["r_prime"][: rec.T].reshape(rec.T, -1)
+        rs = tr["r_prime_from_start"][: rec.T].reshape(rec.T, -1)
     cons = consecutive_pairs(rec.steps)
-    _, R, rnorm, _ = decompose(rec.D, rec.v1)
+    _, R, rnorm, _ = decompose(rec.D, rec.v1, rec.n)
     first = np.full(rec.T, np.nan)
     for i in np.nonzero(cons)[0]:
         step = rec.D[i + 1] - rec.D[i]

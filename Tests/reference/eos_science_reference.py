@@ -157,22 +157,28 @@ def regimes(lam, A2, eta, phase, cons, margin=0.03, min_steps=20):
 def output_bias(rec):
     """β(t) = s·b(t) per row (NaN where unknown), or zeros when the model has no output bias; None
     when it cannot be known (no checkpoints). b is the last entry of θ at each checkpoint, carried
-    by b(t+1) = b(t) − (2ηs/n)·1ᵀD(t) (so β(t+1) = β(t) − (2ηs²/n)·1ᵀD(t))."""
+    by b(t+1) = b(t) − (2ηs/n)·1ᵀD(t) (so β(t+1) = β(t) − (2ηs²/n)·1ᵀD(t)).
+
+    c > 1 outputs: β is (T, c), b the last c entries of θ, each carried by its own column sum
+    Σ_i D_ia(t) of D viewed as [n, c]."""
     m = rec.model
     T = rec.T
+    c = rec.n_outputs
+    shape = (T,) if c == 1 else (T, c)
     if m.get("kind") == "two_layer_linear" or (m.get("kind") == "mlp" and not m.get("bias", True)):
-        return np.zeros(T)
+        return np.zeros(shape)
     if m.get("kind") != "mlp" or rec.ck is None or len(rec.ck_steps) == 0:
         return None
     s = float(m.get("output_scale", 1.0))
     cons = ref.consecutive_pairs(rec.steps)
-    sumD = rec.D.sum(axis=1)
+    sumD = rec.D.sum(axis=1) if c == 1 else rec.D.reshape(T, rec.n, c).sum(axis=1)
     rate = 2 * rec.eta * s * s / rec.n
     row_of = {int(st): i for i, st in enumerate(rec.steps)}
-    anchors = [(row_of[int(st)], s * float(rec.ck[j][-1])) for j, st in enumerate(rec.ck_steps) if int(st) in row_of]
+    anchors = [(row_of[int(st)], s * (float(rec.ck[j][-1]) if c == 1 else np.asarray(rec.ck[j][-c:], float)))
+               for j, st in enumerate(rec.ck_steps) if int(st) in row_of]
     if not anchors:
         return None
-    beta = np.full(T, np.nan)
+    beta = np.full(shape, np.nan)
     for j, (r0, b0) in enumerate(anchors):
         stop = anchors[j + 1][0] if j + 1 < len(anchors) else T
         beta[r0] = b0
@@ -188,12 +194,19 @@ def output_bias(rec):
 
 
 def bias_exact_errors(rec, beta):
-    """Per pair: (bias-exact error, paper's error) of the ‖A‖² first-order line; NaN where undefined."""
+    """Per pair: (bias-exact error, paper's error) of the ‖A‖² first-order line; NaN where undefined.
+    c > 1: −(4η/n)⟨D, F − 1βᵀ⟩ = −(4η/n)(⟨D, F⟩_F − Σ_a β_a Σ_i D_ia)."""
     cons = ref.consecutive_pairs(rec.steps)
     dA = np.full(rec.T, np.nan)
     dA[:-1] = rec.A2[1:] - rec.A2[:-1]
     k = 4 * rec.eta / rec.n
-    exact = np.abs(dA + k * (rec.dtf - beta * rec.D.sum(axis=1))) / np.abs(dA)
+    if rec.n_outputs == 1:
+        corr = beta * rec.D.sum(axis=1)
+        known = np.isfinite(beta)
+    else:
+        corr = np.einsum("ta,ta->t", beta, rec.D.reshape(rec.T, rec.n, rec.n_outputs).sum(axis=1))
+        known = np.isfinite(beta).all(axis=1)
+    exact = np.abs(dA + k * (rec.dtf - corr)) / np.abs(dA)
     paper = np.abs(dA + k * rec.dtf) / np.abs(dA)
-    ok = cons & np.isfinite(beta)
+    ok = cons & known
     return np.where(ok, exact, np.nan), np.where(cons, paper, np.nan)

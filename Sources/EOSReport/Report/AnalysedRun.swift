@@ -52,6 +52,14 @@ public struct AnalysedRun {
             ("learning rate η", "\(md.learningRate)"),
             ("n (samples)", "\(md.n)"), ("p (parameters)", "\(md.p)"), ("k (eigenpairs)", "\(md.k)"), ("d (input dim)", "\(reader.d)"),
             ("loss", md.loss), ("model", md.model),
+        ]
+        if md.outputCount > 1 {
+            // Several outputs: every vector the analysis uses is vec(D) over n·c entries.
+            meta.append(("c (outputs)", "\(md.outputCount): vectors over n·c = \(md.n * md.outputCount) entries (sample-major); "
+                         + "L = ‖D‖_F²/n, ‖A‖² = ‖A‖_F², DᵀF = ⟨D, F⟩_F"))
+            if md.storedEigenvectorCount < md.k { meta.append(("eigenvectors stored", "top \(md.storedEigenvectorCount) of k = \(md.k)")) }
+        }
+        meta += [
             ("recorded steps", "\(steps.count) (\(steps.first.map(String.init) ?? "-") … \(steps.last.map(String.init) ?? "-"))"),
         ]
         if let s = md.seed { meta.append(("seed", "\(s)")) }
