@@ -327,6 +327,33 @@ public final class Trainer {
         return r
     }
 
+    /// The cadenced extras of step t, after its row, for one output and for several: the spectrum
+    /// and the Gram (only when M is dense), the Hessian sharpness (R-operator), and a regular
+    /// checkpoint. Returns whether a checkpoint was taken (the caller then resets its solver's
+    /// warm start to what a resume from it sees).
+    private func appendCadenced(t: Int, dense M: Matrix?, theta: [Double], sink: TrajectorySink,
+                                outcome: TrainerOutcome, solves: SolveStats) throws -> Bool {
+        let c = config
+        if c.spectrumEvery > 0 && t % c.spectrumEvery == 0, let M {
+            try sink.appendSpectrum(step: t, eigenvalues: try SymmetricEigen.allEigenvalues(M))
+        }
+        if c.gramEvery > 0 && t % c.gramEvery == 0, let M { try sink.appendGram(step: t, matrix: M) }
+        if c.hessianEvery > 0 && t % c.hessianEvery == 0 {
+            let op = try HessianOperator(evaluator: evaluator, theta: theta)
+            let lz = try op.sharpness(maxIterations: 100, tolerance: 1e-8, seed: UInt64(t) &+ 1)
+            try sink.appendHessianSharpness(step: t, value: lz.value)
+        }
+        guard t == solves.firstCheckpointStep || t == c.steps || (c.checkpointEvery > 0 && t % c.checkpointEvery == 0) else {
+            return false
+        }
+        try sink.appendCheckpoint(step: t, parameters: theta)
+        let totals = totals(through: t, outcome: outcome, solves: solves)
+        try sink.noteCheckpoint(totals)
+        lastRegularTotals = totals
+        lastCheckpointStep = t
+        return true
+    }
+
     /// The recording work of step t: M, λ_max(M_A), the top-k eigenpairs (warm-started), signs,
     /// the cross-check, the row, and the cadenced extras. Runs in step order.
     private func recordStep(t: Int, ev: StepEvaluation, work: GramWork, theta: [Double], sink: TrajectorySink,
@@ -364,21 +391,7 @@ public final class Trainer {
             row.cost = StepCost(iterations: Int64(r.iterations), matvecs: Int64(solver.matvecCount(of: r, n: M.rows)),
                                 seconds: Date().timeIntervalSince(started))
             try sink.append(row)
-            if c.spectrumEvery > 0 && t % c.spectrumEvery == 0 {
-                try sink.appendSpectrum(step: t, eigenvalues: try SymmetricEigen.allEigenvalues(M))
-            }
-            if c.gramEvery > 0 && t % c.gramEvery == 0 { try sink.appendGram(step: t, matrix: M) }
-            if c.hessianEvery > 0 && t % c.hessianEvery == 0 {
-                let op = try HessianOperator(evaluator: evaluator, theta: theta)
-                let lz = try op.sharpness(maxIterations: 100, tolerance: 1e-8, seed: UInt64(t) &+ 1)
-                try sink.appendHessianSharpness(step: t, value: lz.value)
-            }
-            if t == solves.firstCheckpointStep || t == c.steps || (c.checkpointEvery > 0 && t % c.checkpointEvery == 0) {
-                try sink.appendCheckpoint(step: t, parameters: theta)
-                let totals = totals(through: t, outcome: outcome, solves: solves)
-                try sink.noteCheckpoint(totals)
-                lastRegularTotals = totals
-                lastCheckpointStep = t
+            if try appendCadenced(t: t, dense: M, theta: theta, sink: sink, outcome: outcome, solves: solves) {
                 // Restart the eigensolver from exactly what a resume from this checkpoint sees.
                 solver.setWarmStart(vectors, seed: UInt64(t))
             }
@@ -479,21 +492,7 @@ public final class Trainer {
             if let x = c.eigenvalueThreshold, let M = dense { row.eigenvaluesAboveThreshold = try SymmetricEigen.eigenvalues(M, above: x) }
             row.cost = StepCost(iterations: Int64(iterations), matvecs: Int64(matvecs), seconds: Date().timeIntervalSince(started))
             try sink.append(row)
-            if c.spectrumEvery > 0 && t % c.spectrumEvery == 0, let M = dense {
-                try sink.appendSpectrum(step: t, eigenvalues: try SymmetricEigen.allEigenvalues(M))
-            }
-            if c.gramEvery > 0 && t % c.gramEvery == 0, let M = dense { try sink.appendGram(step: t, matrix: M) }
-            if c.hessianEvery > 0 && t % c.hessianEvery == 0 {
-                let op = try HessianOperator(evaluator: evaluator, theta: theta)
-                let lz = try op.sharpness(maxIterations: 100, tolerance: 1e-8, seed: UInt64(t) &+ 1)
-                try sink.appendHessianSharpness(step: t, value: lz.value)
-            }
-            if t == solves.firstCheckpointStep || t == c.steps || (c.checkpointEvery > 0 && t % c.checkpointEvery == 0) {
-                try sink.appendCheckpoint(step: t, parameters: theta)
-                let totals = totals(through: t, outcome: outcome, solves: solves)
-                try sink.noteCheckpoint(totals)
-                lastRegularTotals = totals
-                lastCheckpointStep = t
+            if try appendCadenced(t: t, dense: dense, theta: theta, sink: sink, outcome: outcome, solves: solves) {
                 // Restart the block solver from exactly what a resume from this checkpoint sees
                 // (the stored vectors; the seed fills the rest).
                 if dense != nil { solver.setWarmStart(stored, seed: UInt64(t)) }

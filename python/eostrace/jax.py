@@ -277,16 +277,8 @@ class MLP:
             return self._kernels_multi(theta, X, XXt)
         n = X.shape[0]
         L = self.layers(theta)
-        Hs = [X]
-        Zs = []
-        h = X
-        for W, b in L[:-1]:
-            z = h @ W.T
-            if b is not None:
-                z = z + b
-            Zs.append(z)
-            h = self._phi(z)
-            Hs.append(h)
+        Hs, Zs = self._hidden(L, X)
+        h = Hs[-1]
         A, b = L[-1]
         s = self.output_scale
         F = s * (h @ A[0] + (b[0] if b is not None else 0.0))
@@ -304,10 +296,9 @@ class MLP:
             M = M + (2.0 / n) * (delta @ delta.T) * (HHt[l] + one)
         return F, M, MA
 
-    def _kernels_multi(self, theta, X, XXt=None):
-        n = X.shape[0]
-        c = self.outputs
-        L = self.layers(theta)
+    def _hidden(self, L, X):
+        """The hidden layers' inputs H_0 = X, H_1, … (last: the output layer's input) and
+        pre-activations Z_l, for the layers L of `layers(theta)`."""
         Hs = [X]
         Zs = []
         h = X
@@ -318,6 +309,14 @@ class MLP:
             Zs.append(z)
             h = self._phi(z)
             Hs.append(h)
+        return Hs, Zs
+
+    def _kernels_multi(self, theta, X, XXt=None):
+        n = X.shape[0]
+        c = self.outputs
+        L = self.layers(theta)
+        Hs, Zs = self._hidden(L, X)
+        h = Hs[-1]
         A, b = L[-1]
         s = self.output_scale
         F = s * (h @ A.T + (b if b is not None else 0.0))
