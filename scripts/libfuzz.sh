@@ -141,15 +141,19 @@ for h in ${LIBFUZZ_ONLY:-reader validator}; do
   # Classify each saved input by re-running it alone: the first stack frame outside the
   # sanitizer runtime in libhdf5 -> a fault inside libhdf5; anything else (our frames, Swift
   # traps, timeouts, OOM in our code) -> ours.
-  in_hdf5=0; ours=0
+  # Slow units (libFuzzer's slow-unit-*: slower than 10 s, not failures) are counted apart.
+  in_hdf5=0; ours=0; slow=0
   for a in "$arts"/*; do
     [ -f "$a" ] || continue
+    case "$(basename "$a")" in slow-unit-*) slow=$((slow + 1)); continue ;; esac
     one=$(ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 timeout 120 "$OUT/$h-fuzzer" -rss_limit_mb=4096 \
           -malloc_limit_mb=1000000 "$a" 2>&1 || true)
-    frame=$(grep -E '^ +#[0-9]+ 0x' <<<"$one" | grep -vE 'compiler-rt|sanitizer|libclang_rt' | head -n 1)
+    # (no frame at all — a timeout that no longer reproduces, or an OOM without a stack — is
+    # ours; `|| true`: with pipefail a grep that matches nothing would end the script here)
+    frame=$( (grep -E '^ +#[0-9]+ 0x' <<<"$one" | grep -vE 'compiler-rt|sanitizer|libclang_rt' | head -n 1) || true)
     if grep -q 'libhdf5' <<<"$frame"; then in_hdf5=$((in_hdf5 + 1)); else ours=$((ours + 1)); echo "  ours: $a" >&2; fi
   done
-  echo "$h: ${execs:-0} executions, crashes in our code $ours, faults inside libhdf5 $in_hdf5 (inputs in $arts, log $log)"
+  echo "$h: ${execs:-0} executions, crashes in our code $ours, faults inside libhdf5 $in_hdf5, slow units (> 10 s) $slow (inputs in $arts, log $log)"
   if [ "$rc" != 0 ] || [ "$ours" != 0 ] || [ "${execs:-0}" -lt "$RUNS" ]; then status=1; fi
   rm -rf "$corpus"
 done
