@@ -60,42 +60,32 @@ final class MultiOutputStepper {
         let (e, g) = try ev.evaluateMultiOutput(theta)
         let t1 = Date()
         let a0 = applyCalls, v0 = appliedVectors
+        // M·V through the matrix-free product, timed and counted (calls, vectors, peak RSS).
+        let counted: (Matrix) -> Matrix = { v in
+            let s = Date(); defer { self.applySeconds += Date().timeIntervalSince(s) }
+            self.applyCalls += 1; self.appliedVectors += v.rows
+            let r = g.apply(to: v)
+            self.maxRSS = max(self.maxRSS, currentRSSMB())
+            return r
+        }
         let top: TopKResult
         if dense {
             top = try solver.solve(try g.denseGram())
         } else if let b = blockLanczos {
             let r = try Lanczos.blockTopK(dimension: g.dimension, k: solver.k, blockSize: b, tolerance: solver.options.tolerance,
-                                          start: previous, keep: blockKeep) { v in
-                let s = Date(); defer { self.applySeconds += Date().timeIntervalSince(s) }
-                self.applyCalls += 1; self.appliedVectors += v.rows
-                let r = g.apply(to: v)
-                self.maxRSS = max(self.maxRSS, currentRSSMB())
-                return r
-            }
+                                          start: previous, keep: blockKeep, apply: counted)
             previous = r.pairs.vectors
             if let more = r.moreVectors { previous = Matrix(rows: r.pairs.vectors.rows + more.rows, cols: more.cols, data: r.pairs.vectors.data + more.data) }
             top = TopKResult(pairs: r.pairs, iterations: r.iterations, relativeResidual: r.relativeResidual, usedLAPACK: !r.converged)
         } else if lanczos {
             var start: [Double]? = nil
             if let p = previous { var v = [Double](repeating: 0, count: p.cols); for i in 0..<p.rows { BLAS.axpy(1, p.row(i), &v) }; start = v }
-            let r = try Lanczos.topK(dimension: g.dimension, k: solver.k, tolerance: solver.options.tolerance, start: start) { v in
-                let s = Date(); defer { self.applySeconds += Date().timeIntervalSince(s) }
-                self.applyCalls += 1; self.appliedVectors += v.rows
-                let r = g.apply(to: v)
-                self.maxRSS = max(self.maxRSS, currentRSSMB())
-                return r
-            }
+            let r = try Lanczos.topK(dimension: g.dimension, k: solver.k, tolerance: solver.options.tolerance, start: start, apply: counted)
             previous = r.pairs.vectors
             top = TopKResult(pairs: r.pairs, iterations: r.iterations, relativeResidual: r.relativeResidual, usedLAPACK: !r.converged)
         } else {
             let pre = try preconditionShift.map { try g.outputLayerPreconditioner(shift: $0) }
-            top = try solver.solve(dimension: g.dimension, lockConverged: lock, precondition: pre) { v in
-                let s = Date(); defer { self.applySeconds += Date().timeIntervalSince(s) }
-                self.applyCalls += 1; self.appliedVectors += v.rows
-                let r = g.apply(to: v)
-                self.maxRSS = max(self.maxRSS, currentRSSMB())
-                return r
-            }
+            top = try solver.solve(dimension: g.dimension, lockConverged: lock, precondition: pre, apply: counted)
         }
         let t2 = Date()
         var prod: Matrix? = nil

@@ -436,6 +436,15 @@ def test_r_prime_ignores_m_along_v1():
     np.testing.assert_allclose(e_s, np.linalg.norm(R - R[0], axis=1), rtol=1e-12, atol=1e-14)
 
 
+def _central_jacobian(model, theta, X, Y, h=1e-6):
+    """∂F/∂θ of the reference model (F flattened sample-major) by central differences."""
+    cols = []
+    for j in range(theta.size):
+        e = np.zeros_like(theta); e[j] = h
+        cols.append((model.evaluate(theta + e, X, Y, gram=False)[0] - model.evaluate(theta - e, X, Y, gram=False)[0]) / (2 * h))
+    return np.stack(cols, axis=1)
+
+
 @pytest.mark.parametrize("desc", [
     {"kind": "mlp", "input_dim": 3, "widths": [4, 2], "activation": "tanh", "bias": True, "output_scale": 0.7},
     {"kind": "mlp", "input_dim": 2, "widths": [3], "activation": "softplus", "bias": False},
@@ -451,11 +460,7 @@ def test_model_gram_and_gradient_against_finite_differences(desc):
     Y = rng.standard_normal(n)
     theta = rng.standard_normal(model.parameter_count) * 0.8
     F, D, grad, M, dtf = model.evaluate(theta, X, Y)
-    h = 1e-6
-    J = np.empty((n, theta.size))
-    for j in range(theta.size):
-        e = np.zeros_like(theta); e[j] = h
-        J[:, j] = (model.evaluate(theta + e, X, Y, gram=False)[0] - model.evaluate(theta - e, X, Y, gram=False)[0]) / (2 * h)
+    J = _central_jacobian(model, theta, X, Y)
     np.testing.assert_allclose(M, 2 / n * J @ J.T, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(grad, 2 / n * J.T @ D, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(D, F - Y)
@@ -478,11 +483,7 @@ def test_model_with_three_outputs_against_finite_differences(desc):
     theta = rng.standard_normal(model.parameter_count) * 0.8
     F, D, grad, M, dtf = model.evaluate(theta, X, Y)
     assert F.shape == (n * c,) and M.shape == (n * c, n * c)
-    h = 1e-6
-    J = np.empty((n * c, theta.size))
-    for j in range(theta.size):
-        e = np.zeros_like(theta); e[j] = h
-        J[:, j] = (model.evaluate(theta + e, X, Y, gram=False)[0] - model.evaluate(theta - e, X, Y, gram=False)[0]) / (2 * h)
+    J = _central_jacobian(model, theta, X, Y)
     np.testing.assert_allclose(M, 2 / n * J @ J.T, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(grad, 2 / n * J.T @ D, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(D, F - Y)
