@@ -17,7 +17,14 @@ import Darwin
 ///   a buffer of sequence length × base size), or names the collection's free space (index 0);
 /// - `H5D__select_read` on chunked datasets: a layout whose element dimension differs from the
 ///   datatype's size or whose rank differs from the dataspace's, or an unfiltered chunk whose
-///   stored size differs from its declared dimensions × element size.
+///   stored size differs from its declared dimensions × element size;
+/// - `H5A__read`: a variable-length attribute datatype declaring another element size than the
+///   16 bytes a stored element takes (the data buffer is sized by the declared size, then read
+///   16 bytes per element);
+/// and an out-of-memory in `H5C_protect`: metadata whose declared length libhdf5 allocates before
+/// comparing it with the end of allocation (an object-header continuation chunk; likewise a local
+/// heap's data segment and a stored chunk), refused here when it runs past the end of the file
+/// (or past the superblock's end of allocation when that is larger: a write cut short).
 ///
 /// The walk starts at the superblock (versions 0–3, 8-byte offsets and lengths), follows
 /// old-style groups (symbol table: v1 B-tree of "SNOD" nodes, local heap) and compact links
@@ -50,11 +57,14 @@ enum ObjectHeaderCheck {
         let size: UInt64
         var reads = 0
         var base: UInt64 = 0
+        /// The largest absolute address metadata may reach: the file size, or the superblock's end
+        /// of allocation when that lies beyond it (a write cut short, read padded with zeros).
+        var limit: UInt64 = 0
         var seen = Set<UInt64>()
         var todo: [(UInt64, String)] = []
         var collections: [UInt64: [Int: UInt64]] = [:]  // global heap: object index -> size
 
-        init(fd: Int32, size: UInt64) { self.fd = fd; self.size = size }
+        init(fd: Int32, size: UInt64) { self.fd = fd; self.size = size; self.limit = size }
 
         /// `count` bytes at absolute file offset `at`; nil past the end of the file.
         mutating func read(_ at: UInt64, _ count: Int) throws -> [UInt8]? {
@@ -111,16 +121,35 @@ enum ObjectHeaderCheck {
                 let p = 24 + (version == 1 ? 4 : 0)
                 guard b.count >= p + 32 + 40 else { return }
                 base = le(b, p, 8)
+                setLimit(endOfAllocation: le(b, p + 16, 8))
                 let root = le(b, p + 32 + 8, 8)
                 todo.append((root, "/"))
             } else if version <= 3 {
                 guard b[9] == 8, b[10] == 8 else { return }
                 base = le(b, 12, 8)
+                setLimit(endOfAllocation: le(b, 28, 8))
                 todo.append((le(b, 36, 8), "/"))
             }
         }
 
         func fail(_ object: String, _ what: String) -> Found { Found(message: "object \(object): \(what)") }
+
+        mutating func setLimit(endOfAllocation eoa: UInt64) {
+            let (end, o) = base.addingReportingOverflow(eoa)
+            if !o && end > size { limit = end }
+        }
+
+        /// What is wrong when `length` bytes of metadata at absolute address `at` run past
+        /// `limit`; nil when they fit. libhdf5 1.10.8 allocates a buffer of the declared length
+        /// for some metadata (object-header continuation chunks, local heap data segments, chunks)
+        /// before it compares the length with the end of allocation (a 2.3 GB forged continuation
+        /// length in a 37 KB file: 4.6 GB resident, 6 s, then "addr overflow"; found by libFuzzer).
+        func pastEnd(_ what: String, at: UInt64, length: UInt64) -> String? {
+            let (end, o) = at.addingReportingOverflow(length)
+            guard o || end > limit else { return nil }
+            let bound = limit > size ? "the end of allocation (\(limit) bytes; the file has \(size))" : "the end of the file (\(size) bytes)"
+            return "\(what) of \(length) bytes at \(at) runs past \(bound)"
+        }
 
         // MARK: object headers
 
@@ -137,6 +166,7 @@ enum ObjectHeaderCheck {
             guard let pre = try read(addr, 16) else { return }
             if pre[0] == 1 {
                 let chunkSize = le(pre, 8, 4)
+                if let why = pastEnd("object header chunk", at: addr + 16, length: chunkSize) { throw fail(name, why) }
                 var chunks: [(UInt64, UInt64)] = [(addr + 16, chunkSize)]
                 var i = 0
                 while i < chunks.count && i < 4096 {
@@ -195,9 +225,18 @@ enum ObjectHeaderCheck {
                               _ chunks: inout [(UInt64, UInt64)]) throws {
             let shared = flags & 0x02 != 0
             switch type {
-            case 0x10 where m.count >= 16:  // continuation
-                if let a = abs(le(m, 0, 8)) { chunks.append((a, le(m, 8, 8))) }
-            case 0x11 where m.count >= 16 && !shared:  // symbol table (old-style group)
+            case 0x10 where m.count < 16, 0x11 where m.count < 16 && !shared:
+                // libhdf5 decodes both from 16 bytes whatever size the message declares (a forged
+                // 0-byte continuation took its address and length from the next messages: a 4 GiB
+                // read at 2^51; found by libFuzzer)
+                throw fail(name, "\(type == 0x10 ? "continuation" : "symbol table") message of \(m.count) bytes (it takes 16)")
+            case 0x10:  // continuation
+                if let a = abs(le(m, 0, 8)) {
+                    let length = le(m, 8, 8)
+                    if let why = pastEnd("object header continuation chunk", at: a, length: length) { throw fail(name, why) }
+                    chunks.append((a, length))
+                }
+            case 0x11 where !shared:  // symbol table (old-style group)
                 try symbolTable(btree: le(m, 0, 8), heap: le(m, 8, 8), name)
             case 0x06 where !shared:  // link message (compact new-style group)
                 link(m, name)
@@ -241,8 +280,18 @@ enum ObjectHeaderCheck {
         // MARK: old-style groups
 
         mutating func symbolTable(btree: UInt64, heap: UInt64, _ group: String) throws {
+            // An undefined or outside address makes libhdf5 1.10.8 allocate from garbage and copy
+            // into the failed allocation (SIGSEGV in H5F__accum_read; found by libFuzzer).
+            for (what, rel) in [("B-tree", btree), ("local heap", heap)] {
+                guard let a = abs(rel), a < limit else {
+                    throw fail(group, "symbol table names its \(what) at \(rel == UInt64.max ? "an undefined address" : "address \(rel)"), outside the file (\(limit) bytes)")
+                }
+            }
             guard let ha = abs(heap), let h = try read(ha, 32), h[0..<4] == [0x48, 0x45, 0x41, 0x50] else { return }
             let segSize = le(h, 8, 8)
+            if let sa = abs(le(h, 24, 8)), let why = pastEnd("local heap data segment", at: sa, length: segSize) {
+                throw fail(group, why)
+            }
             guard let sa = abs(le(h, 24, 8)), segSize < 1 << 24, let seg = try read(sa, Int(segSize)) else { return }
             var stack: [(UInt64, Int)] = [(btree, 0)]
             var nodes = 0
@@ -298,6 +347,12 @@ enum ObjectHeaderCheck {
             let dt = Array(m[dtAt..<dtAt + dtSize])
             let ds = Array(m[dsAt..<dsAt + dsSize])
             let elementSize = le(dt, 4, 4)
+            // A variable-length element is stored as length (4), collection address (8) and object
+            // index (4). libhdf5 sizes the attribute's data buffer by the size the datatype declares
+            // and then copies 16 bytes per element from it (heap overflow in H5A__read).
+            if dt[0] & 0x0F == 9 && elementSize != 16 {
+                throw fail(object, "\(label): variable-length datatype declares \(elementSize)-byte elements (stored ones take 16)")
+            }
             guard let count = elements(ds) else {
                 throw fail(object, "\(label): dataspace cannot be decoded inside its \(dsSize) bytes")
             }
@@ -305,7 +360,7 @@ enum ObjectHeaderCheck {
             guard !o, bytes <= UInt64(m.count - p) else {
                 throw fail(object, "\(label): \(count) elements of \(elementSize) bytes run past the attribute message (\(m.count - p) bytes of data)")
             }
-            if dt[0] & 0x0F == 9, dtSize >= 16, elementSize == 16 {  // variable-length, base type follows
+            if dt[0] & 0x0F == 9, dtSize >= 16 {  // variable-length, base type follows
                 let baseSize = le(dt, 12, 4)
                 for e in 0..<Int(count) {
                     let q = p + e * 16
@@ -333,6 +388,12 @@ enum ObjectHeaderCheck {
         mutating func vlenElement(_ e: [UInt8], baseSize: UInt64, _ label: String, _ object: String) throws {
             let length = le(e, 0, 4), collection = le(e, 4, 8), index = Int(le(e, 12, 4))
             guard length > 0 else { return }
+            // libhdf5 allocates the converted sequence from the stored length before it reads the
+            // heap object (4 GiB in H5T__conv_vlen for a forged length; found by libFuzzer).
+            let (total, o0) = length.multipliedReportingOverflow(by: max(baseSize, 1))
+            guard !o0, total <= limit else {
+                throw fail(object, "\(label): variable-length sequence of \(length) × \(baseSize) bytes is larger than the file (\(size) bytes)")
+            }
             guard let objects = try heapCollection(collection) else { return }  // not a collection: libhdf5 refuses
             guard index > 0, let objectSize = objects[index] else {
                 throw fail(object, "\(label): variable-length element names object \(index) of the global heap collection at \(collection), which has no such object")
@@ -365,16 +426,28 @@ enum ObjectHeaderCheck {
         // MARK: chunked datasets
 
         mutating func chunked(_ name: String, layout l: [UInt8], dataspace s: [UInt8], datatype t: [UInt8]) throws {
-            guard l.count >= 3, l[0] == 3, l[1] == 2, t.count >= 8, s.count >= 2 else { return }
-            let dimensionality = Int(l[2])
+            // Layout message version 3: class (1), dimensionality (1), B-tree address (8), dimensions
+            // (4 each). Versions 1 and 2: dimensionality (1), class (1), 5 reserved bytes, address (8),
+            // dimensions (4 each). (A version-1 layout with a zero chunk dimension made
+            // H5D__chunk_set_info divide by zero; found by libFuzzer.)
+            guard l.count >= 3, t.count >= 8, s.count >= 2 else { return }
+            let dimensionality: Int, addressAt: Int
+            if l[0] == 3, l[1] == 2 {
+                dimensionality = Int(l[2]); addressAt = 3
+            } else if l[0] == 1 || l[0] == 2, l[2] == 2 {
+                dimensionality = Int(l[1]); addressAt = 8
+            } else {
+                return
+            }
+            let dimsAt = addressAt + 8
             let rank = Int(s[1])
             guard dimensionality == rank + 1 else {
                 throw fail(name, "chunk layout has \(dimensionality) dimensions for a dataspace of rank \(rank) (+1 for the element)")
             }
-            guard l.count >= 3 + 8 + 4 * dimensionality else { throw fail(name, "chunk layout message is truncated") }
-            let index = le(l, 3, 8)
+            guard l.count >= dimsAt + 4 * dimensionality else { throw fail(name, "chunk layout message is truncated") }
+            let index = le(l, addressAt, 8)
             var dims: [UInt64] = []
-            for k in 0..<dimensionality { dims.append(le(l, 11 + 4 * k, 4)) }
+            for k in 0..<dimensionality { dims.append(le(l, dimsAt + 4 * k, 4)) }
             let elementSize = le(t, 4, 4)
             guard dims.last == elementSize else {
                 throw fail(name, "chunk layout element size \(dims.last ?? 0) differs from the datatype size \(elementSize)")
@@ -386,7 +459,7 @@ enum ObjectHeaderCheck {
                 guard !o, r <= 1 << 32 else { throw fail(name, "chunk of dimensions \(dims) exceeds 4 GiB") }
                 chunkBytes = r
             }
-            guard !current.filtered, let root = abs(index) else { return }
+            guard let root = abs(index) else { return }
             // v1 B-tree of type 1: keys are chunk size (4), filter mask (4), offsets (dimensionality × 8)
             let keySize = 8 + 8 * dimensionality
             var stack: [(UInt64, Int)] = [(root, 0)]
@@ -405,7 +478,8 @@ enum ObjectHeaderCheck {
                         continue
                     }
                     let stored = le(kc, k, 4)
-                    guard stored == chunkBytes else {
+                    if let a = abs(child), let why = pastEnd("chunk", at: a, length: stored) { throw fail(name, why) }
+                    guard current.filtered || stored == chunkBytes else {
                         var offsets: [UInt64] = []
                         for j in 0..<rank { offsets.append(le(kc, k + 8 + 8 * j, 8)) }
                         throw fail(name, "unfiltered chunk at \(offsets) is stored with \(stored) bytes, its dimensions \(dims.dropLast()) × \(elementSize) bytes make \(chunkBytes)")

@@ -370,6 +370,17 @@ LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
     "asan-h5o-attr-message-past-header.h5.gz": ("object /: attribute", "run past the attribute message"),
     "asan-h5hg-read-vlen-past-object.h5.gz": ("object /trajectory/sharpness: attribute \"DIMENSION_LIST\"",
                                               "global heap collection at 2048, which has no such object"),
+    "asan-h5a-read-vlen-element-size.h5.gz": ("object /: attribute \"format\"",
+                                              "variable-length datatype declares 1-byte elements (stored ones take 16)"),
+    "oom-h5c-protect-continuation-length.h5.gz": ("object /:", "object header continuation chunk of 2348810488 bytes "
+                                                  "at 18616 runs past the end of the file (37816 bytes)"),
+    "fpe-h5d-chunk-set-info-layout-v1-zero-dimension.h5.gz": ("object /trajectory/dtf:",
+                                                              "chunk layout element size 0 differs from the datatype size 8"),
+    "segv-h5f-accum-read-symbol-table-undefined.h5.gz": ("object /data:", "symbol table names its B-tree at an "
+                                                         "undefined address, outside the file (38356 bytes)"),
+    "oom-h5c-protect-continuation-message-size-0.h5.gz": ("object /:", "continuation message of 0 bytes (it takes 16)"),
+    "oom-h5t-conv-vlen-sequence-length.h5.gz": ("object /run: attribute \"model\"", "variable-length sequence of "
+                                                "4294901811 × 1 bytes is larger than the file (41445 bytes)"),
 }
 
 
@@ -388,6 +399,106 @@ def test_libhdf5_fault_regressions(eostrace, tmp_path, name):
         one_line(proc, str(p), "corrupt HDF5 file", obj, problem)
     assert not (REPO / "samples" / "fuzz-regressions" / "libhdf5-unfixed").exists() or not list(
         (REPO / "samples" / "fuzz-regressions" / "libhdf5-unfixed").glob("*.gz"))
+
+
+def _max_rss_mb(cmd) -> tuple[int, float]:
+    """Exit code and peak resident memory (MB) of one command (wait4: this child only; the floor is
+    the forked interpreter's own size before exec)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return p.returncode, usage.ru_maxrss / 1024
+
+
+def test_forged_continuation_length_costs_no_memory(eostrace_bin, tmp_path):
+    """The forged continuation length (2.3 GB in a 37 KB file) made libhdf5 1.10.8 allocate and touch
+    its declared size before comparing it with the end of allocation: `info` reached 4.6 GB resident
+    and 6 s before its "addr overflow" line. Refused first, the command stays small."""
+    p = tmp_path / "forged.h5"
+    p.write_bytes(gzip.decompress((REPO / "samples" / "fuzz-regressions" /
+                                   "oom-h5c-protect-continuation-length.h5.gz").read_bytes()))
+    with open(p, "rb") as f:  # independent answer: the continuation message's length field as stored
+        f.seek(808)
+        addr, length = struct.unpack("<QQ", f.read(16))
+    assert (addr, length) == (18616, 2348810488) and length > p.stat().st_size
+    for cmd in ("info", "validate"):
+        code, mb = _max_rss_mb([eostrace_bin, cmd, str(p)])
+        assert code == 2 and mb < 400, (cmd, code, mb)
+
+
+def _find_layout(b: bytes, chunk: int, elem: int) -> tuple[int, int]:
+    """(offset of the v3 chunked layout message of a 1-d dataset, its v1 B-tree address)."""
+    import re
+    hits = [m.start() for m in re.finditer(re.escape(b"\x03\x02\x02") + b"(.{8})" + re.escape(struct.pack("<II", chunk, elem)),
+                                           b, re.S)]
+    assert hits, "no chunk layout message"
+    btree = struct.unpack("<Q", b[hits[0] + 3:hits[0] + 11])[0]
+    assert b[btree:btree + 5] == b"TREE\x01"
+    return hits[0], btree
+
+
+@pytest.mark.parametrize("what", ["local-heap-segment", "filtered-chunk", "continuation"])
+def test_metadata_past_the_end_refused(eostrace, tmp_path, what):
+    """Sizes libhdf5 1.10.8 allocates before checking them against the end of allocation (an
+    object-header continuation chunk, a local heap's data segment, a stored chunk, filtered or not)
+    are refused when they run past the end of the file: one line naming the object, exit 2. h5py
+    (the same libhdf5) confirms the forged object is unreadable."""
+    p = tmp_path / f"{what}.h5"
+    if what == "filtered-chunk":
+        with h5py.File(p, "w", libver="earliest") as f:
+            f.create_dataset("x", data=np.arange(1000.0), chunks=(100,), compression="gzip")
+        b = bytearray(p.read_bytes())
+        _, btree = _find_layout(bytes(b), 100, 8)
+        b[btree + 24:btree + 28] = struct.pack("<I", 0x7FFFFFF0)  # key 0: stored size of chunk 0
+        obj, expect = "object /x:", "chunk of 2147483632 bytes at"
+    elif what == "local-heap-segment":
+        _python_recording(p)
+        b = bytearray(p.read_bytes())
+        i = b.find(b"HEAP\x00\x00\x00\x00")
+        assert i > 0
+        b[i + 8:i + 16] = struct.pack("<Q", 1 << 31)
+        obj, expect = "object /", "local heap data segment of 2147483648 bytes at"
+    else:
+        _python_recording(p)
+        b = bytearray(p.read_bytes())
+        i = b.find(struct.pack("<HHI", 0x10, 16, 0))  # v1 header message: continuation, 16 bytes, flags 0
+        assert i > 0
+        b[i + 16:i + 24] = struct.pack("<Q", 1 << 32)
+        obj, expect = "object /", "object header continuation chunk of 4294967296 bytes at"
+    p.write_bytes(bytes(b))
+    size = p.stat().st_size
+    with pytest.raises(Exception):
+        with h5py.File(p, "r") as f:
+            f.visititems(lambda name, o: o[...] if isinstance(o, h5py.Dataset) else None)
+    for cmd in ("validate", "info"):
+        proc = eostrace(cmd, p)
+        assert proc.returncode == 2, (cmd, proc.returncode, proc.stderr)
+        one_line(proc, str(p), obj, expect, f"runs past the end of the file ({size} bytes)")
+
+
+def test_regressions_clean_under_asan():
+    """Every committed fuzz regression, run alone through both libFuzzer harnesses (AddressSanitizer,
+    libhdf5 uninstrumented but its mallocs and memcpys intercepted): no ASan report and no
+    out-of-memory, i.e. the pre-checks refuse each file before libhdf5 faults on it."""
+    build = subprocess.run(["bash", str(REPO / "scripts" / "libfuzz.sh"), "--build-only"], capture_output=True,
+                           text=True, timeout=900)
+    assert build.returncode == 0, build.stderr[-3000:]
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1", SWIFT_BACKTRACE="enable=no")
+    files = sorted((REPO / "samples" / "fuzz-regressions").glob("*.h5.gz"))
+    assert len(files) >= 8
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"eostrace-asan-regress-{os.getpid()}"
+    tmp.mkdir(exist_ok=True)
+    try:
+        for gz in files:
+            f = tmp / gz.name.removesuffix(".gz")
+            f.write_bytes(gzip.decompress(gz.read_bytes()))
+            for h in ("reader", "validator"):
+                proc = subprocess.run([str(REPO / ".build" / "libfuzz" / f"{h}-fuzzer"), "-rss_limit_mb=2048",
+                                       "-malloc_limit_mb=1000000", str(f)], capture_output=True, text=True,
+                                      timeout=120, env=env)
+                assert proc.returncode == 0 and "ERROR:" not in proc.stderr, (gz.name, h, proc.stderr[-2000:])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _python_recording(path):
