@@ -402,12 +402,14 @@ def test_libhdf5_fault_regressions(eostrace, tmp_path, name):
 
 
 def _max_rss_mb(cmd) -> tuple[int, float]:
-    """Exit code and peak resident memory (MB) of one command (wait4: this child only; the floor is
-    the forked interpreter's own size before exec)."""
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, usage.ru_maxrss / 1024
+    """Exit code and peak resident memory (MB) of one command, measured by a fresh interpreter that
+    forks and execs it (wait4: that child only; its floor is the small interpreter's own size, not
+    this test process's, which a fork would count)."""
+    code = ("import os, sys\npid = os.fork()\nif pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\n"
+            "_, st, ru = os.wait4(pid, 0)\nprint(os.waitstatus_to_exitcode(st), ru.ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, *map(str, cmd)], capture_output=True, text=True,
+                         timeout=120).stdout.split()
+    return int(out[0]), int(out[1]) / 1024
 
 
 def test_forged_continuation_length_costs_no_memory(eostrace_bin, tmp_path):
