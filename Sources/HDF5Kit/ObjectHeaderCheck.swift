@@ -287,12 +287,11 @@ enum ObjectHeaderCheck {
                     throw fail(group, "symbol table names its \(what) at \(rel == UInt64.max ? "an undefined address" : "address \(rel)"), outside the file (\(limit) bytes)")
                 }
             }
-            guard let ha = abs(heap), let h = try read(ha, 32), h[0..<4] == [0x48, 0x45, 0x41, 0x50] else { return }
+            guard let ha = abs(heap), let h = try read(ha, 32), h[0..<4] == [0x48, 0x45, 0x41, 0x50],
+                  let sa = abs(le(h, 24, 8)) else { return }
             let segSize = le(h, 8, 8)
-            if let sa = abs(le(h, 24, 8)), let why = pastEnd("local heap data segment", at: sa, length: segSize) {
-                throw fail(group, why)
-            }
-            guard let sa = abs(le(h, 24, 8)), segSize < 1 << 24, let seg = try read(sa, Int(segSize)) else { return }
+            if let why = pastEnd("local heap data segment", at: sa, length: segSize) { throw fail(group, why) }
+            guard segSize < 1 << 24, let seg = try read(sa, Int(segSize)) else { return }
             var stack: [(UInt64, Int)] = [(btree, 0)]
             var nodes = 0
             while let (rel, depth) = stack.popLast() {

@@ -515,7 +515,6 @@ def test_chunk_index_mismatch_refused(eostrace, tmp_path, mutation):
     """Chunked reads (H5D__select_read, H5F_block_read) trust the layout's element dimension and
     the stored size of an unfiltered chunk in the v1 B-tree: a mismatch with the datatype size or
     with the chunk dimensions x element size is refused before libhdf5 reads (one line, exit 2)."""
-    import re
     p = tmp_path / f"{mutation}.h5"
     _python_recording(p)
     with h5py.File(p, "r") as f:
@@ -524,12 +523,7 @@ def test_chunk_index_mismatch_refused(eostrace, tmp_path, mutation):
         chunk = d.chunks[0]
     b = bytearray(p.read_bytes())
     # layout message v3, chunked, 2 dimensions: B-tree address (8), chunk dims (4 each), element size last
-    hits = [m.start() for m in re.finditer(re.escape(b"\x03\x02\x02") + b"(.{8})" + re.escape(struct.pack("<II", chunk, 8)),
-                                           bytes(b), re.S)]
-    assert hits, "no chunk layout message for /trajectory/loss"
-    at = hits[0]
-    btree = struct.unpack("<Q", bytes(b[at + 3:at + 11]))[0]
-    assert b[btree:btree + 5] == b"TREE\x01"
+    at, btree = _find_layout(bytes(b), chunk, 8)
     assert struct.unpack("<I", bytes(b[btree + 24:btree + 28]))[0] == chunk * 8  # key 0: stored size
     if mutation == "element-size-small":
         b[at + 15:at + 19] = struct.pack("<I", 4)
