@@ -341,6 +341,13 @@ enum ObjectHeaderCheck {
             guard p <= m.count else {
                 throw fail(object, "\(label): name, datatype and dataspace (\(p) bytes) run past the attribute message (\(m.count) bytes)")
             }
+            // libhdf5 copies the name with strdup before it compares its length with the stored
+            // one: a name without its NUL inside the stored length is read past the object-header
+            // chunk (heap overflow in H5MM_xstrdup; found by libFuzzer). libhdf5 then refuses any
+            // name whose first NUL is not its last byte, so nothing it can read is refused here.
+            guard nameSize > 0, m[nameAt..<nameAt + nameSize].firstIndex(of: 0) == nameAt + nameSize - 1 else {
+                throw fail(object, "\(label): name of \(nameSize) stored bytes is not one NUL-terminated string of that length")
+            }
             let dtShared = version >= 2 && m[1] & 0x01 != 0, dsShared = version >= 2 && m[1] & 0x02 != 0
             guard !dtShared, !dsShared, dtSize >= 8, dsSize >= 4 else { return }
             let dt = Array(m[dtAt..<dtAt + dtSize])

@@ -366,6 +366,34 @@ def test_local_heap_without_nul(tmp_path, eostrace):
         one_line(proc, str(p), "local heap at byte", "does not end in a NUL")
 
 
+@pytest.mark.parametrize("edit", ["no-nul", "early-nul"])
+def test_attribute_name_not_terminated(eostrace, tmp_path, edit):
+    """libFuzzer found a heap overflow in libhdf5 1.10.8 (strdup in H5MM_xstrdup from
+    H5O_attr_decode): an attribute name without a NUL inside its stored length is read past the
+    object-header chunk. Any name whose first NUL is not its last stored byte is refused before
+    libhdf5 reads it; h5dump (the same libhdf5) confirms such a name is unreadable."""
+    p = tmp_path / f"{edit}.h5"
+    with h5py.File(p, "w", libver="earliest") as f:
+        f.attrs["abcdefg"] = np.int64(3)
+    intact = eostrace("info", p)  # before the edit: read, then found not to be a recording
+    assert intact.returncode == 2 and "not an eostrace trajectory" in intact.stderr, intact.stderr
+    b = bytearray(p.read_bytes())
+    i = b.find(b"abcdefg\x00")
+    assert i > 0 and struct.unpack("<H", b[i - 6:i - 4])[0] == 8  # v1 attribute message: name size 8
+    if edit == "no-nul":
+        b[i + 7] = ord("h")
+    else:
+        b[i + 3] = 0
+    p.write_bytes(bytes(b))
+    dump = subprocess.run(["h5dump", "-A", str(p)], capture_output=True, text=True, timeout=60)
+    assert "error getting attribute information" in dump.stdout + dump.stderr
+    for cmd in ("validate", "info"):
+        proc = eostrace(cmd, p)
+        assert proc.returncode == 2, (cmd, proc.returncode, proc.stderr)
+        one_line(proc, str(p), "corrupt HDF5 file", "object /: attribute",
+                 "name of 8 stored bytes is not one NUL-terminated string of that length")
+
+
 LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
     "asan-h5o-attr-message-past-header.h5.gz": ("object /: attribute", "run past the attribute message"),
     "asan-h5hg-read-vlen-past-object.h5.gz": ("object /trajectory/sharpness: attribute \"DIMENSION_LIST\"",
