@@ -18,6 +18,8 @@ import Darwin
 /// - `H5D__select_read` on chunked datasets: a layout whose element dimension differs from the
 ///   datatype's size or whose rank differs from the dataspace's, or an unfiltered chunk whose
 ///   stored size differs from its declared dimensions × element size;
+/// - `H5MM_xstrdup` (from `H5O_attr_decode`): an attribute name without its NUL inside the stored
+///   name length, copied with strdup past the chunk;
 /// - `H5A__read`: a variable-length attribute datatype declaring another element size than the
 ///   16 bytes a stored element takes (the data buffer is sized by the declared size, then read
 ///   16 bytes per element);
@@ -287,9 +289,13 @@ enum ObjectHeaderCheck {
                     throw fail(group, "symbol table names its \(what) at \(rel == UInt64.max ? "an undefined address" : "address \(rel)"), outside the file (\(limit) bytes)")
                 }
             }
-            guard let ha = abs(heap), let h = try read(ha, 32), h[0..<4] == [0x48, 0x45, 0x41, 0x50],
-                  let sa = abs(le(h, 24, 8)) else { return }
+            guard let ha = abs(heap), let h = try read(ha, 32), h[0..<4] == [0x48, 0x45, 0x41, 0x50] else { return }
             let segSize = le(h, 8, 8)
+            // libhdf5 allocates the segment, then reads it from its address: an undefined one fails
+            // the read after the allocation (the same memcpy to NULL when the size is garbage).
+            guard let sa = abs(le(h, 24, 8)) else {
+                throw fail(group, "local heap at \(ha) names its data segment at an undefined address")
+            }
             if let why = pastEnd("local heap data segment", at: sa, length: segSize) { throw fail(group, why) }
             guard segSize < 1 << 24, let seg = try read(sa, Int(segSize)) else { return }
             var stack: [(UInt64, Int)] = [(btree, 0)]

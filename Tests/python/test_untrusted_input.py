@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -392,6 +393,26 @@ def test_attribute_name_not_terminated(eostrace, tmp_path, edit):
         assert proc.returncode == 2, (cmd, proc.returncode, proc.stderr)
         one_line(proc, str(p), "corrupt HDF5 file", "object /: attribute",
                  "name of 8 stored bytes is not one NUL-terminated string of that length")
+
+
+def test_local_heap_segment_undefined(eostrace, tmp_path):
+    """A group's local heap naming its data segment at the undefined address: libhdf5 1.10.8
+    allocates the segment and then fails to read it (h5dump, the same libhdf5, dies of SIGSEGV on
+    this file). Refused before libhdf5 opens it: one line naming the group, exit 2."""
+    p = tmp_path / "heap.h5"
+    with h5py.File(p, "w", libver="earliest") as f:
+        f.create_group("g").create_dataset("x", data=np.arange(3.0))
+    b = bytearray(p.read_bytes())
+    heaps = [m.start() for m in re.finditer(re.escape(b"HEAP\x00\x00\x00\x00"), bytes(b))]
+    assert len(heaps) == 2  # the root group's and /g's
+    b[heaps[-1] + 24:heaps[-1] + 32] = b"\xff" * 8
+    p.write_bytes(bytes(b))
+    dump = subprocess.run(["h5dump", "-H", str(p)], capture_output=True, text=True, timeout=60)
+    assert dump.returncode != 0
+    for cmd in ("validate", "info"):
+        proc = eostrace(cmd, p)
+        assert proc.returncode == 2, (cmd, proc.returncode, proc.stderr)
+        one_line(proc, str(p), "corrupt HDF5 file", "object /g:", "names its data segment at an undefined address")
 
 
 LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
