@@ -386,12 +386,15 @@ struct Run {
             return true
         }
         let total = rows ?? shape[0]
-        let rowSize = max(1, shape.dropFirst().reduce(1, *))
+        // A row of no values (an axis of extent 0, e.g. eigenvalues [T, 0]) has nothing to scan;
+        // `body` gets exactly rows × rowSize values or is not called (libFuzzer found the index trap).
+        let rowSize = shape.dropFirst().reduce(1, *)
+        guard rowSize > 0 else { return true }
         let per = max(1, v.blockBytes / (8 * rowSize))
         var start = 0
         while start < total {
             let end = min(total, start + per)
-            guard let vals = try? ds.readRows(start..<end, as: Double.self) else { return false }
+            guard let vals = try? ds.readRows(start..<end, as: Double.self), vals.count == (end - start) * rowSize else { return false }
             body(start, end - start, vals)
             start = end
         }

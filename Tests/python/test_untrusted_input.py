@@ -415,6 +415,23 @@ def test_local_heap_segment_undefined(eostrace, tmp_path):
         one_line(proc, str(p), "corrupt HDF5 file", "object /g:", "names its data segment at an undefined address")
 
 
+def test_zero_width_series_validates_without_trap(eostrace, tmp_path):
+    """libFuzzer (validator harness) found a Swift index trap in our value scan: a series with an
+    axis of extent 0 (eigenvalues [T, 0]) in a file without /run (so no k to compare the axis
+    with) was scanned as rows of one value. validate now lists the file's problems, exit 1."""
+    p = tmp_path / "k0.h5"
+    shutil.copy(REPO / "samples" / "synthetic-small.h5", p)
+    with h5py.File(p, "r+") as f:
+        t = f["trajectory"]
+        T, n = t["eigenvalues"].shape[0], f["data/X"].shape[0]
+        del t["eigenvalues"], t["eigenvectors"], f["run"]
+        t.create_dataset("eigenvalues", shape=(T, 0), dtype="f8", maxshape=(None, 0))
+        t.create_dataset("eigenvectors", shape=(T, 0, n), dtype="f8", maxshape=(None, 0, None))
+    proc = eostrace("validate", p)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])
+    assert f"{p}: /run: missing required group" in proc.stdout
+
+
 LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
     "asan-h5o-attr-message-past-header.h5.gz": ("object /: attribute", "run past the attribute message"),
     "asan-h5hg-read-vlen-past-object.h5.gz": ("object /trajectory/sharpness: attribute \"DIMENSION_LIST\"",
