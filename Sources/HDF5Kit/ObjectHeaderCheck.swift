@@ -20,6 +20,9 @@ import Darwin
 ///   stored size differs from its declared dimensions × element size;
 /// - `H5MM_xstrdup` (from `H5O_attr_decode`): an attribute name without its NUL inside the stored
 ///   name length, copied with strdup past the chunk;
+/// - `H5MM_xstrdup` (from the datatype decoder): enum or compound member names, or other parts of
+///   an encoded datatype, running past the bytes stored for the datatype
+///   (`ObjectHeaderCheck+Datatype.swift`);
 /// - `H5A__read`: a variable-length attribute datatype declaring another element size than the
 ///   16 bytes a stored element takes (the data buffer is sized by the declared size, then read
 ///   16 bytes per element);
@@ -249,6 +252,7 @@ enum ObjectHeaderCheck {
             case 0x01 where !shared:
                 current.dataspace = m
             case 0x03 where !shared:
+                do { _ = try ObjectHeaderCheck.datatypeEnd(m, at: 0) } catch { throw fail(name, error.what) }
                 current.datatype = m
             case 0x0B:
                 current.filtered = true
@@ -355,6 +359,11 @@ enum ObjectHeaderCheck {
                 throw fail(object, "\(label): name of \(nameSize) stored bytes is not one NUL-terminated string of that length")
             }
             let dtShared = version >= 2 && m[1] & 0x01 != 0, dsShared = version >= 2 && m[1] & 0x02 != 0
+            if !dtShared {
+                do { _ = try ObjectHeaderCheck.datatypeEnd(Array(m[dtAt..<dtAt + dtSize]), at: 0) } catch {
+                    throw fail(object, "\(label): \(error.what)")
+                }
+            }
             guard !dtShared, !dsShared, dtSize >= 8, dsSize >= 4 else { return }
             let dt = Array(m[dtAt..<dtAt + dtSize])
             let ds = Array(m[dsAt..<dsAt + dsSize])
@@ -503,7 +512,7 @@ enum ObjectHeaderCheck {
 }
 
 /// Little-endian unsigned integer of `width` bytes at `at` (0 past the end).
-private func le(_ b: [UInt8], _ at: Int, _ width: Int) -> UInt64 {
+func le(_ b: [UInt8], _ at: Int, _ width: Int) -> UInt64 {
     var v: UInt64 = 0
     for j in 0..<width where at + j < b.count && at + j >= 0 { v |= UInt64(b[at + j]) << (8 * UInt64(j)) }
     return v

@@ -432,6 +432,61 @@ def test_zero_width_series_validates_without_trap(eostrace, tmp_path):
     assert f"{p}: /run: missing required group" in proc.stdout
 
 
+def _many_datatypes(p, libver):
+    e = h5py.enum_dtype({"RED": 0, "GREEN": 1, "BLUE_WITH_A_LONG_NAME": 42}, basetype="i4")
+    nested = np.dtype([("x", "<i4"), ("inner", [("y", "<f8"), ("name", "S3")]), ("arr", "<f4", (2, 3))])
+    with h5py.File(p, "w", libver=libver) as f:
+        a = f.create_group("scalars").attrs  # (at most 8 attributes per object: compact storage, walked)
+        a["i8"], a["u64"], a["f2"], a["f8"], a["c16"] = np.int8(1), np.uint64(2), np.float16(1), 1.0, 1 + 2j
+        a = f.create_group("strings").attrs
+        a["b"], a["s"], a["fs"], a["op"] = np.bool_(True), "vlen", np.bytes_(b"fixed"), np.void(b"\x01\x02\x03")
+        a = f.create_group("composite").attrs
+        a.create("e", data=np.array(42, dtype=e), dtype=e)
+        a["cmp"] = np.zeros((), dtype=nested)
+        a["vl"] = np.array([np.arange(3), np.arange(5)], dtype=h5py.vlen_dtype("i4"))
+        a["ref"] = f["scalars"].ref
+        a["arr"] = np.zeros(2, dtype=np.dtype(("<i2", (4,))))
+        d = f.create_group("d")  # (at most 8 links per group: compact links, walked)
+        d.create_dataset("cmp", data=np.zeros(3, dtype=nested))
+        d.create_dataset("arr", shape=(2,), dtype=np.dtype(("<f8", (3, 2))))
+        d.create_dataset("enum", data=np.array([0, 1, 42], dtype=e))
+        d.create_dataset("vl", data=np.array([np.arange(2), np.arange(4)], dtype=object), dtype=h5py.vlen_dtype("f8"))
+        d.create_dataset("str", data=["a", "bcd"], dtype=h5py.string_dtype())
+        d.create_dataset("ref", data=[f["scalars"].ref], dtype=h5py.ref_dtype)
+        d.create_dataset("big", data=np.zeros(2, dtype=np.dtype([(f"m{i}", "<f8") for i in range(300)])))
+
+
+@pytest.mark.parametrize("libver", ["earliest", "v110"])
+def test_datatype_check(eostrace, tmp_path, libver):
+    """Datatypes are checked to fit inside the bytes stored for them before libhdf5 1.10.8 decodes
+    them (it strdups enum and compound member names unbounded: the H5MM_xstrdup heap overflow
+    libFuzzer found, asan-h5mm-xstrdup-enum-member-names.h5.gz). Every datatype h5py writes in the
+    1.8 (versions 1-2) and 1.10 (version 3) encodings passes — integers, floats, complex, bool,
+    strings, opaque, enums, nested compounds with array members, variable-length sequences,
+    references, arrays, a 300-member compound; h5dump (libhdf5 1.10.8) reads the file. The same
+    file with an enum's member count raised to 511 is refused, once in an attribute, once in a
+    dataset: one line naming the object, exit 2."""
+    p = tmp_path / "types.h5"
+    _many_datatypes(p, libver if libver == "earliest" else ("v110", "v110"))
+    dump = subprocess.run(["h5dump", "-H", str(p)], capture_output=True, text=True, timeout=60)
+    assert dump.returncode == 0, dump.stderr
+    intact = eostrace("info", p)
+    assert intact.returncode == 2 and "not an eostrace trajectory" in intact.stderr, intact.stderr
+    b = p.read_bytes()
+    # enum of 3 members, 4 bytes, then its integer base type: [class 8 | version 1-3] 03 00 00 04 00 00 00
+    enums = [m.start() for m in re.finditer(rb"[\x18\x28\x38]\x03\x00\x00\x04\x00\x00\x00[\x10\x20\x30]", b)]
+    assert len(enums) == 2, enums
+    for at, obj in zip(enums, ("object /composite: attribute \"e\":", "object /d/enum:")):
+        c = bytearray(b)
+        c[at + 1:at + 3] = b"\xff\x01"
+        q = tmp_path / f"enum-{at}.h5"
+        q.write_bytes(bytes(c))
+        for cmd in ("validate", "info"):
+            proc = eostrace(cmd, q)
+            assert proc.returncode == 2, (cmd, proc.returncode, proc.stderr)
+            one_line(proc, str(q), "corrupt HDF5 file", obj, "enumeration member")
+
+
 LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
     "asan-h5o-attr-message-past-header.h5.gz": ("object /: attribute", "run past the attribute message"),
     "asan-h5hg-read-vlen-past-object.h5.gz": ("object /trajectory/sharpness: attribute \"DIMENSION_LIST\"",
@@ -445,6 +500,8 @@ LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
     "segv-h5f-accum-read-symbol-table-undefined.h5.gz": ("object /data:", "symbol table names its B-tree at an "
                                                          "undefined address, outside the file (38356 bytes)"),
     "oom-h5c-protect-continuation-message-size-0.h5.gz": ("object /:", "continuation message of 0 bytes (it takes 16)"),
+    "asan-h5mm-xstrdup-enum-member-names.h5.gz": ("object /run: attribute \"model\"", "enumeration member 0 name has "
+                                                  "no NUL inside the datatype's 20 stored bytes"),
     "oom-h5t-conv-vlen-sequence-length.h5.gz": ("object /run: attribute \"model\"", "variable-length sequence of "
                                                 "4294901811 × 1 bytes is larger than the file (41445 bytes)"),
 }

@@ -1,0 +1,82 @@
+/// The datatype part of `ObjectHeaderCheck`: an encoded datatype (a datatype message, or the
+/// datatype inside an attribute message) must fit inside the bytes stored for it.
+///
+/// libhdf5 1.10.8 decodes datatypes without knowing where their message ends: it copies enum and
+/// compound member names with strdup, an opaque tag of the length the type declares, and array
+/// dimensions into a fixed 32-entry array. A class byte turned into "enum" with 257 members made
+/// it strdup past the object-header chunk (heap overflow in `H5MM_xstrdup` from
+/// `H5O__attr_exists`; found by libFuzzer). The encoding followed here is the file format
+/// specification's (datatype message versions 1–3, IV.A.2.d); a datatype libhdf5 wrote always
+/// fits, so nothing readable is refused.
+extension ObjectHeaderCheck {
+    struct DatatypeProblem: Error { let what: String }
+
+    /// The offset just past the datatype encoded at `at` in `t` (whose end is the stored size).
+    static func datatypeEnd(_ t: [UInt8], at start: Int, depth: Int = 0) throws(DatatypeProblem) -> Int {
+        guard depth < 32 else { throw DatatypeProblem(what: "datatype nests more than 32 levels") }
+        guard start + 8 <= t.count else { throw DatatypeProblem(what: "datatype header runs past its \(t.count) stored bytes") }
+        let cls = Int(t[start] & 0x0F), version = Int(t[start] >> 4)
+        let bits = Int(le(t, start + 1, 3)), size = le(t, start + 4, 4)
+        guard (1...3).contains(version) else { return t.count }  // libhdf5 refuses other versions itself
+        var p = start + 8
+        func need(_ bytes: Int, _ what: String) throws(DatatypeProblem) {
+            guard bytes >= 0, p + bytes <= t.count else {
+                throw DatatypeProblem(what: "\(what) runs past the datatype's \(t.count) stored bytes")
+            }
+            p += bytes
+        }
+        /// A member name: NUL-terminated, padded to a multiple of 8 bytes before version 3.
+        func name(_ what: String) throws(DatatypeProblem) {
+            guard p < t.count, let z = t[p...].firstIndex(of: 0) else {
+                throw DatatypeProblem(what: "\(what) name has no NUL inside the datatype's \(t.count) stored bytes")
+            }
+            let length = z - p + 1
+            try need(version < 3 ? (length + 7) / 8 * 8 : length, "\(what) name")
+        }
+        switch cls {
+        case 0, 4: try need(4, "integer properties")  // fixed-point, bitfield: offset, precision
+        case 1: try need(12, "floating-point properties")
+        case 2: try need(2, "time properties")
+        case 3, 7: break  // string, reference: no properties
+        case 5: try need(bits & 0xFF, "opaque tag")
+        case 6:  // compound
+            let members = bits & 0xFFFF
+            for m in 0..<members {
+                try name("compound member \(m)")
+                if version == 1 {
+                    try need(4 + 1 + 3 + 4 + 4 + 16, "compound member \(m) offset and dimensions")
+                } else if version == 2 {
+                    try need(4, "compound member \(m) offset")
+                } else {
+                    var offsetBytes = 1, s = size
+                    while s > 255 { s >>= 8; offsetBytes += 1 }
+                    try need(offsetBytes, "compound member \(m) offset")
+                }
+                guard p < t.count else { throw DatatypeProblem(what: "compound member \(m) type runs past the datatype's \(t.count) stored bytes") }
+                p = try datatypeEnd(t, at: p, depth: depth + 1)
+            }
+        case 8:  // enumeration: base type, names, values
+            let members = bits & 0xFFFF
+            let baseAt = p
+            p = try datatypeEnd(t, at: p, depth: depth + 1)
+            let baseSize = Int(le(t, baseAt + 4, 4))
+            for m in 0..<members { try name("enumeration member \(m)") }
+            let (values, o) = members.multipliedReportingOverflow(by: baseSize)
+            guard !o else { throw DatatypeProblem(what: "enumeration values overflow") }
+            try need(values, "\(members) enumeration values of \(baseSize) bytes")
+        case 9:  // variable-length: base type
+            p = try datatypeEnd(t, at: p, depth: depth + 1)
+        case 10:  // array: rank, (reserved,) dimensions, (permutation,) base type
+            guard p < t.count else { throw DatatypeProblem(what: "array rank runs past the datatype's \(t.count) stored bytes") }
+            let rank = Int(t[p])
+            // libhdf5 decodes the dimensions into a fixed array of 32 (H5S_MAX_RANK)
+            guard rank <= 32 else { throw DatatypeProblem(what: "array datatype of rank \(rank) (at most 32)") }
+            try need(1 + (version < 3 ? 3 : 0), "array rank")
+            try need(4 * rank * (version < 3 ? 2 : 1), "array dimensions")
+            p = try datatypeEnd(t, at: p, depth: depth + 1)
+        default:
+            break  // libhdf5 refuses unknown classes itself
+        }
+        return p
+    }
+}
