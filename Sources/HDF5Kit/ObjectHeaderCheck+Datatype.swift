@@ -5,7 +5,8 @@
 /// compound member names with strdup, an opaque tag of the length the type declares, and array
 /// dimensions into a fixed 32-entry array. A class byte turned into "enum" with 257 members made
 /// it strdup past the object-header chunk (heap overflow in `H5MM_xstrdup` from
-/// `H5O__attr_exists`; found by libFuzzer). The encoding followed here is the file format
+/// `H5O__attr_exists`; found by libFuzzer). Variable-length and reference types must declare the
+/// size their stored elements take, which libhdf5 sizes its buffers by. The encoding followed here is the file format
 /// specification's (datatype message versions 1–3, IV.A.2.d); a datatype libhdf5 wrote always
 /// fits, so nothing readable is refused.
 extension ObjectHeaderCheck {
@@ -37,7 +38,12 @@ extension ObjectHeaderCheck {
         case 0, 4: try need(4, "integer properties")  // fixed-point, bitfield: offset, precision
         case 1: try need(12, "floating-point properties")
         case 2: try need(2, "time properties")
-        case 3, 7: break  // string, reference: no properties
+        case 3: break  // string: no properties
+        case 7:  // reference: no properties; libhdf5 sizes buffers by the size a stored one takes
+            let stored: UInt64 = bits & 0x0F == 1 ? 12 : 8  // dataset region: address + index; object: address
+            guard bits & 0x0F > 1 || size == stored else {
+                throw DatatypeProblem(what: "reference datatype declares \(size)-byte elements (stored ones take \(stored))")
+            }
         case 5: try need(bits & 0xFF, "opaque tag")
         case 6:  // compound
             let members = bits & 0xFFFF
@@ -64,7 +70,12 @@ extension ObjectHeaderCheck {
             let (values, o) = members.multipliedReportingOverflow(by: baseSize)
             guard !o else { throw DatatypeProblem(what: "enumeration values overflow") }
             try need(values, "\(members) enumeration values of \(baseSize) bytes")
-        case 9:  // variable-length: base type
+        case 9:  // variable-length: length (4), collection address (8), object index (4); base type
+            // libhdf5 sizes buffers (also a sequence of sequences) by the 16 bytes a stored element
+            // takes, whatever size is declared (heap overflows in H5A__read and H5HG_read).
+            guard size == 16 else {
+                throw DatatypeProblem(what: "variable-length datatype declares \(size)-byte elements (stored ones take 16)")
+            }
             p = try datatypeEnd(t, at: p, depth: depth + 1)
         case 10:  // array: rank, (reserved,) dimensions, (permutation,) base type
             guard p < t.count else { throw DatatypeProblem(what: "array rank runs past the datatype's \(t.count) stored bytes") }

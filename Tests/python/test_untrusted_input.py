@@ -453,6 +453,7 @@ def _many_datatypes(p, libver):
         d.create_dataset("vl", data=np.array([np.arange(2), np.arange(4)], dtype=object), dtype=h5py.vlen_dtype("f8"))
         d.create_dataset("str", data=["a", "bcd"], dtype=h5py.string_dtype())
         d.create_dataset("ref", data=[f["scalars"].ref], dtype=h5py.ref_dtype)
+        d.create_dataset("regionref", data=[d["cmp"].regionref[1:]], dtype=h5py.regionref_dtype)
         d.create_dataset("big", data=np.zeros(2, dtype=np.dtype([(f"m{i}", "<f8") for i in range(300)])))
 
 
