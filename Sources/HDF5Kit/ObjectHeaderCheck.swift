@@ -125,22 +125,26 @@ enum ObjectHeaderCheck {
                 guard b[13] == 8, b[14] == 8 else { return }
                 let p = 24 + (version == 1 ? 4 : 0)
                 guard b.count >= p + 32 + 40 else { return }
-                base = le(b, p, 8)
-                setLimit(endOfAllocation: le(b, p + 16, 8))
+                setBase(superblockAt: at, stored: le(b, p, 8), endOfAllocation: le(b, p + 16, 8))
                 let root = le(b, p + 32 + 8, 8)
                 todo.append((root, "/"))
             } else if version <= 3 {
                 guard b[9] == 8, b[10] == 8 else { return }
-                base = le(b, 12, 8)
-                setLimit(endOfAllocation: le(b, 28, 8))
+                setBase(superblockAt: at, stored: le(b, 12, 8), endOfAllocation: le(b, 28, 8))
                 todo.append((le(b, 36, 8), "/"))
             }
         }
 
         func fail(_ object: String, _ what: String) -> Found { Found(message: "object \(object): \(what)") }
 
-        mutating func setLimit(endOfAllocation eoa: UInt64) {
-            let (end, o) = base.addingReportingOverflow(eoa)
+        /// Addresses are relative to where libhdf5 found the superblock, whatever base address is
+        /// stored (H5F__super_read replaces it, and moves the end of allocation by the difference).
+        /// Taking the stored one let a forged base address hide every object from this walk while
+        /// libhdf5 read them (a heap overflow in H5HG_read behind it; found by libFuzzer).
+        mutating func setBase(superblockAt at: UInt64, stored: UInt64, endOfAllocation eoa: UInt64) {
+            base = at
+            let relative = eoa &- (stored &- at)
+            let (end, o) = at.addingReportingOverflow(relative)
             if !o && end > size { limit = end }
         }
 

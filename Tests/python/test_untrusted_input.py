@@ -503,6 +503,8 @@ LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
     "oom-h5c-protect-continuation-message-size-0.h5.gz": ("object /:", "continuation message of 0 bytes (it takes 16)"),
     "asan-h5mm-xstrdup-enum-member-names.h5.gz": ("object /run: attribute \"model\"", "enumeration member 0 name has "
                                                   "no NUL inside the datatype's 20 stored bytes"),
+    "asan-h5hg-read-stored-base-address.h5.gz": ("object /run: attribute \"model\"", "variable-length element names "
+                                                 "object 0 of the global heap collection at 2048, which has no such object"),
     "oom-h5t-conv-vlen-sequence-length.h5.gz": ("object /run: attribute \"model\"", "variable-length sequence of "
                                                 "4294901811 × 1 bytes is larger than the file (41445 bytes)"),
 }
@@ -632,6 +634,34 @@ def _python_recording(path):
         t = {k: f["trajectory"][k][...] for k in ("step", "loss", "residual", "output_norm_sq", "sharpness",
                                                   "eigenvalues", "eigenvectors", "dtf")}
         ef.write_recording(path, learning_rate=0.02, model={"kind": "external"}, Y=f["data/Y"][...], X=f["data/X"][...], **t)
+
+
+def test_stored_base_address_ignored(eostrace, tmp_path):
+    """libhdf5 takes addresses relative to where it finds the superblock, whatever base address
+    the superblock stores. The pre-check used the stored one, so a forged base address hid every
+    object from it while libhdf5 read them (libFuzzer: a heap overflow in H5HG_read behind it,
+    asan-h5hg-read-stored-base-address.h5.gz). With the base address changed (and the end of
+    allocation by as much, which libhdf5 moves back by the difference), h5dump
+    (libhdf5 1.10.8) and validate read the recording; with a local heap corrupted as well, the
+    pre-check still finds it."""
+    p = tmp_path / "base.h5"
+    _python_recording(p)
+    b = bytearray(p.read_bytes())
+    assert b[8] == 0 and struct.unpack("<Q", b[24:32])[0] == 0  # superblock v0, base address 0
+    b[24:32] = struct.pack("<Q", 240)
+    eoa = struct.unpack("<Q", b[40:48])[0]  # libhdf5 moves the end of allocation back by the 240 bytes
+    b[40:48] = struct.pack("<Q", eoa + 240)
+    p.write_bytes(bytes(b))
+    assert subprocess.run(["h5dump", "-H", str(p)], capture_output=True, timeout=60).returncode == 0
+    proc = eostrace("validate", p)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"{p}: ok", proc.stdout + proc.stderr
+    heaps = [m.start() for m in re.finditer(re.escape(b"HEAP\x00\x00\x00\x00"), bytes(b))]
+    b[heaps[-1] + 24:heaps[-1] + 32] = b"\xff" * 8
+    p.write_bytes(bytes(b))
+    for cmd in ("validate", "info"):
+        proc = eostrace(cmd, p)
+        assert proc.returncode == 2, (cmd, proc.returncode, proc.stderr)
+        one_line(proc, str(p), "corrupt HDF5 file", "names its data segment at an undefined address")
 
 
 @pytest.mark.parametrize("mutation", ["element-size-small", "element-size-large", "stored-larger", "stored-smaller"])
