@@ -76,6 +76,11 @@ extension ObjectHeaderCheck {
             guard size == 16 else {
                 throw DatatypeProblem(what: "variable-length datatype declares \(size)-byte elements (stored ones take 16)")
             }
+            // 0 sequence, 1 string; libhdf5 only asserts it and then converts with the callbacks
+            // of neither (SIGSEGV in H5F_addr_decode from H5T__conv_vlen; found by libFuzzer).
+            guard bits & 0x0F <= 1 else {
+                throw DatatypeProblem(what: "variable-length datatype of type \(bits & 0x0F) (0 sequence, 1 string)")
+            }
             p = try datatypeEnd(t, at: p, depth: depth + 1)
         case 10:  // array: rank, (reserved,) dimensions, (permutation,) base type
             guard p < t.count else { throw DatatypeProblem(what: "array rank runs past the datatype's \(t.count) stored bytes") }

@@ -505,6 +505,8 @@ LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
                                                   "no NUL inside the datatype's 20 stored bytes"),
     "asan-h5hg-read-stored-base-address.h5.gz": ("object /run: attribute \"model\"", "variable-length element names "
                                                  "object 0 of the global heap collection at 2048, which has no such object"),
+    "segv-h5f-addr-decode-vlen-type-15.h5.gz": ("object /trajectory/eigenvalues: attribute \"DIMENSION_LIST\"",
+                                                "variable-length datatype of type 15 (0 sequence, 1 string)"),
     "oom-h5t-conv-vlen-sequence-length.h5.gz": ("object /run: attribute \"model\"", "variable-length sequence of "
                                                 "4294901811 × 1 bytes is larger than the file (41445 bytes)"),
 }
