@@ -35,8 +35,25 @@ extension ObjectHeaderCheck {
             try need(version < 3 ? (length + 7) / 8 * 8 : length, "\(what) name")
         }
         switch cls {
-        case 0, 4: try need(4, "integer properties")  // fixed-point, bitfield: offset, precision
-        case 1: try need(12, "floating-point properties")
+        // Bit fields must lie inside the element: libhdf5 converts element by element with the
+        // offsets and lengths as stored (a forged integer precision made H5T__bit_copy read far
+        // outside the conversion buffer: SIGBUS; found by libFuzzer). The limits are the ones
+        // H5Tset_precision / H5Tset_fields enforce on types libhdf5 creates.
+        case 0, 4:  // fixed-point, bitfield: bit offset (2), precision (2)
+            try need(4, "integer properties")
+            let offset = le(t, start + 8, 2), precision = le(t, start + 10, 2)
+            guard precision >= 1, offset + precision <= 8 * size else {
+                throw DatatypeProblem(what: "integer of \(size) bytes declares \(precision) bits at bit \(offset)")
+            }
+        case 1:  // floating point: bit offset (2), precision (2), exponent and mantissa locations and sizes (1 each), bias (4)
+            try need(12, "floating-point properties")
+            let offset = le(t, start + 8, 2), precision = le(t, start + 10, 2)
+            let ePos = UInt64(t[start + 12]), eSize = UInt64(t[start + 13]), mPos = UInt64(t[start + 14]), mSize = UInt64(t[start + 15])
+            let sign = UInt64((bits >> 8) & 0xFF)
+            guard precision >= 1, offset + precision <= 8 * size, eSize >= 1, mSize >= 1,
+                  ePos + eSize <= precision, mPos + mSize <= precision, sign < precision else {
+                throw DatatypeProblem(what: "floating-point type of \(size) bytes declares fields outside its \(precision) bits at bit \(offset) (sign \(sign), exponent \(eSize) at \(ePos), mantissa \(mSize) at \(mPos))")
+            }
         case 2: try need(2, "time properties")
         case 3: break  // string: no properties
         case 7:  // reference: no properties; libhdf5 sizes buffers by the size a stored one takes

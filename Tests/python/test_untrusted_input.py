@@ -488,6 +488,36 @@ def test_datatype_check(eostrace, tmp_path, libver):
             one_line(proc, str(q), "corrupt HDF5 file", obj, "enumeration member")
 
 
+@pytest.mark.parametrize("edit", ["integer-precision", "float-exponent-size", "float-mantissa-past-precision"])
+def test_bit_fields_outside_element(eostrace, tmp_path, edit):
+    """libhdf5 converts numbers bit field by bit field as the datatype stores them: a forged integer
+    precision made H5T__bit_copy read outside the conversion buffer (SIGBUS; libFuzzer,
+    sigbus-h5t-bit-copy-integer-precision.h5.gz). Integer and floating-point fields must lie
+    inside the element, with the limits H5Tset_precision / H5Tset_fields keep (every h5py type
+    passes: test_datatype_check)."""
+    p = tmp_path / f"{edit}.h5"
+    _many_datatypes(p, "earliest")
+    b = bytearray(p.read_bytes())
+    if edit == "integer-precision":  # version 1 unsigned fixed-point (/scalars@u64), 8 bytes, offset 0, precision 64
+        at = b.find(bytes.fromhex("1000000008000000" "00004000"))
+        b[at + 10:at + 12] = struct.pack("<H", 65)
+        expect = "integer of 8 bytes declares 65 bits at bit 0"
+    else:  # version 1 IEEE float64: sign 63, offset 0, precision 64, exponent 11 at 52, mantissa 52 at 0
+        at = b.find(bytes.fromhex("11203f0008000000" "00004000340b0034"))
+        if edit == "float-exponent-size":
+            b[at + 13] = 0
+            expect = "exponent 0 at 52"
+        else:
+            b[at + 15] = 65
+            expect = "mantissa 65 at 0"
+    assert at > 0
+    p.write_bytes(bytes(b))
+    for cmd in ("validate", "info"):
+        proc = eostrace(cmd, p)
+        assert proc.returncode == 2, (cmd, proc.returncode, proc.stderr)
+        one_line(proc, str(p), "corrupt HDF5 file", expect)
+
+
 LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
     "asan-h5o-attr-message-past-header.h5.gz": ("object /: attribute", "run past the attribute message"),
     "asan-h5hg-read-vlen-past-object.h5.gz": ("object /trajectory/sharpness: attribute \"DIMENSION_LIST\"",
@@ -507,6 +537,7 @@ LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
                                                  "object 0 of the global heap collection at 2048, which has no such object"),
     "segv-h5f-addr-decode-vlen-type-15.h5.gz": ("object /trajectory/eigenvalues: attribute \"DIMENSION_LIST\"",
                                                 "variable-length datatype of type 15 (0 sequence, 1 string)"),
+    "sigbus-h5t-bit-copy-integer-precision.h5.gz": ("object /trajectory/step:", "integer of 8 bytes declares 0 bits at bit 64"),
     "oom-h5t-conv-vlen-sequence-length.h5.gz": ("object /run: attribute \"model\"", "variable-length sequence of "
                                                 "4294901811 × 1 bytes is larger than the file (41445 bytes)"),
 }
