@@ -46,8 +46,41 @@ extension HDF5Dataset {
             return "declares extent \(dims) (\(bytes) bytes) but its \(layout == H5D_COMPACT ? "compact" : "contiguous") storage holds \(stored) bytes (corrupt or forged extent)"
         }
         let limit = storageLimit()
-        if bytes <= limit { return nil }
-        return "declares extent \(dims) (\(bytes) bytes) but the file can hold at most \(limit) bytes of it (corrupt or forged extent)"
+        guard bytes <= limit else {
+            return "declares extent \(dims) (\(bytes) bytes) but the file can hold at most \(limit) bytes of it (corrupt or forged extent)"
+        }
+        return chunkCountProblem(dims)
+    }
+
+    /// Chunks an extent may span beyond what the file's bytes can index: every allocated chunk
+    /// takes at least `chunkIndexBytes` of the file (its chunk-index entry alone does), and
+    /// `chunkSlack` more may be unallocated. libhdf5 1.10.8 builds bookkeeping for every chunk a
+    /// read selects before it reads one: a forged extent over one-element chunks in a 40 KB file
+    /// took `dump` 5 s and 2 GB to fail (found by libFuzzer as a slow unit).
+    public static let chunkIndexBytes = 16
+    public static let chunkSlack = 4_096
+
+    /// nil unless the extent spans more chunks than the file can hold (see `chunkIndexBytes`).
+    func chunkCountProblem(_ dims: [Int]) -> String? {
+        guard let did = try? openID() else { return nil }
+        let plist = site.quiet { H5Dget_create_plist(did) }
+        guard plist >= 0 else { return nil }
+        defer { closeIfValid(plist) }
+        guard site.quiet({ H5Pget_layout(plist) }) == H5D_CHUNKED, !dims.isEmpty else { return nil }
+        var chunk = [hsize_t](repeating: 0, count: dims.count)
+        guard site.quiet({ H5Pget_chunk(plist, Int32(dims.count), &chunk) }) == Int32(dims.count) else { return nil }
+        var count = 1
+        for (d, c) in zip(dims, chunk) {
+            guard c > 0, c <= hsize_t(Int.max) else { return nil }  // libhdf5 refuses a zero chunk dimension itself
+            let (q, r) = d.quotientAndRemainder(dividingBy: Int(c))
+            let (n, o) = count.multipliedReportingOverflow(by: q + (r > 0 ? 1 : 0))
+            count = o ? Int.max : n
+        }
+        let fileBytes = (try? file.size()) ?? 0
+        let most = fileBytes / Self.chunkIndexBytes + Self.chunkSlack
+        guard count > most else { return nil }
+        let shown = chunk.map { Int($0) }
+        return "declares extent \(dims) in chunks of \(shown): \(count == Int.max ? "more than 2^63" : String(count)) chunks, more than a file of \(fileBytes) bytes can index (at most \(most); corrupt or forged extent)"
     }
 
     /// Throws `.notHDF5` (the file is corrupt) when `extentProblem()` finds one.

@@ -518,6 +518,27 @@ def test_bit_fields_outside_element(eostrace, tmp_path, edit):
         one_line(proc, str(p), "corrupt HDF5 file", expect)
 
 
+def test_chunk_count_bounded(eostrace, tmp_path):
+    """An extent spanning more chunks than the file could index (each allocated chunk takes at
+    least 16 bytes of index and data; 4,096 more may be unallocated) is refused before libhdf5
+    reads it: libhdf5 1.10.8 builds bookkeeping for every selected chunk first (libFuzzer's slow
+    unit: eigenvectors [3, 1, 61443, 29] in chunks of [5, 1, 3, 2] in a 40 KB file took `dump`
+    5 s and 2 GB to fail). Here 4.8 million one-element chunks, whose bytes (38 MB) alone would
+    pass the extent check."""
+    p = tmp_path / "chunks.h5"
+    _python_recording(p)
+    with h5py.File(p, "r+") as f:
+        del f["trajectory/eigenvectors"]
+        f["trajectory"].create_dataset("eigenvectors", shape=(300, 4, 40, 100), chunks=(1, 1, 1, 1), dtype="f8")
+    size = p.stat().st_size
+    proc = eostrace("dump", p, "/trajectory/eigenvectors")
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    one_line(proc, str(p), "/trajectory/eigenvectors", "in chunks of [1, 1, 1, 1]: 4800000 chunks",
+             f"more than a file of {size} bytes can index (at most {size // 16 + 4096}")
+    proc = eostrace("validate", p)
+    assert proc.returncode == 1 and "4800000 chunks, more than a file" in proc.stdout, proc.stdout + proc.stderr
+
+
 LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
     "asan-h5o-attr-message-past-header.h5.gz": ("object /: attribute", "run past the attribute message"),
     "asan-h5hg-read-vlen-past-object.h5.gz": ("object /trajectory/sharpness: attribute \"DIMENSION_LIST\"",
