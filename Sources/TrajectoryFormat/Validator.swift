@@ -386,8 +386,7 @@ struct Run {
             return true
         }
         let total = rows ?? shape[0]
-        // A row of no values (an axis of extent 0, e.g. eigenvalues [T, 0]) has nothing to scan;
-        // `body` gets exactly rows × rowSize values or is not called (libFuzzer found the index trap).
+        // Rows of no values (an axis of extent 0) have nothing to scan; body gets rows × rowSize values.
         let rowSize = shape.dropFirst().reduce(1, *)
         guard rowSize > 0 else { return true }
         let per = max(1, v.blockBytes / (8 * rowSize))
