@@ -80,7 +80,7 @@ extension HDF5Dataset {
         let most = fileBytes / Self.chunkIndexBytes + Self.chunkSlack
         guard count > most else { return nil }
         let shown = chunk.map { Int($0) }
-        return "declares extent \(dims) in chunks of \(shown): \(count == Int.max ? "more than 2^63" : String(count)) chunks, more than a file of \(fileBytes) bytes can index (at most \(most); corrupt or forged extent)"
+        return "declares extent \(dims) in chunks of \(shown): \(count == Int.max ? "more than 2^63" : String(count)) chunks, more than a file of \(fileBytes) bytes can index (at most \(most)): corrupt or forged, or too sparse to read safely (if genuine, rewrite it with larger chunks: h5repack -l CHUNK=...)"
     }
 
     /// Throws `.notHDF5` (the file is corrupt) when `extentProblem()` finds one.
