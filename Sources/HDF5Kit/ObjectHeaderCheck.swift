@@ -29,11 +29,13 @@ import Darwin
 /// and an out-of-memory in `H5C_protect`: metadata whose declared length libhdf5 allocates before
 /// comparing it with the end of allocation (an object-header continuation chunk; likewise a local
 /// heap's data segment and a stored chunk), refused here when it runs past the end of the file
-/// (or past the superblock's end of allocation when that is larger: a write cut short).
+/// (or past the superblock's end of allocation when that is larger: a write cut short); the
+/// same for a version-0/1 superblock's driver information block (`H5F__super_read`), and a
+/// driver info message in the superblock extension must hold the length it declares.
 ///
-/// The walk starts at the superblock (versions 0–3, 8-byte offsets and lengths), follows
-/// old-style groups (symbol table: v1 B-tree of "SNOD" nodes, local heap) and compact links
-/// (link messages), reads version-1 and version-2 ("OHDR"/"OCHK") object headers with their
+/// The walk starts at the superblock (versions 0–3, 8-byte offsets and lengths) and its
+/// extension, follows old-style groups (symbol table: v1 B-tree of "SNOD" nodes, local heap) and
+/// compact links (link messages), reads version-1 and version-2 ("OHDR"/"OCHK") object headers with their
 /// continuation chunks and checks each attribute message, the vlen elements of attributes and, for
 /// layout-version-3 chunked datasets, every key of their v1 B-tree chunk index. What it cannot
 /// reach (dense link or attribute storage in fractal heaps, layout-v4 chunk indexes, shared
@@ -126,12 +128,32 @@ enum ObjectHeaderCheck {
                 let p = 24 + (version == 1 ? 4 : 0)
                 guard b.count >= p + 32 + 40 else { return }
                 setBase(superblockAt: at, stored: le(b, p, 8), endOfAllocation: le(b, p + 16, 8))
+                try driverInfoBlock(le(b, p + 24, 8))
                 let root = le(b, p + 32 + 8, 8)
                 todo.append((root, "/"))
             } else if version <= 3 {
                 guard b[9] == 8, b[10] == 8 else { return }
                 setBase(superblockAt: at, stored: le(b, 12, 8), endOfAllocation: le(b, 28, 8))
                 todo.append((le(b, 36, 8), "/"))
+                // The superblock extension is an object header libhdf5 reads on open (its driver
+                // info, file-space and B-tree 'K' messages): checked like any other.
+                todo.append((le(b, 20, 8), "superblock extension"))
+            }
+        }
+
+        /// A version-0/1 superblock's driver information block: 16 bytes of header (version,
+        /// reserved, 4-byte size, 8-byte driver name), then `size` bytes. libhdf5 1.10.8 allocates
+        /// 16 + size bytes before it compares them with the end of allocation (a size of 2^32 − 1
+        /// in a 361-byte file: a 4 GiB malloc in H5C_protect from H5F__super_read; found by
+        /// libFuzzer).
+        mutating func driverInfoBlock(_ rel: UInt64) throws {
+            guard let a = abs(rel) else { return }
+            let what = "superblock: driver information block"
+            guard let h = try read(a, 16) else {
+                throw Found(message: "\(what) at \(a) runs past the end of the file (\(size) bytes)")
+            }
+            if let why = pastEnd("driver information block", at: a, length: 16 + le(h, 4, 4)) {
+                throw Found(message: "superblock: \(why)")
             }
         }
 
@@ -260,6 +282,10 @@ enum ObjectHeaderCheck {
                 current.datatype = m
             case 0x0B:
                 current.filtered = true
+            case 0x14 where !shared && (m.count < 11 || 11 + Int(le(m, 9, 2)) > m.count):
+                // driver info (superblock extension): libhdf5 1.10.8 copies the declared length
+                // from the message whatever its stored size
+                throw fail(name, "driver info message of \(m.count) bytes declares \(m.count < 11 ? "no length" : "\(le(m, 9, 2)) bytes of driver information") (it holds \(max(m.count - 11, 0)))")
             default:
                 break
             }

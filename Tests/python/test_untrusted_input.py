@@ -565,6 +565,10 @@ LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
     "segv-h5f-addr-decode-vlen-type-15.h5.gz": ("object /trajectory/eigenvalues: attribute \"DIMENSION_LIST\"",
                                                 "variable-length datatype of type 15 (0 sequence, 1 string)"),
     "sigbus-h5t-bit-copy-integer-precision.h5.gz": ("object /trajectory/step:", "integer of 8 bytes declares 0 bits at bit 64"),
+    "oom-h5c-protect-driver-info-block-size.h5.gz": ("superblock:", "driver information block of 4294967311 bytes "
+                                                     "at 96 runs past the end of the file (607 bytes)"),
+    "asan-h5o-driver-info-message-length.h5.gz": ("object superblock extension:", "driver info message of 19 bytes "
+                                                  "declares 65535 bytes of driver information (it holds 8)"),
     "oom-h5t-conv-vlen-sequence-length.h5.gz": ("object /run: attribute \"model\"", "variable-length sequence of "
                                                 "4294901811 × 1 bytes is larger than the file (41445 bytes)"),
 }
@@ -771,3 +775,39 @@ def test_libfuzzer_short():
         line = next(l for l in proc.stdout.splitlines() if l.startswith(name + ":"))
         execs = int(line.split(":")[1].split()[0])
         assert execs >= 1000 and "crashes in our code 0," in line, line
+
+
+def test_driver_information_checked(eostrace, tmp_path):
+    """The superblock's driver information is checked before libhdf5 reads it. libhdf5 1.10.8
+    allocates a version-0 driver information block's declared size before comparing it with the
+    end of allocation (libFuzzer: a 4 GiB malloc in H5C_protect,
+    oom-h5c-protect-driver-info-block-size.h5.gz), and copies a superblock extension's driver info
+    message by its declared length (a heap overflow under ASan,
+    asan-h5o-driver-info-message-length.h5.gz). Genuine driver information passes: a family
+    file's first member (h5py, driver="family") reaches libhdf5, which asks for the family driver,
+    and a recording repacked with a superblock extension (h5repack -L -S PAGE) validates."""
+    fam = tmp_path / "fam%d.h5"
+    with h5py.File(fam, "w", driver="family", memb_size=1 << 20) as f:
+        f["x"] = np.arange(10.0)
+    member = tmp_path / "fam0.h5"
+    raw = bytearray(member.read_bytes())
+    assert raw[8] == 0 and raw[13] == 8  # version-0 superblock, 8-byte addresses
+    block = struct.unpack_from("<Q", raw, 48)[0]
+    assert raw[block + 8:block + 16] == b"NCSAfami" and struct.unpack_from("<I", raw, block + 4)[0] == 8
+    proc = eostrace("info", member)
+    one_line(proc, str(member), "family driver should be used")
+    struct.pack_into("<I", raw, block + 4, 0xFFFFFFFF)
+    forged = tmp_path / "forged.h5"
+    forged.write_bytes(raw)
+    for cmd in ("info", "validate"):
+        proc = eostrace(cmd, forged)
+        assert proc.returncode == 2, (cmd, proc.stderr)
+        one_line(proc, str(forged), "corrupt HDF5 file", "superblock: driver information block of 4294967311 bytes "
+                 f"at {block} runs past the end of the file ({len(raw)} bytes)")
+    paged = tmp_path / "paged.h5"
+    subprocess.run(["h5repack", "-L", "-S", "PAGE", "-G", "4096", "-P", "1", str(REPO / "samples" / "synthetic-small.h5"),
+                    str(paged)], check=True)
+    head = paged.read_bytes()[:48]
+    assert head[8] == 3 and struct.unpack_from("<Q", head, 20)[0] != 2**64 - 1  # superblock 3 with an extension
+    proc = eostrace("validate", paged)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stdout + proc.stderr
