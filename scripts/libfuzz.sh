@@ -140,10 +140,14 @@ for h in ${LIBFUZZ_ONLY:-reader validator}; do
   done
   log="$OUT/$h-$RUNS.log"
   arts="$OUT/artifacts/$h-$$"; mkdir -p "$arts"
+  # The harness runs from a private copy: fork mode re-executes it for every job, and a rebuild
+  # meanwhile (the suite's ASan regression test, another libfuzz.sh) must not change the code
+  # a run counts executions on.
+  bin="$OUT/bin-$$"; mkdir -p "$bin"; cp "$OUT/$h-fuzzer" "$bin/$h-fuzzer"
   set +e
   # Fork mode: a crash input is saved and fuzzing goes on (-ignore_crashes), so RUNS executions
   # are reached and every crash input of the run is counted, not only the first.
-  (cd "$OUT" && ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:allocator_may_return_null=1 "$OUT/$h-fuzzer" \
+  (cd "$OUT" && ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:allocator_may_return_null=1 "$bin/$h-fuzzer" \
     -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 -runs="$RUNS" \
     -max_len="${LIBFUZZ_MAX_LEN:-65536}" -seed="${LIBFUZZ_SEED:-1}" -timeout=20 -max_total_time="${LIBFUZZ_MAX_TIME:-0}" \
     -rss_limit_mb=4096 -malloc_limit_mb=1000000 -artifact_prefix="$arts/" "$corpus" >"$log" 2>&1)
@@ -158,7 +162,7 @@ for h in ${LIBFUZZ_ONLY:-reader validator}; do
   for a in "$arts"/*; do
     [ -f "$a" ] || continue
     case "$(basename "$a")" in slow-unit-*) slow=$((slow + 1)); continue ;; esac
-    one=$(ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 timeout 120 "$OUT/$h-fuzzer" -rss_limit_mb=4096 \
+    one=$(ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 timeout 120 "$bin/$h-fuzzer" -rss_limit_mb=4096 \
           -malloc_limit_mb=1000000 "$a" 2>&1 || true)
     # (no frame at all — a timeout that no longer reproduces, or an OOM without a stack — is
     # ours; `|| true`: with pipefail a grep that matches nothing would end the script here)
@@ -168,7 +172,7 @@ for h in ${LIBFUZZ_ONLY:-reader validator}; do
   done
   echo "$h: ${execs:-0} executions, crashes in our code $ours, faults inside libhdf5 $in_hdf5, slow units (> 10 s) $slow (inputs in $arts, log $log)"
   if [ "$rc" != 0 ] || [ "$ours" != 0 ] || [ "${execs:-0}" -lt "$RUNS" ]; then status=1; fi
-  rm -rf "$corpus"
+  rm -rf "$corpus" "$bin"
 done
 rm -rf "$SEEDS"
 exit $status
