@@ -65,6 +65,21 @@ static inline int eos_object_type(hid_t obj) { return (int)H5Iget_type(obj); }
 static inline int eos_H5I_GROUP(void) { return (int)H5I_GROUP; }
 static inline int eos_H5I_DATASET(void) { return (int)H5I_DATASET; }
 
+/// The file address of an open object's header (its identity within the file), or -1.
+static inline herr_t eos_object_address(hid_t obj, haddr_t *addr) {
+    H5O_info_t info;
+    if (H5Oget_info2(obj, &info, H5O_INFO_BASIC) < 0) return -1;
+    *addr = info.addr;
+    return 0;
+}
+
+/// The address a hard link points at, from the link info H5Literate passes; 0 for other links.
+static inline int eos_hard_link_address(const H5L_info_t *info, haddr_t *addr) {
+    if (info == NULL || info->type != H5L_TYPE_HARD) return 0;
+    *addr = info->u.address;
+    return 1;
+}
+
 /// Silence HDF5's automatic error printing for the default stack.
 static inline herr_t eos_silence_errors(void) { return H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 

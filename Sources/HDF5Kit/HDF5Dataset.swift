@@ -354,27 +354,40 @@ public final class HDF5Dataset: HDF5Object {
     }
 
     /// Paths of the scales attached to axis `axis` (empty when none).
+    ///
+    /// A scale is found by its object address among the hard links of this dataset's group and
+    /// of each group above it up to the root (where netCDF and eostrace keep dimensions), nearest
+    /// group first. Not with `H5Iget_name`: for an object opened by reference it searches the
+    /// whole file with a recursive visit that tracks only objects of reference count > 1, so a
+    /// forged group cycle recursed until the stack overflowed (libFuzzer; `validate` died of
+    /// SIGSEGV). A scale outside those groups is named "<object at address A>".
     public func attachedScales(axis: Int) throws -> [String] {
         let did = try openID()
         try checkDimensionList()
         let n = try site.count("H5DSget_num_scales") { H5DSget_num_scales(did, UInt32(axis)) }
         if n <= 0 { return [] }
-        var paths: [String] = []
+        var addresses: [haddr_t] = []
         var idx: Int32 = 0
-        try withUnsafeMutablePointer(to: &paths) { list in
+        try withUnsafeMutablePointer(to: &addresses) { list in
             try site.check("iterate scales of axis \(axis)") {
                 H5DSiterate_scales(did, UInt32(axis), &idx, { _, _, scale, data in
                     guard let data else { return 0 }
-                    let len = H5Iget_name(scale, nil, 0)
-                    guard len > 0 else { return 0 }
-                    var buf = [CChar](repeating: 0, count: Int(len) + 1)
-                    _ = buf.withUnsafeMutableBufferPointer { H5Iget_name(scale, $0.baseAddress, $0.count) }
-                    let name = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-                    data.assumingMemoryBound(to: [String].self).pointee.append(name)
+                    var a: haddr_t = 0
+                    guard eos_object_address(scale, &a) >= 0 else { return -1 }
+                    data.assumingMemoryBound(to: [haddr_t].self).pointee.append(a)
                     return 0
                 }, list)
             }
         }
-        return paths
+        var names: [haddr_t: String] = [:]
+        var group = path
+        while group != "/", !addresses.allSatisfy({ names[$0] != nil }) {
+            group = String(group[..<(group.lastIndex(of: "/") ?? group.startIndex)])
+            if group.isEmpty { group = "/" }
+            for (name, a) in try file.group(group).hardLinkAddresses() where names[a] == nil {
+                names[a] = group == "/" ? "/" + name : group + "/" + name
+            }
+        }
+        return addresses.map { names[$0] ?? "<object at address \($0)>" }
     }
 }

@@ -46,6 +46,25 @@ public final class HDF5Group: HDF5Object {
         return names
     }
 
+    /// The hard links of this group with the object addresses they point at, in name order
+    /// (one level: nothing is visited recursively).
+    func hardLinkAddresses() throws -> [(String, haddr_t)] {
+        let gid = try openID()
+        var links: [(String, haddr_t)] = []
+        var idx: hsize_t = 0
+        try withUnsafeMutablePointer(to: &links) { list in
+            try site.check("list links") {
+                H5Literate(gid, H5_INDEX_NAME, H5_ITER_INC, &idx, { _, name, info, data in
+                    var a: haddr_t = 0
+                    guard let name, let data, eos_hard_link_address(info, &a) == 1 else { return 0 }
+                    data.assumingMemoryBound(to: [(String, haddr_t)].self).pointee.append((String(cString: name), a))
+                    return 0
+                }, list)
+            }
+        }
+        return links
+    }
+
     /// Options for a new dataset.
     public struct DatasetOptions: Sendable {
         /// Maximum shape; nil entries are unlimited. nil: fixed at `shape`.

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import CHDF5
 @testable import HDF5Kit
 
 final class HDF5KitTests: XCTestCase {
@@ -125,6 +126,53 @@ final class HDF5KitTests: XCTestCase {
         XCTAssertTrue(try f.dataset("/step").isDimensionScale())
         XCTAssertFalse(try r.isDimensionScale())
         XCTAssertEqual(try f.dataset("/sample").stringAttribute("NAME").hasPrefix("This is a netCDF dimension"), true)
+    }
+
+    /// Scale names come from the links of the dataset's group and its ancestors (nearest first),
+    /// not from libhdf5's whole-file search (which a forged group cycle made recurse forever).
+    func testAttachedScaleNamesByAddress() throws {
+        let p = path("scales-nested.h5")
+        do {
+            let f = try HDF5File.create(p, bounds: .v110)
+            let root = try f.root()
+            let top = try root.createDataset("top", type: .float64, shape: [2])
+            try top.makeDimensionScale(name: "top")
+            let a = try f.createGroup("/a")
+            let b = try f.createGroup("/a/b")
+            let mid = try a.createDataset("mid", type: .float64, shape: [3])
+            try mid.makeDimensionScale(name: "mid")
+            let here = try b.createDataset("here", type: .float64, shape: [4])
+            try here.makeDimensionScale(name: "here")
+            let other = try f.createGroup("/other")
+            let away = try other.createDataset("away", type: .float64, shape: [5])
+            try away.makeDimensionScale(name: "away")
+            let d = try b.createDataset("d", type: .float64, shape: [2, 3, 4, 5])
+            try d.attachScale(top, axis: 0)
+            try d.attachScale(mid, axis: 1)
+            try d.attachScale(here, axis: 2)
+            try d.attachScale(away, axis: 3)
+            try d.attachScale(top, axis: 3)
+            try f.close()
+        }
+        let f = try HDF5File.open(p)
+        let d = try f.dataset("/a/b/d")
+        XCTAssertEqual(try d.attachedScales(axis: 0), ["/top"])
+        XCTAssertEqual(try d.attachedScales(axis: 1), ["/a/mid"])
+        XCTAssertEqual(try d.attachedScales(axis: 2), ["/a/b/here"])
+        let last = try d.attachedScales(axis: 3)
+        XCTAssertEqual(last.count, 2)
+        XCTAssertTrue(last.contains("/top"), "\(last)")
+        // /other/away is outside the groups searched: named by its address, which opens it.
+        let away = try XCTUnwrap(last.first { $0 != "/top" })
+        XCTAssertTrue(away.hasPrefix("<object at address "), away)
+        let addr = try XCTUnwrap(UInt64(away.dropFirst("<object at address ".count).dropLast()))
+        let obj = H5Oopen_by_addr(try f.openID(), haddr_t(addr))
+        XCTAssertGreaterThanOrEqual(obj, 0)
+        var buf = [CChar](repeating: 0, count: 64)
+        XCTAssertGreaterThan(H5Iget_name(obj, &buf, buf.count), 0)
+        XCTAssertEqual(String(cString: buf), "/other/away")
+        H5Oclose(obj)
+        try f.close()
     }
 
     func testErrorsAreTypedAndOneLine() throws {
