@@ -331,6 +331,7 @@ enum ObjectHeaderCheck {
             }
             if let why = pastEnd("local heap data segment", at: sa, length: segSize) { throw fail(group, why) }
             guard segSize < 1 << 24, let seg = try read(sa, Int(segSize)) else { return }
+            try freeList(of: seg, head: le(h, 16, 8), heap: ha, group)
             var stack: [(UInt64, Int)] = [(btree, 0)]
             var nodes = 0
             while let (rel, depth) = stack.popLast() {
@@ -355,6 +356,31 @@ enum ObjectHeaderCheck {
                         todo.append((header, path(group, child)))
                     }
                 }
+            }
+        }
+
+        /// A local heap's free list, as libhdf5 1.10.8 decodes it (`H5HL__fl_deserialize`): from
+        /// the head offset, each free block holds the offset of the next (1 ends the list) and its
+        /// own size, 8 bytes each. libhdf5 refuses an offset outside the segment, a next offset of
+        /// 0 and a block running past the segment, but reads the 16 bytes of a block before any
+        /// check of them and never notices a list that returns to a block it has seen: it
+        /// allocates a node per step until memory runs out (libFuzzer, validator: a block whose
+        /// next offset is itself; `validate` reached 24 GB). Free blocks are never shorter than
+        /// those 16 bytes (libhdf5 drops smaller remnants), so both are refused here.
+        func freeList(of seg: [UInt8], head: UInt64, heap: UInt64, _ group: String) throws {
+            let size = UInt64(seg.count)
+            var at = head
+            var seen = Set<UInt64>()
+            while at != 1, at < size {  // 1: the end of the list (H5HL_FREE_NULL)
+                guard at + 16 <= size else {
+                    throw fail(group, "local heap at \(heap): free block at offset \(at) runs past its \(size)-byte data segment")
+                }
+                guard seen.insert(at).inserted else {
+                    throw fail(group, "local heap at \(heap): free list returns to the block at offset \(at) (libhdf5 would follow it until memory runs out)")
+                }
+                let next = le(seg, Int(at), 8), length = le(seg, Int(at) + 8, 8)
+                if next == 0 || length > size - at { return }  // refused by libhdf5 itself
+                at = next
             }
         }
 

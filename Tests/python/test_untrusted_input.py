@@ -367,6 +367,52 @@ def test_local_heap_without_nul(tmp_path, eostrace):
         one_line(proc, str(p), "local heap at byte", "does not end in a NUL")
 
 
+@pytest.mark.parametrize("edit", ["self-loop", "two-block-loop", "past-segment"])
+def test_local_heap_free_list_refused(tmp_path, eostrace, edit):
+    """libFuzzer (validator, run 5) found libhdf5 1.10.8 allocating without end in
+    H5HL__fl_deserialize: a local heap free block whose next offset leads back to a block already
+    passed (`validate` reached 24 GB resident in 65 s). A block whose 16 bytes run past the data
+    segment is read past it. Both are refused before libhdf5 opens the file."""
+    src = tmp_path / "old-style-groups.h5"  # the Python writer's default (earliest) format: local heaps
+    with h5py.File(REPO / "samples" / "synthetic-small.h5", "r") as f:
+        t = {k: f["trajectory"][k][...] for k in ("step", "loss", "residual", "output_norm_sq", "sharpness",
+                                                  "eigenvalues", "eigenvectors", "dtf")}
+        ef.write_recording(src, learning_rate=0.02, model={"kind": "external"}, Y=f["data/Y"][...], X=f["data/X"][...], **t)
+    assert eostrace("validate", src).returncode == 0
+    b = bytearray(src.read_bytes())
+    for m in re.finditer(re.escape(b"HEAP\x00\x00\x00\x00"), bytes(b)):  # size, free-list head, segment address
+        i = m.start()
+        size, head, addr = struct.unpack("<QQQ", bytes(b[i + 8:i + 32]))
+        assert 1 < head and head + 16 <= size
+        nxt, length = struct.unpack("<QQ", bytes(b[addr + head:addr + head + 16]))
+        assert nxt == 1 and head + length <= size  # one free block, the end of the list after it
+        if length >= 32:  # room for two blocks
+            break
+    else:
+        pytest.fail("no local heap with a free block of 32 bytes")
+    if edit == "self-loop":
+        b[addr + head:addr + head + 8] = struct.pack("<Q", head)
+        problem = f"free list returns to the block at offset {head}"
+    elif edit == "two-block-loop":  # the first block's 16 bytes become a second block pointing back
+        b[addr + head:addr + head + 16] = struct.pack("<QQ", head + 16, 16)
+        b[addr + head + 16:addr + head + 32] = struct.pack("<QQ", head, 16)
+        problem = f"free list returns to the block at offset {head}"
+    else:
+        b[i + 16:i + 24] = struct.pack("<Q", size - 8)
+        problem = f"free block at offset {size - 8} runs past its {size}-byte data segment"
+    p = tmp_path / f"{edit}.h5"
+    p.write_bytes(bytes(b))
+    if edit != "past-segment":  # independent answer: libhdf5 itself, capped at 1 GB, runs out of memory
+        import resource
+        dump = subprocess.run(["h5dump", "-H", str(p)], capture_output=True, timeout=120,
+                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)))
+        assert dump.returncode != 0
+    for cmd in ("validate", "info"):
+        proc = eostrace(cmd, p)
+        assert proc.returncode == 2, (cmd, proc.returncode, proc.stderr)
+        one_line(proc, str(p), "corrupt HDF5 file", "object /", f": local heap at {i}: {problem}")
+
+
 @pytest.mark.parametrize("edit", ["no-nul", "early-nul"])
 def test_attribute_name_not_terminated(eostrace, tmp_path, edit):
     """libFuzzer found a heap overflow in libhdf5 1.10.8 (strdup in H5MM_xstrdup from
@@ -571,6 +617,7 @@ LIBHDF5_FAULTS = {  # fuzz regression -> (object, problem) of the one line
                                                   "declares 65535 bytes of driver information (it holds 8)"),
     "oom-h5t-conv-vlen-sequence-length.h5.gz": ("object /run: attribute \"model\"", "variable-length sequence of "
                                                 "4294901811 × 1 bytes is larger than the file (41445 bytes)"),
+    "oom-h5hl-free-list-cycle.h5.gz": ("object /run:", "local heap at 1808: free list returns to the block at offset 16"),
 }
 
 
