@@ -64,23 +64,33 @@ public enum OutputFile {
     /// has its "open for write" or "open for SWMR write" consistency flag set. false for files
     /// that are not HDF5 or cannot be read.
     public static func superblockMarkedOpenForWrite(_ path: String) -> Bool {
-        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        guard let b = superblockStart(path) else { return false }
+        // Version 0/1: 4-byte flags at byte 20; version 2/3: 1-byte flags at byte 11.
+        // Bit 0: open for write; bit 2: open for SWMR write.
+        let flags = b[8] < 2 ? UInt32(b[20]) | UInt32(b[21]) << 8 | UInt32(b[22]) << 16 | UInt32(b[23]) << 24 : UInt32(b[11])
+        return flags & 0x05 != 0
+    }
+
+    /// The version of the HDF5 superblock of `path` (SWMR writing needs 3), nil for files that
+    /// are not HDF5 or cannot be read.
+    public static func superblockVersion(_ path: String) -> UInt8? {
+        superblockStart(path)?[8]
+    }
+
+    /// The first 24 bytes of the superblock of `path`, found where HDF5 searches for it.
+    private static func superblockStart(_ path: String) -> [UInt8]? {
+        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? h.close() }
         let size = (try? h.seekToEnd()) ?? 0
         let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
         var offset: UInt64 = 0
         while offset + 24 <= size && offset <= 1 << 24 {
-            guard (try? h.seek(toOffset: offset)) != nil, let d = try? h.read(upToCount: 24), d.count == 24 else { return false }
+            guard (try? h.seek(toOffset: offset)) != nil, let d = try? h.read(upToCount: 24), d.count == 24 else { return nil }
             let b = [UInt8](d)
-            if Array(b[0..<8]) == signature {
-                // Version 0/1: 4-byte flags at byte 20; version 2/3: 1-byte flags at byte 11.
-                // Bit 0: open for write; bit 2: open for SWMR write.
-                let flags = b[8] < 2 ? UInt32(b[20]) | UInt32(b[21]) << 8 | UInt32(b[22]) << 16 | UInt32(b[23]) << 24 : UInt32(b[11])
-                return flags & 0x05 != 0
-            }
+            if Array(b[0..<8]) == signature { return b }
             offset = offset == 0 ? 512 : offset * 2
         }
-        return false
+        return nil
     }
 
     /// The file an output to `path` replaces: the target of a symlink to an existing file,

@@ -76,15 +76,13 @@ extension TrajectoryWriter {
         // Reopen straight into SWMR writing. Opened plain read-write (as before issue 11), the
         // superblock said "open for writing" without the SWMR mark from the first write on, so a
         // kill before the switch to SWMR left a file that neither eostrace nor h5py could open
-        // without h5clear. Files written without SWMR (earliest format bounds) cannot be reopened
-        // so and continue plain read-write (not crash-safe; `WriterOptions.swmr` is the default).
-        let file: HDF5File
-        do {
-            file = try HDF5File.open(path, mode: swmr ? .swmrWrite : .readWrite, clearStatusFlags: true)
-        } catch is HDF5Error where swmr {
-            // "superblock version for SWMR is less than 3": a file written without SWMR.
-            file = try HDF5File.open(path, mode: .readWrite, clearStatusFlags: true)
-        }
+        // without h5clear. Files written without SWMR (earliest format bounds: a superblock
+        // before version 3) cannot be reopened so and continue plain read-write (not crash-safe;
+        // `WriterOptions.swmr` is the default). Decided from the superblock, not from a failed
+        // open: that failure may be a full disk at the open's own superblock write, after which
+        // a plain read-write resume would carry on without SWMR's write order.
+        let swmrOpen = swmr && (OutputFile.superblockVersion(path) ?? 3) >= 3
+        let file = try HDF5File.open(path, mode: swmrOpen ? .swmrWrite : .readWrite, clearStatusFlags: true)
         do {
             // The superblock's end of allocation can predate the killed writer's last chunks.
             try file.raiseAllocationToFileSize()
@@ -160,11 +158,9 @@ extension TrajectoryWriter {
                 for h in cut.handles { try h.setRowCount(cut.rows) }
                 try file.flush()
             }
-            if swmr && !file.isSWMRWriting {
-                do { try file.startSWMRWrite() } catch let e as HDF5Error where e.kind == .library {
-                    // Files written without SWMR (earliest format bounds) continue without it.
-                }
-            }
+            // Files written without SWMR (superblock before version 3) continue without it; any
+            // other failure to start SWMR writing is reported, not passed over.
+            if swmrOpen && !file.isSWMRWriting { try file.startSWMRWrite() }
             return TrajectoryWriter(path: path, file: file, metadata: metadata, options: options, d: d,
                                     batchSteps: plan.batchSteps, status: status, main: main, side: cadences, lock: lock,
                                     thresholdCapacity: thresholdCapacity)
