@@ -158,9 +158,6 @@ extension TrajectoryWriter {
                 for h in cut.handles { try h.setRowCount(cut.rows) }
                 try file.flush()
             }
-            // Files written without SWMR (superblock before version 3) continue without it; any
-            // other failure to start SWMR writing is reported, not passed over.
-            if swmrOpen && !file.isSWMRWriting { try file.startSWMRWrite() }
             return TrajectoryWriter(path: path, file: file, metadata: metadata, options: options, d: d,
                                     batchSteps: plan.batchSteps, status: status, main: main, side: cadences, lock: lock,
                                     thresholdCapacity: thresholdCapacity)
