@@ -20,6 +20,7 @@ number of points run at once.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -154,47 +155,52 @@ def make_partial(tmp: Path, binary, args, ref, total_writes: int) -> Path:
     pytest.fail(f"no kill point leaves a partial recording with {steps // 2 + 1}-{steps} steps")
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory, eostrace_bin):
-    """The uninterrupted 20-step recording (RUN) of the tests after the sweeps."""
-    return make_reference(tmp_path_factory.mktemp("crash"), eostrace_bin, RUN)
+class Recording:
+    """An uninterrupted run of `args` (reference: tmp, path, rows), its call counts, and a copy
+    killed after a few flushed batches (partial), each made on first use."""
+
+    def __init__(self, tmp: Path, binary, args: list[str]):
+        self.tmp, self.binary, self.args = tmp, binary, args
+
+    @functools.cached_property
+    def reference(self) -> tuple[Path, Path, dict[str, np.ndarray]]:
+        return make_reference(self.tmp, self.binary, self.args)
+
+    @functools.cached_property
+    def calls(self) -> dict[str, int]:
+        return count_calls(self.binary, [*self.args, "-o", self.reference[0] / "count.h5"], self.tmp)
+
+    @functools.cached_property
+    def partial(self) -> Path:
+        return make_partial(self.tmp, self.binary, self.args, self.reference[2], self.calls["pwrite64"])
 
 
 @pytest.fixture(scope="module")
-def record_calls(reference, eostrace_bin):
-    tmp = reference[0]
-    return count_calls(eostrace_bin, [*RUN, "-o", tmp / "count.h5"], tmp)
+def main_run(tmp_path_factory, eostrace_bin) -> Recording:
+    """The 20-step recording (RUN) of the tests after the sweeps."""
+    return Recording(tmp_path_factory.mktemp("crash"), eostrace_bin, RUN)
 
 
 @pytest.fixture(scope="module")
-def interrupted(reference, record_calls, eostrace_bin):
+def sweep_run(main_run, tmp_path_factory, eostrace_bin) -> Recording:
+    """The recording the every-point sweeps kill (SWEEP_RUN; RUN itself when FULL)."""
+    return main_run if SWEEP_RUN == RUN else Recording(tmp_path_factory.mktemp("sweep"), eostrace_bin, SWEEP_RUN)
+
+
+@pytest.fixture(scope="module")
+def reference(main_run):
+    return main_run.reference
+
+
+@pytest.fixture(scope="module")
+def interrupted(main_run):
     """RUN killed after a few flushed batches (11-20 steps on disk)."""
-    return make_partial(reference[0], eostrace_bin, RUN, reference[2], record_calls["pwrite64"])
+    return main_run.partial
 
 
-@pytest.fixture(scope="module")
-def sweep_reference(reference, tmp_path_factory, eostrace_bin):
-    """The uninterrupted recording the every-point sweeps kill (SWEEP_RUN; RUN itself when FULL)."""
-    if SWEEP_RUN == RUN:
-        return reference
-    return make_reference(tmp_path_factory.mktemp("sweep"), eostrace_bin, SWEEP_RUN)
-
-
-@pytest.fixture(scope="module")
-def sweep_calls(sweep_reference, eostrace_bin):
-    tmp = sweep_reference[0]
-    return count_calls(eostrace_bin, [*SWEEP_RUN, "-o", tmp / "count-sweep.h5"], tmp)
-
-
-@pytest.fixture(scope="module")
-def sweep_interrupted(sweep_reference, sweep_calls, eostrace_bin, tmp_path_factory):
-    return make_partial(tmp_path_factory.mktemp("sweep-partial"), eostrace_bin, SWEEP_RUN, sweep_reference[2],
-                        sweep_calls["pwrite64"])
-
-
-def test_kill_record_at_every_write(sweep_reference, sweep_calls, eostrace_bin):
-    tmp, ref_path, ref = sweep_reference
-    counts = sweep_calls
+def test_kill_record_at_every_write(sweep_run, eostrace_bin):
+    tmp, ref_path, ref = sweep_run.reference
+    counts = sweep_run.calls
     assert counts["pwrite64"] > 50 and counts["rename"] >= 1, counts
 
     def check(case) -> tuple[bool, bool]:  # (renamed into place, resumed)
@@ -225,35 +231,47 @@ def test_kill_record_at_every_write(sweep_reference, sweep_calls, eostrace_bin):
     assert len(cases) >= 10 and opened >= 4 and resumed >= 4, (len(cases), opened, resumed)
 
 
-def test_kill_resume_at_every_write(sweep_reference, sweep_interrupted, eostrace_bin, tmp_path):
-    _, ref_path, ref = sweep_reference
-    check_prefix(sweep_interrupted, ref, "partial")
-    work = tmp_path / "resume.h5"
-    shutil.copy(sweep_interrupted, work)
+def resume_sweep(rec: Recording, binary, tmp: Path, fault: str) -> tuple[list, dict[str, int]]:
+    """`record --resume` of rec.partial with the strace fault action `fault` ("signal=SIGKILL":
+    at every file-changing call; "error=ENOSPC": at every pwrite64), one point at a time: one
+    line for a full disk, the file opens, its rows are the reference's ("completed" only when
+    complete), and a further resume ends identical to the reference."""
+    _, ref_path, ref = rec.reference
+    check_prefix(rec.partial, ref, "partial")
     resume = ["record", "--resume", "--quiet", "--batch-steps", "4"]
-    counts = count_calls(eostrace_bin, [*resume, "-o", work], tmp_path)
-    assert run(eostrace_bin, "diff", ref_path, work).returncode == 0
+    work = tmp / "resume.h5"
+    shutil.copy(rec.partial, work)
+    counts = count_calls(binary, [*resume, "-o", work], tmp)
+    assert run(binary, "diff", ref_path, work).returncode == 0
     assert counts["pwrite64"] > 20, counts
 
     def check(case):
         call, k = case
-        where = f"resume killed at {call} #{k}"
-        w = tmp_path / f"resume-{call}-{k}.h5"
-        shutil.copy(sweep_interrupted, w)
+        where = f"resume: {fault} at {call} #{k}"
+        w = tmp / f"resume-{call}-{k}.h5"
+        shutil.copy(rec.partial, w)
         try:
-            p = traced(eostrace_bin, [*resume, "-o", w], inject=f"{call}:signal=SIGKILL:when={k}")
-            check_opens(eostrace_bin, w, where)
-            status, nrows = check_prefix(w, ref, where)
+            p = traced(binary, [*resume, "-o", w], inject=f"{call}:{fault}:when={k}")
+            if fault.startswith("error="):
+                enospc_line(p, w, where)
+            check_opens(binary, w, where)
+            status, _ = check_prefix(w, ref, where)
             if status != "completed":
                 assert p.returncode != 0, where
-                assert resume_to_end(eostrace_bin, w, ref_path, where), f"{where}: second resume refused"
+                assert resume_to_end(binary, w, ref_path, where), f"{where}: second resume refused"
             else:
-                assert run(eostrace_bin, "diff", ref_path, w).returncode == 0, where
+                assert run(binary, "diff", ref_path, w).returncode == 0, where
         finally:
             w.unlink(missing_ok=True)
 
-    cases = [(call, k) for call in CALLS for k in points(counts[call])]
+    cases = [(call, k) for call in (CALLS if fault.startswith("signal=") else ["pwrite64"])
+             for k in points(counts[call])]
     sweep(cases, check)
+    return cases, counts
+
+
+def test_kill_resume_at_every_write(sweep_run, eostrace_bin, tmp_path):
+    cases, counts = resume_sweep(sweep_run, eostrace_bin, tmp_path, "signal=SIGKILL")
     print(f"resume killed at {len(cases)} points ({counts})")
     assert len(cases) > 10
 
@@ -306,8 +324,8 @@ def enospc_line(p, out: Path, where: str):
     assert "failed fatally" not in lines[0], f"{where}: {lines[0]}"
 
 
-def test_enospc_at_every_pwrite(sweep_reference, sweep_calls, eostrace_bin):
-    tmp, ref_path, ref = sweep_reference
+def test_enospc_at_every_pwrite(sweep_run, eostrace_bin):
+    tmp, ref_path, ref = sweep_run.reference
 
     def check(k):
         out = tmp / f"enospc-{k}.h5"
@@ -324,39 +342,17 @@ def test_enospc_at_every_pwrite(sweep_reference, sweep_calls, eostrace_bin):
         finally:
             out.unlink(missing_ok=True)
 
-    ks = points(sweep_calls["pwrite64"])
+    ks = points(sweep_run.calls["pwrite64"])
     sweep(ks, check)
     print(f"ENOSPC at {len(ks)} pwrite64 points of record")
 
 
-def test_enospc_at_every_resume_pwrite(sweep_reference, sweep_interrupted, eostrace_bin, tmp_path):
+def test_enospc_at_every_resume_pwrite(sweep_run, eostrace_bin, tmp_path):
     """A full disk at any write of `record --resume`: one line, the file opens with its rows intact
     ("completed" only when complete), and a resume once there is room again ends identical."""
-    _, ref_path, ref = sweep_reference
-    resume = ["record", "--resume", "--quiet", "--batch-steps", "4"]
-    count = tmp_path / "count.h5"
-    shutil.copy(sweep_interrupted, count)
-    n = count_calls(eostrace_bin, [*resume, "-o", count], tmp_path)["pwrite64"]
-
-    def check(k):
-        where = f"resume: ENOSPC at pwrite64 #{k}"
-        w = tmp_path / f"enospc-resume-{k}.h5"
-        shutil.copy(sweep_interrupted, w)
-        try:
-            p = traced(eostrace_bin, [*resume, "-o", w], inject=f"pwrite64:error=ENOSPC:when={k}")
-            enospc_line(p, w, where)
-            check_opens(eostrace_bin, w, where)
-            status, _ = check_prefix(w, ref, where)
-            if status != "completed":
-                assert resume_to_end(eostrace_bin, w, ref_path, where), f"{where}: second resume refused"
-            else:
-                assert run(eostrace_bin, "diff", ref_path, w).returncode == 0, where
-        finally:
-            w.unlink(missing_ok=True)
-
-    ks = points(n)
-    sweep(ks, check)
-    print(f"ENOSPC at {len(ks)} pwrite64 points of the resume")
+    cases, _ = resume_sweep(sweep_run, eostrace_bin, tmp_path, "error=ENOSPC")
+    print(f"ENOSPC at {len(cases)} pwrite64 points of the resume")
+    assert len(cases) > 20
 
 
 # --- regressions: resume honesty, interrupts, exit codes, ulimit -f --------------------------------

@@ -345,15 +345,22 @@ def test_libver_latest_validates(tmp_path, eostrace):
 # -- fuzz regression: local heap without NUL --------------------------------------------------
 
 
-def test_local_heap_without_nul(tmp_path, eostrace):
-    """libFuzzer found a heap overflow in libhdf5 (strdup in H5G__ent_to_link) on a local heap whose
-    data segment does not end in NUL. Such files are refused before libhdf5 opens them."""
-    p = tmp_path / "old-style-groups.h5"  # the Python writer's default (earliest) format has local heaps
+def old_style_recording(tmp_path, eostrace) -> Path:
+    """synthetic-small.h5's series rewritten by the Python writer in its default (earliest) format,
+    whose groups have local heaps; it validates."""
+    p = tmp_path / "old-style-groups.h5"
     with h5py.File(REPO / "samples" / "synthetic-small.h5", "r") as f:
         t = {k: f["trajectory"][k][...] for k in ("step", "loss", "residual", "output_norm_sq", "sharpness",
                                                   "eigenvalues", "eigenvectors", "dtf")}
         ef.write_recording(p, learning_rate=0.02, model={"kind": "external"}, Y=f["data/Y"][...], X=f["data/X"][...], **t)
     assert eostrace("validate", p).returncode == 0
+    return p
+
+
+def test_local_heap_without_nul(tmp_path, eostrace):
+    """libFuzzer found a heap overflow in libhdf5 (strdup in H5G__ent_to_link) on a local heap whose
+    data segment does not end in NUL. Such files are refused before libhdf5 opens them."""
+    p = old_style_recording(tmp_path, eostrace)
     b = bytearray(p.read_bytes())
     i = b.find(b"HEAP\x00\x00\x00\x00")
     assert i > 0
@@ -373,12 +380,7 @@ def test_local_heap_free_list_refused(tmp_path, eostrace, edit):
     H5HL__fl_deserialize: a local heap free block whose next offset leads back to a block already
     passed (`validate` reached 24 GB resident in 65 s). A block whose 16 bytes run past the data
     segment is read past it. Both are refused before libhdf5 opens the file."""
-    src = tmp_path / "old-style-groups.h5"  # the Python writer's default (earliest) format: local heaps
-    with h5py.File(REPO / "samples" / "synthetic-small.h5", "r") as f:
-        t = {k: f["trajectory"][k][...] for k in ("step", "loss", "residual", "output_norm_sq", "sharpness",
-                                                  "eigenvalues", "eigenvectors", "dtf")}
-        ef.write_recording(src, learning_rate=0.02, model={"kind": "external"}, Y=f["data/Y"][...], X=f["data/X"][...], **t)
-    assert eostrace("validate", src).returncode == 0
+    src = old_style_recording(tmp_path, eostrace)
     b = bytearray(src.read_bytes())
     for m in re.finditer(re.escape(b"HEAP\x00\x00\x00\x00"), bytes(b)):  # size, free-list head, segment address
         i = m.start()
