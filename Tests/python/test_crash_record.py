@@ -168,7 +168,7 @@ class Recording:
 
     @functools.cached_property
     def calls(self) -> dict[str, int]:
-        return count_calls(self.binary, [*self.args, "-o", self.reference[0] / "count.h5"], self.tmp)
+        return count_calls(self.binary, [*self.args, "-o", self.tmp / "count.h5"], self.tmp)
 
     @functools.cached_property
     def partial(self) -> Path:
@@ -207,7 +207,7 @@ def test_kill_record_at_every_write(sweep_run, eostrace_bin):
         call, k = case
         out = tmp / f"kill-{call}-{k}.h5"
         where = f"kill at {call} #{k}"
-        p = traced(eostrace_bin, [*SWEEP_RUN, "-o", out], inject=f"{call}:signal=SIGKILL:when={k}")
+        p = traced(eostrace_bin, [*sweep_run.args, "-o", out], inject=f"{call}:signal=SIGKILL:when={k}")
         try:
             if not out.exists():
                 # Killed before the complete new file was renamed into place: nothing to open.
